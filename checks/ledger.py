@@ -1,0 +1,88 @@
+"""The migration ledger: every migration file recorded, no recorded version without a file."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from psycopg import sql
+
+from checks import catalog
+from checks.config import Ledger
+from checks.migrations import MigrationFile
+from checks.outcome import Evidence, Outcome, failed, passed
+from checks.targets.base import Target
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """Migration file ``migration`` must have its row in the ledger."""
+
+    ledger: Ledger
+    migration: MigrationFile
+
+    @property
+    def id(self) -> str:
+        return self.migration.version
+
+
+@dataclass(frozen=True)
+class NoUnknownVersions:
+    """Every ledger row must name a migration file (a row without one was run by hand)."""
+
+    ledger: Ledger
+    migrations: tuple[MigrationFile, ...]
+
+    @property
+    def id(self) -> str:
+        return self.ledger.table
+
+
+def recorded(target: Target, inv: Recorded) -> Outcome:
+    """Passed when the ledger has a row for the file's version."""
+    ledger = inv.ledger
+    if missing := _ledger_missing(target, ledger):
+        return missing
+    statement = sql.SQL("SELECT count(*) FROM {} WHERE {} = %(version)s").format(
+        sql.Identifier(ledger.schema, ledger.table), sql.Identifier(ledger.version_column))
+    params = {"version": inv.migration.version}
+    shown = [target.render(statement, params)]
+    count = target.query(statement, params).scalar()
+    if count:
+        return passed(f"{inv.migration.version} is recorded in {ledger.table}", sql=shown)
+    return failed(f"{inv.migration.path.name} has no row in {ledger.table}: the file was "
+                  "never applied, or it did not record itself", sql=shown)
+
+
+def no_unknown_versions(target: Target, inv: NoUnknownVersions) -> Outcome:
+    """Failed with the ledger rows that no migration file accounts for."""
+    ledger = inv.ledger
+    if missing := _ledger_missing(target, ledger):
+        return missing
+    statement = sql.SQL(
+        "SELECT {col}::text AS version FROM {table} "
+        "WHERE NOT ({col}::text = ANY(%(known)s)) ORDER BY 1"
+    ).format(col=sql.Identifier(ledger.version_column),
+             table=sql.Identifier(ledger.schema, ledger.table))
+    params = {"known": [m.version for m in inv.migrations]}
+    rows = target.query(statement, params).rows
+    shown = [target.render(statement, params)]
+    if not rows:
+        return passed(f"every row of {ledger.table} has its migration file", sql=shown)
+    return failed(
+        f"{len(rows)} version(s) in {ledger.table} have no migration file: "
+        + ", ".join(r[0] for r in rows[:5]) + (" ..." if len(rows) > 5 else ""),
+        Evidence("Recorded versions without a file", ("version",), rows),
+        sql=shown,
+    )
+
+
+def _ledger_missing(target: Target, ledger: Ledger) -> Outcome | None:
+    """A failure naming what is missing when the ledger table or its column is absent."""
+    params = {"schema": ledger.schema, "table": ledger.table, "column": ledger.version_column}
+    table_exists, column_exists = target.query(catalog.load("table_column"), params).rows[0]
+    if not table_exists:
+        return failed(f"the ledger table {ledger.schema}.{ledger.table} does not exist")
+    if not column_exists:
+        return failed(f"the ledger table {ledger.schema}.{ledger.table} has no column "
+                      f"{ledger.version_column!r}")
+    return None

@@ -1,0 +1,72 @@
+"""Migration files on disk: versions, numeric ordering, duplicate prefixes."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections import defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+
+from checks.config import ConfigError
+
+_PREFIX = re.compile(r"\d+(?:_\d+)*(?=_|$)")
+
+
+def version_key(version: str) -> tuple[int, ...]:
+    """Numeric segments of a version's prefix: ``2026_02_02_0001_x`` -> (2026, 2, 2, 1).
+
+    Versions order by these numbers, never as text (``009_x`` < ``1001_y``).
+    """
+    match = _PREFIX.match(version)
+    if not match:
+        raise ConfigError(f"migration {version!r}: the name must start with a numeric version "
+                          "(e.g. 001_init.sql)")
+    return tuple(int(part) for part in match.group(0).split("_"))
+
+
+@dataclass(frozen=True)
+class MigrationFile:
+    """One ``.sql`` file; its version is the file name without ``.sql``."""
+
+    path: Path
+
+    @property
+    def version(self) -> str:
+        return self.path.stem
+
+    @property
+    def key(self) -> tuple[int, ...]:
+        return version_key(self.version)
+
+    @property
+    def id(self) -> str:
+        return self.version
+
+    def sql(self) -> str:
+        return self.path.read_text(encoding="utf-8")
+
+    def sha256(self) -> str:
+        return hashlib.sha256(self.path.read_bytes()).hexdigest()
+
+
+def discover(directory: Path) -> list[MigrationFile]:
+    """The migration files in ``directory``, in numeric version order."""
+    if not directory.is_dir():
+        raise ConfigError(f"migrations dir not found: {directory}")
+    files = [MigrationFile(p) for p in directory.glob("*.sql") if p.is_file()]
+    for f in files:
+        version_key(f.version)  # a bad name is a config error, not a silently skipped file
+    return sorted(files, key=lambda f: (f.key, f.version))
+
+
+def shared_prefixes(files: list[MigrationFile]) -> dict[tuple[int, ...], list[MigrationFile]]:
+    """Version prefixes that more than one file uses (``1002_a.sql`` and ``1002_b.sql``)."""
+    by_key: dict[tuple[int, ...], list[MigrationFile]] = defaultdict(list)
+    for f in files:
+        by_key[f.key].append(f)
+    return {key: group for key, group in by_key.items() if len(group) > 1}
+
+
+def prefix_text(key: tuple[int, ...]) -> str:
+    return "_".join(str(k) for k in key)

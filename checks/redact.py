@@ -1,0 +1,35 @@
+"""Keep secrets out of every output: known secret strings are replaced before writing."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+
+MASK = "***"
+_SECRET_ENV = ("PGPASSWORD", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN")
+_URL_PASSWORD = re.compile(r"(postgres(?:ql)?://[^:/@\s]*:)([^@\s]+)(@)")
+_KV_PASSWORD = re.compile(r"(password\s*=\s*)('(?:[^'\\]|\\.)*'|\S+)", re.IGNORECASE)
+
+
+class Redactor:
+    """Replaces every registered secret, and any password written in a DSN, with ``***``."""
+
+    def __init__(self, secrets: Iterable[str | None] = ()) -> None:
+        self._secrets: set[str] = set()
+        for s in secrets:
+            self.add(s)
+
+    @classmethod
+    def from_environment(cls, environ: Mapping[str, str]) -> Redactor:
+        return cls(environ.get(name) for name in _SECRET_ENV)
+
+    def add(self, secret: str | None) -> None:
+        if secret and len(secret) >= 3:  # shorter strings would mask ordinary text
+            self._secrets.add(secret)
+
+    def __call__(self, text: str) -> str:
+        text = _URL_PASSWORD.sub(rf"\1{MASK}\3", text)
+        text = _KV_PASSWORD.sub(rf"\1{MASK}", text)
+        for secret in sorted(self._secrets, key=len, reverse=True):
+            text = text.replace(secret, MASK)
+        return text

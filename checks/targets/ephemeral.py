@@ -1,0 +1,56 @@
+"""The embedded default: a throwaway PostgreSQL built from the migrations and sample data."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import psycopg
+from psycopg import sql
+
+from checks.config import Settings
+from checks.migrations import MigrationFile
+from checks.outcome import CouldNotCheck
+from checks.replay import apply_files, apply_script
+from checks.targets.cluster import Cluster
+from checks.targets.postgres import PostgresTarget
+
+DATABASE = "ops_verify"
+
+
+def build_database(cluster: Cluster, dbname: str, migrations: list[MigrationFile],
+                   fixtures: list[Path]) -> None:
+    """Create ``dbname`` on ``cluster`` from the migrations and fixture scripts.
+
+    A migration that fails makes the build a could-not-check naming that version.
+    """
+    with psycopg.connect(cluster.conninfo(), autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(dbname)))
+    conninfo = cluster.conninfo(dbname)
+    for applied in apply_files(conninfo, migrations):
+        if applied.error:
+            raise CouldNotCheck(f"the embedded database could not be built: migration "
+                                f"{applied.version} failed: {applied.error}")
+    for script in fixtures:
+        try:
+            apply_script(conninfo, script)
+        except psycopg.Error as exc:
+            raise CouldNotCheck(f"sample data {script.name} failed: "
+                                f"{str(exc).splitlines()[0]}") from None
+
+
+def start(migrations: list[MigrationFile], fixtures: list[Path], settings: Settings, *,
+          bin_dir: Path | None = None, probe_block: str | None = None) -> PostgresTarget:
+    """Start a throwaway cluster, build the reference database, and return its target.
+
+    Closing the target stops the server and deletes its folder.
+    """
+    cluster = Cluster(bin_dir).start()
+    try:
+        build_database(cluster, DATABASE, migrations, fixtures)
+        major = cluster.version.split(")")[-1].strip()
+        return PostgresTarget(cluster.conninfo(DATABASE), settings, kind="ephemeral",
+                              name=f"throwaway PostgreSQL {major}", probe_block=probe_block,
+                              on_close=cluster.remove)
+    except BaseException:
+        cluster.remove()
+        raise

@@ -1,0 +1,101 @@
+"""Invariants as pytest items: the check runs in setup, its verdict is asserted in call.
+
+So pytest's own categories carry the outcome: could-not-check raises in setup (an
+*error* in every report and a non-zero exit), a violated invariant fails the call, a
+check that does not apply is skipped with its reason.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import signal
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+
+from checks.outcome import CouldNotCheck, Outcome, Status
+from checks.targets import open_target
+from checks.targets.base import Target
+from plugin.plan import PLAN_KEY, Plan, build
+
+OUTCOME_KEY = pytest.StashKey[Outcome]()
+FACTS_KEY = pytest.StashKey[dict[str, str]]()
+
+
+def invariant(source: str, check: Callable[[Target, Any], Outcome]) -> pytest.MarkDecorator:
+    """Mark a test as one item per invariant of ``source``, each checked by ``check``."""
+    return pytest.mark.invariant(source, check)
+
+
+def verdict(outcome: Outcome) -> None:
+    """Fail the test unless the outcome passed (could-not-check already raised in setup)."""
+    if outcome.status is not Status.PASSED:
+        pytest.fail(outcome.message, pytrace=False)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_configure(config: pytest.Config) -> None:
+    config.stash[PLAN_KEY] = build(config)
+    if not hasattr(config, "workerinput"):
+        _teardown_on_sigterm()
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    mark = metafunc.definition.get_closest_marker("invariant")
+    if mark is None:
+        return
+    items = metafunc.config.stash[PLAN_KEY].invariants(mark.args[0])
+    metafunc.parametrize("outcome", items, ids=[str(i.id) for i in items], indirect=True)
+
+
+@pytest.fixture(scope="session")
+def plan(pytestconfig: pytest.Config) -> Plan:
+    return pytestconfig.stash[PLAN_KEY]
+
+
+@pytest.fixture(scope="session")
+def target(plan: Plan, pytestconfig: pytest.Config) -> Iterator[Target]:
+    """One connection (or one throwaway server) for the whole run, always closed."""
+    opened = open_target(plan.spec, plan.config, plan.migrations)
+    try:
+        pytestconfig.stash[FACTS_KEY] = {"Server version": opened.server_version()}
+        yield opened
+    finally:
+        opened.close()
+
+
+@pytest.fixture
+def outcome(request: pytest.FixtureRequest, target: Target) -> Outcome:
+    """Run the item's check against the target; raises CouldNotCheck, skips when n/a."""
+    check = request.node.get_closest_marker("invariant").args[1]
+    result = check(target, request.param)
+    request.node.stash[OUTCOME_KEY] = result
+    if result.status is Status.SKIPPED:
+        pytest.skip(result.message)
+    if result.status is Status.ERROR:
+        raise CouldNotCheck(result.message)
+    return result
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):
+    report = yield
+    if call.excinfo is not None and call.excinfo.errisinstance(CouldNotCheck):
+        # The cause in one line, not a traceback through our plumbing.
+        report.longrepr = f"could not check: {call.excinfo.value}"
+    found = item.stash.get(OUTCOME_KEY, None)
+    if found is not None and report.when in ("setup", "call"):
+        report.verify_outcome = found.to_dict()
+    report.verify_facts = item.config.stash.get(FACTS_KEY, {})
+    return report
+
+
+def _teardown_on_sigterm() -> None:
+    """Turn SIGTERM (CI cancel, ``timeout``) into an interrupt, so the server is removed."""
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    with contextlib.suppress(ValueError):  # not the main thread
+        signal.signal(signal.SIGTERM, interrupt)

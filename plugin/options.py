@@ -1,0 +1,29 @@
+"""Command-line options of the suite (see docs: the public interface)."""
+
+from __future__ import annotations
+
+import pytest
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("verify", "post-deploy verification")
+    group.addoption("--dsn", dest="dsn", metavar="URL",
+                    help="verify a live PostgreSQL (libpq URL or key=value; env VERIFY_DSN)")
+    group.addoption("--via-lambda", dest="via_lambda", metavar="FUNCTION",
+                    help="verify through the db-query proxy Lambda (env VERIFY_LAMBDA)")
+    group.addoption("--env", dest="env_name", metavar="NAME",
+                    help="a named environment from the config file")
+    group.addoption("--read-only", dest="read_only", action="store_true",
+                    help="no write probes; probe checks are skipped with the reason")
+    group.addoption("--aws", dest="aws", action="store_true", default=None,
+                    help="also run the AWS checks (ECS service, CloudWatch Logs heartbeat)")
+    group.addoption("--config", dest="verify_config", metavar="PATH",
+                    help="the invariants file (default verify/invariants.toml)")
+    group.addoption("--migrations-dir", dest="migrations_dir", metavar="DIR",
+                    help="the migrations the ledger, replay and drift checks read")
+    group.addoption("--reports-dir", dest="reports_dir", metavar="DIR",
+                    help="where reports go (default reports/)")
+    group.addoption("--release", dest="release", metavar="TEXT",
+                    help="the release being verified (env VERIFY_RELEASE)")
+    group.addoption("--pg-bin", dest="pg_bin", metavar="DIR",
+                    help="PostgreSQL bin directory for the throwaway server (default: embedded)")

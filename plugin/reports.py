@@ -1,0 +1,197 @@
+"""Report hooks: every item's outcome gathered on the controller, written on every run."""
+
+from __future__ import annotations
+
+import getpass
+import html
+import os
+import subprocess
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pytest_metadata.plugin import metadata_key
+
+from checks import reporting
+from checks.redact import Redactor
+from checks.reporting import CheckResult, Run
+from checks.targets.postgres import dsn_password
+from plugin.plan import PLAN_KEY, Plan
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # Runs after plugin.items builds the plan (tryfirst) and, being a conftest plugin,
+    # before pytest-html and junitxml read their paths.
+    plan = config.stash[PLAN_KEY]
+    redact = Redactor.from_environment(os.environ)
+    if plan.spec.dsn:
+        redact.add(dsn_password(plan.spec.dsn))
+    plan.reports_dir.mkdir(parents=True, exist_ok=True)
+    if not config.option.htmlpath:
+        config.option.htmlpath = str(plan.reports_dir / "report.html")
+        config.option.self_contained_html = True
+    if not config.option.xmlpath:
+        config.option.xmlpath = str(plan.reports_dir / "junit.xml")
+    config.stash[metadata_key].update(_environment(plan, config.rootpath))
+    if not hasattr(config, "workerinput"):
+        config.pluginmanager.register(Reports(config, plan, redact), "verify-reports")
+
+
+class Reports:
+    """Gathers each item's phases into one CheckResult and writes the report files."""
+
+    def __init__(self, config: pytest.Config, plan: Plan, redact: Redactor) -> None:
+        self.config = config
+        self.plan = plan
+        self.redact = redact
+        self.results: dict[str, CheckResult] = {}
+        self.facts: dict[str, str] = {}
+        self.clock = time.monotonic()
+
+    def pytest_html_report_title(self, report: Any) -> None:
+        release = f", release {self.plan.release}" if self.plan.release else ""
+        report.title = f"Post-deploy verification: {self.plan.spec.name}{release}"
+
+    def pytest_html_results_table_header(self, cells: list[str]) -> None:
+        cells.insert(2, "<th>Reason</th>")
+
+    def pytest_html_results_table_row(self, report: pytest.TestReport, cells: list[str]) -> None:
+        cells.insert(2, f"<td>{html.escape(getattr(report, 'verify_reason', ''))}</td>")
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        self.facts.update(getattr(report, "verify_facts", {}))
+        result = self.results.get(report.nodeid)
+        if result is None:
+            result = self.results[report.nodeid] = CheckResult(
+                id=report.nodeid, area=_area(report.nodeid), outcome="passed", message="")
+        result.duration_s += report.duration
+        found = getattr(report, "verify_outcome", None)
+        if found and report.when in ("setup", "call"):
+            result.evidence, result.sql = found["evidence"], found["sql"]
+            result.message = self.redact(found["message"])
+        _merge_phase(result, report, self.redact)
+        if report.when == "teardown" or result.outcome in ("error", "skipped"):
+            _attach_extras(report, result, self.redact)
+        report.verify_reason = result.message
+
+    def pytest_collectreport(self, report: pytest.CollectReport) -> None:
+        if report.failed:
+            self.results[report.nodeid or "collection"] = CheckResult(
+                id=report.nodeid or "collection", area="collection", outcome="error",
+                message=self.redact(_one_line(report.longreprtext)))
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        results = list(self.results.values())
+        metadata = self.config.stash[metadata_key]
+        metadata.update(self.facts)  # the same dict pytest-html renders at its session finish
+        run = Run(
+            target_kind=self.plan.spec.kind,
+            target_name=self.plan.spec.name,
+            release=self.plan.release,
+            started_at=self.plan.started_at.isoformat(timespec="seconds").replace("+00:00", "Z"),
+            duration_s=time.monotonic() - self.clock,
+            environment={k: str(v) for k, v in metadata.items()
+                         if k in _ENV_KEYS or k in self.facts},
+        )
+        reports_dir = self.plan.reports_dir
+        _write(reports_dir / "summary.json", self.redact(reporting.summary_json(run, results)))
+        _write(reports_dir / "summary.md", self.redact(reporting.summary_markdown(run, results)))
+        if reporting.overall(results) != "passed" and session.exitstatus == pytest.ExitCode.OK:
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED  # nothing was really checked
+
+    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+        results = list(self.results.values())
+        terminalreporter.write_sep("=", "post-deploy verification")
+        if results:
+            terminalreporter.write_line(self.redact(reporting.console_table(results)))
+        if not any(r.outcome == "passed" for r in results):
+            terminalreporter.write_line("no check passed: the run verified nothing", red=True)
+        outcome = reporting.overall(results)
+        terminalreporter.write_line(
+            f"outcome: {outcome.upper()}  (reports in {self.plan.reports_dir})",
+            green=outcome == "passed", red=outcome != "passed", bold=True)
+
+
+_ENV_KEYS = ("Target", "Release", "Suite commit", "Started", "Run by", "Write probes")
+
+
+def _environment(plan: Plan, root: Path) -> dict[str, str]:
+    return {
+        "Target": f"{plan.spec.kind}: {plan.spec.name}",
+        "Release": plan.release or "not given",
+        "Suite commit": _git_commit(root),
+        "Started": plan.started_at.isoformat(timespec="seconds"),
+        "Run by": _user(),
+        "Write probes": "off (--read-only)" if plan.spec.read_only else "on (always rolled back)",
+    }
+
+
+def _merge_phase(result: CheckResult, report: pytest.TestReport, redact: Redactor) -> None:
+    """Combine setup/call/teardown: an error or skip in setup is final; call decides otherwise."""
+    if report.when == "setup":
+        if report.failed:
+            result.outcome, result.message = "error", redact(_one_line(report.longreprtext))
+        elif report.skipped:
+            result.outcome, result.message = "skipped", _skip_reason(report)
+    elif report.when == "call":
+        if report.failed:
+            result.outcome = "failed"
+            result.message = result.message or redact(_one_line(report.longreprtext))
+        elif report.skipped:
+            result.outcome, result.message = "skipped", _skip_reason(report)
+    elif report.failed and result.outcome != "error":
+        result.outcome = "error"
+        result.message = "teardown: " + redact(_one_line(report.longreprtext))
+
+
+def _attach_extras(report: pytest.TestReport, result: CheckResult, redact: Redactor) -> None:
+    import pytest_html
+
+    extras = list(getattr(report, "extras", []))
+    table = reporting.evidence_html({"evidence": result.evidence}, redact)
+    if table:
+        extras.append(pytest_html.extras.html(table))
+    if result.sql:
+        extras.append(pytest_html.extras.text(redact("\n\n".join(result.sql)), name="SQL"))
+    report.extras = extras
+
+
+def _skip_reason(report: pytest.TestReport) -> str:
+    longrepr = report.longrepr
+    reason = longrepr[2] if isinstance(longrepr, tuple) else str(longrepr)
+    return reason.removeprefix("Skipped: ")
+
+
+def _one_line(text: str) -> str:
+    for line in text.splitlines():
+        if line.strip() and not line.startswith(("file ", "  ")):
+            return line.strip().removeprefix("E ").strip()
+    return text.strip()[:300]
+
+
+def _area(nodeid: str) -> str:
+    module = Path(nodeid.split("::", 1)[0]).stem.removeprefix("test_")
+    return reporting.AREAS.get(module, module)
+
+
+def _git_commit(root: Path) -> str:
+    try:
+        out = subprocess.run(["git", "-C", str(root), "rev-parse", "--short", "HEAD"],
+                             capture_output=True, text=True, timeout=5, check=False)
+    except (OSError, subprocess.TimeoutExpired):
+        return "unknown"
+    return out.stdout.strip() or "unknown"
+
+
+def _user() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "unknown"
+
+
+def _write(path: Path, text: str) -> None:
+    path.write_text(text, encoding="utf-8")

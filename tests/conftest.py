@@ -1,0 +1,114 @@
+"""Fixtures for the suite's own tests: a real throwaway PostgreSQL and damaged copies of it."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+from psycopg import sql
+
+from checks.migrations import discover
+from checks.targets.cluster import Cluster
+from checks.targets.ephemeral import build_database
+
+ROOT = Path(__file__).resolve().parent.parent
+MIGRATIONS = ROOT / "db" / "migrations"
+FIXTURES = sorted((ROOT / "db" / "fixtures").glob("*.sql"))
+REFERENCE = "reference"
+
+
+@pytest.fixture(scope="session")
+def cluster() -> Iterator[Cluster]:
+    """One throwaway server for the whole test session, with the reference database."""
+    with Cluster() as c:
+        build_database(c, REFERENCE, discover(MIGRATIONS), FIXTURES)
+        yield c
+
+
+@dataclass
+class Database:
+    """A copy of the reference database that a test may damage."""
+
+    cluster: Cluster
+    name: str
+
+    @property
+    def dsn(self) -> str:
+        return self.cluster.conninfo(self.name)
+
+    def execute(self, statement: str, params: Any = None) -> list[tuple[Any, ...]]:
+        with psycopg.connect(self.dsn, autocommit=True) as conn, conn.cursor() as cur:
+            cur.execute(statement, params)
+            return cur.fetchall() if cur.description else []
+
+
+@pytest.fixture
+def database(cluster: Cluster) -> Iterator[Database]:
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(cluster.conninfo(), autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(
+            sql.Identifier(name), sql.Identifier(REFERENCE)))
+    yield Database(cluster, name)
+    with psycopg.connect(cluster.conninfo(), autocommit=True) as conn:
+        conn.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+@dataclass
+class VerifyRun:
+    """One ``pytest verify/`` run in a subprocess, with its reports parsed."""
+
+    returncode: int
+    output: str
+    reports_dir: Path
+
+    @property
+    def summary(self) -> dict[str, Any]:
+        return json.loads((self.reports_dir / "summary.json").read_text())
+
+    def outcomes(self) -> dict[str, str]:
+        """Check id (the part after ``::``) -> outcome."""
+        return {c["id"].split("::", 1)[1]: c["outcome"] for c in self.summary["checks"]}
+
+    def not_passed(self) -> dict[str, str]:
+        return {k: v for k, v in self.outcomes().items() if v != "passed"}
+
+    def message(self, check_id: str) -> str:
+        return next(c["message"] for c in self.summary["checks"] if c["id"].endswith(check_id))
+
+    def all_output(self) -> str:
+        """The console output and every report file, for secret searches."""
+        files = "".join(p.read_text(errors="replace") for p in self.reports_dir.iterdir()
+                        if p.is_file())
+        return self.output + files
+
+
+@pytest.fixture
+def verify(tmp_path: Path) -> Callable[..., VerifyRun]:
+    """Run the verification suite like an operator would; returns a VerifyRun."""
+
+    def run(*args: str, env: dict[str, str] | None = None, timeout: float = 300) -> VerifyRun:
+        reports = tmp_path / f"reports-{uuid.uuid4().hex[:6]}"
+        done = subprocess.run(
+            [sys.executable, "-m", "pytest", str(ROOT / "verify"), "--reports-dir",
+             str(reports), "-p", "no:randomly", *args],
+            cwd=ROOT, capture_output=True, text=True, timeout=timeout,
+            env={**_clean_env(), **(env or {})},
+        )
+        return VerifyRun(done.returncode, done.stdout + done.stderr, reports)
+
+    return run
+
+
+def _clean_env() -> dict[str, str]:
+    import os
+
+    return {k: v for k, v in os.environ.items()
+            if not k.startswith(("VERIFY_", "PG", "AWS_", "PYTEST_"))}

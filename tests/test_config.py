@@ -1,0 +1,66 @@
+"""Bad input gets a one-line error naming the problem, before any SQL runs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from checks import config
+from checks.config import ConfigError
+from checks.migrations import discover, version_key
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "invariants.toml"
+    path.write_text(f'migrations_dir = "{ROOT / "db" / "migrations"}"\n' + text)
+    return path
+
+
+def test_default_config_loads():
+    cfg = config.load(ROOT / "verify" / "invariants.toml")
+    assert cfg.ledger.table == "schema_migrations"
+    assert cfg.migrations_dir.resolve() == (ROOT / "db" / "migrations").resolve()
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("[ledger]\ntabel = 'x'\n", "ledger: unknown key 'tabel'"),
+    ("[ledger]\ntable = 'x\"; DROP TABLE y; --'\n", "is not a valid SQL identifier"),
+    ("[settings]\nstatement_timeout = 'soon'\n", "not a duration"),
+    ("[settings]\nsample_rows = 'many'\n", "expected an integer"),
+    ("surprise = 1\n", "unknown key 'surprise'"),
+    ("[ledger\n", "not valid TOML"),
+])
+def test_bad_config_is_one_line_error(tmp_path, text, message):
+    with pytest.raises(ConfigError, match=message.replace("(", r"\(")) as info:
+        config.load(_write(tmp_path, text))
+    assert "\n" not in str(info.value)
+
+
+def test_versions_order_numerically_not_as_text(tmp_path):
+    for name in ("1001_y.sql", "009_x.sql", "2026_02_02_0001_z.sql", "10_a.sql"):
+        (tmp_path / name).write_text("SELECT 1;")
+    assert [f.version for f in discover(tmp_path)] == [
+        "009_x", "10_a", "1001_y", "2026_02_02_0001_z"]
+    assert version_key("2026_02_02_0001_position_telemetry") == (2026, 2, 2, 1)
+
+
+def test_migration_without_numeric_version_is_an_error(tmp_path):
+    (tmp_path / "init.sql").write_text("SELECT 1;")
+    with pytest.raises(ConfigError, match="must start with a numeric version"):
+        discover(tmp_path)
+
+
+def test_cli_config_errors_exit_before_sql(verify, tmp_path):
+    bad = _write(tmp_path, "[ledger]\ntabel = 'x'\n")
+    run = verify("--config", str(bad), "--dsn", "host=/nonexistent dbname=x")
+    assert run.returncode == 4
+    assert "unknown key 'tabel'" in run.output
+
+
+def test_cli_bad_dsn_is_named(verify):
+    run = verify("--dsn", "postgresql://[broken")
+    assert run.returncode == 4
+    assert "bad DSN" in run.output

@@ -1,0 +1,92 @@
+"""The foundation: the embedded default, the ledger invariant, honest errors, cleanup."""
+
+from __future__ import annotations
+
+import subprocess
+import tempfile
+from pathlib import Path
+
+from checks.targets.cluster import _PREFIX
+
+PASSWORD = "s3cr3t-Pa55word"
+
+
+def _leftovers() -> set[str]:
+    return {p.name for p in Path(tempfile.gettempdir()).glob(_PREFIX + "*")
+            if "initdb" not in p.name}
+
+
+def _servers_running(names: set[str]) -> list[str]:
+    ps = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True).stdout
+    return [line for line in ps.splitlines() if any(n in line for n in names)]
+
+
+def test_embedded_default_passes_and_cleans_up(verify):
+    before = _leftovers()
+    run = verify()
+    assert run.returncode == 0, run.output
+    assert run.summary["outcome"] == "passed"
+    assert run.summary["counts"]["passed"] >= 1
+    assert run.summary["target"]["kind"] == "ephemeral"
+    for name in ("report.html", "junit.xml", "summary.md", "summary.json"):
+        assert (run.reports_dir / name).is_file(), name
+    new = _leftovers() - before
+    assert not new, f"throwaway server folders left behind: {new}"
+    assert "post-deploy verification" in run.output
+
+
+def test_healthy_database_passes(verify, database):
+    run = verify("--dsn", database.dsn)
+    assert run.returncode == 0, run.output
+    assert run.not_passed() == {}
+    assert run.summary["target"]["kind"] == "dsn"
+
+
+def test_missing_ledger_row_fails_exactly_that_version(verify, database):
+    version = "2026_02_02_0002_websocket_idempotency"
+    database.execute("DELETE FROM schema_migrations WHERE version = %s", (version,))
+    run = verify("--dsn", database.dsn)
+    assert run.returncode == 1
+    assert run.not_passed() == {f"test_migration_recorded[{version}]": "failed"}
+    assert run.summary["outcome"] == "failed"
+    assert "has no row in schema_migrations" in run.message(version + "]")
+
+
+def test_ledger_row_without_file_is_reported(verify, database):
+    database.execute("INSERT INTO schema_migrations (version) VALUES ('1002_hotfix_by_hand')")
+    run = verify("--dsn", database.dsn)
+    assert run.not_passed() == {
+        "test_ledger_has_no_unknown_versions[schema_migrations]": "failed"}
+    assert "1002_hotfix_by_hand" in run.message("[schema_migrations]")
+
+
+def test_unreachable_dsn_is_an_error_never_a_pass(verify):
+    run = verify("--dsn", f"postgresql://ops:{PASSWORD}@127.0.0.1:9/prod",
+                 env={"PGCONNECT_TIMEOUT": "2"})
+    assert run.returncode != 0
+    assert run.summary["outcome"] == "error"
+    counts = run.summary["counts"]
+    assert counts["passed"] == 0 and counts["error"] == len(run.summary["checks"]) > 0
+    assert "cannot connect" in run.summary["checks"][0]["message"]
+    assert PASSWORD not in run.all_output()
+
+
+def test_missing_ledger_table_fails_with_that_message(verify, database):
+    database.execute("DROP TABLE schema_migrations")
+    run = verify("--dsn", database.dsn)
+    assert set(run.not_passed().values()) == {"failed"}
+    assert "ledger table public.schema_migrations does not exist" in run.message("[001_init]")
+
+
+def test_run_that_checks_nothing_fails(verify, database):
+    run = verify("--dsn", database.dsn, "-k", "no_such_check")
+    assert run.returncode != 0
+
+
+def test_run_with_every_check_skipped_fails(verify, database, tmp_path):
+    empty = tmp_path / "migrations"
+    empty.mkdir()
+    run = verify("--dsn", database.dsn, "--migrations-dir", str(empty),
+                 "-k", "test_migration_recorded")
+    assert run.returncode != 0
+    assert run.summary["outcome"] == "error"
