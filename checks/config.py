@@ -18,6 +18,7 @@ class ConfigError(ValueError):
     """The configuration (file, options or environment) is not usable."""
 
 
+_SELECT = re.compile(r"\s*(select|with)\b", re.IGNORECASE)
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_$]{0,62}")
 _DURATION = re.compile(r"(\d+)\s*(ms|s|m|h|d)")
 _DURATION_MS = {"ms": 1, "s": 1000, "m": 60_000, "h": 3_600_000, "d": 86_400_000}
@@ -119,7 +120,6 @@ class Index:
     columns: list[Identifier] = field(default_factory=list)
     unique: bool | None = None
     primary_key: bool = False
-    where: str | None = None
     schema: Identifier = "public"
 
     @property
@@ -240,6 +240,10 @@ def load(path: Path, migrations_dir: Path | None = None) -> Config:
         **sections,
     )
     _reject_duplicate_ids(config, where)
+    for i, custom in enumerate(config.custom_sql):
+        if not _SELECT.match(custom.sql):
+            raise ConfigError(f"{where}: custom_sql[{i}].sql: must be a SELECT (or WITH ... "
+                              "SELECT) that returns the offending rows")
     return config
 
 

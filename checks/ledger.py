@@ -8,6 +8,7 @@ from psycopg import sql
 
 from checks import catalog
 from checks.config import Ledger
+from checks.context import Context
 from checks.migrations import MigrationFile
 from checks.outcome import Evidence, Outcome, failed, passed
 from checks.targets.base import Target
@@ -37,8 +38,9 @@ class NoUnknownVersions:
         return self.ledger.table
 
 
-def recorded(target: Target, inv: Recorded) -> Outcome:
+def recorded(ctx: Context, inv: Recorded) -> Outcome:
     """Passed when the ledger has a row for the file's version."""
+    target = ctx.target
     ledger = inv.ledger
     if missing := _ledger_missing(target, ledger):
         return missing
@@ -53,8 +55,9 @@ def recorded(target: Target, inv: Recorded) -> Outcome:
                   "never applied, or it did not record itself", sql=shown)
 
 
-def no_unknown_versions(target: Target, inv: NoUnknownVersions) -> Outcome:
+def no_unknown_versions(ctx: Context, inv: NoUnknownVersions) -> Outcome:
     """Failed with the ledger rows that no migration file accounts for."""
+    target = ctx.target
     ledger = inv.ledger
     if missing := _ledger_missing(target, ledger):
         return missing

@@ -20,8 +20,12 @@ class Status(StrEnum):
 class CouldNotCheck(Exception):
     """The invariant could not be checked (unreachable, timeout, permission, proxy error...).
 
-    Never a pass: the pytest plugin reports it as an error.
+    Never a pass: the pytest plugin reports it as an error. ``sql`` is what was tried.
     """
+
+    def __init__(self, message: str, *, sql: Sequence[str] = ()) -> None:
+        super().__init__(message)
+        self.sql = tuple(sql)
 
 
 @dataclass(frozen=True)

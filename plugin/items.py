@@ -14,16 +14,17 @@ from typing import Any
 
 import pytest
 
+from checks.context import Context
+from checks.normalize import Normalizer
 from checks.outcome import CouldNotCheck, Outcome, Status
 from checks.targets import open_target
-from checks.targets.base import Target
 from plugin.plan import PLAN_KEY, Plan, build
 
 OUTCOME_KEY = pytest.StashKey[Outcome]()
 FACTS_KEY = pytest.StashKey[dict[str, str]]()
 
 
-def invariant(source: str, check: Callable[[Target, Any], Outcome]) -> pytest.MarkDecorator:
+def invariant(source: str, check: Callable[[Context, Any], Outcome]) -> pytest.MarkDecorator:
     """Mark a test as one item per invariant of ``source``, each checked by ``check``."""
     return pytest.mark.invariant(source, check)
 
@@ -55,21 +56,26 @@ def plan(pytestconfig: pytest.Config) -> Plan:
 
 
 @pytest.fixture(scope="session")
-def target(plan: Plan, pytestconfig: pytest.Config) -> Iterator[Target]:
+def context(plan: Plan, pytestconfig: pytest.Config) -> Iterator[Context]:
     """One connection (or one throwaway server) for the whole run, always closed."""
-    opened = open_target(plan.spec, plan.config, plan.migrations)
+    ctx = Context(open_target(plan.spec, plan.config, plan.migrations),
+                  Normalizer(plan.spec.pg_bin), plan.config.settings)
     try:
-        pytestconfig.stash[FACTS_KEY] = {"Server version": opened.server_version()}
-        yield opened
+        pytestconfig.stash[FACTS_KEY] = {"Server version": ctx.target.server_version()}
+        yield ctx
     finally:
-        opened.close()
+        ctx.close()
 
 
 @pytest.fixture
-def outcome(request: pytest.FixtureRequest, target: Target) -> Outcome:
+def outcome(request: pytest.FixtureRequest, context: Context) -> Outcome:
     """Run the item's check against the target; raises CouldNotCheck, skips when n/a."""
     check = request.node.get_closest_marker("invariant").args[1]
-    result = check(target, request.param)
+    try:
+        result = check(context, request.param)
+    except CouldNotCheck as exc:
+        request.node.stash[OUTCOME_KEY] = Outcome(Status.ERROR, str(exc), sql=exc.sql)
+        raise
     request.node.stash[OUTCOME_KEY] = result
     if result.status is Status.SKIPPED:
         pytest.skip(result.message)

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from checks import config as config_mod
-from checks import ledger
+from checks import indexes, ledger
 from checks.config import Config
 from checks.migrations import MigrationFile, discover
 from checks.targets import TargetSpec, resolve
@@ -36,6 +36,10 @@ class Plan:
     @property
     def ledger_tables(self) -> list[ledger.NoUnknownVersions]:
         return [ledger.NoUnknownVersions(self.config.ledger, tuple(self.migrations))]
+
+    @property
+    def index_health(self) -> list[indexes.TableIndexes]:
+        return [indexes.TableIndexes(t) for t in self.config.index_health_tables]
 
     def invariants(self, source: str) -> list:
         """The invariants named ``source``: a Plan property or a config section."""
