@@ -13,6 +13,7 @@ import hashlib
 import importlib.util
 import os
 import pwd
+import re
 import shutil
 import stat
 import subprocess
@@ -22,6 +23,7 @@ from pathlib import Path
 from checks.outcome import CouldNotCheck
 
 _PREFIX = "ops-verify-pg-"
+_VERSION = re.compile(r"\(PostgreSQL\)\s+(\S+)")
 _OWNER_FILE = "owner.pid"
 
 
@@ -53,7 +55,9 @@ class Cluster:
             if not (self.bin_dir / exe).is_file():
                 raise CouldNotCheck(f"PostgreSQL binaries not found: {self.bin_dir / exe}")
         self.user = _server_user(self.bin_dir)
-        self.version = self._run("postgres", "--version").strip()
+        found = _VERSION.search(self._run("postgres", "--version"))
+        self.version = found.group(1) if found else "unknown"
+        """The server release, e.g. ``18.6`` or ``15.18``."""
         self.folder: Path | None = None
 
     # ---------------------------------------------------------------- lifecycle
@@ -106,8 +110,7 @@ class Cluster:
     def _initialised_template(self) -> Path:
         """The cached ``initdb`` output for these binaries, created once under a file lock."""
         key = hashlib.sha256(f"{self.version}|{self.bin_dir}".encode()).hexdigest()[:16]
-        slug = self.version.split(")")[-1].strip().split()[0] if ")" in self.version else "pg"
-        template = self.cache_dir / f"pg{slug}-{key}"
+        template = self.cache_dir / f"pg{self.version}-{key}"
         if (template / "PG_VERSION").exists():
             return template
         self.cache_dir.mkdir(parents=True, exist_ok=True)

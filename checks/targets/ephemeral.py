@@ -47,9 +47,9 @@ def start(migrations: list[MigrationFile], fixtures: list[Path], settings: Setti
     cluster = Cluster(bin_dir).start()
     try:
         build_database(cluster, DATABASE, migrations, fixtures)
-        major = cluster.version.split(")")[-1].strip()
         return PostgresTarget(cluster.conninfo(DATABASE), settings, kind="ephemeral",
-                              name=f"throwaway PostgreSQL {major}", probe_block=probe_block,
+                              name=f"throwaway PostgreSQL {cluster.version}",
+                              probe_block=probe_block,
                               on_close=cluster.remove)
     except BaseException:
         cluster.remove()

@@ -1,0 +1,171 @@
+"""Each invariant kind: its seeded fault makes exactly its item fail; nothing persists."""
+
+from __future__ import annotations
+
+import threading
+
+import psycopg
+import pytest
+
+STRATEGY = "test_check_constraint_definition[chk_active_positions_strategy_type]"
+
+
+@pytest.mark.parametrize(("fault", "expected"), [
+    pytest.param(
+        "ALTER TABLE active_positions DROP CONSTRAINT chk_active_positions_side",
+        {"test_check_constraint_definition[chk_active_positions_side]": "failed",
+         "test_check_constraint_enforced[chk_active_positions_side]": "failed"},
+        id="dropped-constraint"),
+    pytest.param(
+        "ALTER TABLE active_positions DROP CONSTRAINT chk_active_positions_strategy_type; "
+        "ALTER TABLE active_positions ADD CONSTRAINT chk_active_positions_strategy_type "
+        "CHECK (strategy_type IN ('day_trade', 'swing_trade', 'stock')) NOT VALID",
+        {STRATEGY: "failed"},
+        id="old-allowed-list-same-name"),
+    pytest.param(
+        "INSERT INTO active_positions (ticker, instrument_type, side, quantity, entry_price, "
+        "alpaca_order_id) VALUES ('AAPL', 'stock', 'long', 10, 189.5, 'ord-1001')",
+        {"test_no_duplicates[active_positions.alpaca_order_id]": "failed"},
+        id="duplicate-alpaca-order-id"),
+    pytest.param(
+        "ALTER TABLE alpaca_event_dedupe DROP CONSTRAINT alpaca_event_dedupe_pkey",
+        {"test_index_present[alpaca_event_dedupe.primary_key(event_id)]": "failed"},
+        id="dedupe-primary-key-dropped"),
+    pytest.param(
+        "DROP INDEX idx_active_positions_execution_uuid_unique",
+        {"test_index_present[idx_active_positions_execution_uuid_unique]": "failed"},
+        id="execution-uuid-unique-index-dropped"),
+    pytest.param(
+        "UPDATE pg_index SET indisvalid = false "
+        "WHERE indexrelid = 'idx_alpaca_dedupe_order_id'::regclass",
+        {"test_index_present[idx_alpaca_dedupe_order_id]": "failed",
+         "test_indexes_valid[alpaca_event_dedupe]": "failed"},
+        id="invalid-index"),
+    pytest.param(
+        "UPDATE service_heartbeats SET last_beat_at = now() - interval '3 hours'",
+        {"test_fresh[trade_stream_heartbeat]": "failed"},
+        id="stale-heartbeat"),
+    pytest.param(
+        "DELETE FROM service_heartbeats",
+        {"test_fresh[trade_stream_heartbeat]": "failed"},
+        id="no-heartbeat-row"),
+    pytest.param(
+        "UPDATE active_positions SET quantity = 0 WHERE ticker = 'AAPL'",
+        {"test_custom_sql[open_positions_have_positive_quantity]": "failed"},
+        id="custom-sql-rows"),
+])
+def test_seeded_fault_fails_exactly_its_items(verify, database, fault, expected):
+    database.execute(fault)
+    run = verify("--dsn", database.dsn)
+    assert run.returncode == 1, run.output
+    assert run.not_passed() == expected
+
+
+def test_old_allowed_list_shows_expected_and_found(verify, database):
+    database.execute(
+        "ALTER TABLE active_positions DROP CONSTRAINT chk_active_positions_strategy_type; "
+        "ALTER TABLE active_positions ADD CONSTRAINT chk_active_positions_strategy_type "
+        "CHECK (strategy_type IN ('day_trade', 'swing_trade', 'stock')) NOT VALID")
+    run = verify("--dsn", database.dsn, "-k", "chk_active_positions_strategy_type")
+    message = run.message(STRATEGY.split("test_check_constraint_definition")[1])
+    assert "says something else" in message and "'stock'" in message
+    html = (run.reports_dir / "report.html").read_text()
+    assert "normalized by PostgreSQL" in html
+
+
+def test_same_rule_written_differently_passes(verify, database):
+    database.execute(
+        "ALTER TABLE active_positions DROP CONSTRAINT chk_active_positions_side; "
+        "ALTER TABLE active_positions ADD CONSTRAINT chk_active_positions_side "
+        "CHECK (side = ANY (ARRAY['long', 'short', 'call', 'put'])) NOT VALID")
+    run = verify("--dsn", database.dsn, "-k", "chk_active_positions_side")
+    assert run.returncode == 0, run.output
+    assert set(run.outcomes().values()) == {"passed"}
+
+
+def test_not_valid_constraint_reports_violating_rows(verify, database):
+    database.execute("ALTER TABLE active_positions DROP CONSTRAINT chk_active_positions_side")
+    database.execute("UPDATE active_positions SET side = 'sideways' WHERE ticker = 'AAPL'")
+    database.execute("ALTER TABLE active_positions ADD CONSTRAINT chk_active_positions_side "
+                     "CHECK (side IN ('long', 'short', 'call', 'put')) NOT VALID")
+    run = verify("--dsn", database.dsn, "-k", "test_check_constraint_definition")
+    message = run.message("[chk_active_positions_side]")
+    assert "1 existing rows violate it (VALIDATE CONSTRAINT would fail)" in message
+    assert run.outcomes()["test_check_constraint_definition[chk_active_positions_side]"] == \
+        "passed"
+
+
+def test_validated_constraint_says_so(verify, database):
+    database.execute("ALTER TABLE position_history VALIDATE CONSTRAINT chk_position_history_side")
+    run = verify("--dsn", database.dsn, "-k", "chk_position_history_side")
+    assert "matches and is validated" in run.message("definition[chk_position_history_side]")
+
+
+def test_duplicates_evidence_has_counts_row_ids_and_guard(verify, database):
+    for _ in range(2):
+        database.execute(
+            "INSERT INTO active_positions (ticker, instrument_type, side, quantity, "
+            "entry_price, alpaca_order_id) VALUES ('SPY', 'option', 'call', 1, 4, 'ord-1002')")
+    run = verify("--dsn", database.dsn, "-k", "test_no_duplicates")
+    message = run.message("[active_positions.alpaca_order_id]")
+    assert "1 duplicated alpaca_order_id value(s) across 3 rows" in message
+    assert "no database-level unique guard" in message
+    detail = run.summary["details"][0]
+    assert detail["evidence"][0]["rows"][0][:2] == ["ord-1002", 3]
+    assert "GROUP BY" in detail["sql"][0]
+
+
+def test_probes_leave_no_trace(verify, database):
+    counts = """SELECT (SELECT count(*) FROM active_positions), (SELECT count(*) FROM
+        position_history), (SELECT last_value FROM active_positions_id_seq),
+        (SELECT is_called FROM active_positions_id_seq),
+        (SELECT last_value FROM position_history_id_seq),
+        (SELECT count(*) FROM schema_migrations)"""
+    before = database.execute(counts)
+    run = verify("--dsn", database.dsn)
+    assert run.returncode == 0, run.output
+    assert run.outcomes()["test_check_constraint_enforced[chk_active_positions_side]"] == \
+        "passed"
+    assert database.execute(counts) == before
+
+
+def test_read_only_skips_probes_with_reason(verify, database):
+    run = verify("--dsn", database.dsn, "--read-only")
+    assert run.returncode == 0, run.output
+    skipped = {k for k, v in run.outcomes().items() if v == "skipped"}
+    assert skipped == {k for k in run.outcomes() if k.startswith("test_check_constraint_enf")}
+    assert "--read-only" in run.message("enforced[chk_active_positions_side]")
+
+
+def test_probe_blocked_by_lock_is_an_error_not_a_wait(verify, database):
+    holding = threading.Event()
+    release = threading.Event()
+
+    def hold_lock() -> None:
+        with psycopg.connect(database.dsn) as conn:
+            conn.execute("LOCK TABLE position_history IN ACCESS EXCLUSIVE MODE")
+            holding.set()
+            release.wait(60)
+
+    holder = threading.Thread(target=hold_lock)
+    holder.start()
+    try:
+        assert holding.wait(10)
+        run = verify("--dsn", database.dsn, "-k", "enforced[chk_position_history_side]")
+    finally:
+        release.set()
+        holder.join()
+    assert run.returncode != 0
+    assert run.not_passed() == {
+        "test_check_constraint_enforced[chk_position_history_side]": "error"}
+    assert "lock" in run.message("enforced[chk_position_history_side]").lower()
+
+
+def test_probe_rejected_by_another_rule_is_an_error(verify, database):
+    database.execute("ALTER TABLE position_history ADD CONSTRAINT a_ticker_upper "
+                     "CHECK (ticker IS NULL OR ticker = upper(ticker)) NOT VALID")
+    database.execute("ALTER TABLE position_history ALTER COLUMN ticker SET NOT NULL")
+    run = verify("--dsn", database.dsn, "-k", "enforced[chk_position_history_side]")
+    assert run.not_passed() == {
+        "test_check_constraint_enforced[chk_position_history_side]": "error"}
+    assert "inconclusive probe" in run.message("enforced[chk_position_history_side]")
