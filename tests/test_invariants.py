@@ -7,6 +7,8 @@ import threading
 import psycopg
 import pytest
 
+from tests.conftest import MIGRATIONS
+
 STRATEGY = "test_check_constraint_definition[chk_active_positions_strategy_type]"
 
 
@@ -115,18 +117,54 @@ def test_duplicates_evidence_has_counts_row_ids_and_guard(verify, database):
     assert "GROUP BY" in detail["sql"][0]
 
 
+def _fingerprint(database) -> list[tuple]:
+    """Every table's row count and every sequence's state, schema-wide."""
+    tables = database.execute(
+        "SELECT quote_ident(schemaname) || '.' || quote_ident(relname) FROM pg_stat_user_tables")
+    sequences = database.execute(
+        "SELECT quote_ident(schemaname) || '.' || quote_ident(sequencename) FROM pg_sequences")
+    counts = [(t, database.execute(f"SELECT count(*) FROM {t}")[0][0]) for (t,) in tables]
+    states = [(q, database.execute(f"SELECT last_value, is_called FROM {q}")[0])
+              for (q,) in sequences]
+    return sorted(counts) + sorted(states)
+
+
 def test_probes_leave_no_trace(verify, database):
-    counts = """SELECT (SELECT count(*) FROM active_positions), (SELECT count(*) FROM
-        position_history), (SELECT last_value FROM active_positions_id_seq),
-        (SELECT is_called FROM active_positions_id_seq),
-        (SELECT last_value FROM position_history_id_seq),
-        (SELECT count(*) FROM schema_migrations)"""
-    before = database.execute(counts)
+    before = _fingerprint(database)
+    assert len(before) >= 7  # five tables, two sequences
     run = verify("--dsn", database.dsn)
     assert run.returncode == 0, run.output
-    assert run.outcomes()["test_check_constraint_enforced[chk_active_positions_side]"] == \
-        "passed"
-    assert database.execute(counts) == before
+    probes = {k: v for k, v in run.outcomes().items() if "enforced" in k}
+    assert len(probes) == 4 and set(probes.values()) == {"passed"}
+    assert _fingerprint(database) == before
+
+
+def test_not_enforced_constraint_fails(verify, database):
+    database.execute(
+        "ALTER TABLE position_history DROP CONSTRAINT chk_position_history_side; "
+        "ALTER TABLE position_history ADD CONSTRAINT chk_position_history_side "
+        "CHECK (side IN ('long', 'short', 'call', 'put')) NOT ENFORCED")
+    run = verify("--dsn", database.dsn)
+    assert run.not_passed() == {
+        "test_check_constraint_definition[chk_position_history_side]": "failed",
+        "test_check_constraint_enforced[chk_position_history_side]": "failed"}
+    assert "NOT ENFORCED" in run.message("definition[chk_position_history_side]")
+
+
+def test_uniqueness_scope_where(verify, database, tmp_path):
+    database.execute(
+        "INSERT INTO active_positions (ticker, instrument_type, side, quantity, entry_price, "
+        "alpaca_order_id, status) VALUES ('AAPL', 'stock', 'long', 1, 1, 'ord-1001', 'closed')")
+    config = tmp_path / "scoped.toml"
+    config.write_text(
+        f'migrations_dir = "{MIGRATIONS}"\n'
+        '[[unique]]\nname = "open_orders"\ntable = "active_positions"\n'
+        'columns = ["alpaca_order_id"]\nwhere = "status = \'open\'"\n'
+        '[[unique]]\nname = "all_orders"\ntable = "active_positions"\n'
+        'columns = ["alpaca_order_id"]\n')
+    run = verify("--dsn", database.dsn, "--config", str(config), "-k", "no_duplicates")
+    assert run.outcomes() == {"test_no_duplicates[open_orders]": "passed",
+                              "test_no_duplicates[all_orders]": "failed"}
 
 
 def test_read_only_skips_probes_with_reason(verify, database):

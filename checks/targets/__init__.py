@@ -75,7 +75,10 @@ def open_target(spec: TargetSpec, config: Config, migrations: list[MigrationFile
     if spec.kind == "lambda":
         from checks.targets.lambda_proxy import LambdaTarget
 
-        return LambdaTarget(spec.function or "", config.settings)
+        env = config.environments.get(spec.env_name or "")
+        return LambdaTarget(spec.function or "", config.settings,
+                            region=env.aws_region if env else None,
+                            profile=env.aws_profile if env else None)
     from checks.targets import ephemeral
 
     fixtures = sorted(config.fixtures_dir.glob("*.sql")) if config.fixtures_dir.is_dir() else []
