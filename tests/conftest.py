@@ -107,6 +107,20 @@ def verify(tmp_path: Path) -> Callable[..., VerifyRun]:
     return run
 
 
+@pytest.fixture
+def private_tmp() -> Iterator[Path]:
+    """A TMPDIR of the test's own, so that leftovers of exactly its run can be seen; open to
+    the unprivileged server user, like /tmp."""
+    import os
+    import shutil
+    import tempfile
+
+    folder = Path(tempfile.mkdtemp(prefix="verify-test-tmp-"))
+    os.chmod(folder, 0o1777)
+    yield folder
+    shutil.rmtree(folder, ignore_errors=True)
+
+
 def _clean_env() -> dict[str, str]:
     import os
 

@@ -3,35 +3,21 @@
 from __future__ import annotations
 
 import subprocess
-import tempfile
-from pathlib import Path
-
-from checks.targets.cluster import _PREFIX
 
 PASSWORD = "s3cr3t-Pa55word"
 
 
-def _leftovers() -> set[str]:
-    return {p.name for p in Path(tempfile.gettempdir()).glob(_PREFIX + "*")
-            if "initdb" not in p.name}
-
-
-def _servers_running(names: set[str]) -> list[str]:
-    ps = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True).stdout
-    return [line for line in ps.splitlines() if any(n in line for n in names)]
-
-
-def test_embedded_default_passes_and_cleans_up(verify):
-    before = _leftovers()
-    run = verify()
+def test_embedded_default_passes_and_cleans_up(verify, private_tmp):
+    run = verify(env={"TMPDIR": str(private_tmp)})
     assert run.returncode == 0, run.output
     assert run.summary["outcome"] == "passed"
     assert run.summary["counts"]["passed"] >= 1
     assert run.summary["target"]["kind"] == "ephemeral"
     for name in ("report.html", "junit.xml", "summary.md", "summary.json"):
         assert (run.reports_dir / name).is_file(), name
-    new = _leftovers() - before
-    assert not new, f"throwaway server folders left behind: {new}"
+    assert not list(private_tmp.iterdir()), "throwaway server files left behind"
+    ps = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True).stdout
+    assert str(private_tmp) not in ps, "a throwaway server is still running"
     assert "post-deploy verification" in run.output
 
 

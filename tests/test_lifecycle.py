@@ -5,7 +5,6 @@ from __future__ import annotations
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -19,8 +18,8 @@ needs_pg15 = pytest.mark.skipif(not (PG15 / "pg_ctl").exists(),
                                 reason="PostgreSQL 15 binaries not installed")
 
 
-def _folders() -> set[Path]:
-    return {p for p in Path(tempfile.gettempdir()).glob(_PREFIX + "*") if "initdb" not in p.name}
+def _folders(tmp: Path) -> set[Path]:
+    return set(tmp.glob(_PREFIX + "*"))
 
 
 @needs_pg15
@@ -30,27 +29,27 @@ def test_pg_bin_builds_the_embedded_default_on_another_major(verify):
     assert run.summary["environment"]["Server version"].startswith("15.")
 
 
-def test_sigterm_mid_run_removes_the_server(tmp_path):
+def test_sigterm_mid_run_removes_the_server(tmp_path, private_tmp):
     config = tmp_path / "slow.toml"
     config.write_text(
         f'migrations_dir = "{ROOT / "db" / "migrations"}"\n'
         f'fixtures_dir = "{ROOT / "db" / "fixtures"}"\n'
         '[settings]\nstatement_timeout = "60s"\n'
         '[[custom_sql]]\nname = "slow"\nsql = "SELECT 1 FROM pg_sleep(30) WHERE random() < 0"\n')
-    before = _folders()
     proc = subprocess.Popen(
         [sys.executable, "-m", "pytest", str(ROOT / "verify"), "--config", str(config),
          "--reports-dir", str(tmp_path / "reports"), "-k", "slow"],
-        cwd=ROOT, env=_clean_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        cwd=ROOT, env={**_clean_env(), "TMPDIR": str(private_tmp)},
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     deadline = time.monotonic() + 60
-    while not (_folders() - before) and time.monotonic() < deadline:
+    while not _folders(private_tmp) and time.monotonic() < deadline:
         time.sleep(0.1)
-    started = _folders() - before
+    started = _folders(private_tmp)
     assert started, "the throwaway server never started"
     time.sleep(1.5)  # inside the slow query by now
     proc.send_signal(signal.SIGTERM)
     output, _ = proc.communicate(timeout=60)
     assert proc.returncode != 0
-    assert not (_folders() & started), output
+    assert not list(private_tmp.iterdir()), output
     ps = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True).stdout
     assert not [line for line in ps.splitlines() if any(str(f) in line for f in started)]
