@@ -62,7 +62,18 @@ class Ledger:
 
     table: Identifier = "schema_migrations"
     version_column: Identifier = "version"
+    applied_at_column: Identifier | None = "applied_at"
     schema: Identifier = "public"
+
+
+@dataclass(frozen=True)
+class Drift:
+    """How the live schema is compared with the expected one."""
+
+    snapshot: str | None = None
+    """A snapshot file (relative to the config) to use instead of replaying the migrations."""
+    allow: list[str] = field(default_factory=list)
+    """Object ids (``kind:schema.name``, shell patterns) whose differences are intended."""
 
 
 @dataclass(frozen=True)
@@ -168,6 +179,7 @@ class Config:
     fixtures_dir: Path
     settings: Settings = field(default_factory=Settings)
     ledger: Ledger = field(default_factory=Ledger)
+    drift: Drift = field(default_factory=Drift)
     environments: dict[str, Environment] = field(default_factory=dict)
     check_constraints: list[CheckConstraint] = field(default_factory=list)
     unique: list[Unique] = field(default_factory=list)
@@ -201,7 +213,7 @@ def load(path: Path, migrations_dir: Path | None = None) -> Config:
         raise ConfigError(f"config file {path} is not valid TOML: {exc}") from None
 
     where = path.name
-    known = {"migrations_dir", "fixtures_dir", "settings", "ledger", "environments",
+    known = {"migrations_dir", "fixtures_dir", "settings", "ledger", "drift", "environments",
              "index_health", *_SECTIONS}
     _reject_unknown(raw, known, where)
 
@@ -232,6 +244,7 @@ def load(path: Path, migrations_dir: Path | None = None) -> Config:
                                           f"{where}: fixtures_dir"),
         settings=_build(Settings, raw.get("settings", {}), f"{where}: settings"),
         ledger=_build(Ledger, raw.get("ledger", {}), f"{where}: ledger"),
+        drift=_build(Drift, raw.get("drift", {}), f"{where}: drift"),
         environments=environments,
         index_health_tables=[
             check_identifier(t, f"{where}: index_health.tables")

@@ -2,23 +2,54 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
 
+from checks import schema
 from checks.config import Settings
 from checks.normalize import Normalizer
+from checks.outcome import CouldNotCheck
+from checks.reference import Reference
 from checks.targets.base import Target
 
 
-@dataclass
 class Context:
-    """The run's resources: the target, a normalizer for definitions, the safety settings."""
+    """The run's resources. The target is opened on first use, so checks that only read
+    files still run when it is unreachable; its failure is raised again for every check."""
 
-    target: Target
-    normalizer: Normalizer
-    settings: Settings
+    def __init__(self, open_target: Callable[[], Target], reference: Reference,
+                 normalizer: Normalizer, settings: Settings) -> None:
+        self._open_target = open_target
+        self._target: Target | None = None
+        self._error: CouldNotCheck | None = None
+        self._live_schema: schema.Schema | None = None
+        self.reference = reference
+        self.normalizer = normalizer
+        self.settings = settings
+        self.facts: dict[str, str] = {}
+        """What was learned about the target (server version), for the report."""
+
+    @property
+    def target(self) -> Target:
+        if self._error is not None:
+            raise self._error
+        if self._target is None:
+            try:
+                self._target = self._open_target()
+                self.facts["Server version"] = self._target.server_version()
+            except CouldNotCheck as exc:
+                self._error = exc
+                raise
+        return self._target
+
+    def live_schema(self) -> schema.Schema:
+        """The target's catalog, captured once per run."""
+        if self._live_schema is None:
+            self._live_schema = schema.capture(self.target)
+        return self._live_schema
 
     def close(self) -> None:
         try:
             self.normalizer.close()
         finally:
-            self.target.close()
+            if self._target is not None:
+                self._target.close()

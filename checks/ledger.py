@@ -7,10 +7,10 @@ from dataclasses import dataclass
 from psycopg import sql
 
 from checks import catalog
-from checks.config import Ledger
+from checks.config import ConfigError, Ledger
 from checks.context import Context
-from checks.migrations import MigrationFile
-from checks.outcome import Evidence, Outcome, failed, passed
+from checks.migrations import MigrationFile, version_key
+from checks.outcome import Evidence, Outcome, failed, passed, skipped
 from checks.targets.base import Target
 
 
@@ -36,6 +36,38 @@ class NoUnknownVersions:
     @property
     def id(self) -> str:
         return self.ledger.table
+
+
+def in_order(ctx: Context, inv: NoUnknownVersions) -> Outcome:
+    """Failed when a version was applied after a numerically later one (out of order)."""
+    target, ledger = ctx.target, inv.ledger
+    if missing := _ledger_missing(target, ledger):
+        return missing
+    if not ledger.applied_at_column:
+        return skipped("no applied_at_column configured for the ledger")
+    if missing := _ledger_missing(target, ledger, ledger.applied_at_column):
+        return skipped(f"{missing.message}: the order of application is not recorded")
+    statement = sql.SQL("SELECT {v}::text, {a}::text FROM {t} ORDER BY {a}, {v}").format(
+        v=sql.Identifier(ledger.version_column), a=sql.Identifier(ledger.applied_at_column),
+        t=sql.Identifier(ledger.schema, ledger.table))
+    rows = target.query(statement).rows
+    shown = [target.render(statement)]
+    late, newest = [], None
+    for version, applied_at in rows:
+        try:
+            key = version_key(version)
+        except ConfigError:
+            continue  # not a numbered version: reported by the unknown-versions check
+        if newest is not None and key < newest[0]:
+            late.append((version, applied_at, newest[1]))
+        if newest is None or key > newest[0]:
+            newest = (key, version)
+    if not late:
+        return passed(f"{len(rows)} versions applied in numeric order", sql=shown)
+    return failed(f"{len(late)} version(s) applied out of order, after a later version: "
+                  + ", ".join(v for v, _, _ in late[:5]),
+                  Evidence("Applied out of order", ("version", "applied at", "after"), late),
+                  sql=shown)
 
 
 def recorded(ctx: Context, inv: Recorded) -> Outcome:
@@ -79,13 +111,15 @@ def no_unknown_versions(ctx: Context, inv: NoUnknownVersions) -> Outcome:
     )
 
 
-def _ledger_missing(target: Target, ledger: Ledger) -> Outcome | None:
+def _ledger_missing(target: Target, ledger: Ledger, column: str | None = None
+                    ) -> Outcome | None:
     """A failure naming what is missing when the ledger table or its column is absent."""
-    params = {"schema": ledger.schema, "table": ledger.table, "column": ledger.version_column}
+    column = column or ledger.version_column
+    params = {"schema": ledger.schema, "table": ledger.table, "column": column}
     table_exists, column_exists = target.query(catalog.load("table_column"), params).rows[0]
     if not table_exists:
         return failed(f"the ledger table {ledger.schema}.{ledger.table} does not exist")
     if not column_exists:
         return failed(f"the ledger table {ledger.schema}.{ledger.table} has no column "
-                      f"{ledger.version_column!r}")
+                      f"{column!r}")
     return None

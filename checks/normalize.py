@@ -9,39 +9,38 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from pathlib import Path
 
 import psycopg
 from psycopg import sql
 
 from checks.outcome import CouldNotCheck
-from checks.targets.cluster import Cluster
+from checks.scratch import Scratch
 
 _FLAGS = (" NOT VALID", " NO INHERIT", " NOT ENFORCED", " ENFORCED")
 _CHECK = re.compile(r"CHECK \((.*)\)", re.DOTALL)
 
 
+def strip_suffixes(text: str, suffixes: Sequence[str]) -> str:
+    """``text`` without any of ``suffixes`` at its end, in any order and number."""
+    text = text.strip()
+    while ending := next((s for s in suffixes if text.endswith(s)), None):
+        text = text[: -len(ending)]
+    return text
+
+
 def check_expression(definition: str) -> str:
     """The expression inside ``pg_get_constraintdef`` output: ``CHECK ((x > 0)) NOT VALID``."""
-    text = definition.strip()
-    stripped = True
-    while stripped:
-        stripped = False
-        for flag in _FLAGS:
-            if text.endswith(flag):
-                text, stripped = text[: -len(flag)], True
-    match = _CHECK.fullmatch(text)
+    match = _CHECK.fullmatch(strip_suffixes(definition, _FLAGS))
     if not match:
         raise CouldNotCheck(f"not a CHECK definition: {definition!r}")
     return match.group(1)
 
 
 class Normalizer:
-    """Deparses CHECK expressions on a lazily started throwaway server; close() removes it."""
+    """Deparses CHECK expressions on the run's scratch server."""
 
-    def __init__(self, bin_dir: Path | None = None) -> None:
-        self._bin_dir = bin_dir
-        self._cluster: Cluster | None = None
+    def __init__(self, scratch: Scratch) -> None:
+        self._scratch = scratch
         self._conn: psycopg.Connection | None = None
 
     def check(self, columns: Sequence[tuple[str, str]], expression: str) -> str:
@@ -69,14 +68,10 @@ class Normalizer:
 
     def _connection(self) -> psycopg.Connection:
         if self._conn is None:
-            self._cluster = Cluster(self._bin_dir).start()
-            self._conn = psycopg.connect(self._cluster.conninfo(), autocommit=True)
+            self._conn = psycopg.connect(self._scratch.conninfo(), autocommit=True)
         return self._conn
 
     def close(self) -> None:
         if self._conn is not None:
             self._conn.close()
             self._conn = None
-        if self._cluster is not None:
-            self._cluster.remove()
-            self._cluster = None

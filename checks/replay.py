@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import psycopg
+import sqlparse
 
 from checks.migrations import MigrationFile
 
@@ -32,7 +33,9 @@ def apply_files(conninfo: str, files: Iterable[MigrationFile]) -> list[Applied]:
                 with conn.transaction():
                     conn.execute(text)  # no parameters: simple protocol, many statements
             except psycopg.Error as exc:
-                results.append(_failure(f.version, text, exc))
+                line, statement = _locate(conn, text)
+                results.append(Applied(f.version, (exc.diag.message_primary or str(exc)).strip(),
+                                       exc.sqlstate, line, statement))
             else:
                 results.append(Applied(f.version))
     return results
@@ -44,19 +47,22 @@ def apply_script(conninfo: str, path: Path) -> None:
         conn.execute(path.read_text(encoding="utf-8"))
 
 
-def _failure(version: str, text: str, exc: psycopg.Error) -> Applied:
-    message = (exc.diag.message_primary or str(exc)).strip()
-    position = exc.diag.statement_position
-    line = statement = None
-    if position and position.isdigit():
-        offset = int(position) - 1
-        line = text.count("\n", 0, offset) + 1
-        statement = _statement_around(text, offset)
-    return Applied(version, message, exc.sqlstate, line, statement)
-
-
-def _statement_around(text: str, offset: int) -> str:
-    """The ``;``-separated statement containing ``offset`` (good enough for a report line)."""
-    start = text.rfind(";", 0, offset) + 1
-    end = text.find(";", offset)
-    return " ".join(text[start: end if end != -1 else len(text)].split())
+def _locate(conn: psycopg.Connection, text: str) -> tuple[int | None, str | None]:
+    """Line and text of the statement that fails, found by running the file's statements
+    one by one in a transaction that is rolled back (only ever on a throwaway database)."""
+    offset = 0
+    try:
+        with conn.transaction(force_rollback=True):
+            for statement in sqlparse.split(text):
+                start = text.find(statement, offset)
+                offset = start + len(statement)
+                try:
+                    with conn.transaction():
+                        conn.execute(statement)
+                except psycopg.Error:
+                    shown = sqlparse.format(statement, strip_comments=True).strip()
+                    first = text.find(shown.splitlines()[0], start) if shown else start
+                    return text.count("\n", 0, first) + 1, " ".join(shown.split())
+    except psycopg.Error:
+        pass
+    return None, None

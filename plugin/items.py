@@ -18,10 +18,10 @@ from checks.context import Context
 from checks.normalize import Normalizer
 from checks.outcome import CouldNotCheck, Outcome, Status
 from checks.targets import open_target
-from plugin.plan import PLAN_KEY, Plan, build
+from plugin.plan import PLAN_KEY, Plan, Unavailable, build
 
 OUTCOME_KEY = pytest.StashKey[Outcome]()
-FACTS_KEY = pytest.StashKey[dict[str, str]]()
+CONTEXT_KEY = pytest.StashKey[Context]()
 
 
 def invariant(source: str, check: Callable[[Context, Any], Outcome]) -> pytest.MarkDecorator:
@@ -58,10 +58,10 @@ def plan(pytestconfig: pytest.Config) -> Plan:
 @pytest.fixture(scope="session")
 def context(plan: Plan, pytestconfig: pytest.Config) -> Iterator[Context]:
     """One connection (or one throwaway server) for the whole run, always closed."""
-    ctx = Context(open_target(plan.spec, plan.config, plan.migrations),
-                  Normalizer(plan.spec.pg_bin), plan.config.settings)
+    ctx = Context(lambda: open_target(plan.spec, plan.config, plan.migrations),
+                  plan.reference, Normalizer(plan.scratch), plan.config.settings)
+    pytestconfig.stash[CONTEXT_KEY] = ctx
     try:
-        pytestconfig.stash[FACTS_KEY] = {"Server version": ctx.target.server_version()}
         yield ctx
     finally:
         ctx.close()
@@ -72,6 +72,8 @@ def outcome(request: pytest.FixtureRequest, context: Context) -> Outcome:
     """Run the item's check against the target; raises CouldNotCheck, skips when n/a."""
     check = request.node.get_closest_marker("invariant").args[1]
     try:
+        if isinstance(request.param, Unavailable):
+            raise CouldNotCheck(request.param.error)
         result = check(context, request.param)
     except CouldNotCheck as exc:
         request.node.stash[OUTCOME_KEY] = Outcome(Status.ERROR, str(exc), sql=exc.sql)
@@ -93,8 +95,15 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):
     found = item.stash.get(OUTCOME_KEY, None)
     if found is not None and report.when in ("setup", "call"):
         report.verify_outcome = found.to_dict()
-    report.verify_facts = item.config.stash.get(FACTS_KEY, {})
+    ctx = item.config.stash.get(CONTEXT_KEY, None)
+    report.verify_facts = dict(ctx.facts) if ctx is not None else {}
     return report
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    plan = config.stash.get(PLAN_KEY, None)
+    if plan is not None:
+        plan.scratch.close()
 
 
 def _teardown_on_sigterm() -> None:

@@ -10,12 +10,24 @@ from pathlib import Path
 import pytest
 
 from checks import config as config_mod
-from checks import indexes, ledger
+from checks import drift, indexes, ledger, schema
 from checks.config import Config
+from checks.migration_files import MigrationsDir
 from checks.migrations import MigrationFile, discover
+from checks.outcome import CouldNotCheck
+from checks.reference import Reference
+from checks.scratch import Scratch
 from checks.targets import TargetSpec, resolve
 
 PLAN_KEY = pytest.StashKey["Plan"]()
+
+
+@dataclass(frozen=True)
+class Unavailable:
+    """Stands in for invariants that could not even be listed; its item is an error."""
+
+    id: str
+    error: str
 
 
 @dataclass(frozen=True)
@@ -28,6 +40,8 @@ class Plan:
     release: str | None
     reports_dir: Path
     started_at: datetime
+    scratch: Scratch
+    reference: Reference
 
     @property
     def ledger_records(self) -> list[ledger.Recorded]:
@@ -38,12 +52,35 @@ class Plan:
         return [ledger.NoUnknownVersions(self.config.ledger, tuple(self.migrations))]
 
     @property
+    def migration_dirs(self) -> list[MigrationsDir]:
+        return [MigrationsDir(self.config.migrations_dir, tuple(self.migrations))]
+
+    @property
+    def schema_objects(self) -> list[drift.ExpectedObject | Unavailable]:
+        try:
+            expected = self.reference.schema()
+        except CouldNotCheck as exc:
+            return [Unavailable("expected-schema", str(exc))]
+        allow = self.config.drift.allow
+        return [drift.ExpectedObject(i, attrs, drift.allowed(i, allow))
+                for i, attrs in sorted(expected.items())]
+
+    @property
+    def extra_object_kinds(self) -> list[drift.NoExtraObjects | Unavailable]:
+        try:
+            expected = frozenset(self.reference.schema())
+        except CouldNotCheck as exc:
+            return [Unavailable("expected-schema", str(exc))]
+        return [drift.NoExtraObjects(k, expected, tuple(self.config.drift.allow))
+                for k in schema.KINDS]
+
+    @property
     def index_health(self) -> list[indexes.TableIndexes]:
         return [indexes.TableIndexes(t) for t in self.config.index_health_tables]
 
     def invariants(self, source: str) -> list:
         """The invariants named ``source``: a Plan property or a config section."""
-        if hasattr(type(self), source):
+        if hasattr(self, source):
             return list(getattr(self, source))
         if hasattr(self.config, source):
             return list(getattr(self.config, source))
@@ -64,10 +101,17 @@ def build(pytest_config: pytest.Config) -> Plan:
             read_only=opt("read_only"), aws=opt("aws"),
             pg_bin=Path(opt("pg_bin")) if opt("pg_bin") else None,
         )
+        if cfg.drift.snapshot and not (cfg.path.parent / cfg.drift.snapshot).is_file():
+            raise config_mod.ConfigError(f"drift.snapshot: no such file: {cfg.drift.snapshot}")
         migrations = discover(cfg.migrations_dir)
     except config_mod.ConfigError as exc:
         raise pytest.UsageError(str(exc)) from None
+    pg_bin = Path(opt("pg_bin")) if opt("pg_bin") else None
+    scratch = Scratch(pg_bin)
+    snapshot = cfg.path.parent / cfg.drift.snapshot if cfg.drift.snapshot else None
     return Plan(
+        scratch=scratch,
+        reference=Reference(scratch, migrations, cfg.settings, snapshot),
         config=cfg,
         migrations=migrations,
         spec=spec,

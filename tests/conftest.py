@@ -7,6 +7,7 @@ import subprocess
 import sys
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,13 +24,28 @@ ROOT = Path(__file__).resolve().parent.parent
 MIGRATIONS = ROOT / "db" / "migrations"
 FIXTURES = sorted((ROOT / "db" / "fixtures").glob("*.sql"))
 REFERENCE = "reference"
+EXTENDED = "extended"
+TEST_MIGRATION = Path(__file__).parent / "data" / "2026_03_01_0001_audit.sql"
 
 
 @pytest.fixture(scope="session")
-def cluster() -> Iterator[Cluster]:
-    """One throwaway server for the whole test session, with the reference database."""
+def extended_migrations(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The reference migrations plus a test migration with a trigger, view, function and a
+    validated CHECK."""
+    import shutil
+
+    folder = tmp_path_factory.mktemp("extended_migrations")
+    for f in [*MIGRATIONS.glob("*.sql"), TEST_MIGRATION]:
+        shutil.copy(f, folder / f.name)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def cluster(extended_migrations: Path) -> Iterator[Cluster]:
+    """One throwaway server for the whole test session, with the template databases."""
     with Cluster() as c:
         build_database(c, REFERENCE, discover(MIGRATIONS), FIXTURES)
+        build_database(c, EXTENDED, discover(extended_migrations), FIXTURES)
         yield c
 
 
@@ -50,15 +66,33 @@ class Database:
             return cur.fetchall() if cur.description else []
 
 
-@pytest.fixture
-def database(cluster: Cluster) -> Iterator[Database]:
+@contextmanager
+def copy_of(cluster: Cluster, template: str) -> Iterator[Database]:
+    """A fresh copy of a template database, dropped afterwards."""
     name = f"t_{uuid.uuid4().hex[:12]}"
     with psycopg.connect(cluster.conninfo(), autocommit=True) as conn:
         conn.execute(sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(
-            sql.Identifier(name), sql.Identifier(REFERENCE)))
-    yield Database(cluster, name)
-    with psycopg.connect(cluster.conninfo(), autocommit=True) as conn:
-        conn.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name)))
+            sql.Identifier(name), sql.Identifier(template)))
+    try:
+        yield Database(cluster, name)
+    finally:
+        with psycopg.connect(cluster.conninfo(), autocommit=True) as conn:
+            conn.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(
+                sql.Identifier(name)))
+
+
+@pytest.fixture
+def database(cluster: Cluster) -> Iterator[Database]:
+    """A copy of the reference database (migrations + healthy sample data)."""
+    with copy_of(cluster, REFERENCE) as db:
+        yield db
+
+
+@pytest.fixture
+def extended_database(cluster: Cluster) -> Iterator[Database]:
+    """A copy of the database built from ``extended_migrations``."""
+    with copy_of(cluster, EXTENDED) as db:
+        yield db
 
 
 @dataclass

@@ -39,7 +39,8 @@ def render_sql(statement: Statement, params: Params = None) -> str:
             value = next(positional)
         return sql.Literal(value).as_string(None)
 
-    return _PLACEHOLDER.sub(literal, text) if params else text.replace("%%", "%")
+    # Like psycopg: placeholders and %% escapes are processed only when params are given.
+    return _PLACEHOLDER.sub(literal, text) if params is not None else text
 
 
 class LambdaTarget:

@@ -1,0 +1,206 @@
+"""Migrations really took effect: replay, ledger order and prefixes, and schema drift."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from checks.migrations import discover
+from checks.targets.cluster import Cluster
+from checks.targets.ephemeral import build_database
+from tests.conftest import FIXTURES, MIGRATIONS, ROOT
+
+PG15 = Path("/usr/lib/postgresql/15/bin")
+
+SCHEMA_OBJECT = "test_schema_object[{}]"
+
+
+def _drift_only(run) -> dict[str, str]:
+    return {k: v for k, v in run.not_passed().items()
+            if k.startswith(("test_schema_object", "test_no_unexpected_objects"))}
+
+
+@pytest.mark.parametrize(("fault", "expected"), [
+    pytest.param(
+        "DROP INDEX idx_alpaca_dedupe_processed_at",
+        {SCHEMA_OBJECT.format("index:public.idx_alpaca_dedupe_processed_at"): "failed"},
+        id="dropped-index"),
+    pytest.param(
+        "ALTER TABLE active_positions ALTER COLUMN status SET DEFAULT 'closed'",
+        {SCHEMA_OBJECT.format("column:public.active_positions.status"): "failed"},
+        id="changed-default"),
+    pytest.param(
+        "ALTER TABLE active_positions ALTER COLUMN ticker TYPE varchar(12)",
+        {SCHEMA_OBJECT.format("column:public.active_positions.ticker"): "failed"},
+        id="changed-type"),
+    pytest.param(
+        "ALTER TABLE position_history ALTER COLUMN created_at DROP NOT NULL",
+        {SCHEMA_OBJECT.format("column:public.position_history.created_at"): "failed"},
+        id="dropped-not-null"),
+    pytest.param(
+        "ALTER TABLE active_positions DROP CONSTRAINT chk_active_positions_strategy_type; "
+        "ALTER TABLE active_positions ADD CONSTRAINT chk_active_positions_strategy_type "
+        "CHECK (strategy_type IN ('day_trade', 'swing_trade', 'stock')) NOT VALID",
+        {SCHEMA_OBJECT.format(
+            "constraint:public.active_positions.chk_active_positions_strategy_type"): "failed"},
+        id="old-check-same-name"),
+    pytest.param(
+        "UPDATE pg_index SET indisvalid = false "
+        "WHERE indexrelid = 'idx_active_positions_execution_uuid_unique'::regclass",
+        {SCHEMA_OBJECT.format("index:public.idx_active_positions_execution_uuid_unique"):
+         "failed"},
+        id="invalid-unique-index"),
+    pytest.param(
+        "DROP TABLE service_heartbeats",
+        {SCHEMA_OBJECT.format(o): "failed" for o in (
+            "table:public.service_heartbeats", "column:public.service_heartbeats.service",
+            "column:public.service_heartbeats.last_beat_at",
+            "column:public.service_heartbeats.details",
+            "constraint:public.service_heartbeats.service_heartbeats_pkey",
+            "index:public.service_heartbeats_pkey")},
+        id="table-never-created"),
+    pytest.param(
+        "CREATE TABLE hotfix_scratch (id int PRIMARY KEY)",
+        {f"test_no_unexpected_objects[{k}]": "failed"
+         for k in ("table", "column", "constraint", "index")},
+        id="extra-table"),
+    pytest.param(
+        "ALTER SEQUENCE active_positions_id_seq INCREMENT BY 10",
+        {SCHEMA_OBJECT.format("sequence:public.active_positions_id_seq"): "failed"},
+        id="sequence-changed"),
+])
+def test_seeded_drift_fails_exactly_that_object(verify, database, fault, expected):
+    database.execute(fault)
+    run = verify("--dsn", database.dsn)
+    assert run.returncode == 1
+    assert _drift_only(run) == expected
+
+
+@pytest.mark.parametrize(("fault", "object_id"), [
+    pytest.param("ALTER TABLE position_history DISABLE TRIGGER trg_position_history_exit_time",
+                 "trigger:public.position_history.trg_position_history_exit_time",
+                 id="trigger-disabled"),
+    pytest.param("CREATE OR REPLACE VIEW open_positions AS SELECT id, ticker, side, quantity "
+                 "FROM active_positions",
+                 "view:public.open_positions", id="view-changed"),
+    pytest.param("CREATE OR REPLACE FUNCTION touch_exit_time() RETURNS trigger "
+                 "LANGUAGE plpgsql AS $$ BEGIN RETURN NEW; END $$",
+                 "function:public.touch_exit_time()", id="function-changed"),
+    pytest.param("ALTER TABLE position_history DROP CONSTRAINT chk_position_history_quantity; "
+                 "ALTER TABLE position_history ADD CONSTRAINT chk_position_history_quantity "
+                 "CHECK (quantity IS NULL OR quantity > 0) NOT VALID",
+                 "constraint:public.position_history.chk_position_history_quantity",
+                 id="not-valid-live-validated-in-migrations"),
+])
+def test_drift_in_triggers_views_functions_validation(verify, extended_database,
+                                                      extended_migrations, fault, object_id):
+    database = extended_database
+    database.execute(fault)
+    run = verify("--dsn", database.dsn, "--migrations-dir", str(extended_migrations))
+    assert _drift_only(run) == {SCHEMA_OBJECT.format(object_id): "failed"}
+
+
+def test_extended_schema_without_drift_passes(verify, extended_database, extended_migrations):
+    run = verify("--dsn", extended_database.dsn, "--migrations-dir", str(extended_migrations))
+    assert run.returncode == 0, run.output
+    assert "test_schema_object[trigger:public.position_history.trg_position_history_exit_time]" \
+        in run.outcomes()
+
+
+def test_validated_live_but_not_valid_in_migrations_is_shown_not_failed(verify, database):
+    database.execute("ALTER TABLE active_positions VALIDATE CONSTRAINT chk_active_positions_side")
+    run = verify("--dsn", database.dsn, "-k", "test_schema_object")
+    assert run.returncode == 0, run.output
+    message = run.message("constraint:public.active_positions.chk_active_positions_side]")
+    assert "differs in validated True (expected False)" in message
+
+
+def test_allow_list_accepts_an_intended_difference(verify, database, tmp_path):
+    database.execute("DROP INDEX idx_alpaca_dedupe_processed_at; "
+                     "CREATE INDEX idx_manual_tuning ON active_positions (ticker)")
+    config = tmp_path / "allow.toml"
+    config.write_text(f'migrations_dir = "{MIGRATIONS}"\n[drift]\nallow = '
+                      '["index:public.idx_alpaca_dedupe_processed_at", "index:*manual*"]\n')
+    run = verify("--dsn", database.dsn, "--config", str(config))
+    assert run.returncode == 0, run.output
+    assert "allows" in run.message("index:public.idx_alpaca_dedupe_processed_at]")
+
+
+def test_failing_migration_is_reported_with_version_statement_and_message(verify, tmp_path):
+    folder = tmp_path / "migrations"
+    shutil.copytree(MIGRATIONS, folder)
+    (folder / "2026_03_02_0001_broken.sql").write_text(
+        "CREATE TABLE IF NOT EXISTS ok_before (id int);\n"
+        "ALTER TABLE no_such_table ADD COLUMN x int;\n")
+    (folder / "2026_03_02_0002_after.sql").write_text(
+        "CREATE TABLE IF NOT EXISTS after_broken (id int);\n")
+    run = verify("--migrations-dir", str(folder), "-k", "test_migration_replays")
+    outcomes = run.outcomes()
+    assert outcomes["test_migration_replays[2026_03_02_0001_broken]"] == "failed"
+    assert outcomes["test_migration_replays[2026_03_02_0002_after]"] == "passed"
+    message = run.message("replays[2026_03_02_0001_broken]")
+    assert "line 2" in message and "ALTER TABLE no_such_table" in message
+    assert 'relation "no_such_table" does not exist' in message
+
+
+def test_shared_version_prefix_is_reported(verify, database, tmp_path):
+    folder = tmp_path / "migrations"
+    shutil.copytree(MIGRATIONS, folder)
+    for name in ("1002_add_a.sql", "1002_add_b.sql"):
+        (folder / name).write_text("SELECT 1;\n")
+    run = verify("--dsn", database.dsn, "--migrations-dir", str(folder),
+                 "-k", "versions_distinct")
+    assert run.outcomes() == {"test_migration_versions_distinct[migrations]": "failed"}
+    assert "1002: 1002_add_a.sql, 1002_add_b.sql" in run.message("distinct[migrations]")
+
+
+def test_version_applied_out_of_order_is_reported(verify, database):
+    database.execute("UPDATE schema_migrations SET applied_at = now() + interval '1 hour' "
+                     "WHERE version = '009_add_position_tracking'")
+    run = verify("--dsn", database.dsn, "-k", "test_ledger_in_order")
+    assert run.outcomes() == {"test_ledger_in_order[schema_migrations]": "failed"}
+
+
+def test_ledger_with_the_old_column_name_fails_clearly(verify, database, tmp_path):
+    config = tmp_path / "ledger.toml"
+    config.write_text(f'migrations_dir = "{MIGRATIONS}"\n'
+                      '[ledger]\nversion_column = "migration_name"\n')
+    run = verify("--dsn", database.dsn, "--config", str(config), "-k", "recorded[001_init]")
+    assert run.outcomes() == {"test_migration_recorded[001_init]": "failed"}
+    assert "has no column 'migration_name'" in run.message("recorded[001_init]")
+
+
+def test_snapshot_replaces_replay(verify, database, tmp_path):
+    snapshot = tmp_path / "expected_schema.json"
+    done = subprocess.run([sys.executable, "-m", "checks.snapshot", "--dsn", database.dsn,
+                           "--out", str(snapshot)], cwd=ROOT, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    config = tmp_path / "snap.toml"
+    config.write_text(f'migrations_dir = "{MIGRATIONS}"\n[drift]\nsnapshot = "{snapshot}"\n')
+    run = verify("--dsn", database.dsn, "--config", str(config))
+    assert run.returncode == 0, run.output
+    assert {v for k, v in run.outcomes().items() if "replays" in k} == {"skipped"}
+    database.execute("ALTER TABLE active_positions ALTER COLUMN status SET DEFAULT 'x'")
+    run = verify("--dsn", database.dsn, "--config", str(config))
+    assert _drift_only(run) == {
+        SCHEMA_OBJECT.format("column:public.active_positions.status"): "failed"}
+
+
+@pytest.mark.skipif(not (PG15 / "pg_ctl").exists(), reason="PostgreSQL 15 not installed")
+def test_postgresql_15_target_has_no_version_drift_and_drift_is_caught(verify):
+    with Cluster(PG15) as cluster:
+        build_database(cluster, "prod15", discover(MIGRATIONS), FIXTURES)
+        dsn = cluster.conninfo("prod15")
+        run = verify("--dsn", dsn)
+        assert run.returncode == 0, run.output
+        assert run.summary["environment"]["Server version"].startswith("15.")
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            conn.execute("DROP INDEX idx_alpaca_dedupe_order_id")
+        run = verify("--dsn", dsn)
+    assert _drift_only(run) == {
+        SCHEMA_OBJECT.format("index:public.idx_alpaca_dedupe_order_id"): "failed"}
