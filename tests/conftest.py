@@ -111,8 +111,15 @@ class VerifyRun:
         """Check id (the part after ``::``) -> outcome."""
         return {c["id"].split("::", 1)[1]: c["outcome"] for c in self.summary["checks"]}
 
-    def not_passed(self) -> dict[str, str]:
-        return {k: v for k, v in self.outcomes().items() if v != "passed"}
+    def not_passed(self, *, drift: bool = True) -> dict[str, str]:
+        """Checks that did not pass; ``drift=False`` leaves out the schema-drift items."""
+        return {k: v for k, v in self.outcomes().items() if v != "passed" and
+                (drift or not k.startswith(("test_schema_object", "test_no_unexpected")))}
+
+    def target_checks(self) -> dict[str, str]:
+        """Outcomes of the checks that need the target (not the file-only ones)."""
+        return {k: v for k, v in self.outcomes().items() if not k.startswith(
+            ("test_migration_replays", "test_migration_versions_distinct"))}
 
     def message(self, check_id: str) -> str:
         return next(c["message"] for c in self.summary["checks"] if c["id"].endswith(check_id))

@@ -42,11 +42,12 @@ def test_sigterm_mid_run_removes_the_server(tmp_path, private_tmp):
         cwd=ROOT, env={**_clean_env(), "TMPDIR": str(private_tmp)},
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     deadline = time.monotonic() + 60
-    while not _folders(private_tmp) and time.monotonic() < deadline:
+    # Two servers: the scratch one (replay, at collection) and the target.
+    while len(_folders(private_tmp)) < 2 and time.monotonic() < deadline:
         time.sleep(0.1)
     started = _folders(private_tmp)
-    assert started, "the throwaway server never started"
-    time.sleep(1.5)  # inside the slow query by now
+    assert len(started) == 2, "the throwaway servers never started"
+    time.sleep(2)  # inside the slow query by now
     proc.send_signal(signal.SIGTERM)
     output, _ = proc.communicate(timeout=60)
     assert proc.returncode != 0

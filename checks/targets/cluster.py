@@ -62,17 +62,20 @@ class Cluster:
 
     # ---------------------------------------------------------------- lifecycle
     def start(self) -> Cluster:
-        """Copy the cached initialised data folder into a temp folder and start the server."""
+        """Copy the cached initialised data folder into a temp folder and start the server.
+
+        Whatever interrupts the start (an error, Ctrl-C, SIGTERM) removes the folder again.
+        """
         sweep_leftovers()
         template = self._initialised_template()
         self.folder = Path(tempfile.mkdtemp(prefix=_PREFIX))
-        (self.folder / _OWNER_FILE).write_text(str(os.getpid()))
-        shutil.copytree(template, self.data_dir, symlinks=True)
-        if self.user:
-            _chown_tree(self.folder, self.user)
-        os.chmod(self.data_dir, 0o700)
-        options = f"-h '' -k {self.folder} -F -c fsync=off -c full_page_writes=off"
         try:
+            (self.folder / _OWNER_FILE).write_text(str(os.getpid()))
+            shutil.copytree(template, self.data_dir, symlinks=True)
+            if self.user:
+                _chown_tree(self.folder, self.user)
+            os.chmod(self.data_dir, 0o700)
+            options = f"-h '' -k {self.folder} -F -c fsync=off -c full_page_writes=off"
             self._run("pg_ctl", "-D", str(self.data_dir), "-l", str(self.folder / "server.log"),
                       "-w", "-t", "60", "-o", options, "start")
         except CouldNotCheck:
@@ -80,6 +83,9 @@ class Cluster:
             tail = log.read_text(errors="replace")[-2000:] if log.exists() else ""
             self.remove()
             raise CouldNotCheck(f"throwaway PostgreSQL did not start: {tail.strip()}") from None
+        except BaseException:
+            self.remove()
+            raise
         return self
 
     def remove(self) -> None:
