@@ -54,6 +54,10 @@ class Settings:
     connect_timeout: Duration = "5s"
     application_name: str = "ops-verify"
     sample_rows: int = 20
+    sensitive_columns: list[Identifier] = field(default_factory=list)
+    """Columns whose values are masked (***) in every report."""
+    report_history: int = 30
+    """How many earlier runs' reports to keep (timestamped) in reports/history/."""
 
 
 @dataclass(frozen=True)

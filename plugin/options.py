@@ -25,5 +25,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="where reports go (default reports/)")
     group.addoption("--release", dest="release", metavar="TEXT",
                     help="the release being verified (env VERIFY_RELEASE)")
+    group.addoption("--upload", dest="upload", metavar="S3URL",
+                    help="upload the reports to s3://bucket/prefix/<run>/ and print a link")
+    group.addoption("--upload-expiry", dest="upload_expiry", metavar="DURATION", default="7d",
+                    help="how long the presigned link works (default 7d, the maximum)")
     group.addoption("--pg-bin", dest="pg_bin", metavar="DIR",
                     help="PostgreSQL bin directory for the throwaway server (default: embedded)")

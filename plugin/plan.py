@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -18,6 +19,7 @@ from checks.outcome import CouldNotCheck
 from checks.reference import Reference
 from checks.scratch import Scratch
 from checks.targets import TargetSpec, resolve
+from checks.upload import Destination, parse_destination
 
 PLAN_KEY = pytest.StashKey["Plan"]()
 
@@ -42,6 +44,14 @@ class Plan:
     started_at: datetime
     scratch: Scratch
     reference: Reference
+    upload: Destination | None = None
+
+    @property
+    def run_id(self) -> str:
+        """``20261125T141122Z`` plus the release, for file names and S3 prefixes."""
+        stamp = self.started_at.strftime("%Y%m%dT%H%M%SZ")
+        release = re.sub(r"[^A-Za-z0-9._-]+", "-", self.release or "").strip("-")
+        return f"{stamp}-{release}" if release else stamp
 
     @property
     def ledger_records(self) -> list[ledger.Recorded]:
@@ -104,6 +114,7 @@ def build(pytest_config: pytest.Config) -> Plan:
         if cfg.drift.snapshot and not (cfg.path.parent / cfg.drift.snapshot).is_file():
             raise config_mod.ConfigError(f"drift.snapshot: no such file: {cfg.drift.snapshot}")
         migrations = discover(cfg.migrations_dir)
+        upload = parse_destination(opt("upload"), opt("upload_expiry")) if opt("upload") else None
     except config_mod.ConfigError as exc:
         raise pytest.UsageError(str(exc)) from None
     pg_bin = Path(opt("pg_bin")) if opt("pg_bin") else None
@@ -111,6 +122,7 @@ def build(pytest_config: pytest.Config) -> Plan:
     snapshot = cfg.path.parent / cfg.drift.snapshot if cfg.drift.snapshot else None
     return Plan(
         scratch=scratch,
+        upload=upload,
         reference=Reference(scratch, migrations, cfg.settings, snapshot),
         config=cfg,
         migrations=migrations,

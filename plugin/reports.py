@@ -5,6 +5,7 @@ from __future__ import annotations
 import getpass
 import html
 import os
+import shutil
 import subprocess
 import time
 from pathlib import Path
@@ -13,7 +14,8 @@ from typing import Any
 import pytest
 from pytest_metadata.plugin import metadata_key
 
-from checks import reporting
+from checks import reporting, upload
+from checks.outcome import CouldNotCheck
 from checks.redact import Redactor
 from checks.reporting import CheckResult, Run
 from checks.targets.postgres import dsn_password
@@ -48,10 +50,19 @@ class Reports:
         self.results: dict[str, CheckResult] = {}
         self.facts: dict[str, str] = {}
         self.clock = time.monotonic()
+        self.report_url: str | None = None
+        self.upload_error: str | None = None
+        self.session: pytest.Session | None = None
 
     def pytest_html_report_title(self, report: Any) -> None:
+        spec = self.plan.spec
+        env = f"{spec.env_name}: " if spec.env_name else ""
         release = f", release {self.plan.release}" if self.plan.release else ""
-        report.title = f"Post-deploy verification: {self.plan.spec.name}{release}"
+        report.title = f"Post-deploy verification: {env}{spec.kind} {spec.name}{release}"
+
+    def pytest_html_results_summary(self, prefix: list[str], summary: list[str],
+                                    postfix: list[str], session: pytest.Session) -> None:
+        prefix.append(reporting.areas_html(list(self.results.values())))
 
     def pytest_html_results_table_header(self, cells: list[str]) -> None:
         cells.insert(2, "<th>Reason</th>")
@@ -69,7 +80,9 @@ class Reports:
         result.duration_s += report.duration
         found = getattr(report, "verify_outcome", None)
         if found and report.when in ("setup", "call"):
-            result.evidence, result.sql = found["evidence"], found["sql"]
+            result.evidence = reporting.mask_columns(
+                found["evidence"], self.plan.config.settings.sensitive_columns)
+            result.sql = found["sql"]
             result.message = self.redact(found["message"])
         _merge_phase(result, report, self.redact)
         if report.when == "teardown" or result.outcome in ("error", "skipped"):
@@ -84,17 +97,27 @@ class Reports:
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        self.session = session
         results = list(self.results.values())
+        duration = time.monotonic() - self.clock
         metadata = self.config.stash[metadata_key]
         metadata.update(self.facts)  # the same dict pytest-html renders at its session finish
+        metadata["Duration"] = f"{duration:.1f} s"
+        metadata["Outcome"] = reporting.overall(results)
+        if self.plan.upload:
+            try:
+                self.report_url = upload.presign(self.plan.upload, self.plan.run_id)
+            except CouldNotCheck as exc:
+                self.upload_error = str(exc)
         run = Run(
             target_kind=self.plan.spec.kind,
             target_name=self.plan.spec.name,
             release=self.plan.release,
             started_at=self.plan.started_at.isoformat(timespec="seconds").replace("+00:00", "Z"),
-            duration_s=time.monotonic() - self.clock,
+            duration_s=duration,
             environment={k: str(v) for k, v in metadata.items()
                          if k in _ENV_KEYS or k in self.facts},
+            report_url=self.report_url,
         )
         reports_dir = self.plan.reports_dir
         _write(reports_dir / "summary.json", self.redact(reporting.summary_json(run, results)))
@@ -102,20 +125,46 @@ class Reports:
         if reporting.overall(results) != "passed" and session.exitstatus == pytest.ExitCode.OK:
             session.exitstatus = pytest.ExitCode.TESTS_FAILED  # nothing was really checked
 
+    @pytest.hookimpl(trylast=True)
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+        # Runs after pytest-html and junitxml have written their files.
         results = list(self.results.values())
+        write = terminalreporter.write_line
         terminalreporter.write_sep("=", "post-deploy verification")
         if results:
-            terminalreporter.write_line(self.redact(reporting.console_table(results)))
+            write(self.redact(reporting.console_table(results)))
         if not any(r.outcome == "passed" for r in results):
-            terminalreporter.write_line("no check passed: the run verified nothing", red=True)
+            write("no check passed: the run verified nothing", red=True)
         outcome = reporting.overall(results)
-        terminalreporter.write_line(
-            f"outcome: {outcome.upper()}  (reports in {self.plan.reports_dir})",
-            green=outcome == "passed", red=outcome != "passed", bold=True)
+        write(f"outcome: {outcome.upper()}  (reports in {self.plan.reports_dir})",
+              green=outcome == "passed", red=outcome != "passed", bold=True)
+        files = [self.plan.reports_dir / n for n in _REPORT_FILES
+                 if (self.plan.reports_dir / n).is_file()]
+        _keep_history(files, self.plan.reports_dir / "history", self.plan.run_id,
+                      self.plan.config.settings.report_history)
+        if self.plan.upload:
+            self._upload(files, write)
+
+    def _upload(self, files: list[Path], write: Any) -> None:
+        assert self.plan.upload is not None
+        if self.upload_error is None:
+            try:
+                upload.upload(files, self.plan.upload, self.plan.run_id)
+            except CouldNotCheck as exc:
+                self.upload_error = str(exc)
+        if self.upload_error:
+            write(f"reports NOT uploaded: {self.redact(self.upload_error)}", red=True, bold=True)
+            if self.session is not None and self.session.exitstatus == pytest.ExitCode.OK:
+                # pytest reads the status after the whole sessionfinish hook, this included
+                self.session.exitstatus = pytest.ExitCode.TESTS_FAILED
+            return
+        write(f"report for the ticket (link valid {self.plan.upload.expiry_s // 3600} h): "
+              f"{self.report_url}", bold=True)
 
 
-_ENV_KEYS = ("Target", "Release", "Suite commit", "Started", "Run by", "Write probes")
+_REPORT_FILES = ("report.html", "junit.xml", "summary.md", "summary.json")
+_ENV_KEYS = ("Duration", "Outcome", "Target", "Release", "Suite commit", "Started", "Run by",
+             "Write probes")
 
 
 def _environment(plan: Plan, root: Path) -> dict[str, str]:
@@ -127,6 +176,19 @@ def _environment(plan: Plan, root: Path) -> dict[str, str]:
         "Run by": _user(),
         "Write probes": "off (--read-only)" if plan.spec.read_only else "on (always rolled back)",
     }
+
+
+def _keep_history(files: list[Path], folder: Path, run_id: str, keep: int) -> None:
+    """Copy this run's files to ``history/<run>-<name>`` and drop the oldest beyond ``keep``."""
+    if keep <= 0:
+        return
+    folder.mkdir(exist_ok=True)
+    for f in files:
+        shutil.copyfile(f, folder / f"{run_id}-{f.name}")
+    runs = sorted({p.name.split("-", 1)[0] for p in folder.iterdir()})
+    for old in runs[:-keep]:
+        for p in folder.glob(f"{old}-*"):
+            p.unlink()
 
 
 def _merge_phase(result: CheckResult, report: pytest.TestReport, redact: Redactor) -> None:
@@ -151,7 +213,7 @@ def _attach_extras(report: pytest.TestReport, result: CheckResult, redact: Redac
     import pytest_html
 
     extras = list(getattr(report, "extras", []))
-    table = reporting.evidence_html({"evidence": result.evidence}, redact)
+    table = reporting.evidence_html({"evidence": result.evidence, "sql": result.sql}, redact)
     if table:
         extras.append(pytest_html.extras.html(table))
     if result.sql:

@@ -1,0 +1,77 @@
+"""Attach the reports to a release ticket: upload to S3 under a run prefix, presign a link."""
+
+from __future__ import annotations
+
+import mimetypes
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlparse
+
+from checks.config import ConfigError, duration_ms
+from checks.outcome import CouldNotCheck
+
+MAX_EXPIRY_S = 7 * 24 * 3600  # the longest a SigV4 presigned URL may live
+
+
+@dataclass(frozen=True)
+class Destination:
+    """``s3://bucket/prefix`` and how long the presigned link lives."""
+
+    bucket: str
+    prefix: str
+    expiry_s: int
+
+
+def parse_destination(url: str, expiry: str) -> Destination:
+    """Validate ``--upload`` and ``--upload-expiry`` before anything runs."""
+    parsed = urlparse(url)
+    if parsed.scheme != "s3" or not parsed.netloc:
+        raise ConfigError(f"--upload {url!r}: expected s3://bucket/prefix")
+    try:
+        expiry_s = duration_ms(expiry) // 1000
+    except ConfigError as exc:
+        raise ConfigError(f"--upload-expiry: {exc}") from None
+    if not 1 <= expiry_s <= MAX_EXPIRY_S:
+        raise ConfigError(f"--upload-expiry {expiry}: must be between 1s and 7d")
+    return Destination(parsed.netloc, parsed.path.strip("/"), expiry_s)
+
+
+def run_key(dest: Destination, run_id: str, name: str) -> str:
+    return "/".join(p for p in (dest.prefix, run_id, name) if p)
+
+
+def presign(dest: Destination, run_id: str) -> str:
+    """The presigned link ``report.html`` of this run will have (its key is known ahead)."""
+    try:
+        return _client().generate_presigned_url(
+            "get_object", Params={"Bucket": dest.bucket,
+                                  "Key": run_key(dest, run_id, "report.html")},
+            ExpiresIn=dest.expiry_s)
+    except Exception as exc:  # botocore: no credentials, bad region...
+        raise CouldNotCheck(f"cannot presign a link: {str(exc).splitlines()[0]}") from None
+
+
+def upload(files: list[Path], dest: Destination, run_id: str) -> list[str]:
+    """Upload ``files`` under ``prefix/run_id/``; any failure is a CouldNotCheck naming it."""
+    keys = []
+    try:
+        client = _client()
+        for f in files:
+            key = run_key(dest, run_id, f.name)
+            content_type = mimetypes.guess_type(f.name)[0] or "application/octet-stream"
+            client.upload_file(str(f), dest.bucket, key, ExtraArgs={"ContentType": content_type})
+            keys.append(key)
+    except Exception as exc:  # botocore raises many types: credentials, endpoint, client
+        raise CouldNotCheck(f"upload to s3://{dest.bucket}/{run_key(dest, run_id, '')} "
+                            f"failed: {str(exc).splitlines()[0]}") from None
+    return keys
+
+
+def _client():
+    import boto3
+    from botocore.config import Config
+
+    config = Config(connect_timeout=5, read_timeout=30,
+                    retries={"mode": "standard", "total_max_attempts": 3})
+    return boto3.client("s3", config=config, region_name=os.environ.get("AWS_REGION") or None)

@@ -1,0 +1,176 @@
+"""Reports: what a browser shows, what reaches the ticket, what never leaks."""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+import shutil
+import subprocess
+import urllib.request
+from pathlib import Path
+
+import boto3
+import pytest
+
+PASSWORD = "Tr4de-Str3am-pw!"
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+BROKEN = (
+    "ALTER TABLE active_positions DROP CONSTRAINT chk_active_positions_side",
+    "INSERT INTO active_positions (ticker, instrument_type, side, quantity, entry_price, "
+    "alpaca_order_id) VALUES ('AAPL', 'stock', 'long', 10, 189.5, 'ord-1001')",
+)
+DEFINITION = "test_check_constraint_definition[chk_active_positions_side]"
+DUPLICATES = "test_no_duplicates[active_positions.alpaca_order_id]"
+
+
+@pytest.fixture
+def broken_run(verify, database):
+    """A run against a database with a dropped constraint and duplicate order ids, with a
+    password in its DSN (trust auth ignores it, every output must hide it)."""
+    for statement in BROKEN:
+        database.execute(statement)
+    return verify("--dsn", f"{database.dsn} password={PASSWORD}", "--release", "v2026.11.25")
+
+
+def _chromium(*args: str, tmp: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(CHROMIUM), "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+         "--no-first-run", "--disable-background-networking", "--disable-component-update",
+         "--disable-sync", f"--user-data-dir={tmp / 'chromium'}", *args],
+        capture_output=True, text=True, timeout=120)
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="Chromium not installed (.ci/run installs it)")
+def test_browser_shows_failures_evidence_and_environment(broken_run, tmp_path):
+    report = broken_run.reports_dir / "report.html"
+    dom = _chromium("--dump-dom", report.as_uri(), tmp=tmp_path).stdout
+    text = html.unescape(re.sub(r"<[^>]+>", " ", dom))  # rendered text, not the JSON blob
+    for seen in (DEFINITION, DUPLICATES,
+                 "constraint chk_active_positions_side does not exist on public.active_positions",
+                 "Duplicated alpaca_order_id", "ord-1001", "Server version", "Release",
+                 "v2026.11.25", "Overall", "FAIL", "Write probes"):
+        assert seen in text, seen
+    shot = tmp_path / "report.png"
+    _chromium("--window-size=1400,2200", f"--screenshot={shot}", report.as_uri(), tmp=tmp_path)
+    assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_ticket_summary_names_both_failures(broken_run):
+    assert broken_run.returncode == 1
+    summary_md = (broken_run.reports_dir / "summary.md").read_text()
+    assert "FAILED" in summary_md.splitlines()[0]
+    assert DEFINITION in summary_md and DUPLICATES in summary_md
+    assert "Release: v2026.11.25" in summary_md
+    assert len(summary_md) < 4000
+
+
+def test_no_output_contains_the_password(broken_run):
+    assert PASSWORD not in broken_run.all_output()
+    for f in (broken_run.reports_dir / "history").iterdir():
+        assert PASSWORD not in f.read_text(errors="replace"), f.name
+
+
+def test_summary_json_has_the_interface_shape(broken_run):
+    summary = broken_run.summary
+    assert summary["outcome"] == "failed"
+    assert summary["target"]["kind"] == "dsn" and PASSWORD not in summary["target"]["name"]
+    assert summary["release"] == "v2026.11.25"
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", summary["started_at"])
+    assert summary["duration_s"] > 0
+    assert set(summary["counts"]) == {"passed", "failed", "error", "skipped"}
+    assert sum(summary["counts"].values()) == len(summary["checks"])
+    check = summary["checks"][0]
+    assert set(check) == {"id", "outcome", "message", "duration_s"}
+    assert "::" in check["id"]
+
+
+def test_junit_has_the_failures(broken_run):
+    junit = (broken_run.reports_dir / "junit.xml").read_text()
+    assert junit.count("<failure") == broken_run.summary["counts"]["failed"]
+
+
+def test_console_table_groups_by_area_with_marks(broken_run):
+    out = broken_run.output
+    assert re.search(r"constraints\s+test_check_constraint_definition\[chk_active_positions_"
+                     r"side\]\s+FAIL\s+constraint chk_active_positions_side does not exist", out)
+    assert "outcome: FAILED" in out
+
+
+def test_sensitive_columns_are_masked(verify, database, tmp_path):
+    database.execute(BROKEN[1])
+    config = tmp_path / "masked.toml"
+    config.write_text(
+        f'migrations_dir = "{Path(__file__).parent.parent / "db" / "migrations"}"\n'
+        '[settings]\nsensitive_columns = ["alpaca_order_id"]\n'
+        '[[unique]]\ntable = "active_positions"\ncolumns = ["alpaca_order_id"]\n')
+    run = verify("--dsn", database.dsn, "--config", str(config), "-k", "no_duplicates")
+    assert run.returncode == 1
+    assert "ord-1001" not in run.all_output()
+    assert run.summary["details"][0]["evidence"][0]["rows"][0][0] == "***"
+
+
+def test_history_keeps_earlier_runs_beside_the_stable_report(verify, database, tmp_path):
+    config = tmp_path / "history.toml"
+    config.write_text(
+        f'migrations_dir = "{Path(__file__).parent.parent / "db" / "migrations"}"\n'
+        '[settings]\nreport_history = 2\n')
+    reports = tmp_path / "reports"
+    for release in ("r1", "r2", "r3"):
+        run = verify("--dsn", database.dsn, "--config", str(config), "--reports-dir",
+                     str(reports), "--release", release, "-k", "recorded")
+        assert run.returncode == 0, run.output
+    kept = sorted(p.name for p in (reports / "history").iterdir())
+    assert {n.split("-", 2)[1] for n in kept} == {"r2", "r3"}
+    assert len(kept) == 8
+    assert json.loads((reports / "summary.json").read_text())["release"] == "r3"
+
+
+@pytest.fixture
+def s3_server():
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    endpoint = f"http://{host}:{port}"
+    env = {"AWS_ENDPOINT_URL_S3": endpoint, "AWS_ACCESS_KEY_ID": "AKIATESTING",
+           "AWS_SECRET_ACCESS_KEY": "s3-test-secret-key-value", "AWS_REGION": "us-east-1"}
+    client = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1",
+                          aws_access_key_id="AKIATESTING",
+                          aws_secret_access_key="s3-test-secret-key-value")
+    client.create_bucket(Bucket="release-evidence")
+    yield env, client
+    server.stop()
+
+
+def test_upload_puts_reports_under_a_run_prefix_and_prints_a_working_link(
+        verify, database, s3_server):
+    env, client = s3_server
+    run = verify("--dsn", database.dsn, "--release", "v7", "--upload",
+                 "s3://release-evidence/ops-pipeline", "--upload-expiry", "2h", env=env)
+    assert run.returncode == 0, run.output
+    keys = [o["Key"] for o in client.list_objects_v2(Bucket="release-evidence")["Contents"]]
+    assert len(keys) == 4
+    assert all(re.fullmatch(r"ops-pipeline/\d{8}T\d{6}Z-v7/(report\.html|junit\.xml|"
+                            r"summary\.md|summary\.json)", k) for k in keys)
+    link = re.search(r"report for the ticket \(link valid 2 h\): (\S+)", run.output).group(1)
+    with urllib.request.urlopen(link) as response:
+        assert b"Post-deploy verification" in response.read()
+    assert link in (run.reports_dir / "summary.md").read_text()
+    assert env["AWS_SECRET_ACCESS_KEY"] not in run.all_output()
+
+
+def test_failed_upload_makes_the_run_fail(verify, database):
+    env = {"AWS_ENDPOINT_URL_S3": "http://127.0.0.1:9", "AWS_ACCESS_KEY_ID": "AKIATESTING",
+           "AWS_SECRET_ACCESS_KEY": "x" * 20, "AWS_REGION": "us-east-1"}
+    run = verify("--dsn", database.dsn, "--upload", "s3://nowhere/x", env=env)
+    assert run.summary["outcome"] == "passed"  # the checks themselves passed...
+    assert run.returncode == 1  # ...but the ticket would lack its evidence
+    assert "reports NOT uploaded" in run.output
+
+
+def test_bad_upload_url_is_a_usage_error(verify):
+    run = verify("--upload", "https://example.invalid/bucket")
+    assert run.returncode == 4
+    assert "expected s3://bucket/prefix" in run.output
