@@ -121,6 +121,10 @@ class VerifyRun:
         return {k: v for k, v in self.outcomes().items() if not k.startswith(
             ("test_migration_replays", "test_migration_versions_distinct"))}
 
+    def detail(self, check_id: str) -> dict[str, Any]:
+        """Evidence and SQL of the check whose id contains ``check_id``."""
+        return next(d for d in self.summary["details"] if check_id in d["id"])
+
     def message(self, check_id: str) -> str:
         return next(c["message"] for c in self.summary["checks"] if c["id"].endswith(check_id))
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import subprocess
 
+from tests.conftest import MIGRATIONS
+
 PASSWORD = "s3cr3t-Pa55word"
 
 
@@ -81,3 +83,27 @@ def test_run_with_every_check_skipped_fails(verify, database, tmp_path):
                  "-k", "test_migration_recorded")
     assert run.returncode != 0
     assert run.summary["outcome"] == "error"
+
+
+def test_named_environment_from_the_config(verify, database, tmp_path):
+    config = tmp_path / "envs.toml"
+    config.write_text(f'migrations_dir = "{MIGRATIONS}"\n'
+                      f'[environments.staging]\ndsn = "{database.dsn}"\n')
+    run = verify("--config", str(config), "--env", "staging", "-k", "recorded")
+    assert run.returncode == 0, run.output
+    assert run.summary["target"]["kind"] == "dsn"
+    unknown = verify("--config", str(config), "--env", "prod")
+    assert unknown.returncode == 4
+    assert "--env prod: no such environment" in unknown.output and "staging" in unknown.output
+
+
+def test_parallel_run_reports_like_a_single_process(verify, database):
+    database.execute(
+        "INSERT INTO active_positions (ticker, instrument_type, side, quantity, entry_price, "
+        "alpaca_order_id) VALUES ('AAPL', 'stock', 'long', 10, 189.5, 'ord-1001')")
+    run = verify("--dsn", database.dsn, "-n", "2")
+    assert run.returncode == 1
+    assert run.not_passed() == {"test_no_duplicates[active_positions.alpaca_order_id]": "failed"}
+    detail = run.detail("test_no_duplicates")
+    assert detail["evidence"][0]["rows"][0][0] == "ord-1001"
+    assert run.summary["environment"]["Server version"]

@@ -113,7 +113,7 @@ def test_duplicates_evidence_has_counts_row_ids_and_guard(verify, database):
     message = run.message("[active_positions.alpaca_order_id]")
     assert "1 duplicated alpaca_order_id value(s) across 3 rows" in message
     assert "no database-level unique guard" in message
-    detail = run.summary["details"][0]
+    detail = run.detail("test_no_duplicates")
     assert detail["evidence"][0]["rows"][0][:2] == ["ord-1002", 3]
     assert "GROUP BY" in detail["sql"][0]
 

@@ -107,7 +107,7 @@ def test_sensitive_columns_are_masked(verify, database, tmp_path):
     run = verify("--dsn", database.dsn, "--config", str(config), "-k", "no_duplicates")
     assert run.returncode == 1
     assert "ord-1001" not in run.all_output()
-    assert run.summary["details"][0]["evidence"][0]["rows"][0][0] == "***"
+    assert run.detail("test_no_duplicates")["evidence"][0]["rows"][0][0] == "***"
 
 
 def test_history_keeps_earlier_runs_beside_the_stable_report(verify, database, tmp_path):
