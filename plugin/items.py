@@ -58,7 +58,7 @@ def plan(pytestconfig: pytest.Config) -> Plan:
 @pytest.fixture(scope="session")
 def context(plan: Plan, pytestconfig: pytest.Config) -> Iterator[Context]:
     """One connection (or one throwaway server) for the whole run, always closed."""
-    ctx = Context(lambda: open_target(plan.spec, plan.config, plan.migrations),
+    ctx = Context(lambda: open_target(plan.spec, plan.config, plan.migrations, plan.scratch),
                   plan.reference, Normalizer(plan.scratch), plan.config.settings)
     pytestconfig.stash[CONTEXT_KEY] = ctx
     try:

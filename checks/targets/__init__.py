@@ -5,11 +5,15 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from checks.config import Config, ConfigError
 from checks.migrations import MigrationFile
 from checks.targets.base import Target
 from checks.targets.postgres import display_name
+
+if TYPE_CHECKING:  # checks.scratch imports this package
+    from checks.scratch import Scratch
 
 READ_ONLY_REASON = "write probes are off (--read-only)"
 
@@ -65,8 +69,10 @@ def resolve(config: Config, environ: Mapping[str, str], *, dsn: str | None = Non
     return TargetSpec("ephemeral", read_only=read_only, pg_bin=pg_bin, aws=bool(aws))
 
 
-def open_target(spec: TargetSpec, config: Config, migrations: list[MigrationFile]) -> Target:
-    """Connect to (or build) the target; raises CouldNotCheck when that is impossible."""
+def open_target(spec: TargetSpec, config: Config, migrations: list[MigrationFile],
+                scratch: Scratch) -> Target:
+    """Connect to (or build, on the run's scratch server) the target; raises CouldNotCheck
+    when that is impossible."""
     probe_block = READ_ONLY_REASON if spec.read_only else None
     if spec.kind == "dsn":
         from checks.targets.postgres import PostgresTarget
@@ -82,5 +88,5 @@ def open_target(spec: TargetSpec, config: Config, migrations: list[MigrationFile
     from checks.targets import ephemeral
 
     fixtures = sorted(config.fixtures_dir.glob("*.sql")) if config.fixtures_dir.is_dir() else []
-    return ephemeral.start(migrations, fixtures, config.settings, bin_dir=spec.pg_bin,
+    return ephemeral.start(migrations, fixtures, config.settings, scratch,
                            probe_block=probe_block)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import psycopg
 from psycopg import sql
@@ -13,6 +14,9 @@ from checks.outcome import CouldNotCheck
 from checks.replay import apply_files, apply_script
 from checks.targets.cluster import Cluster
 from checks.targets.postgres import PostgresTarget
+
+if TYPE_CHECKING:  # checks.scratch imports this package
+    from checks.scratch import Scratch
 
 DATABASE = "ops_verify"
 
@@ -38,19 +42,14 @@ def build_database(cluster: Cluster, dbname: str, migrations: list[MigrationFile
                                 f"{str(exc).splitlines()[0]}") from None
 
 
-def start(migrations: list[MigrationFile], fixtures: list[Path], settings: Settings, *,
-          bin_dir: Path | None = None, probe_block: str | None = None) -> PostgresTarget:
-    """Start a throwaway cluster, build the reference database, and return its target.
+def start(migrations: list[MigrationFile], fixtures: list[Path], settings: Settings,
+          scratch: Scratch, *, probe_block: str | None = None) -> PostgresTarget:
+    """Build the reference database on the run's scratch server and return its target.
 
-    Closing the target stops the server and deletes its folder.
+    One server serves the run: the scratch owner stops it and deletes its folder.
     """
-    cluster = Cluster(bin_dir).start()
-    try:
-        build_database(cluster, DATABASE, migrations, fixtures)
-        return PostgresTarget(cluster.conninfo(DATABASE), settings, kind="ephemeral",
-                              name=f"throwaway PostgreSQL {cluster.version}",
-                              probe_block=probe_block,
-                              on_close=cluster.remove)
-    except BaseException:
-        cluster.remove()
-        raise
+    cluster = scratch.cluster
+    build_database(cluster, DATABASE, migrations, fixtures)
+    return PostgresTarget(cluster.conninfo(DATABASE), settings, kind="ephemeral",
+                          name=f"throwaway PostgreSQL {cluster.version}",
+                          probe_block=probe_block)
