@@ -120,6 +120,8 @@ class Unique:
     where: str | None = None
     schema: Identifier = "public"
     name: str | None = None
+    allow_empty: bool = False
+    """Whether no row in scope is a pass (by default it is a failure: nothing was checked)."""
 
     @property
     def id(self) -> str:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import re
 from collections import defaultdict
 from dataclasses import dataclass
@@ -45,9 +44,6 @@ class MigrationFile:
 
     def sql(self) -> str:
         return self.path.read_text(encoding="utf-8")
-
-    def sha256(self) -> str:
-        return hashlib.sha256(self.path.read_bytes()).hexdigest()
 
 
 def discover(directory: Path) -> list[MigrationFile]:

@@ -37,10 +37,6 @@ class Evidence:
     rows: Sequence[Sequence[Any]]
     total: int | None = None
 
-    @property
-    def truncated(self) -> bool:
-        return self.total is not None and self.total > len(self.rows)
-
     def to_dict(self) -> dict[str, Any]:
         return {
             "title": self.title,

@@ -8,7 +8,7 @@ from __future__ import annotations
 import html
 import json
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 from tabulate import tabulate
@@ -197,10 +197,6 @@ def evidence_html(outcome: dict[str, Any], scrub: Callable[[str], str]) -> str:
         parts.append(f'<details class="verify-sql"><summary>SQL it ran</summary>'
                      f"<pre>{statements}</pre></details>")
     return "".join(parts)
-
-
-def results_as_dicts(results: Sequence[CheckResult]) -> list[dict[str, Any]]:
-    return [asdict(r) for r in results]
 
 
 def _h(value: Any, scrub: Callable[[str], str]) -> str:

@@ -22,7 +22,12 @@ def no_duplicates(ctx: Context, u: Unique) -> Outcome:
     guards = unique_guards(ctx, u.schema, u.table, u.columns)
     guard = (f"database-level unique guard: {', '.join(guards)}" if guards else
              "no database-level unique guard (only the service prevents duplicates)")
-    if row["dup_keys"] == 0:
+    if int(row["scanned"]) == 0 and not u.allow_empty:
+        return failed(f"no row with a {columns} in {u.table}"
+                      + (f" where {u.where}" if u.where else "")
+                      + ": nothing was checked (set allow_empty = true if that is expected)",
+                      sql=shown)
+    if int(row["dup_keys"]) == 0:
         return passed(f"no duplicate {columns} among {row['scanned']} rows in scope; {guard}",
                       sql=shown)
     sample = [(*(r[c] for c in u.columns), r["n"], ", ".join(map(str, r["row_ids"])))

@@ -152,6 +152,19 @@ def test_not_enforced_constraint_fails(verify, database):
     assert "NOT ENFORCED" in run.message("definition[chk_position_history_side]")
 
 
+def test_empty_uniqueness_scope_is_not_a_pass(verify, database, tmp_path):
+    database.execute("DELETE FROM active_positions")
+    run = verify("--dsn", database.dsn, "-k", "no_duplicates")
+    assert run.outcomes() == {"test_no_duplicates[active_positions.alpaca_order_id]": "failed"}
+    assert "nothing was checked" in run.message("[active_positions.alpaca_order_id]")
+    config = tmp_path / "empty_ok.toml"
+    config.write_text(f'migrations_dir = "{MIGRATIONS}"\n[[unique]]\nname = "ok"\n'
+                      'table = "active_positions"\ncolumns = ["alpaca_order_id"]\n'
+                      "allow_empty = true\n")
+    run = verify("--dsn", database.dsn, "--config", str(config), "-k", "no_duplicates")
+    assert run.outcomes() == {"test_no_duplicates[ok]": "passed"}
+
+
 def test_uniqueness_scope_where(verify, database, tmp_path):
     database.execute(
         "INSERT INTO active_positions (ticker, instrument_type, side, quantity, entry_price, "
