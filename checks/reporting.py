@@ -15,6 +15,8 @@ from tabulate import tabulate
 
 MARKS = {"passed": "PASS", "failed": "FAIL", "error": "ERROR", "skipped": "SKIP"}
 MASK = "***"
+MD_ROWS = 25
+"""At most this many non-passed checks are listed in summary.md (it goes into a ticket)."""
 _CSS = """
 table.verify-areas, table.verify-evidence { border-collapse: collapse; margin: 6px 0 12px; }
 table.verify-areas td, table.verify-areas th, table.verify-evidence td,
@@ -118,11 +120,15 @@ def summary_markdown(run: Run, results: Sequence[CheckResult]) -> str:
         f"- Checks: {c['passed']} passed, {c['failed']} failed, {c['error']} error, "
         f"{c['skipped']} skipped",
     ]
-    problems = [r for r in results if r.outcome != "passed"]
+    problems = sorted((r for r in results if r.outcome != "passed"),
+                      key=lambda r: (_SEVERITY.index(r.outcome), r.id))
     if problems:
         lines += ["", "| result | check | why |", "| --- | --- | --- |"]
         lines += [f"| {MARKS[r.outcome]} | `{_short_id(r.id)}` | {_md_cell(r.message)} |"
-                  for r in sorted(problems, key=lambda r: (_SEVERITY.index(r.outcome), r.id))]
+                  for r in problems[:MD_ROWS]]
+        if len(problems) > MD_ROWS:
+            lines.append(f"\n…and {len(problems) - MD_ROWS} more that did not pass: "
+                         "see report.html")
     if run.report_url:
         lines += ["", f"Full report: {run.report_url}"]
     return "\n".join(lines) + "\n"

@@ -89,9 +89,14 @@ def outcome(request: pytest.FixtureRequest, context: Context) -> Outcome:
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):
     report = yield
-    if call.excinfo is not None and call.excinfo.errisinstance(CouldNotCheck):
+    excinfo = call.excinfo
+    if excinfo is not None and excinfo.errisinstance(CouldNotCheck):
         # The cause in one line, not a traceback through our plumbing.
-        report.longrepr = f"could not check: {call.excinfo.value}"
+        report.longrepr = f"could not check: {excinfo.value}"
+    elif excinfo is not None and not excinfo.errisinstance(
+            (pytest.fail.Exception, pytest.skip.Exception, KeyboardInterrupt)):
+        # A bug, not a finding: keep the traceback, but give the cause in one line first.
+        report.verify_cause = f"{excinfo.typename}: {str(excinfo.value).splitlines()[0]}"
     found = item.stash.get(OUTCOME_KEY, None)
     if found is not None and report.when in ("setup", "call"):
         report.verify_outcome = found.to_dict()

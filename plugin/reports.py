@@ -193,13 +193,17 @@ def _keep_history(files: list[Path], folder: Path, run_id: str, keep: int) -> No
 
 def _merge_phase(result: CheckResult, report: pytest.TestReport, redact: Redactor) -> None:
     """Combine setup/call/teardown: an error or skip in setup is final; call decides otherwise."""
+    cause = getattr(report, "verify_cause", None)
     if report.when == "setup":
         if report.failed:
-            result.outcome, result.message = "error", redact(_one_line(report.longreprtext))
+            result.outcome = "error"
+            result.message = redact(cause or _one_line(report.longreprtext))
         elif report.skipped:
             result.outcome, result.message = "skipped", _skip_reason(report)
     elif report.when == "call":
-        if report.failed:
+        if report.failed and cause:  # the check itself broke: it could not check
+            result.outcome, result.message = "error", redact(cause)
+        elif report.failed:
             result.outcome = "failed"
             result.message = result.message or redact(_one_line(report.longreprtext))
         elif report.skipped:

@@ -150,6 +150,9 @@ def test_not_enforced_constraint_fails(verify, database):
         "test_check_constraint_definition[chk_position_history_side]": "failed",
         "test_check_constraint_enforced[chk_position_history_side]": "failed"}
     assert "NOT ENFORCED" in run.message("definition[chk_position_history_side]")
+    drift = "test_schema_object[constraint:public.position_history.chk_position_history_side]"
+    assert run.outcomes()[drift] == "failed"
+    assert "enforced is False" in run.message(drift.split("test_schema_object")[1])
 
 
 def test_empty_uniqueness_scope_is_not_a_pass(verify, database, tmp_path):
@@ -221,3 +224,12 @@ def test_probe_rejected_by_another_rule_is_an_error(verify, database):
     assert run.not_passed() == {
         "test_check_constraint_enforced[chk_position_history_side]": "error"}
     assert "inconclusive probe" in run.message("enforced[chk_position_history_side]")
+
+
+def test_query_error_in_a_check_is_one_line_error(verify, database, tmp_path):
+    config = tmp_path / "broken_sql.toml"
+    config.write_text(f'migrations_dir = "{MIGRATIONS}"\n[[custom_sql]]\n'
+                      'name = "divides"\nsql = "SELECT 1 / 0 AS x"\n')
+    run = verify("--dsn", database.dsn, "--config", str(config), "-k", "custom_sql")
+    assert run.outcomes() == {"test_custom_sql[divides]": "error"}
+    assert run.message("[divides]") == "could not check: division by zero"

@@ -174,3 +174,11 @@ def test_bad_upload_url_is_a_usage_error(verify):
     run = verify("--upload", "https://example.invalid/bucket")
     assert run.returncode == 4
     assert "expected s3://bucket/prefix" in run.output
+
+
+def test_ticket_summary_stays_short_when_everything_fails(verify, cluster):
+    run = verify("--dsn", cluster.conninfo("postgres"))  # the wrong, empty database
+    summary_md = (run.reports_dir / "summary.md").read_text()
+    assert run.summary["counts"]["failed"] > 50
+    assert len(re.findall(r"^\| (FAIL|ERROR|SKIP) \|", summary_md, re.MULTILINE)) == 25
+    assert "more that did not pass: see report.html" in summary_md
