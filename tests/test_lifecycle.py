@@ -11,7 +11,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from checks.targets.cluster import _PREFIX
+from checks.targets.cluster import _PREFIX, Cluster
 from tests.conftest import ROOT, _clean_env
 
 PG15 = Path("/usr/lib/postgresql/15/bin")
@@ -68,3 +68,18 @@ def test_sigterm_mid_run_removes_the_server(tmp_path, private_tmp):
     assert not list(private_tmp.iterdir()), output
     ps = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True).stdout
     assert not [line for line in ps.splitlines() if any(str(f) in line for f in started)]
+
+
+def test_initdb_cache_is_reused_and_old_templates_pruned(tmp_path):
+    import os
+
+    old = tmp_path / "pg0.0-0123456789abcdef"
+    (old / "base").mkdir(parents=True)
+    os.utime(old, (0, 0))
+    with Cluster(cache_dir=tmp_path):
+        templates = set(tmp_path.glob("pg*-*"))
+    assert not old.exists()
+    assert len(templates) == 1
+    with Cluster(cache_dir=tmp_path):
+        pass
+    assert set(tmp_path.glob("pg*-*")) == templates  # reused, not initialised again

@@ -18,6 +18,7 @@ import shutil
 import stat
 import subprocess
 import tempfile
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -120,6 +121,7 @@ class Cluster:
         key = hashlib.sha256(f"{self.version}|{self.bin_dir}".encode()).hexdigest()[:16]
         template = self.cache_dir / f"pg{self.version}-{key}"
         if (template / "PG_VERSION").exists():
+            os.utime(template)  # marks it used, for _prune_cache
             return template
         self.cache_dir.mkdir(parents=True, exist_ok=True)
         with open(self.cache_dir / ".lock", "w") as lock:
@@ -137,10 +139,19 @@ class Cluster:
                 shutil.copytree(data, staging / "data", symlinks=True)
                 os.replace(staging / "data", template)
                 shutil.rmtree(staging, ignore_errors=True)
+            _prune_cache(self.cache_dir, keep=template)
         return template
 
     def _run(self, exe: str, *args: str) -> str:
         return _run_as(self.bin_dir / exe, args, self.user)
+
+
+def _prune_cache(cache_dir: Path, keep: Path, max_age_s: float = 14 * 86400) -> None:
+    """Delete cached templates unused for two weeks (each venv's binaries get their own)."""
+    cutoff = time.time() - max_age_s
+    for other in cache_dir.glob("pg*-*"):
+        if other != keep and other.stat().st_mtime < cutoff:
+            shutil.rmtree(other, ignore_errors=True)
 
 
 def sweep_leftovers() -> None:
