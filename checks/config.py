@@ -164,6 +164,33 @@ class Freshness:
 
 
 @dataclass(frozen=True)
+class EcsService:
+    """An ECS service that must be stable: active, one deployment, running = desired > 0."""
+
+    name: str
+    cluster: str
+    service: str
+
+    @property
+    def id(self) -> str:
+        return self.name
+
+
+@dataclass(frozen=True)
+class LogHeartbeat:
+    """A CloudWatch Logs group must hold an event matching ``pattern`` within ``max_age``."""
+
+    name: Identifier
+    log_group: str
+    pattern: str = ""
+    max_age: Duration = "5m"
+
+    @property
+    def id(self) -> str:
+        return self.name
+
+
+@dataclass(frozen=True)
 class CustomSql:
     """A SELECT that must return no rows; the rows it returns are the evidence."""
 
@@ -193,6 +220,8 @@ class Config:
     index_health_tables: list[Identifier] = field(default_factory=list)
     freshness: list[Freshness] = field(default_factory=list)
     custom_sql: list[CustomSql] = field(default_factory=list)
+    ecs_services: list[EcsService] = field(default_factory=list)
+    log_heartbeats: list[LogHeartbeat] = field(default_factory=list)
 
 
 _SECTIONS: dict[str, type] = {
@@ -201,6 +230,8 @@ _SECTIONS: dict[str, type] = {
     "indexes": Index,
     "freshness": Freshness,
     "custom_sql": CustomSql,
+    "ecs_services": EcsService,
+    "log_heartbeats": LogHeartbeat,
 }
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from checks import schema
 from checks.config import Settings
@@ -11,13 +12,16 @@ from checks.outcome import CouldNotCheck
 from checks.reference import Reference
 from checks.targets.base import Target
 
+if TYPE_CHECKING:  # checks.aws imports this module
+    from checks.aws import Aws
+
 
 class Context:
     """The run's resources. The target is opened on first use, so checks that only read
     files still run when it is unreachable; its failure is raised again for every check."""
 
     def __init__(self, open_target: Callable[[], Target], reference: Reference,
-                 normalizer: Normalizer, settings: Settings) -> None:
+                 normalizer: Normalizer, settings: Settings, aws: Aws | None = None) -> None:
         self._open_target = open_target
         self._target: Target | None = None
         self._error: CouldNotCheck | None = None
@@ -25,6 +29,8 @@ class Context:
         self.reference = reference
         self.normalizer = normalizer
         self.settings = settings
+        self.aws = aws
+        """AWS clients, or None when the AWS checks are off."""
         self.facts: dict[str, str] = {}
         """What was learned about the target (server version), for the report."""
 

@@ -12,10 +12,12 @@ SECRET = "wJalrXUtnFEMI-test-secret-key"
 
 
 @pytest.fixture
-def aws_env():
+def aws_env(aws_world):
+    """--via-lambda turns the AWS checks on: ECS and CloudWatch Logs are moto's server, the
+    Lambda endpoint is the local db-query stand-in."""
     def env(endpoint: str) -> dict[str, str]:
-        return {"AWS_ENDPOINT_URL_LAMBDA": endpoint, "AWS_ACCESS_KEY_ID": "AKIATESTING",
-                "AWS_SECRET_ACCESS_KEY": SECRET, "AWS_REGION": "us-west-2"}
+        return {**aws_world.env, "AWS_ENDPOINT_URL_LAMBDA": endpoint,
+                "AWS_SECRET_ACCESS_KEY": SECRET}
     return env
 
 

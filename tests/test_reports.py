@@ -10,7 +10,6 @@ import subprocess
 import urllib.request
 from pathlib import Path
 
-import boto3
 import pytest
 
 PASSWORD = "Tr4de-Str3am-pw!"
@@ -127,21 +126,11 @@ def test_history_keeps_earlier_runs_beside_the_stable_report(verify, database, t
 
 
 @pytest.fixture
-def s3_server():
-    from moto.server import ThreadedMotoServer
-
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    endpoint = f"http://{host}:{port}"
-    env = {"AWS_ENDPOINT_URL_S3": endpoint, "AWS_ACCESS_KEY_ID": "AKIATESTING",
-           "AWS_SECRET_ACCESS_KEY": "s3-test-secret-key-value", "AWS_REGION": "us-east-1"}
-    client = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1",
-                          aws_access_key_id="AKIATESTING",
-                          aws_secret_access_key="s3-test-secret-key-value")
-    client.create_bucket(Bucket="release-evidence")
-    yield env, client
-    server.stop()
+def s3_server(moto_server):
+    client = moto_server.client("s3")
+    client.create_bucket(Bucket="release-evidence",
+                         CreateBucketConfiguration={"LocationConstraint": "us-west-2"})
+    return moto_server.env, client
 
 
 def test_upload_puts_reports_under_a_run_prefix_and_prints_a_working_link(

@@ -1,0 +1,66 @@
+"""--aws: the trade-stream service seen from ECS and CloudWatch Logs (moto's real server)."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.conftest import log_heartbeat
+
+ECS = "test_ecs_service_stable[trade-stream]"
+LOGS = "test_log_heartbeat[trade_stream_logs]"
+
+
+def _aws_outcomes(run) -> dict[str, str]:
+    return {k: v for k, v in run.outcomes().items() if k in (ECS, LOGS)}
+
+
+def test_healthy_service_passes(verify, database, aws_world):
+    run = verify("--dsn", database.dsn, "--aws", env=aws_world.env)
+    assert run.returncode == 0, run.output
+    assert _aws_outcomes(run) == {ECS: "passed", LOGS: "passed"}
+    assert "running 1/1" in run.message(ECS.split("test_ecs_service_stable")[1])
+    assert aws_world.env["AWS_SECRET_ACCESS_KEY"] not in run.all_output()
+
+
+def test_without_aws_they_are_skipped_with_the_reason(verify, database):
+    run = verify("--dsn", database.dsn)
+    assert _aws_outcomes(run) == {ECS: "skipped", LOGS: "skipped"}
+    assert "use --aws" in run.message("[trade-stream]")
+
+
+@pytest.mark.parametrize(("fault", "expected"), [
+    pytest.param("stale-log", {ECS: "passed", LOGS: "failed"}, id="heartbeat-3h-old"),
+    pytest.param("no-log-group", {ECS: "passed", LOGS: "failed"}, id="log-group-missing"),
+    pytest.param("scaled-to-zero", {ECS: "failed", LOGS: "passed"}, id="scaled-to-zero"),
+    pytest.param("no-service", {ECS: "failed", LOGS: "passed"}, id="service-missing"),
+])
+def test_faults_fail_exactly_their_check(verify, database, moto_server, fault, expected):
+    ecs = moto_server.client("ecs")
+    ecs.create_cluster(clusterName="ops-pipeline")
+    if fault != "no-service":
+        ecs.register_task_definition(family="trade-stream", containerDefinitions=[
+            {"name": "trade-stream", "image": "trade-stream:latest", "memory": 256}])
+        ecs.create_service(cluster="ops-pipeline", serviceName="trade-stream",
+                           taskDefinition="trade-stream", desiredCount=1)
+    if fault == "scaled-to-zero":
+        ecs.update_service(cluster="ops-pipeline", service="trade-stream", desiredCount=0)
+    if fault == "stale-log":
+        log_heartbeat(moto_server, seconds_ago=3 * 3600)
+    elif fault == "no-log-group":
+        log_heartbeat(moto_server, seconds_ago=1, group="/ecs/other-service")
+    else:
+        log_heartbeat(moto_server, seconds_ago=1)
+    run = verify("--dsn", database.dsn, "--aws", env=moto_server.env)
+    assert run.returncode == 1
+    assert _aws_outcomes(run) == expected
+    if fault == "no-log-group":
+        assert "log group /ecs/trade-stream does not exist" in run.message("[trade_stream_logs]")
+
+
+def test_unreachable_aws_is_an_error(verify, database):
+    env = {"AWS_ENDPOINT_URL": "http://127.0.0.1:9", "AWS_ACCESS_KEY_ID": "AKIATESTING",
+           "AWS_SECRET_ACCESS_KEY": "x" * 20, "AWS_REGION": "us-west-2",
+           "AWS_MAX_ATTEMPTS": "1"}
+    run = verify("--dsn", database.dsn, "--aws", env=env)
+    assert run.returncode != 0
+    assert _aws_outcomes(run) == {ECS: "error", LOGS: "error"}
