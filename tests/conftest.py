@@ -96,6 +96,20 @@ def extended_database(cluster: Cluster) -> Iterator[Database]:
         yield db
 
 
+@pytest.fixture
+def config_file(tmp_path: Path) -> Callable[[str], Path]:
+    """Write an invariants file: ``migrations_dir`` (the reference's) and ``fixtures_dir``
+    first, then ``body``; returns its path."""
+
+    def write(body: str) -> Path:
+        path = tmp_path / f"invariants-{uuid.uuid4().hex[:6]}.toml"
+        path.write_text(f'migrations_dir = "{MIGRATIONS}"\n'
+                        f'fixtures_dir = "{MIGRATIONS.parent / "fixtures"}"\n{body}')
+        return path
+
+    return write
+
+
 @dataclass
 class VerifyRun:
     """One ``pytest verify/`` run in a subprocess, with its reports parsed."""

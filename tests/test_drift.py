@@ -120,12 +120,11 @@ def test_validated_live_but_not_valid_in_migrations_is_shown_not_failed(verify, 
     assert "differs in validated True (expected False)" in message
 
 
-def test_allow_list_accepts_an_intended_difference(verify, database, tmp_path):
+def test_allow_list_accepts_an_intended_difference(verify, database, config_file):
     database.execute("DROP INDEX idx_alpaca_dedupe_processed_at; "
                      "CREATE INDEX idx_manual_tuning ON active_positions (ticker)")
-    config = tmp_path / "allow.toml"
-    config.write_text(f'migrations_dir = "{MIGRATIONS}"\n[drift]\nallow = '
-                      '["index:public.idx_alpaca_dedupe_processed_at", "index:*manual*"]\n')
+    config = config_file('[drift]\nallow = ["index:public.idx_alpaca_dedupe_processed_at", '
+                         '"index:*manual*"]\n')
     run = verify("--dsn", database.dsn, "--config", str(config))
     assert run.returncode == 0, run.output
     assert "allows" in run.message("index:public.idx_alpaca_dedupe_processed_at]")
@@ -166,22 +165,19 @@ def test_version_applied_out_of_order_is_reported(verify, database):
     assert run.outcomes() == {"test_ledger_in_order[schema_migrations]": "failed"}
 
 
-def test_ledger_with_the_old_column_name_fails_clearly(verify, database, tmp_path):
-    config = tmp_path / "ledger.toml"
-    config.write_text(f'migrations_dir = "{MIGRATIONS}"\n'
-                      '[ledger]\nversion_column = "migration_name"\n')
+def test_ledger_with_the_old_column_name_fails_clearly(verify, database, config_file):
+    config = config_file('[ledger]\nversion_column = "migration_name"\n')
     run = verify("--dsn", database.dsn, "--config", str(config), "-k", "recorded[001_init]")
     assert run.outcomes() == {"test_migration_recorded[001_init]": "failed"}
     assert "has no column 'migration_name'" in run.message("recorded[001_init]")
 
 
-def test_snapshot_replaces_replay(verify, database, tmp_path):
+def test_snapshot_replaces_replay(verify, database, tmp_path, config_file):
     snapshot = tmp_path / "expected_schema.json"
     done = subprocess.run([sys.executable, "-m", "checks.snapshot", "--dsn", database.dsn,
                            "--out", str(snapshot)], cwd=ROOT, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
-    config = tmp_path / "snap.toml"
-    config.write_text(f'migrations_dir = "{MIGRATIONS}"\n[drift]\nsnapshot = "{snapshot}"\n')
+    config = config_file(f'[drift]\nsnapshot = "{snapshot}"\n')
     run = verify("--dsn", database.dsn, "--config", str(config))
     assert run.returncode == 0, run.output
     assert {v for k, v in run.outcomes().items() if "replays" in k} == {"skipped"}

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import subprocess
 
-from tests.conftest import MIGRATIONS
-
 PASSWORD = "s3cr3t-Pa55word"
 
 
@@ -85,10 +83,8 @@ def test_run_with_every_check_skipped_fails(verify, database, tmp_path):
     assert run.summary["outcome"] == "error"
 
 
-def test_named_environment_from_the_config(verify, database, tmp_path):
-    config = tmp_path / "envs.toml"
-    config.write_text(f'migrations_dir = "{MIGRATIONS}"\n'
-                      f'[environments.staging]\ndsn = "{database.dsn}"\n')
+def test_named_environment_from_the_config(verify, database, config_file):
+    config = config_file(f'[environments.staging]\ndsn = "{database.dsn}"\n')
     run = verify("--config", str(config), "--env", "staging", "-k", "recorded")
     assert run.returncode == 0, run.output
     assert run.summary["target"]["kind"] == "dsn"

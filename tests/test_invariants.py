@@ -7,8 +7,6 @@ import threading
 import psycopg
 import pytest
 
-from tests.conftest import MIGRATIONS
-
 STRATEGY = "test_check_constraint_definition[chk_active_positions_strategy_type]"
 
 
@@ -155,30 +153,25 @@ def test_not_enforced_constraint_fails(verify, database):
     assert "enforced is False" in run.message(drift.split("test_schema_object")[1])
 
 
-def test_empty_uniqueness_scope_is_not_a_pass(verify, database, tmp_path):
+def test_empty_uniqueness_scope_is_not_a_pass(verify, database, config_file):
     database.execute("DELETE FROM active_positions")
     run = verify("--dsn", database.dsn, "-k", "no_duplicates")
     assert run.outcomes() == {"test_no_duplicates[active_positions.alpaca_order_id]": "failed"}
     assert "nothing was checked" in run.message("[active_positions.alpaca_order_id]")
-    config = tmp_path / "empty_ok.toml"
-    config.write_text(f'migrations_dir = "{MIGRATIONS}"\n[[unique]]\nname = "ok"\n'
-                      'table = "active_positions"\ncolumns = ["alpaca_order_id"]\n'
-                      "allow_empty = true\n")
+    config = config_file('[[unique]]\nname = "ok"\ntable = "active_positions"\n'
+                         'columns = ["alpaca_order_id"]\nallow_empty = true\n')
     run = verify("--dsn", database.dsn, "--config", str(config), "-k", "no_duplicates")
     assert run.outcomes() == {"test_no_duplicates[ok]": "passed"}
 
 
-def test_uniqueness_scope_where(verify, database, tmp_path):
+def test_uniqueness_scope_where(verify, database, config_file):
     database.execute(
         "INSERT INTO active_positions (ticker, instrument_type, side, quantity, entry_price, "
         "alpaca_order_id, status) VALUES ('AAPL', 'stock', 'long', 1, 1, 'ord-1001', 'closed')")
-    config = tmp_path / "scoped.toml"
-    config.write_text(
-        f'migrations_dir = "{MIGRATIONS}"\n'
-        '[[unique]]\nname = "open_orders"\ntable = "active_positions"\n'
-        'columns = ["alpaca_order_id"]\nwhere = "status = \'open\'"\n'
-        '[[unique]]\nname = "all_orders"\ntable = "active_positions"\n'
-        'columns = ["alpaca_order_id"]\n')
+    config = config_file('[[unique]]\nname = "open_orders"\ntable = "active_positions"\n'
+                         'columns = ["alpaca_order_id"]\nwhere = "status = \'open\'"\n'
+                         '[[unique]]\nname = "all_orders"\ntable = "active_positions"\n'
+                         'columns = ["alpaca_order_id"]\n')
     run = verify("--dsn", database.dsn, "--config", str(config), "-k", "no_duplicates")
     assert run.outcomes() == {"test_no_duplicates[open_orders]": "passed",
                               "test_no_duplicates[all_orders]": "failed"}
@@ -226,10 +219,8 @@ def test_probe_rejected_by_another_rule_is_an_error(verify, database):
     assert "inconclusive probe" in run.message("enforced[chk_position_history_side]")
 
 
-def test_query_error_in_a_check_is_one_line_error(verify, database, tmp_path):
-    config = tmp_path / "broken_sql.toml"
-    config.write_text(f'migrations_dir = "{MIGRATIONS}"\n[[custom_sql]]\n'
-                      'name = "divides"\nsql = "SELECT 1 / 0 AS x"\n')
+def test_query_error_in_a_check_is_one_line_error(verify, database, config_file):
+    config = config_file('[[custom_sql]]\nname = "divides"\nsql = "SELECT 1 / 0 AS x"\n')
     run = verify("--dsn", database.dsn, "--config", str(config), "-k", "custom_sql")
     assert run.outcomes() == {"test_custom_sql[divides]": "error"}
     assert run.message("[divides]") == "could not check: division by zero"

@@ -45,13 +45,9 @@ def test_pg_bin_builds_the_embedded_default_on_another_major(verify):
     assert run.summary["environment"]["Server version"].startswith("15.")
 
 
-def test_sigterm_mid_run_removes_the_server(tmp_path, private_tmp):
-    config = tmp_path / "slow.toml"
-    config.write_text(
-        f'migrations_dir = "{ROOT / "db" / "migrations"}"\n'
-        f'fixtures_dir = "{ROOT / "db" / "fixtures"}"\n'
-        '[settings]\nstatement_timeout = "60s"\n'
-        '[[custom_sql]]\nname = "slow"\nsql = "SELECT 1 FROM pg_sleep(30) WHERE random() < 0"\n')
+def test_sigterm_mid_run_removes_the_server(tmp_path, private_tmp, config_file):
+    config = config_file('[settings]\nstatement_timeout = "60s"\n[[custom_sql]]\n'
+                         'name = "slow"\nsql = "SELECT 1 FROM pg_sleep(30) WHERE random() < 0"\n')
     proc = subprocess.Popen(
         [sys.executable, "-m", "pytest", str(ROOT / "verify"), "--config", str(config),
          "--reports-dir", str(tmp_path / "reports"), "-k", "slow"],

@@ -96,24 +96,20 @@ def test_console_table_groups_by_area_with_marks(broken_run):
     assert "outcome: FAILED" in out
 
 
-def test_sensitive_columns_are_masked(verify, database, tmp_path):
+def test_sensitive_columns_are_masked(verify, database, config_file):
     database.execute(BROKEN[1])
-    config = tmp_path / "masked.toml"
-    config.write_text(
-        f'migrations_dir = "{Path(__file__).parent.parent / "db" / "migrations"}"\n'
-        '[settings]\nsensitive_columns = ["alpaca_order_id"]\n'
-        '[[unique]]\ntable = "active_positions"\ncolumns = ["alpaca_order_id"]\n')
+    config = config_file('[settings]\nsensitive_columns = ["alpaca_order_id"]\n'
+                         '[[unique]]\ntable = "active_positions"\n'
+                         'columns = ["alpaca_order_id"]\n')
     run = verify("--dsn", database.dsn, "--config", str(config), "-k", "no_duplicates")
     assert run.returncode == 1
     assert "ord-1001" not in run.all_output()
     assert run.detail("test_no_duplicates")["evidence"][0]["rows"][0][0] == "***"
 
 
-def test_history_keeps_earlier_runs_beside_the_stable_report(verify, database, tmp_path):
-    config = tmp_path / "history.toml"
-    config.write_text(
-        f'migrations_dir = "{Path(__file__).parent.parent / "db" / "migrations"}"\n'
-        '[settings]\nreport_history = 2\n')
+def test_history_keeps_earlier_runs_beside_the_stable_report(verify, database, tmp_path,
+                                                             config_file):
+    config = config_file('[settings]\nreport_history = 2\n')
     reports = tmp_path / "reports"
     for release in ("r1", "r2", "r3"):
         run = verify("--dsn", database.dsn, "--config", str(config), "--reports-dir",
