@@ -59,9 +59,7 @@ def plan(pytestconfig: pytest.Config) -> Plan:
 @pytest.fixture(scope="session")
 def context(plan: Plan, pytestconfig: pytest.Config) -> Iterator[Context]:
     """One connection (or one throwaway server) for the whole run, always closed."""
-    env = plan.config.environments.get(plan.spec.env_name or "")
-    aws = (Aws(env.aws_region if env else None, env.aws_profile if env else None)
-           if plan.spec.aws else None)
+    aws = Aws(plan.spec.aws_region, plan.spec.aws_profile) if plan.spec.aws else None
     ctx = Context(lambda: open_target(plan.spec, plan.config, plan.migrations, plan.scratch),
                   plan.reference, Normalizer(plan.scratch), plan.config.settings, aws)
     pytestconfig.stash[CONTEXT_KEY] = ctx

@@ -29,6 +29,8 @@ class TargetSpec:
     read_only: bool = False
     pg_bin: Path | None = None
     aws: bool = False
+    aws_region: str | None = None
+    aws_profile: str | None = None
 
     @property
     def name(self) -> str:
@@ -49,7 +51,7 @@ def resolve(config: Config, environ: Mapping[str, str], *, dsn: str | None = Non
         raise ConfigError(f"--pg-bin {pg_bin}: no pg_ctl there")
     dsn = dsn or environ.get("VERIFY_DSN") or None
     via_lambda = via_lambda or environ.get("VERIFY_LAMBDA") or None
-    env_aws = False
+    env_aws, region, profile = False, None, None
     if not dsn and not via_lambda and env_name:
         env = config.environments.get(env_name)
         if env is None:
@@ -59,13 +61,14 @@ def resolve(config: Config, environ: Mapping[str, str], *, dsn: str | None = Non
         if not env.dsn and not env.lambda_function:
             raise ConfigError(f"environment {env_name!r} has neither dsn nor lambda_function")
         dsn, via_lambda, env_aws = env.dsn, env.lambda_function, env.has_aws
+        region, profile = env.aws_region, env.aws_profile
     if dsn:
         display_name(dsn)  # a malformed DSN is a config error before anything connects
         return TargetSpec("dsn", dsn=dsn, env_name=env_name, read_only=read_only,
-                          aws=bool(aws or env_aws))
+                          aws=bool(aws or env_aws), aws_region=region, aws_profile=profile)
     if via_lambda:
         return TargetSpec("lambda", function=via_lambda, env_name=env_name, read_only=True,
-                          aws=aws is not False)
+                          aws=aws is not False, aws_region=region, aws_profile=profile)
     return TargetSpec("ephemeral", read_only=read_only, pg_bin=pg_bin, aws=bool(aws))
 
 
@@ -81,10 +84,8 @@ def open_target(spec: TargetSpec, config: Config, migrations: list[MigrationFile
     if spec.kind == "lambda":
         from checks.targets.lambda_proxy import LambdaTarget
 
-        env = config.environments.get(spec.env_name or "")
         return LambdaTarget(spec.function or "", config.settings,
-                            region=env.aws_region if env else None,
-                            profile=env.aws_profile if env else None)
+                            region=spec.aws_region, profile=spec.aws_profile)
     from checks.targets import ephemeral
 
     fixtures = sorted(config.fixtures_dir.glob("*.sql")) if config.fixtures_dir.is_dir() else []
