@@ -24,8 +24,9 @@ from tabulate import tabulate
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from checks.migrations import discover  # noqa: E402
 from checks.targets.cluster import Cluster  # noqa: E402
+
+from checks.migrations import discover  # noqa: E402
 from checks.targets.ephemeral import build_database  # noqa: E402
 
 

@@ -1,13 +1,15 @@
-"""Migration files on disk: versions, numeric ordering, duplicate prefixes."""
+"""Migration files on disk: versions, their order, shared prefixes, accepted history."""
 
 from __future__ import annotations
 
 import re
 from collections import defaultdict
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from fnmatch import fnmatchcase
 from pathlib import Path
 
-from checks.config import ConfigError
+from checks.config import ConfigError, Ledger
 
 _PREFIX = re.compile(r"\d+(?:_\d+)*(?=_|$)")
 
@@ -22,6 +24,13 @@ def version_key(version: str) -> tuple[int, ...]:
         raise ConfigError(f"migration {version!r}: the name must start with a numeric version "
                           "(e.g. 001_init.sql)")
     return tuple(int(part) for part in match.group(0).split("_"))
+
+
+def order_key(order: str) -> Callable[[str], tuple[object, ...]]:
+    """How versions sort: numeric segments (then the name), or plain text."""
+    if order == "text":
+        return lambda version: (version,)
+    return lambda version: (version_key(version), version)
 
 
 @dataclass(frozen=True)
@@ -46,17 +55,19 @@ class MigrationFile:
         return self.path.read_text(encoding="utf-8")
 
 
-def discover(directory: Path) -> list[MigrationFile]:
-    """The migration files in ``directory``, in numeric version order."""
+def discover(directory: Path, order: str = "numeric") -> list[MigrationFile]:
+    """The migration files in ``directory``, in the configured order (numeric by default;
+    ``applied`` replays in numeric order too)."""
     if not directory.is_dir():
         raise ConfigError(f"migrations dir not found: {directory}")
     files = [MigrationFile(p) for p in directory.glob("*.sql") if p.is_file()]
     for f in files:
         version_key(f.version)  # a bad name is a config error, not a silently skipped file
-    return sorted(files, key=lambda f: (f.key, f.version))
+    key = order_key(order)
+    return sorted(files, key=lambda f: key(f.version))
 
 
-def shared_prefixes(files: list[MigrationFile]) -> dict[tuple[int, ...], list[MigrationFile]]:
+def shared_prefixes(files: Sequence[MigrationFile]) -> dict[tuple[int, ...], list[MigrationFile]]:
     """Version prefixes that more than one file uses (``1002_a.sql`` and ``1002_b.sql``)."""
     by_key: dict[tuple[int, ...], list[MigrationFile]] = defaultdict(list)
     for f in files:
@@ -66,3 +77,24 @@ def shared_prefixes(files: list[MigrationFile]) -> dict[tuple[int, ...], list[Mi
 
 def prefix_text(key: tuple[int, ...]) -> str:
     return "_".join(str(k) for k in key)
+
+
+@dataclass(frozen=True)
+class History:
+    """The ledger settings that say which history is known and accepted."""
+
+    ledger: Ledger
+
+    def before_baseline(self, version: str) -> bool:
+        """Whether ``version`` comes before the baseline (nothing there is required)."""
+        baseline = self.ledger.baseline
+        if baseline is None:
+            return False
+        key = order_key("numeric" if self.ledger.order == "applied" else self.ledger.order)
+        try:
+            return key(version) < key(baseline)
+        except ConfigError:
+            return False
+
+    def accepted(self, version: str, patterns: Sequence[str]) -> bool:
+        return any(fnmatchcase(version, p) for p in patterns)

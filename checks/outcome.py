@@ -3,29 +3,40 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any
 
 
 class Status(StrEnum):
-    """The four outcomes of the public interface."""
+    """Every outcome a check can end in.
+
+    The first four are the public interface's; ``accepted`` is a difference or history the
+    config accepts, ``warned`` a violated ``severity = "warn"`` invariant, ``info`` an
+    informational check's figures. None of those three fails a run.
+    """
 
     PASSED = "passed"
     FAILED = "failed"
     ERROR = "error"
     SKIPPED = "skipped"
+    ACCEPTED = "accepted"
+    WARNED = "warned"
+    INFO = "info"
 
 
 class CouldNotCheck(Exception):
     """The invariant could not be checked (unreachable, timeout, permission, proxy error...).
 
-    Never a pass: the pytest plugin reports it as an error. ``sql`` is what was tried.
+    Never a pass: the pytest plugin reports it as an error. ``sql`` is what was tried;
+    ``blocked_by`` names the check whose failure made this one impossible.
     """
 
-    def __init__(self, message: str, *, sql: Sequence[str] = ()) -> None:
+    def __init__(self, message: str, *, sql: Sequence[str] = (),
+                 blocked_by: str | None = None) -> None:
         super().__init__(message)
         self.sql = tuple(sql)
+        self.blocked_by = blocked_by
 
 
 @dataclass(frozen=True)
@@ -54,14 +65,34 @@ class Outcome:
     message: str
     evidence: tuple[Evidence, ...] = ()
     sql: tuple[str, ...] = field(default=())
+    blocked_by: str | None = None
+    """For an error caused by another check's failure: that check (root cause first)."""
+    attempts: int = 1
+    """How many times a converging check was tried (``--settle``)."""
+    first_passed_s: float | None = None
+    """Seconds into the settle window when it first passed."""
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        found = {
             "status": str(self.status),
             "message": self.message,
             "evidence": [e.to_dict() for e in self.evidence],
             "sql": list(self.sql),
         }
+        if self.blocked_by:
+            found["blocked_by"] = self.blocked_by
+        if self.attempts > 1 or self.first_passed_s is not None:
+            found["attempts"] = self.attempts
+            found["first_passed_s"] = self.first_passed_s
+        return found
+
+    def with_severity(self, severity: str) -> Outcome:
+        """A ``warn`` check's failure is a warning; an ``info`` check shows its figures."""
+        if severity == "warn" and self.status is Status.FAILED:
+            return replace(self, status=Status.WARNED)
+        if severity == "info" and self.status in (Status.PASSED, Status.FAILED):
+            return replace(self, status=Status.INFO)
+        return self
 
 
 def passed(message: str, *evidence: Evidence, sql: Sequence[str] = ()) -> Outcome:
@@ -72,8 +103,16 @@ def failed(message: str, *evidence: Evidence, sql: Sequence[str] = ()) -> Outcom
     return Outcome(Status.FAILED, message, tuple(evidence), tuple(sql))
 
 
+def accepted(message: str, *evidence: Evidence, sql: Sequence[str] = ()) -> Outcome:
+    return Outcome(Status.ACCEPTED, message, tuple(evidence), tuple(sql))
+
+
 def skipped(message: str) -> Outcome:
     return Outcome(Status.SKIPPED, message)
+
+
+def error(exc: CouldNotCheck) -> Outcome:
+    return Outcome(Status.ERROR, str(exc), sql=exc.sql, blocked_by=exc.blocked_by)
 
 
 def _jsonable(value: Any) -> Any:

@@ -5,23 +5,27 @@
 
 Then set ``[drift] snapshot = "expected_schema.json"`` in the invariants file: the drift
 check compares against the file instead of replaying the migrations (for histories that no
-longer replay from scratch).
+longer replay from scratch). The capture uses the session settings of ``--config`` (the
+search_path changes how PostgreSQL prints names), so give the one the suite runs with.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
-from checks import schema
+from checks import config as config_mod
+from checks.catalog import Catalog, capture, save_file
 from checks.config import ConfigError, Settings
+from checks.infra.cluster import Engine, default_bin_dir
+from checks.infra.expected import Expected
+from checks.infra.scratch import Servers
 from checks.migrations import discover
 from checks.outcome import CouldNotCheck
 from checks.redact import Redactor
-from checks.reference import Reference
-from checks.scratch import Scratch
-from checks.targets.postgres import PostgresTarget, display_name, dsn_password
+from checks.targets.postgres import PostgresTarget, display_name, dsn_password, with_environment
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -30,37 +34,42 @@ def main(argv: list[str] | None = None) -> int:
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--dsn", help="a known-good database to capture")
     source.add_argument("--migrations-dir", type=Path, help="replay these and capture")
+    parser.add_argument("--config", type=Path, help="invariants file whose [settings] to use")
     parser.add_argument("--pg-bin", type=Path, help="PostgreSQL bin dir for the replay")
     parser.add_argument("--out", type=Path, required=True, help="the snapshot file to write")
     args = parser.parse_args(argv)
     redact = Redactor([dsn_password(args.dsn)] if args.dsn else [])
     try:
-        captured, source_name = _capture(args)
+        settings = config_mod.load(args.config).settings if args.config else Settings()
+        captured, source_name = _capture(args, settings)
     except (ConfigError, CouldNotCheck) as exc:
         print(f"snapshot: {redact(str(exc))}", file=sys.stderr)
         return 2
-    schema.save(captured, args.out, source_name)
-    print(f"snapshot: {len(captured)} objects from {source_name} -> {args.out}")
+    save_file(captured, args.out, source_name)
+    print(f"snapshot: {len(captured.relations)} relations, {len(captured.columns)} columns, "
+          f"{len(captured.constraints)} constraints, {len(captured.indexes)} indexes from "
+          f"{source_name} -> {args.out}")
     return 0
 
 
-def _capture(args: argparse.Namespace) -> tuple[schema.Schema, str]:
+def _capture(args: argparse.Namespace, settings: Settings) -> tuple[Catalog, str]:
     if args.dsn:
         name = display_name(args.dsn)
-        target = PostgresTarget(args.dsn, Settings())
+        target = PostgresTarget(with_environment(args.dsn, dict(os.environ)), settings)
         try:
-            return schema.capture(target), name
+            return capture(target), name
         finally:
             target.close()
-    scratch = Scratch(args.pg_bin)
+    servers = Servers(Engine((args.pg_bin or default_bin_dir()).resolve()))
     try:
-        reference = Reference(scratch, discover(args.migrations_dir), Settings())
-        failed = [a for a in reference.replay() if a.error]
-        if failed:
-            raise CouldNotCheck(f"migration {failed[0].version} failed: {failed[0].error}")
-        return reference.schema(), f"replay of {args.migrations_dir}"
+        expected = Expected(discover(args.migrations_dir), settings, servers)
+        replayed = expected.replayed()
+        if replayed.failures:
+            first = replayed.failures[0]
+            raise CouldNotCheck(f"migration {first.version} failed: {first.error}")
+        return replayed.catalog, f"replay of {args.migrations_dir}"
     finally:
-        scratch.close()
+        servers.close()
 
 
 if __name__ == "__main__":

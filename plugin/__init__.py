@@ -1,5 +1,5 @@
-"""The pytest side of the suite: options, invariant items, reports."""
+"""The pytest side of the suite: options, items from the registry, the verdict, reports."""
 
-from plugin.items import invariant, verdict
+from plugin.items import check
 
-__all__ = ["invariant", "verdict"]
+__all__ = ["check"]

@@ -1,8 +1,9 @@
-"""Invariants as pytest items: the check runs in setup, its verdict is asserted in call.
+"""Checks as pytest items, built from the registry; the plugin owns every verdict.
 
-So pytest's own categories carry the outcome: could-not-check raises in setup (an
-*error* in every report and a non-zero exit), a violated invariant fails the call, a
-check that does not apply is skipped with its reason.
+Each ``verify/`` test function names a kind; it becomes one item per spec (and target).
+A target's selected checks are run together, at the first of its items to be set up;
+each item's report is then made from its check's Outcome, whatever the test body does:
+could-not-check is a setup error, a violation a failure, not applicable a skip.
 """
 
 from __future__ import annotations
@@ -14,107 +15,164 @@ from typing import Any
 
 import pytest
 
-from checks.aws import Aws
-from checks.context import Context
-from checks.normalize import Normalizer
 from checks.outcome import CouldNotCheck, Outcome, Status
-from checks.targets import open_target
-from plugin.plan import PLAN_KEY, Plan, Unavailable, build
+from checks.run import Check, TargetRun
+from plugin.plan import PLAN_KEY, Plan, build, worker_input
 
 OUTCOME_KEY = pytest.StashKey[Outcome]()
-CONTEXT_KEY = pytest.StashKey[Context]()
+CHECK_KEY = pytest.StashKey[Check]()
+RUNS_KEY = pytest.StashKey["Runs"]()
+SPREAD_KEY = pytest.StashKey[str]()
+NO_CHECK_MODES = ("setuponly", "setupplan")
 
 
-def invariant(source: str, check: Callable[[Context, Any], Outcome]) -> pytest.MarkDecorator:
-    """Mark a test as one item per invariant of ``source``, each checked by ``check``."""
-    return pytest.mark.invariant(source, check)
+def check(kind: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Make a ``verify/`` test function the checks of one kind (see ``checks.kinds``)."""
 
+    def decorate(function: Callable[..., Any]) -> Callable[..., Any]:
+        function = pytest.mark.usefixtures("verify_check")(function)
+        return pytest.mark.verify_kind(kind)(function)
 
-def verdict(outcome: Outcome) -> None:
-    """Fail the test unless the outcome passed (could-not-check already raised in setup)."""
-    if outcome.status is not Status.PASSED:
-        pytest.fail(outcome.message, pytrace=False)
+    return decorate
 
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_configure(config: pytest.Config) -> None:
-    config.stash[PLAN_KEY] = build(config)
+    config.addinivalue_line("markers", "verify_kind(name): the items of one kind of check")
+    plan = config.stash[PLAN_KEY] = build(config)
+    config.stash[RUNS_KEY] = Runs(plan)
     if not hasattr(config, "workerinput"):
+        _spread_targets(config, plan)
         _teardown_on_sigterm()
 
 
+def _spread_targets(config: pytest.Config, plan: Plan) -> None:
+    """``-n``: one target's checks share one catalog capture and one scan per table, so
+    they stay in one process; several targets are spread over processes."""
+    if config.getoption("dist", "no") == "no":
+        return
+    if len(plan.targets) < 2:
+        config.option.dist, config.option.tx = "no", []
+        config.stash[SPREAD_KEY] = "one target: checks run in this process (-n ignored)"
+    else:
+        config.option.dist = "loadgroup"
+        config.option.tx = config.option.tx[: len(plan.targets)]
+        config.stash[SPREAD_KEY] = f"{len(config.option.tx)} processes, a target each"
+
+
+def pytest_configure_node(node: Any) -> None:
+    """xdist: workers get the resolved targets (they cannot see the libpq environment)."""
+    node.workerinput["verify_targets"] = worker_input(node.config.stash[PLAN_KEY])
+
+
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    mark = metafunc.definition.get_closest_marker("invariant")
+    mark = metafunc.definition.get_closest_marker("verify_kind")
     if mark is None:
         return
-    items = metafunc.config.stash[PLAN_KEY].invariants(mark.args[0])
-    metafunc.parametrize("outcome", items, ids=[str(i.id) for i in items], indirect=True)
+    checks = metafunc.config.stash[PLAN_KEY].checks(mark.args[0])
+    if checks:
+        metafunc.parametrize("verify_check", checks, ids=[c.id for c in checks], indirect=True)
 
 
-@pytest.fixture(scope="session")
-def plan(pytestconfig: pytest.Config) -> Plan:
-    return pytestconfig.stash[PLAN_KEY]
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    # A kind with no entries in the config has no checks, not an empty-parameter skip.
+    items[:] = [i for i in items if i.get_closest_marker("verify_kind") is None
+                or hasattr(i, "callspec")]
+    for item in items:
+        if hasattr(item, "callspec"):
+            found = item.callspec.params.get("verify_check")
+            if isinstance(found, Check):
+                item.stash[CHECK_KEY] = found
+                if found.target.label:
+                    item.add_marker(pytest.mark.xdist_group(found.target.label))
 
 
-@pytest.fixture(scope="session")
-def context(plan: Plan, pytestconfig: pytest.Config) -> Iterator[Context]:
-    """One connection (or one throwaway server) for the whole run, always closed."""
-    aws = Aws(plan.spec.aws_region, plan.spec.aws_profile) if plan.spec.aws else None
-    ctx = Context(lambda: open_target(plan.spec, plan.config, plan.migrations, plan.scratch),
-                  plan.reference, Normalizer(plan.scratch), plan.config.settings, aws)
-    pytestconfig.stash[CONTEXT_KEY] = ctx
-    try:
-        yield ctx
-    finally:
-        ctx.close()
+@pytest.hookimpl(trylast=True)
+def pytest_collection_finish(session: pytest.Session) -> None:
+    session.config.stash[RUNS_KEY].select(
+        [i.stash[CHECK_KEY] for i in session.items if CHECK_KEY in i.stash])
 
 
 @pytest.fixture
-def outcome(request: pytest.FixtureRequest, context: Context) -> Outcome:
-    """Run the item's check against the target; raises CouldNotCheck, skips when n/a."""
-    check = request.node.get_closest_marker("invariant").args[1]
-    try:
-        if isinstance(request.param, Unavailable):
-            raise CouldNotCheck(request.param.error)
-        result = check(context, request.param)
-    except CouldNotCheck as exc:
-        request.node.stash[OUTCOME_KEY] = Outcome(Status.ERROR, str(exc), sql=exc.sql)
-        raise
-    request.node.stash[OUTCOME_KEY] = result
-    if result.status is Status.SKIPPED:
-        pytest.skip(result.message)
-    if result.status is Status.ERROR:
-        raise CouldNotCheck(result.message)
-    return result
+def verify_check(request: pytest.FixtureRequest) -> Iterator[Check]:
+    """Run the item's check (with every selected check of its target, the first time);
+    could-not-check raises here, so pytest reports it as an error."""
+    found: Check = request.param
+    config = request.config
+    if any(config.getoption(mode, False) for mode in NO_CHECK_MODES):
+        yield found  # pytest runs no test in these modes: no check runs, no verdict
+        return
+    outcome = config.stash[RUNS_KEY].outcome(found)
+    request.node.stash[OUTCOME_KEY] = outcome
+    if outcome.status is Status.ERROR:
+        raise CouldNotCheck(outcome.message, blocked_by=outcome.blocked_by)
+    if outcome.status in (Status.SKIPPED, Status.ACCEPTED):
+        pytest.skip(outcome.message)
+    yield found
 
 
 @pytest.hookimpl(wrapper=True)
-def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
     report = yield
-    excinfo = call.excinfo
-    if excinfo is not None and excinfo.errisinstance(CouldNotCheck):
-        # The cause in one line, not a traceback through our plumbing.
-        report.longrepr = f"could not check: {excinfo.value}"
-    elif excinfo is not None and not excinfo.errisinstance(
-            (pytest.fail.Exception, pytest.skip.Exception, KeyboardInterrupt)):
-        # A bug, not a finding: keep the traceback, but give the cause in one line first.
-        report.verify_cause = f"{excinfo.typename}: {str(excinfo.value).splitlines()[0]}"
     found = item.stash.get(OUTCOME_KEY, None)
-    if found is not None and report.when in ("setup", "call"):
-        report.verify_outcome = found.to_dict()
-    ctx = item.config.stash.get(CONTEXT_KEY, None)
-    report.verify_facts = dict(ctx.facts) if ctx is not None else {}
+    if found is None or report.when == "teardown":
+        return report
+    report.verify_outcome = found.to_dict()
+    report.verify_area = item.stash[CHECK_KEY].kind.area
+    report.verify_facts = item.config.stash[RUNS_KEY].facts
+    if report.when == "setup" and found.status is Status.ERROR:
+        report.longrepr = f"could not check: {found.message}"
+    elif report.when == "call":
+        # The verdict is the check's, whatever the test body did.
+        if found.status is Status.FAILED:
+            report.outcome, report.longrepr = "failed", found.message
+        else:
+            report.outcome, report.longrepr = "passed", None
     return report
 
 
+class Runs:
+    """One TargetRun per target; each runs its selected checks once, on first need."""
+
+    def __init__(self, plan: Plan) -> None:
+        self.plan = plan
+        self.selected: list[Check] = []
+        self._runs: dict[str, TargetRun] = {}
+        self._outcomes: dict[Check, Outcome] = {}
+        self.facts: dict[str, str] = {}
+
+    def select(self, checks: list[Check]) -> None:
+        self.selected = checks
+
+    def outcome(self, found: Check) -> Outcome:
+        if found not in self._outcomes:
+            label = found.target.label
+            run = self._runs.get(label)
+            if run is None:
+                run = self._runs[label] = TargetRun(found.target, self.plan.resources)
+            mine = [c for c in self.selected if c.target == found.target] or [found]
+            self._outcomes.update(run.run(mine if found in mine else [*mine, found]))
+            for key, value in run.facts_shown.items():
+                self.facts[f"{label} {key}".strip()] = value
+        return self._outcomes[found]
+
+    def close(self) -> None:
+        try:
+            for run in self._runs.values():
+                run.close()
+        finally:
+            self.plan.resources.close()
+
+
 def pytest_unconfigure(config: pytest.Config) -> None:
-    plan = config.stash.get(PLAN_KEY, None)
-    if plan is not None:
-        plan.scratch.close()
+    runs = config.stash.get(RUNS_KEY, None)
+    if runs is not None:
+        runs.close()
 
 
 def _teardown_on_sigterm() -> None:
-    """Turn SIGTERM (CI cancel, ``timeout``) into an interrupt, so the server is removed."""
+    """Turn SIGTERM (CI cancel, ``timeout``) into an interrupt, so servers are removed."""
 
     def interrupt(signum: int, frame: object) -> None:
         raise KeyboardInterrupt(f"signal {signum}")

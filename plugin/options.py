@@ -7,12 +7,13 @@ import pytest
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("verify", "post-deploy verification")
-    group.addoption("--dsn", dest="dsn", metavar="URL",
-                    help="verify a live PostgreSQL (libpq URL or key=value; env VERIFY_DSN)")
-    group.addoption("--via-lambda", dest="via_lambda", metavar="FUNCTION",
+    group.addoption("--dsn", dest="dsn", metavar="URL", action="append",
+                    help="verify a live PostgreSQL (libpq URL or key=value; env VERIFY_DSN); "
+                         "repeat for several targets")
+    group.addoption("--via-lambda", dest="via_lambda", metavar="FUNCTION", action="append",
                     help="verify through the db-query proxy Lambda (env VERIFY_LAMBDA)")
-    group.addoption("--env", dest="env_name", metavar="NAME",
-                    help="a named environment from the config file")
+    group.addoption("--env", dest="env_name", metavar="NAME", action="append",
+                    help="a named environment from the config file; repeat for several")
     group.addoption("--read-only", dest="read_only", action="store_true",
                     help="no write probes; probe checks are skipped with the reason")
     group.addoption("--aws", dest="aws", action="store_true", default=None,
@@ -30,4 +31,4 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--upload-expiry", dest="upload_expiry", metavar="DURATION", default="7d",
                     help="how long the presigned link works (default 7d, the maximum)")
     group.addoption("--pg-bin", dest="pg_bin", metavar="DIR",
-                    help="PostgreSQL bin directory for the throwaway server (default: embedded)")
+                    help="PostgreSQL bin directory for the throwaway servers (default: embedded)")

@@ -1,133 +1,180 @@
-"""What this run verifies: the validated config, the migration files, the target to open."""
+"""What this run verifies, decided before any SQL runs: config, targets, inputs, reports.
+
+Any problem is one usage error line (exit 4), and it replaces the reports of an earlier
+run with an error summary, so nothing stale can pass for this run's result.
+"""
 
 from __future__ import annotations
 
+import json
 import os
 import re
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
+from functools import cached_property
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from checks import config as config_mod
-from checks import drift, indexes, ledger, schema
-from checks.config import Config
-from checks.migration_files import MigrationsDir
-from checks.migrations import MigrationFile, discover
-from checks.outcome import CouldNotCheck
-from checks.reference import Reference
-from checks.scratch import Scratch
-from checks.targets import TargetSpec, resolve
+from checks.clients.aws import AwsClients
+from checks.config import Config, ConfigError
+from checks.infra.cluster import Engine
+from checks.infra.expected import Expected
+from checks.infra.scratch import Servers
+from checks.kinds import REGISTRY
+from checks.kinds.base import Inputs, Unavailable
+from checks.migrations import discover
+from checks.redact import Redactor
+from checks.run import Check, Resources
+from checks.targets import TargetSpec, pg_bin, resolve
+from checks.targets.postgres import dsn_password
 from checks.upload import Destination, parse_destination
 
 PLAN_KEY = pytest.StashKey["Plan"]()
+REPORT_FILES = ("report.html", "junit.xml", "summary.md", "summary.json", "metrics.prom")
+_WORKER_TARGETS = "verify_targets"
 
 
-@dataclass(frozen=True)
-class Unavailable:
-    """Stands in for invariants that could not even be listed; its item is an error."""
-
-    id: str
-    error: str
-
-
-@dataclass(frozen=True)
+@dataclass
 class Plan:
-    """Everything decided before any SQL runs; invariant lists are its properties."""
+    """Everything decided before any SQL runs."""
 
     config: Config
-    migrations: list[MigrationFile]
-    spec: TargetSpec
+    targets: list[TargetSpec]
+    resources: Resources
     release: str | None
     reports_dir: Path
     started_at: datetime
-    scratch: Scratch
-    reference: Reference
+    redact: Redactor
     upload: Destination | None = None
+    _specs: dict[str, list[Any]] = field(default_factory=dict)
+
+    @property
+    def inputs(self) -> Inputs:
+        return self.resources.inputs
 
     @property
     def run_id(self) -> str:
-        """``20261125T141122Z`` plus the release, for file names and S3 prefixes."""
-        stamp = self.started_at.strftime("%Y%m%dT%H%M%SZ")
+        """``20261125T141122123Z`` (UTC, to the millisecond) plus the release, for file
+        names and S3 prefixes."""
+        when = self.started_at
+        stamp = when.strftime("%Y%m%dT%H%M%S") + f"{when.microsecond // 1000:03d}Z"
         release = re.sub(r"[^A-Za-z0-9._-]+", "-", self.release or "").strip("-")
         return f"{stamp}-{release}" if release else stamp
 
-    @property
-    def ledger_records(self) -> list[ledger.Recorded]:
-        return [ledger.Recorded(self.config.ledger, m) for m in self.migrations]
+    def checks(self, kind: str) -> list[Check]:
+        """The items of one kind: each of its specs on each target."""
+        if kind not in REGISTRY:
+            raise pytest.UsageError(f"unknown kind of check {kind!r} (known: "
+                                    f"{', '.join(REGISTRY)})")
+        if kind not in self._specs:
+            self._specs[kind] = REGISTRY[kind].specs(self.inputs)
+        return [Check(REGISTRY[kind], spec, target) for target in self.targets
+                for spec in self._specs[kind]]
 
-    @property
-    def ledger_tables(self) -> list[ledger.NoUnknownVersions]:
-        return [ledger.NoUnknownVersions(self.config.ledger, tuple(self.migrations))]
+    @cached_property
+    def total(self) -> int:
+        """How many checks the config defines for these targets (selected or not)."""
+        return sum(len(self.checks(kind)) for kind in REGISTRY)
 
-    @property
-    def migration_dirs(self) -> list[MigrationsDir]:
-        return [MigrationsDir(self.config.migrations_dir, tuple(self.migrations))]
-
-    @property
-    def schema_objects(self) -> list[drift.ExpectedObject | Unavailable]:
-        try:
-            expected = self.reference.schema()
-        except CouldNotCheck as exc:
-            return [Unavailable("expected-schema", str(exc))]
-        allow = self.config.drift.allow
-        return [drift.ExpectedObject(i, attrs, drift.allowed(i, allow))
-                for i, attrs in sorted(expected.items())]
-
-    @property
-    def extra_object_kinds(self) -> list[drift.NoExtraObjects | Unavailable]:
-        try:
-            expected = frozenset(self.reference.schema())
-        except CouldNotCheck as exc:
-            return [Unavailable("expected-schema", str(exc))]
-        return [drift.NoExtraObjects(k, expected, tuple(self.config.drift.allow))
-                for k in schema.KINDS]
-
-    @property
-    def index_health(self) -> list[indexes.TableIndexes]:
-        return [indexes.TableIndexes(t) for t in self.config.index_health_tables]
-
-    def invariants(self, source: str) -> list:
-        """The invariants named ``source``: a Plan property or a config section."""
-        if hasattr(self, source):
-            return list(getattr(self, source))
-        if hasattr(self.config, source):
-            return list(getattr(self.config, source))
-        raise pytest.UsageError(f"unknown invariant source {source!r}")
+    def target_line(self) -> str:
+        return "; ".join(f"{t.kind} {t.name} (chosen by {t.chosen_by})" for t in self.targets)
 
 
 def build(pytest_config: pytest.Config) -> Plan:
     """Read options, environment and config file; any problem is a one-line UsageError."""
     opt = pytest_config.getoption
     root = pytest_config.rootpath
-    config_path = Path(opt("verify_config") or root / "verify" / "invariants.toml")
-    migrations_dir = opt("migrations_dir")
+    worker = getattr(pytest_config, "workerinput", None)
+    reports_dir = Path(opt("reports_dir") or root / "reports")
+    redact = Redactor.from_environment(os.environ)
+    if worker is None:
+        _prepare_reports_dir(reports_dir)
     try:
+        config_path = Path(opt("verify_config") or root / "verify" / "invariants.toml")
+        migrations_dir = opt("migrations_dir")
         cfg = config_mod.load(config_path, Path(migrations_dir) if migrations_dir else None)
-        spec = resolve(
-            cfg, os.environ,
-            dsn=opt("dsn"), via_lambda=opt("via_lambda"), env_name=opt("env_name"),
-            read_only=opt("read_only"), aws=opt("aws"),
-            pg_bin=Path(opt("pg_bin")) if opt("pg_bin") else None,
-        )
-        if cfg.drift.snapshot and not (cfg.path.parent / cfg.drift.snapshot).is_file():
-            raise config_mod.ConfigError(f"drift.snapshot: no such file: {cfg.drift.snapshot}")
-        migrations = discover(cfg.migrations_dir)
+        if worker is not None and _WORKER_TARGETS in worker:
+            targets = [TargetSpec(**t) for t in json.loads(worker[_WORKER_TARGETS])]
+        else:
+            targets = resolve(cfg, os.environ, dsn=opt("dsn") or (),
+                              via_lambda=opt("via_lambda") or (), env_name=opt("env_name") or (),
+                              read_only=opt("read_only"), aws=opt("aws"))
+        bin_dir = pg_bin(opt("pg_bin"))
+        snapshot = cfg.path.parent / cfg.drift.snapshot if cfg.drift.snapshot else None
+        if snapshot is not None and not snapshot.is_file():
+            raise ConfigError(f"drift.snapshot: no such file: {cfg.drift.snapshot}")
+        migrations = discover(cfg.migrations_dir, cfg.ledger.order)
         upload = parse_destination(opt("upload"), opt("upload_expiry")) if opt("upload") else None
-    except config_mod.ConfigError as exc:
-        raise pytest.UsageError(str(exc)) from None
-    pg_bin = Path(opt("pg_bin")) if opt("pg_bin") else None
-    scratch = Scratch(pg_bin)
-    snapshot = cfg.path.parent / cfg.drift.snapshot if cfg.drift.snapshot else None
+        for target in targets:
+            redact.add(dsn_password(target.conninfo or ""))
+            if target.aws:
+                AwsClients(target.aws_region, target.aws_profile).require()
+        if upload is not None:
+            AwsClients(cfg.aws.region).require()
+    except ConfigError as exc:
+        if worker is None:
+            _write_usage_error(reports_dir, redact(str(exc)))
+        raise pytest.UsageError(redact(str(exc))) from None
+    _clear_libpq_environment()
+    engine = Engine((bin_dir or _default_bin()).resolve())
+    servers = Servers(engine)
+    inputs = Inputs(cfg, migrations, Expected(migrations, cfg.settings, servers, snapshot))
     return Plan(
-        scratch=scratch,
-        upload=upload,
-        reference=Reference(scratch, migrations, cfg.settings, snapshot),
         config=cfg,
-        migrations=migrations,
-        spec=spec,
+        targets=targets,
+        resources=Resources(inputs, servers, pg_bin=Engine(bin_dir.resolve()) if bin_dir else None),
         release=opt("release") or os.environ.get("VERIFY_RELEASE") or None,
-        reports_dir=Path(opt("reports_dir") or root / "reports"),
+        reports_dir=reports_dir,
         started_at=datetime.now(UTC),
+        redact=redact,
+        upload=upload,
     )
+
+
+def worker_input(plan: Plan) -> str:
+    """The resolved targets, for xdist workers (they do not see the libpq environment)."""
+    return json.dumps([asdict(t) for t in plan.targets])
+
+
+def _default_bin() -> Path:
+    from checks.infra.cluster import default_bin_dir
+
+    return default_bin_dir()
+
+
+def _prepare_reports_dir(reports_dir: Path) -> None:
+    """The reports folder must be writable; the previous run's reports go now, so that a
+    run that ends early cannot leave them standing for its own."""
+    try:
+        reports_dir.mkdir(parents=True, exist_ok=True)
+        probe = reports_dir / ".ops-verify-write-test"
+        probe.write_text("")
+        probe.unlink()
+        for name in REPORT_FILES:
+            (reports_dir / name).unlink(missing_ok=True)
+    except OSError as exc:
+        raise pytest.UsageError(f"--reports-dir {reports_dir}: not writable ({exc.strerror})"
+                                ) from None
+
+
+def _write_usage_error(reports_dir: Path, message: str) -> None:
+    summary = {"outcome": "error", "target": None, "release": None,
+               "started_at": datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
+               "duration_s": 0.0, "counts": {}, "selection": None, "checks": [],
+               "usage_error": message}
+    (reports_dir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    (reports_dir / "summary.md").write_text(
+        f"## Post-deploy verification: ERROR\n\nNothing was checked: usage error: {message}\n")
+
+
+def _clear_libpq_environment() -> None:
+    """Targets carry what they took from ``PG*`` variables; nothing else may read them (the
+    throwaway servers and their clients would otherwise follow PGPORT, PGOPTIONS, ...)."""
+    for name in [n for n in os.environ if n.startswith("PG")]:
+        del os.environ[name]
+
+
+__all__ = ["PLAN_KEY", "REPORT_FILES", "Plan", "Unavailable", "build", "worker_input"]

@@ -17,8 +17,8 @@ import psycopg
 import pytest
 from psycopg import sql
 
+from checks.infra.cluster import Cluster
 from checks.migrations import discover
-from checks.targets.cluster import Cluster
 from checks.targets.ephemeral import build_database
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -223,16 +223,16 @@ def aws_world(moto_server: MotoServer) -> MotoServer:
     a heartbeat logged a second ago."""
 
     ecs = moto_server.client("ecs")
-    ecs.create_cluster(clusterName="ops-pipeline")
+    ecs.create_cluster(clusterName="ops-pipeline-cluster")
     ecs.register_task_definition(family="trade-stream", containerDefinitions=[
         {"name": "trade-stream", "image": "trade-stream:latest", "memory": 256}])
-    ecs.create_service(cluster="ops-pipeline", serviceName="trade-stream",
+    ecs.create_service(cluster="ops-pipeline-cluster", serviceName="trade-stream",
                        taskDefinition="trade-stream", desiredCount=1)
     log_heartbeat(moto_server, seconds_ago=1)
     return moto_server
 
 
-def log_heartbeat(aws: MotoServer, seconds_ago: float, group: str = "/ecs/trade-stream"
+def log_heartbeat(aws: MotoServer, seconds_ago: float, group: str = "/ecs/ops-pipeline/trade-stream"
                   ) -> None:
     """Log one trade-stream heartbeat event ``seconds_ago``."""
     import time
@@ -243,7 +243,7 @@ def log_heartbeat(aws: MotoServer, seconds_ago: float, group: str = "/ecs/trade-
         logs.create_log_stream(logGroupName=group, logStreamName="trade-stream/task-1")
     logs.put_log_events(logGroupName=group, logStreamName="trade-stream/task-1", logEvents=[
         {"timestamp": int((time.time() - seconds_ago) * 1000),
-         "message": "heartbeat: websocket connected, 0 events pending"}])
+         "message": "INFO - Account activities: fetched=1 inserted=0"}])
 
 
 def _clean_env() -> dict[str, str]:

@@ -1,9 +1,22 @@
-"""A small local server speaking the Lambda Invoke API, standing in for the db-query proxy.
+"""A local stand-in for the Lambda Invoke API serving the real db-query handler.
 
-``POST /2015-03-31/functions/{name}/invocations`` with ``{"sql": ...}``; the function name
-picks the behaviour: ``ops-pipeline-db-query`` runs the SQL read-only against a real
-database; ``crashing`` answers with X-Amz-Function-Error; ``http-500`` with statusCode 500;
-``no-rows`` with a body that lacks ``rows``.
+The handler below does what the real ``ops-pipeline-db-query`` function does (written
+from its published behaviour): it refuses any text that, stripped and upper-cased, does
+not start with ``SELECT`` (statusCode 400), runs the rest with psycopg2 and a
+RealDictCursor (several statements: the last one's rows), never commits, and answers
+``json.dumps({"success": True, "rows": rows, "count": n}, default=str)``; any exception is
+statusCode 500 with ``success: false``, ``error`` and ``error_type``. No row cap, no timeout.
+
+The Invoke API around it behaves like AWS's, limits included: an unknown function is a
+404 ResourceNotFoundException, a request over 6 MB a 413, an answer over 6 MB an
+``Unhandled`` function error (``Function.ResponseSizeTooLarge``), throttling a 429
+TooManyRequestsException.
+
+Faults, chosen by the function's name: ``crashing`` (an unhandled exception:
+X-Amz-Function-Error), ``http-500`` (the handler's 500), ``no-success`` (200 with
+``success: false``), ``malformed`` (an answer that is not JSON), ``no-rows`` (no ``rows``),
+``throttled`` (every other call is throttled), ``hung`` (never answers in time),
+``slow`` (answers after ``latency``), ``wrong-db`` (answers for another database).
 """
 
 from __future__ import annotations
@@ -11,58 +24,138 @@ from __future__ import annotations
 import json
 import re
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
 
-import psycopg
+import psycopg2
+import psycopg2.extras
 
 _PATH = re.compile(r"/2015-03-31/functions/([^/]+)/invocations")
+MAX_PAYLOAD = 6 * 1024 * 1024
+FUNCTIONS = ("ops-pipeline-db-query", "crashing", "http-500", "no-success", "malformed",
+             "no-rows", "throttled", "hung", "slow", "wrong-db")
 
 
-def _handler(dsn: str, calls: list[str]) -> type[BaseHTTPRequestHandler]:
+def handler(event: dict[str, Any], dsn: str) -> dict[str, Any]:
+    """The db-query handler, as the real function behaves."""
+    sql = event.get("sql", "")
+    if not sql.strip().upper().startswith("SELECT"):
+        return {"statusCode": 400, "body": json.dumps({"error": "Only SELECT queries allowed"})}
+    try:
+        conn = psycopg2.connect(dsn, connect_timeout=10)
+        with conn.cursor(cursor_factory=psycopg2.extras.RealDictCursor) as cur:
+            cur.execute(sql)
+            rows = cur.fetchall()
+        conn.close()
+        return {"statusCode": 200,
+                "body": json.dumps({"success": True, "rows": rows, "count": len(rows)},
+                                   default=str)}
+    except Exception as e:
+        return {"statusCode": 500,
+                "body": json.dumps({"success": False, "error": str(e),
+                                    "error_type": type(e).__name__})}
+
+
+@dataclass
+class Server:
+    """The running stand-in: its endpoint, and what it was asked."""
+
+    endpoint: str
+    calls: list[str] = field(default_factory=list)
+    """The SQL of every invocation that reached a function, in order."""
+    invocations: int = 0
+    latency: float = 0.0
+    """Seconds every invocation waits before answering (real invocations are not free)."""
+    hang: float = 60.0
+
+
+def _handler_class(dsn: str, other_dsn: str | None, state: Server) -> type:
+    lock = threading.Lock()
+
     class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
         def do_POST(self) -> None:
             match = _PATH.fullmatch(self.path.split("?")[0])
             body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-            if not match:
-                self._send(404, {"message": "not found"}, {"x-amzn-ErrorType": "NotFound"})
+            with lock:
+                state.invocations += 1
+                number = state.invocations
+            if not match or match.group(1) not in FUNCTIONS:
+                name = match.group(1) if match else self.path
+                self._error(404, "ResourceNotFoundException",
+                            f"Function not found: arn:aws:lambda:us-west-2:000000000000:"
+                            f"function:{name}")
                 return
-            function, query = match.group(1), json.loads(body)["sql"]
-            calls.append(query)
+            if len(body) > MAX_PAYLOAD:
+                self._error(413, "RequestEntityTooLargeException",
+                            f"{len(body)} byte payload is too large for the RequestResponse "
+                            f"invocation type (limit {MAX_PAYLOAD} bytes)")
+                return
+            function = match.group(1)
+            if function == "throttled" and number % 2 == 0:
+                self._error(429, "TooManyRequestsException", "Rate Exceeded.")
+                return
+            event = json.loads(body or b"{}")
+            with lock:
+                state.calls.append(event.get("sql", ""))
+            if state.latency:
+                time.sleep(state.latency)
+            if function == "hung":
+                time.sleep(state.hang)
+            self._answer(function, event)
+
+        def _answer(self, function: str, event: dict[str, Any]) -> None:
             if function == "crashing":
-                self._send(200, {"errorMessage": "boom", "errorType": "RuntimeError"},
+                self._send(200, json.dumps({"errorMessage": "boom", "errorType": "RuntimeError",
+                                            "stackTrace": []}).encode(),
                            {"X-Amz-Function-Error": "Unhandled"})
-            elif function == "http-500":
-                self._send(200, {"statusCode": 500, "body": json.dumps({"error": "db down"})})
+                return
+            if function == "malformed":
+                self._send(200, b"{'statusCode': 200, 'body': not json")
+                return
+            if function == "http-500":
+                answer = {"statusCode": 500, "body": json.dumps(
+                    {"success": False, "error": "could not connect to server: Connection "
+                     "timed out", "error_type": "OperationalError"})}
+            elif function == "no-success":
+                answer = {"statusCode": 200, "body": json.dumps({"success": False})}
             elif function == "no-rows":
-                self._send(200, {"statusCode": 200, "body": json.dumps({"success": True})})
+                answer = {"statusCode": 200, "body": json.dumps({"success": True})}
             else:
-                self._send(200, self._run(query))
+                answer = handler(event, other_dsn if function == "wrong-db" and other_dsn
+                                 else dsn)
+            payload = json.dumps(answer).encode()
+            if len(payload) > MAX_PAYLOAD:
+                payload = json.dumps({
+                    "errorMessage": f"Response payload size exceeded maximum allowed payload "
+                                    f"size ({MAX_PAYLOAD} bytes).",
+                    "errorType": "Function.ResponseSizeTooLarge"}).encode()
+                self._send(200, payload, {"X-Amz-Function-Error": "Unhandled"})
+                return
+            self._send(200, payload)
 
-        def _run(self, query: str) -> dict[str, object]:
-            try:
-                with psycopg.connect(dsn, autocommit=True) as conn, conn.cursor() as cur:
-                    cur.execute("SET default_transaction_read_only = on")
-                    cur.execute(query)
-                    names = [c.name for c in cur.description or ()]
-                    rows = [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
-            except psycopg.Error as exc:
-                return {"statusCode": 500, "body": json.dumps({"success": False,
-                                                               "error": str(exc)})}
-            return {"statusCode": 200,
-                    "body": json.dumps({"success": True, "rows": rows}, default=str)}
+        def _error(self, status: int, kind: str, message: str) -> None:
+            self._send(status, json.dumps({"Type": "User", "message": message}).encode(),
+                       {"x-amzn-ErrorType": kind})
 
-        def _send(self, status: int, payload: object, headers: dict[str, str] | None = None
+        def _send(self, status: int, data: bytes, headers: dict[str, str] | None = None
                   ) -> None:
-            data = json.dumps(payload).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            for key, value in (headers or {}).items():
-                self.send_header(key, value)
-            self.end_headers()
-            self.wfile.write(data)
+            try:
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.send_header("X-Amz-Executed-Version", "$LATEST")
+                for key, value in (headers or {}).items():
+                    self.send_header(key, value)
+                self.end_headers()
+                self.wfile.write(data)
+            except (BrokenPipeError, ConnectionResetError):
+                pass  # the client gave up (a read timeout): as the real API, nothing to do
 
         def log_message(self, *args: object) -> None:
             pass
@@ -71,14 +164,17 @@ def _handler(dsn: str, calls: list[str]) -> type[BaseHTTPRequestHandler]:
 
 
 @contextmanager
-def lambda_server(dsn: str) -> Iterator[tuple[str, list[str]]]:
-    """Serve on a free loopback port; yields the endpoint URL and the SQL it received."""
-    calls: list[str] = []
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(dsn, calls))
+def lambda_server(dsn: str, other_dsn: str | None = None, latency: float = 0.0
+                  ) -> Iterator[Server]:
+    """Serve on a free loopback port until the block ends."""
+    state = Server("", latency=latency)
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_class(dsn, other_dsn, state))
+    server.daemon_threads = True
+    state.endpoint = f"http://127.0.0.1:{server.server_address[1]}"
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
-        yield f"http://127.0.0.1:{server.server_address[1]}", calls
+        yield state
     finally:
         server.shutdown()
         server.server_close()

@@ -18,7 +18,7 @@ def test_healthy_service_passes(verify, database, aws_world):
     run = verify("--dsn", database.dsn, "--aws", env=aws_world.env)
     assert run.returncode == 0, run.output
     assert _aws_outcomes(run) == {ECS: "passed", LOGS: "passed"}
-    assert "running 1/1" in run.message(ECS.split("test_ecs_service_stable")[1])
+    assert "running 1 of 1" in run.message(ECS.split("test_ecs_service_stable")[1])
     assert aws_world.env["AWS_SECRET_ACCESS_KEY"] not in run.all_output()
 
 
@@ -36,14 +36,14 @@ def test_without_aws_they_are_skipped_with_the_reason(verify, database):
 ])
 def test_faults_fail_exactly_their_check(verify, database, moto_server, fault, expected):
     ecs = moto_server.client("ecs")
-    ecs.create_cluster(clusterName="ops-pipeline")
+    ecs.create_cluster(clusterName="ops-pipeline-cluster")
     if fault != "no-service":
         ecs.register_task_definition(family="trade-stream", containerDefinitions=[
             {"name": "trade-stream", "image": "trade-stream:latest", "memory": 256}])
-        ecs.create_service(cluster="ops-pipeline", serviceName="trade-stream",
+        ecs.create_service(cluster="ops-pipeline-cluster", serviceName="trade-stream",
                            taskDefinition="trade-stream", desiredCount=1)
     if fault == "scaled-to-zero":
-        ecs.update_service(cluster="ops-pipeline", service="trade-stream", desiredCount=0)
+        ecs.update_service(cluster="ops-pipeline-cluster", service="trade-stream", desiredCount=0)
     if fault == "stale-log":
         log_heartbeat(moto_server, seconds_ago=3 * 3600)
     elif fault == "no-log-group":
@@ -54,7 +54,8 @@ def test_faults_fail_exactly_their_check(verify, database, moto_server, fault, e
     assert run.returncode == 1
     assert _aws_outcomes(run) == expected
     if fault == "no-log-group":
-        assert "log group /ecs/trade-stream does not exist" in run.message("[trade_stream_logs]")
+        assert "log group /ecs/ops-pipeline/trade-stream does not exist" in run.message(
+            "[trade_stream_logs]")
 
 
 def test_unreachable_aws_is_an_error(verify, database):

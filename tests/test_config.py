@@ -28,7 +28,7 @@ def test_default_config_loads():
 @pytest.mark.parametrize(("text", "message"), [
     ("[ledger]\ntabel = 'x'\n", "ledger: unknown key 'tabel'"),
     ("[ledger]\ntable = 'x\"; DROP TABLE y; --'\n", "is not a valid SQL identifier"),
-    ("[settings]\nstatement_timeout = 'soon'\n", "not a duration"),
+    ("[settings]\nstatement_timeout = 'soon'\n", "not a positive duration"),
     ("[settings]\nsample_rows = 'many'\n", "expected an integer"),
     ("surprise = 1\n", "unknown key 'surprise'"),
     ("[ledger\n", "not valid TOML"),

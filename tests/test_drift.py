@@ -10,8 +10,8 @@ from pathlib import Path
 import psycopg
 import pytest
 
+from checks.infra.cluster import Cluster
 from checks.migrations import discover
-from checks.targets.cluster import Cluster
 from checks.targets.ephemeral import build_database
 from tests.conftest import FIXTURES, MIGRATIONS, ROOT
 
@@ -127,7 +127,10 @@ def test_allow_list_accepts_an_intended_difference(verify, database, config_file
                          '"index:*manual*"]\n')
     run = verify("--dsn", database.dsn, "--config", str(config))
     assert run.returncode == 0, run.output
-    assert "allows" in run.message("index:public.idx_alpaca_dedupe_processed_at]")
+    assert run.outcomes()[SCHEMA_OBJECT.format("index:public.idx_alpaca_dedupe_processed_at")] \
+        == "skipped"
+    assert "allowed by [drift] allow" in run.message("index:public.idx_alpaca_dedupe_processed_at]")
+    assert run.outcomes()["test_no_unexpected_objects[index]"] == "skipped"
 
 
 def test_failing_migration_is_reported_with_version_statement_and_message(verify, tmp_path):

@@ -84,16 +84,23 @@ def test_same_rule_written_differently_passes(verify, database):
     assert set(run.outcomes().values()) == {"passed"}
 
 
-def test_not_valid_constraint_reports_violating_rows(verify, database):
+def test_not_valid_constraint_with_violating_rows_fails(verify, database, config_file):
     database.execute("ALTER TABLE active_positions DROP CONSTRAINT chk_active_positions_side")
     database.execute("UPDATE active_positions SET side = 'sideways' WHERE ticker = 'AAPL'")
     database.execute("ALTER TABLE active_positions ADD CONSTRAINT chk_active_positions_side "
                      "CHECK (side IN ('long', 'short', 'call', 'put')) NOT VALID")
     run = verify("--dsn", database.dsn, "-k", "test_check_constraint_definition")
-    message = run.message("[chk_active_positions_side]")
-    assert "1 existing rows violate it (VALIDATE CONSTRAINT would fail)" in message
-    assert run.outcomes()["test_check_constraint_definition[chk_active_positions_side]"] == \
-        "passed"
+    check = "test_check_constraint_definition[chk_active_positions_side]"
+    assert run.outcomes()[check] == "failed"
+    assert "1 existing rows violate it (VALIDATE CONSTRAINT would fail)" in run.message(
+        "[chk_active_positions_side]")
+    config = config_file(
+        '[[check_constraints]]\ntable = "active_positions"\nname = "chk_active_positions_side"\n'
+        "expression = \"side IN ('long', 'short', 'call', 'put')\"\n"
+        "allow_violating_rows = true\n")
+    run = verify("--dsn", database.dsn, "--config", str(config), "-k", "definition")
+    assert run.outcomes() == {check: "accepted"}
+    assert "accepted by allow_violating_rows" in run.message("[chk_active_positions_side]")
 
 
 def test_validated_constraint_says_so(verify, database):
@@ -161,7 +168,7 @@ def test_empty_uniqueness_scope_is_not_a_pass(verify, database, config_file):
     config = config_file('[[unique]]\nname = "ok"\ntable = "active_positions"\n'
                          'columns = ["alpaca_order_id"]\nallow_empty = true\n')
     run = verify("--dsn", database.dsn, "--config", str(config), "-k", "no_duplicates")
-    assert run.outcomes() == {"test_no_duplicates[ok]": "passed"}
+    assert run.outcomes() == {"test_no_duplicates[ok]": "accepted"}
 
 
 def test_uniqueness_scope_where(verify, database, config_file):
@@ -209,18 +216,35 @@ def test_probe_blocked_by_lock_is_an_error_not_a_wait(verify, database):
     assert "lock" in run.message("enforced[chk_position_history_side]").lower()
 
 
-def test_probe_rejected_by_another_rule_is_an_error(verify, database):
+def test_probe_row_satisfies_the_other_rules(verify, database):
+    """Another CHECK and a NOT NULL on columns the probe does not break: the probe row,
+    taken from an existing row, satisfies them, so the probe concludes."""
     database.execute("ALTER TABLE position_history ADD CONSTRAINT a_ticker_upper "
                      "CHECK (ticker IS NULL OR ticker = upper(ticker)) NOT VALID")
     database.execute("ALTER TABLE position_history ALTER COLUMN ticker SET NOT NULL")
     run = verify("--dsn", database.dsn, "-k", "enforced[chk_position_history_side]")
+    assert run.outcomes() == {
+        "test_check_constraint_enforced[chk_position_history_side]": "passed"}
+
+
+def test_probe_that_cannot_break_only_its_rule_is_an_error(verify, database, config_file):
+    """Configured probe values that break another rule: no row breaks only this one, so
+    the check cannot conclude: an error that says why, never a pass."""
+    database.execute("ALTER TABLE position_history ADD CONSTRAINT a_quantity_positive "
+                     "CHECK (quantity > 0) NOT VALID")
+    config = config_file(
+        '[[check_constraints]]\ntable = "position_history"\nname = "chk_position_history_side"\n'
+        "expression = \"side IN ('long', 'short', 'call', 'put')\"\n"
+        "probe_values = { quantity = -1 }\n")
+    run = verify("--dsn", database.dsn, "--config", str(config), "-k", "enforced")
     assert run.not_passed() == {
         "test_check_constraint_enforced[chk_position_history_side]": "error"}
-    assert "inconclusive probe" in run.message("enforced[chk_position_history_side]")
+    assert "inconclusive" in run.message("enforced[chk_position_history_side]")
 
 
 def test_query_error_in_a_check_is_one_line_error(verify, database, config_file):
     config = config_file('[[custom_sql]]\nname = "divides"\nsql = "SELECT 1 / 0 AS x"\n')
     run = verify("--dsn", database.dsn, "--config", str(config), "-k", "custom_sql")
     assert run.outcomes() == {"test_custom_sql[divides]": "error"}
-    assert run.message("[divides]") == "could not check: division by zero"
+    assert run.message("[divides]") == "division by zero"
+    assert "could not check: division by zero" in run.output

@@ -1,4 +1,5 @@
-"""--via-lambda: the database through the db-query proxy, over a real HTTP endpoint."""
+"""--via-lambda: the database through the real db-query handler (a faithful stand-in behind a
+local Invoke API over real HTTP), ECS and CloudWatch Logs on moto's server."""
 
 from __future__ import annotations
 
@@ -6,34 +7,132 @@ import re
 
 import pytest
 
+from tests.conftest import log_heartbeat
 from tests.lambda_server import lambda_server
 
 SECRET = "wJalrXUtnFEMI-test-secret-key"
+FUNCTION = "ops-pipeline-db-query"
+PROBES = "test_check_constraint_enforced"
+AWS_CHECKS = ("test_ecs_service_stable", "test_log_heartbeat")
 
 
 @pytest.fixture
 def aws_env(aws_world):
-    """--via-lambda turns the AWS checks on: ECS and CloudWatch Logs are moto's server, the
-    Lambda endpoint is the local db-query stand-in."""
+    """ECS and CloudWatch Logs are moto's server; Lambda is the local Invoke stand-in."""
     def env(endpoint: str) -> dict[str, str]:
         return {**aws_world.env, "AWS_ENDPOINT_URL_LAMBDA": endpoint,
                 "AWS_SECRET_ACCESS_KEY": SECRET}
     return env
 
 
-def test_healthy_database_through_the_proxy(verify, database, aws_env):
-    with lambda_server(database.dsn) as (endpoint, calls):
-        run = verify("--via-lambda", "ops-pipeline-db-query", env=aws_env(endpoint))
-    assert run.returncode == 0, run.output
-    assert run.summary["target"] == {"kind": "lambda", "name": "ops-pipeline-db-query"}
-    skipped = {k for k, v in run.outcomes().items() if v == "skipped"}
-    assert skipped and all(k.startswith("test_check_constraint_enforced") for k in skipped)
-    assert "read-only" in run.message("enforced[chk_active_positions_side]")
-    assert {k for k, v in run.outcomes().items() if v == "passed"} == \
-        set(run.outcomes()) - skipped
+def _database_checks(run) -> dict[str, str]:
+    return {k: v for k, v in run.target_checks().items() if not k.startswith(AWS_CHECKS)}
+
+
+def test_healthy_stand_in_gives_the_direct_outcomes_check_by_check(verify, database, aws_env):
+    with lambda_server(database.dsn) as server:
+        through = verify("--via-lambda", FUNCTION, env=aws_env(server.endpoint))
+    direct = verify("--dsn", database.dsn, "--aws", env=aws_env(server.endpoint))
+    assert through.returncode == 0, through.output
+    assert direct.returncode == 0, direct.output
+    assert through.summary["target"] == {"kind": "lambda", "name": FUNCTION}
+    expected = {k: v for k, v in direct.outcomes().items() if not k.startswith(PROBES)}
+    assert {k: v for k, v in through.outcomes().items() if not k.startswith(PROBES)} == expected
+    probes = {k: v for k, v in through.outcomes().items() if k.startswith(PROBES)}
+    assert probes and set(probes.values()) == {"skipped"}
+    assert "db-query Lambda is read-only" in through.message("enforced[chk_active_positions_side]")
     writes = re.compile(r"\b(INSERT|UPDATE|DELETE|ALTER|CREATE|DROP|TRUNCATE)\b", re.I)
-    assert calls and not [q for q in calls if writes.search(q)]
-    assert SECRET not in run.all_output()
+    assert server.calls and not [q for q in server.calls if writes.search(q)]
+    assert len(server.calls) <= 15
+    assert SECRET not in through.all_output()
+
+
+def test_every_statement_the_suite_sends_passes_the_select_filter(verify, database, aws_env,
+                                                                   config_file):
+    config = config_file(
+        '[[custom_sql]]\nname = "with_cte"\n'
+        'sql = """WITH open AS (SELECT * FROM active_positions WHERE status = \'open\')\n'
+        '-- a comment, then the query\nSELECT id FROM open WHERE quantity <= 0"""\n'
+        '[[custom_sql]]\nname = "commented"\nsql = """-- leading comment\n  SELECT 1 AS x '
+        'WHERE false"""\n'
+        '[[unique]]\ntable = "active_positions"\ncolumns = ["alpaca_order_id"]\n'
+        'where = "status = \'open\'"\n'
+        '[[freshness]]\nname = "beat"\ntable = "service_heartbeats"\ncolumn = "last_beat_at"\n'
+        'where = "service = \'trade-stream\'"\n'
+        '[[check_constraints]]\ntable = "active_positions"\nname = "chk_active_positions_side"\n'
+        "expression = \"side IN ('long', 'short', 'call', 'put')\"\n"
+        '[index_health]\ntables = ["active_positions"]\n'
+        '[[indexes]]\ntable = "active_positions"\nname = "idx_active_positions_alpaca_order_id"\n')
+    database.execute("ALTER TABLE position_history DROP CONSTRAINT chk_position_history_side; "
+                     "ALTER TABLE position_history ADD CONSTRAINT chk_position_history_side "
+                     "CHECK (side IN ('long', 'short', 'call', 'put')) NOT VALID")
+    with lambda_server(database.dsn) as server:
+        run = verify("--via-lambda", FUNCTION, "--config", str(config),
+                     env=aws_env(server.endpoint))
+    assert run.returncode == 0, run.output
+    assert server.calls
+    for text in server.calls:
+        assert text.strip().upper().startswith("SELECT"), text[:80]
+        statement = text.split(";\n", 1)[1]  # after the pins of the transaction
+        assert statement.strip().upper().startswith("SELECT"), statement[:80]
+
+
+@pytest.mark.parametrize(("function", "words"), [
+    ("crashing", "the function failed (Unhandled): RuntimeError: boom"),
+    ("http-500", "the handler answered statusCode 500: could not connect"),
+    ("no-success", "the handler answered statusCode 200: no error given"),
+    ("malformed", "the answer is not JSON"),
+    ("no-rows", "rows are not a list of objects"),
+    ("no-such-function", "the Invoke API answered HTTP 404 ResourceNotFoundException"),
+])
+def test_proxy_faults_are_errors_never_passes(verify, database, aws_env, function, words):
+    with lambda_server(database.dsn) as server:
+        run = verify("--via-lambda", function, env=aws_env(server.endpoint))
+    assert run.returncode != 0
+    assert run.summary["outcome"] == "error"
+    assert set(_database_checks(run).values()) == {"error"}
+    assert words in run.message("test_migration_recorded[001_init]")
+    aws = {k: v for k, v in run.outcomes().items() if k.startswith(AWS_CHECKS)}
+    assert set(aws.values()) == {"passed"}  # AWS checks do not depend on the function
+
+
+def test_throttling_is_retried_then_passes(verify, database, aws_env):
+    with lambda_server(database.dsn) as server:
+        run = verify("--via-lambda", "throttled", env=aws_env(server.endpoint))
+    assert run.returncode == 0, run.output
+    assert server.invocations > len(server.calls)  # some calls were throttled and retried
+
+
+def test_a_hung_function_ends_the_run_fast_with_every_database_check_an_error(
+        verify, database, aws_env, config_file):
+    config = config_file('[settings]\nproxy_timeout = "2s"\nconcurrency = 4\n')
+    with lambda_server(database.dsn) as server:
+        server.hang = 300  # longer than any sequence of timeouts the run could wait out
+        run = verify("--via-lambda", "hung", "--config", str(config),
+                     env=aws_env(server.endpoint), timeout=240)
+        calls = len(server.calls)
+    assert run.returncode != 0
+    assert set(_database_checks(run).values()) == {"error"}
+    assert "no answer within 2s" in run.message("test_migration_recorded[001_init]")
+    assert calls <= 4  # not retried, not one timeout after another
+
+
+def test_a_function_that_answers_for_another_database_is_an_error(verify, database, cluster,
+                                                                  aws_env, config_file):
+    config = config_file(f'[environments.prod]\nlambda_function = "wrong-db"\n'
+                         f'database = "{database.name}"\n')
+    with lambda_server(database.dsn, other_dsn=cluster.conninfo("postgres")) as server:
+        run = verify("--env", "prod", "--config", str(config), env=aws_env(server.endpoint))
+    assert set(_database_checks(run).values()) == {"error"}
+    assert f"answers for database 'postgres', but the environment expects " \
+           f"'{database.name}'" in run.message("test_migration_recorded[001_init]")
+
+
+def test_unreachable_proxy_is_an_error(verify, aws_env):
+    run = verify("--via-lambda", FUNCTION, env=aws_env("http://127.0.0.1:9"))
+    assert run.returncode != 0
+    assert set(_database_checks(run).values()) == {"error"}
+    assert "cannot reach the Lambda endpoint" in run.message("recorded[001_init]")
 
 
 @pytest.mark.parametrize("fault", [
@@ -42,32 +141,41 @@ def test_healthy_database_through_the_proxy(verify, database, aws_env):
     "ALTER TABLE active_positions DROP CONSTRAINT chk_active_positions_strategy_type; "
     "ALTER TABLE active_positions ADD CONSTRAINT chk_active_positions_strategy_type "
     "CHECK (strategy_type IN ('day_trade', 'swing_trade', 'stock')) NOT VALID",
-], ids=["duplicate-order-id", "old-allowed-list"])
-def test_faults_are_found_through_the_proxy(verify, database, aws_env, fault):
+    "UPDATE service_heartbeats SET last_beat_at = now() - interval '3 hours'",
+], ids=["duplicate-order-id", "old-allowed-list", "stale-heartbeat"])
+def test_faults_fail_their_items_through_the_proxy(verify, database, aws_env, fault):
     database.execute(fault)
-    with lambda_server(database.dsn) as (endpoint, _):
-        run = verify("--via-lambda", "ops-pipeline-db-query", env=aws_env(endpoint))
-    assert run.returncode == 1
-    assert set(run.not_passed().values()) <= {"failed", "skipped"}
-    assert "failed" in run.not_passed().values()
+    with lambda_server(database.dsn) as server:
+        through = verify("--via-lambda", FUNCTION, env=aws_env(server.endpoint))
+    direct = verify("--dsn", database.dsn, "--read-only", env=aws_env(server.endpoint))
+    assert through.returncode == 1
+    failed = {k for k, v in through.outcomes().items() if v == "failed"}
+    assert failed and failed == {k for k, v in direct.outcomes().items() if v == "failed"}
 
 
-@pytest.mark.parametrize(("function", "words"), [
-    ("crashing", "raised Unhandled"),
-    ("http-500", "HTTP 500"),
-    ("no-rows", "no 'rows' list"),
-])
-def test_proxy_failures_are_errors_never_passes(verify, database, aws_env, function, words):
-    with lambda_server(database.dsn) as (endpoint, _):
-        run = verify("--via-lambda", function, env=aws_env(endpoint))
-    assert run.returncode != 0
-    assert run.summary["outcome"] == "error"
-    assert set(run.target_checks().values()) == {"error"}
-    assert words in run.message("test_migration_recorded[001_init]")
+def test_a_missing_log_group_fails_its_own_item(verify, database, aws_world, aws_env):
+    aws_world.client("logs").delete_log_group(logGroupName="/ecs/ops-pipeline/trade-stream")
+    with lambda_server(database.dsn) as server:
+        run = verify("--via-lambda", FUNCTION, env=aws_env(server.endpoint))
+    assert run.not_passed() == {"test_log_heartbeat[trade_stream_logs]": "failed",
+                                **{k: "skipped" for k in run.outcomes() if k.startswith(PROBES)}}
+    assert "log group /ecs/ops-pipeline/trade-stream does not exist" in run.message(
+        "[trade_stream_logs]")
 
 
-def test_unreachable_proxy_is_an_error(verify, aws_env):
-    run = verify("--via-lambda", "ops-pipeline-db-query", env=aws_env("http://127.0.0.1:9"))
-    assert run.returncode != 0
-    assert set(run.target_checks().values()) == {"error"}
-    assert "invoking ops-pipeline-db-query failed" in run.message("recorded[001_init]")
+def test_a_stopped_service_fails_its_own_item_with_its_events(verify, database, moto_server,
+                                                              monkeypatch):
+    monkeypatch.setenv("MOTO_ECS_SERVICE_RUNNING", "0")  # read by the in-process server
+    ecs = moto_server.client("ecs")
+    ecs.create_cluster(clusterName="ops-pipeline-cluster")
+    ecs.register_task_definition(family="trade-stream", containerDefinitions=[
+        {"name": "trade-stream", "image": "trade-stream:latest", "memory": 256}])
+    ecs.create_service(cluster="ops-pipeline-cluster", serviceName="trade-stream",
+                       taskDefinition="trade-stream", desiredCount=1)
+    log_heartbeat(moto_server, seconds_ago=1)
+    with lambda_server(database.dsn) as server:
+        run = verify("--via-lambda", FUNCTION, env={**moto_server.env,
+                                                    "AWS_ENDPOINT_URL_LAMBDA": server.endpoint})
+    assert run.not_passed() == {"test_ecs_service_stable[trade-stream]": "failed",
+                                **{k: "skipped" for k in run.outcomes() if k.startswith(PROBES)}}
+    assert "running 0 of 1" in run.message("test_ecs_service_stable[trade-stream]")

@@ -11,7 +11,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from checks.targets.cluster import _PREFIX, Cluster
+from checks.infra.cluster import _PREFIX, Cluster
 from tests.conftest import ROOT, _clean_env
 
 PG15 = Path("/usr/lib/postgresql/15/bin")
@@ -69,13 +69,13 @@ def test_sigterm_mid_run_removes_the_server(tmp_path, private_tmp, config_file):
 def test_initdb_cache_is_reused_and_old_templates_pruned(tmp_path):
     import os
 
-    old = tmp_path / "pg0.0-0123456789abcdef"
+    old = tmp_path / "initdb" / "pg0.0-0123456789abcdef"
     (old / "base").mkdir(parents=True)
     os.utime(old, (0, 0))
     with Cluster(cache_dir=tmp_path):
-        templates = set(tmp_path.glob("pg*-*"))
+        templates = set((tmp_path / "initdb").glob("pg*-*"))
     assert not old.exists()
     assert len(templates) == 1
     with Cluster(cache_dir=tmp_path):
         pass
-    assert set(tmp_path.glob("pg*-*")) == templates  # reused, not initialised again
+    assert set((tmp_path / "initdb").glob("pg*-*")) == templates  # reused, not initialised

@@ -1,18 +1,34 @@
--- The columns of one table: type, nullability, default, identity/generated, and whether
--- the named constraint (if any) references the column.
-SELECT a.attname                                        AS name,
-       pg_catalog.format_type(a.atttypid, a.atttypmod)  AS type,
-       t.typcategory::text                              AS category,
-       a.attnotnull                                     AS not_null,
-       pg_catalog.pg_get_expr(d.adbin, d.adrelid)       AS default_expr,
-       a.attidentity::text                              AS identity,
-       a.attgenerated::text                             AS generated,
-       COALESCE(a.attnum = ANY (c.conkey), false)       AS in_constraint
+-- Columns of user tables: type (as PostgreSQL prints it, and its length or precision),
+-- nullability, default, identity, generated expression, and a collation other than the
+-- type's own. Defaults of tables locked by another session are left NULL.
+SELECT c.oid::bigint                                        AS relation,
+       n.nspname                                            AS schema,
+       c.relname                                            AS "table",
+       a.attname                                            AS name,
+       a.attnum::int                                        AS position,
+       pg_catalog.format_type(a.atttypid, a.atttypmod)      AS type,
+       pg_catalog.format_type(a.atttypid, NULL)             AS base_type,
+       a.atttypmod::int                                     AS typmod,
+       t.typcategory::text                                  AS category,
+       t.typtype::text                                      AS type_kind,
+       t.oid >= 16384                                       AS user_type,
+       a.attnotnull                                         AS not_null,
+       ad.oid IS NOT NULL                                   AS has_default,
+       CASE WHEN ad.oid IS NOT NULL AND NOT (c.oid = ANY (%(locked)s::pg_catalog.oid[]))
+            THEN pg_catalog.pg_get_expr(ad.adbin, ad.adrelid) END AS "default",
+       a.attidentity::text                                  AS identity,
+       a.attgenerated::text                                 AS generated,
+       CASE WHEN a.attcollation <> 0 AND a.attcollation <> t.typcollation
+            THEN cn.nspname || '.' || co.collname END       AS collation
 FROM pg_catalog.pg_attribute a
+JOIN pg_catalog.pg_class c ON c.oid = a.attrelid
+JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
 JOIN pg_catalog.pg_type t ON t.oid = a.atttypid
-LEFT JOIN pg_catalog.pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
-LEFT JOIN pg_catalog.pg_constraint c ON c.conrelid = a.attrelid AND c.conname = %(constraint)s
-WHERE a.attrelid = to_regclass(pg_catalog.format('%%I.%%I', %(schema)s::text, %(table)s::text))
-  AND a.attnum > 0
-  AND NOT a.attisdropped
-ORDER BY a.attnum
+LEFT JOIN pg_catalog.pg_attrdef ad ON ad.adrelid = a.attrelid AND ad.adnum = a.attnum
+LEFT JOIN pg_catalog.pg_collation co ON co.oid = a.attcollation
+LEFT JOIN pg_catalog.pg_namespace cn ON cn.oid = co.collnamespace
+WHERE c.relkind IN ('r', 'p', 'f')
+  AND a.attnum > 0 AND NOT a.attisdropped
+  AND c.oid >= 16384
+  AND n.nspname <> 'pg_toast' AND n.nspname !~ '^pg_(toast_)?temp_'
+ORDER BY 2, 3, 5

@@ -3,20 +3,17 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import psycopg
 from psycopg import sql
 
 from checks.config import Settings
+from checks.infra.cluster import Cluster
+from checks.infra.replay import apply_files, apply_script
+from checks.infra.scratch import Scratch
 from checks.migrations import MigrationFile
 from checks.outcome import CouldNotCheck
-from checks.replay import apply_files, apply_script
-from checks.targets.cluster import Cluster
 from checks.targets.postgres import PostgresTarget
-
-if TYPE_CHECKING:  # checks.scratch imports this package
-    from checks.scratch import Scratch
 
 DATABASE = "ops_verify"
 
@@ -25,7 +22,8 @@ def build_database(cluster: Cluster, dbname: str, migrations: list[MigrationFile
                    fixtures: list[Path]) -> None:
     """Create ``dbname`` on ``cluster`` from the migrations and fixture scripts.
 
-    A migration that fails makes the build a could-not-check naming that version.
+    A migration that fails makes the build a could-not-check naming that version; its
+    replay check is the root cause.
     """
     with psycopg.connect(cluster.conninfo(), autocommit=True) as conn:
         conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(dbname)))
@@ -33,7 +31,8 @@ def build_database(cluster: Cluster, dbname: str, migrations: list[MigrationFile
     for applied in apply_files(conninfo, migrations):
         if applied.error:
             raise CouldNotCheck(f"the embedded database could not be built: migration "
-                                f"{applied.version} failed: {applied.error}")
+                                f"{applied.version} failed: {applied.error}",
+                                blocked_by=f"test_migration_replays[{applied.version}]")
     for script in fixtures:
         try:
             apply_script(conninfo, script)

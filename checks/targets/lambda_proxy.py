@@ -1,27 +1,43 @@
 """The database through the read-only db-query Lambda (``--via-lambda FUNCTION``).
 
-Request: ``{"sql": "SELECT ..."}`` (values inlined as SQL literals, identifiers quoted).
-Accepted answers: ``{"statusCode": 200, "body": <object or JSON text>}`` or the object
-itself, where the object has ``rows`` (a list of objects, or of lists with ``columns``) and
-no ``error`` / ``"success": false``. Anything else is a could-not-check, never an empty result.
+The real handler refuses any text that does not start with ``SELECT``, runs the rest with
+psycopg2 (several statements allowed, the last one's rows returned) in a transaction it
+never commits, and answers ``{"statusCode": 200, "body": "{\\"success\\": true, \\"rows\\":
+[...], \\"count\\": n}"}`` with every non-JSON value as its ``str()``; errors come back as
+``statusCode`` 400 or 500 with ``success: false``. It has no timeout of its own, so each
+request starts with a SELECT that pins this transaction's timeouts and settings.
+
+Every answer passes four layers of validation, and a failure names its layer: the Invoke
+API (HTTP), the function (``FunctionError``), the handler's answer (``statusCode``,
+``success``), the rows (a list of objects, as many as ``count`` says).
 """
 
 from __future__ import annotations
 
 import json
-import os
 import re
-from collections.abc import Mapping
+import threading
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from psycopg import sql
 
+from checks.clients.aws import AwsClients
 from checks.config import Settings, duration_ms
 from checks.outcome import CouldNotCheck
-from checks.targets.base import Params, ProbeResult, QueryError, Rows, Statement
+from checks.targets import LAMBDA_REASON as PROBE_BLOCK
+from checks.targets.base import (
+    Params,
+    ProbeBatch,
+    QueryError,
+    Rows,
+    Statement,
+    first_line,
+    pins_statement,
+)
 
-PROBE_BLOCK = "the db-query Lambda is read-only: write probes cannot run through it"
 _PLACEHOLDER = re.compile(r"%\((\w+)\)s|%s|%%")
+_LEADING_COMMENTS = re.compile(r"\A(?:\s+|--[^\n]*(?:\n|\Z)|/\*.*?\*/)*", re.DOTALL)
 
 
 def render_sql(statement: Statement, params: Params = None) -> str:
@@ -43,95 +59,159 @@ def render_sql(statement: Statement, params: Params = None) -> str:
     return _PLACEHOLDER.sub(literal, text) if params is not None else text
 
 
+def select_text(text: str) -> str:
+    """The statement without leading comments; it must then start with SELECT (the
+    function's filter), which every statement the suite sends does by construction."""
+    stripped = _LEADING_COMMENTS.sub("", text).rstrip().rstrip(";")
+    if not stripped[:6].upper() == "SELECT":
+        raise CouldNotCheck(f"not sent to the db-query Lambda, which runs only SELECT: "
+                            f"{stripped[:60]!r}")
+    return stripped
+
+
+def request_text(settings: Settings, statement: Statement, params: Params = None) -> str:
+    """What is sent as ``{"sql": ...}``: the pins, then the statement."""
+    pins = pins_statement(settings, local=True, read_only=True).as_string(None)
+    return f"{pins};\n{select_text(render_sql(statement, params))}"
+
+
 class LambdaTarget:
-    """Queries sent to the proxy Lambda, one synchronous invocation each, never retried."""
+    """Queries sent to the proxy Lambda, at most ``concurrency`` invocations at once.
+
+    A read timeout means the function may still be running: every later query fails at
+    once with that cause instead of waiting out its own timeout.
+    """
 
     kind = "lambda"
     probe_block = PROBE_BLOCK
 
-    def __init__(self, function: str, settings: Settings, *, region: str | None = None,
-                 profile: str | None = None) -> None:
-        import boto3
-        from botocore.config import Config
-
+    def __init__(self, function: str, settings: Settings, clients: AwsClients,
+                 read_timeout_s: float | None = None) -> None:
         self.name = function
+        self.concurrency = settings.concurrency
         self._function = function
-        timeout_s = duration_ms(settings.statement_timeout) / 1000
-        config = Config(
-            connect_timeout=max(1, duration_ms(settings.connect_timeout) // 1000),
-            read_timeout=timeout_s + 10,
-            retries={"total_max_attempts": 1},  # a retried read timeout would run it again
-        )
-        try:
-            # botocore itself reads AWS_DEFAULT_REGION only; the interface promises AWS_REGION.
-            region = region or os.environ.get("AWS_REGION") or None
-            session = boto3.Session(profile_name=profile, region_name=region)
-            self._client = session.client("lambda", config=config)
-        except Exception as exc:  # botocore raises many unrelated types for bad settings
-            raise CouldNotCheck(f"cannot set up the Lambda client: {exc}") from None
+        self._settings = settings
+        self._read_timeout = read_timeout_s or duration_ms(settings.statement_timeout) / 1000 + 10
+        self._client = clients.invoke_client(
+            read_timeout=self._read_timeout,
+            connect_timeout=max(1, duration_ms(settings.connect_timeout) / 1000))
+        self._broken: str | None = None
+        self._lock = threading.Lock()
 
     def query(self, statement: Statement, params: Params = None) -> Rows:
-        payload = json.dumps({"sql": render_sql(statement, params)})
-        try:
-            response = self._client.invoke(FunctionName=self._function,
-                                           InvocationType="RequestResponse", Payload=payload)
-            raw = response["Payload"].read()
-        except Exception as exc:  # botocore: ClientError, EndpointConnectionError, timeouts...
-            raise CouldNotCheck(f"invoking {self._function} failed: "
-                                f"{str(exc).splitlines()[0]}") from None
+        if self._broken:
+            raise CouldNotCheck(self._broken)
+        payload = json.dumps({"sql": request_text(self._settings, statement, params)})
+        response = self._invoke(payload)
+        raw = response["Payload"].read()
         if response.get("FunctionError"):
-            raise CouldNotCheck(f"{self._function} raised {response['FunctionError']}: "
-                                f"{raw[:300].decode(errors='replace')}")
-        return _rows(self._function, _decode(self._function, raw))
+            raise CouldNotCheck(f"{self._function}: the function failed "
+                                f"({response['FunctionError']}): {_function_message(raw)}")
+        return _rows(self._function, _answer(self._function, raw))
 
-    def probe(self, statement: Statement, params: Params = None) -> ProbeResult:
+    def _invoke(self, payload: str) -> dict[str, Any]:
+        from botocore.exceptions import (
+            BotoCoreError,
+            ClientError,
+            ConnectTimeoutError,
+            EndpointConnectionError,
+            ReadTimeoutError,
+        )
+
+        try:
+            return self._client.invoke(FunctionName=self._function,
+                                       InvocationType="RequestResponse", Payload=payload)
+        except ClientError as exc:
+            error = exc.response.get("Error", {})
+            status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+            raise CouldNotCheck(f"{self._function}: the Invoke API answered HTTP {status} "
+                                f"{error.get('Code', '')}: {error.get('Message', '')}".rstrip(": ")
+                                ) from None
+        except ReadTimeoutError:
+            self._break(f"{self._function}: no answer within {self._read_timeout:g}s (the "
+                        "function may still be running the query); later queries not sent")
+        except (EndpointConnectionError, ConnectTimeoutError) as exc:
+            self._break(f"{self._function}: cannot reach the Lambda endpoint: {first_line(exc)}")
+        except BotoCoreError as exc:
+            raise CouldNotCheck(f"invoking {self._function} failed: {first_line(exc)}") from None
+        raise AssertionError("unreachable")
+
+    def _break(self, cause: str) -> None:
+        with self._lock:
+            self._broken = self._broken or cause
+        raise CouldNotCheck(cause)
+
+    def probe(self, inserts: Sequence[tuple[Statement, Params]],
+              sequences: Sequence[str]) -> ProbeBatch:
         raise CouldNotCheck(PROBE_BLOCK)
 
     def render(self, statement: Statement, params: Params = None) -> str:
         return render_sql(statement, params)
 
-    def server_version(self) -> str:
-        return str(self.query("SELECT current_setting('server_version') AS v").scalar())
-
     def close(self) -> None:
-        self._client.close()
+        pass  # the client is shared (one place builds AWS clients) and holds no session
 
 
-def _decode(function: str, raw: bytes) -> dict[str, Any]:
+def _function_message(raw: bytes) -> str:
+    try:
+        error = json.loads(raw)
+        return f"{error.get('errorType', '?')}: {error.get('errorMessage', '')}"[:300]
+    except (ValueError, AttributeError):
+        return raw[:300].decode(errors="replace")
+
+
+def _answer(function: str, raw: bytes) -> dict[str, Any]:
+    """Layer 3: the handler's answer must be statusCode 200 and success true."""
     try:
         answer = json.loads(raw)
     except ValueError:
-        raise CouldNotCheck(f"{function} answered with something that is not JSON: "
+        raise CouldNotCheck(f"{function}: the answer is not JSON: "
                             f"{raw[:200].decode(errors='replace')!r}") from None
-    if isinstance(answer, dict) and "statusCode" in answer:
-        status, body = answer["statusCode"], answer.get("body")
-        if isinstance(body, str):
-            try:
-                body = json.loads(body)
-            except ValueError:
-                raise CouldNotCheck(f"{function}: body is not JSON: {body[:200]!r}") from None
-        if status != 200:
-            detail = body.get("error") if isinstance(body, dict) else body
-            raise QueryError(f"{function} answered HTTP {status}: {detail}")
-        answer = body
-    if not isinstance(answer, dict):
-        raise CouldNotCheck(f"{function} answered {type(answer).__name__}, expected an object")
-    if answer.get("error") or answer.get("success") is False:
-        raise QueryError(f"{function} reported an error: {answer.get('error') or answer}")
-    return answer
+    if not isinstance(answer, dict) or "statusCode" not in answer:
+        raise CouldNotCheck(f"{function}: the answer has no statusCode (got "
+                            f"{type(answer).__name__} {str(answer)[:100]})")
+    body = answer.get("body")
+    if isinstance(body, str):
+        try:
+            body = json.loads(body)
+        except ValueError:
+            raise CouldNotCheck(f"{function}: the answer's body is not JSON: "
+                                f"{body[:200]!r}") from None
+    if not isinstance(body, dict):
+        raise CouldNotCheck(f"{function}: the answer's body is {type(body).__name__}, "
+                            "expected an object")
+    status = answer["statusCode"]
+    if status != 200 or body.get("success") is not True:
+        detail = body.get("error") or "no error given"
+        kind = f" ({body['error_type']})" if body.get("error_type") else ""
+        raise QueryError(f"{function}: the handler answered statusCode {status}: "
+                         f"{detail}{kind}", _sqlstate(str(detail)))
+    return body
 
 
-def _rows(function: str, answer: dict[str, Any]) -> Rows:
-    rows = answer.get("rows")
-    if not isinstance(rows, list):
-        raise CouldNotCheck(f"{function}: the answer has no 'rows' list "
-                            f"(keys: {', '.join(sorted(answer)) or 'none'})")
-    if not rows:
-        return Rows(tuple(answer.get("columns") or ()), [])
-    if all(isinstance(r, dict) for r in rows):
-        columns = tuple(answer.get("columns") or rows[0].keys())
-        return Rows(columns, [tuple(r.get(c) for c in columns) for r in rows])
-    columns = answer.get("columns")
-    if isinstance(columns, list) and all(isinstance(r, list) for r in rows):
-        return Rows(tuple(columns), [tuple(r) for r in rows])
-    raise CouldNotCheck(f"{function}: rows are neither objects nor lists with 'columns'")
+def _rows(function: str, body: dict[str, Any]) -> Rows:
+    """Layer 4: ``rows`` is a list of objects with one set of keys, ``count`` of them."""
+    rows = body.get("rows")
+    if not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows):
+        raise CouldNotCheck(f"{function}: the answer's rows are not a list of objects "
+                            f"(keys: {', '.join(sorted(body))})")
+    if "count" in body and body["count"] != len(rows):
+        raise CouldNotCheck(f"{function}: the answer says {body['count']} rows but holds "
+                            f"{len(rows)}")
+    columns = tuple(rows[0]) if rows else ()
+    if any(tuple(r) != columns for r in rows):
+        raise CouldNotCheck(f"{function}: the rows do not all have the same columns")
+    return Rows(columns, [tuple(r.values()) for r in rows])
+
+
+_SQLSTATE_HINTS = {
+    "canceling statement due to lock timeout": "55P03",
+    "canceling statement due to statement timeout": "57014",
+    "query would be affected by row-level security": "42501",
+    "permission denied": "42501",
+}
+
+
+def _sqlstate(message: str) -> str | None:
+    """psycopg2's message carries no SQLSTATE through the function: infer the few we act on."""
+    return next((code for text, code in _SQLSTATE_HINTS.items() if text in message), None)

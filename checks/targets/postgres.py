@@ -1,16 +1,33 @@
-"""A live PostgreSQL reached directly (``--dsn``): one read-only session for the run."""
+"""A PostgreSQL reached directly (``--dsn``, or the throwaway server of the embedded default).
+
+Reads run on a small set of sessions (at most ``concurrency``), each read pipelined as
+one round trip: ``BEGIN READ ONLY``, the pins of :func:`session_pins` for this transaction,
+the statement, ``ROLLBACK``. Pinning per transaction holds behind a transaction pooler too,
+and whatever a statement changes in its session cannot reach the next one.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import queue
+import threading
+from collections.abc import Sequence
 
 import psycopg
 from psycopg import sql
-from psycopg.conninfo import conninfo_to_dict
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from checks.config import ConfigError, Settings, duration_ms
 from checks.outcome import CouldNotCheck
-from checks.targets.base import Params, ProbeResult, QueryError, Rows, Statement
+from checks.targets.base import (
+    Params,
+    ProbeBatch,
+    ProbeResult,
+    QueryError,
+    Rows,
+    Statement,
+    first_line,
+    pins_statement,
+)
 
 
 def display_name(conninfo: str) -> str:
@@ -18,7 +35,7 @@ def display_name(conninfo: str) -> str:
     try:
         params = conninfo_to_dict(conninfo)
     except psycopg.Error as exc:
-        raise ConfigError(f"bad DSN: {_first_line(exc)}") from None
+        raise ConfigError(f"bad DSN: {first_line(exc)}") from None
     host = str(params.get("host") or params.get("hostaddr") or "localhost")
     if host.startswith("/"):
         host = "local socket"
@@ -34,90 +51,149 @@ def dsn_password(conninfo: str) -> str | None:
         return None
 
 
+def with_environment(conninfo: str, environ: dict[str, str]) -> str:
+    """The DSN with what libpq would take from ``PG*`` variables written into it, so that
+    connections need the caller's libpq environment no longer (it is then cleared)."""
+    from psycopg import pq
+
+    params = conninfo_to_dict(conninfo)
+    for option in pq.Conninfo.get_defaults():
+        keyword, variable = option.keyword.decode(), (option.envvar or b"").decode()
+        if variable and keyword not in params and environ.get(variable):
+            params[keyword] = environ[variable]
+    return make_conninfo(**params)
+
+
 class PostgresTarget:
-    """Queries run in rolled-back READ ONLY transactions on one session with timeouts set."""
+    """Read-only queries on up to ``concurrency`` sessions; probes on a session of their own."""
 
     def __init__(self, conninfo: str, settings: Settings, *, kind: str = "dsn",
-                 name: str | None = None, probe_block: str | None = None,
-                 on_close: Callable[[], None] | None = None) -> None:
+                 name: str | None = None, probe_block: str | None = None) -> None:
         self.kind = kind
         self.name = name or display_name(conninfo)
         self.probe_block = probe_block
+        self.concurrency = settings.concurrency
+        self._conninfo = conninfo
         self._settings = settings
-        self._on_close = on_close
-        self._conn = self._connect(conninfo)
+        self._idle: queue.LifoQueue[psycopg.Connection] = queue.LifoQueue()
+        self._slots = threading.BoundedSemaphore(settings.concurrency)
+        self._all: list[psycopg.Connection] = []
+        self._lock = threading.Lock()
+        self._idle.put(self._connect())  # fail now, once, if the target cannot be reached
 
-    def _connect(self, conninfo: str) -> psycopg.Connection:
+    def _connect(self) -> psycopg.Connection:
         s = self._settings
         try:
             conn = psycopg.connect(
-                conninfo,
-                autocommit=True,
-                connect_timeout=max(1, duration_ms(s.connect_timeout) // 1000),
-                application_name=s.application_name,
-            )
+                self._conninfo, autocommit=True,
+                connect_timeout=max(2, duration_ms(s.connect_timeout) // 1000),
+                application_name=s.application_name)
         except psycopg.Error as exc:
-            raise CouldNotCheck(f"cannot connect to {self.name}: {_first_line(exc)}") from None
+            raise CouldNotCheck(f"cannot connect to {self.name}: {first_line(exc)}") from None
         try:
-            for name, value in (
-                ("statement_timeout", duration_ms(s.statement_timeout)),
-                ("lock_timeout", duration_ms(s.lock_timeout)),
-                ("idle_in_transaction_session_timeout", 2 * duration_ms(s.statement_timeout)),
-                ("default_transaction_read_only", "on"),
-            ):
-                conn.execute(sql.SQL("SELECT set_config({}, {}, false)").format(
-                    sql.Literal(name), sql.Literal(str(value))))
+            conn.execute(pins_statement(s, local=False))
+            conn.execute("SELECT pg_catalog.set_config('default_transaction_read_only', 'on', "
+                         "false)")
         except psycopg.Error as exc:
             conn.close()
-            raise CouldNotCheck(f"cannot configure session on {self.name}: "
-                                f"{_first_line(exc)}") from None
-        conn.read_only = True  # BEGIN READ ONLY for every transaction() block
+            raise CouldNotCheck(f"cannot configure a session on {self.name}: "
+                                f"{first_line(exc)}") from None
+        conn.read_only = True  # every transaction() block is BEGIN READ ONLY
+        with self._lock:
+            self._all.append(conn)
         return conn
 
-    def query(self, statement: Statement, params: Params = None) -> Rows:
+    def _acquire(self) -> psycopg.Connection:
+        self._slots.acquire()
         try:
-            with self._conn.transaction(force_rollback=True), self._conn.cursor() as cur:
-                cur.execute(statement, params)
-                columns = tuple(c.name for c in cur.description or ())
-                return Rows(columns, cur.fetchall() if cur.description else [])
-        except psycopg.Error as exc:
-            raise QueryError(_first_line(exc), exc.sqlstate) from None
+            while True:
+                try:
+                    conn = self._idle.get_nowait()
+                except queue.Empty:
+                    return self._connect()
+                if not conn.closed and not conn.broken:
+                    return conn
+        except BaseException:
+            self._slots.release()
+            raise
 
-    def probe(self, statement: Statement, params: Params = None) -> ProbeResult:
+    def _release(self, conn: psycopg.Connection) -> None:
+        if not conn.closed and not conn.broken:
+            self._idle.put(conn)
+        self._slots.release()
+
+    def query(self, statement: Statement, params: Params = None) -> Rows:
+        conn = self._acquire()
+        try:
+            with conn.pipeline(), conn.transaction(force_rollback=True):
+                conn.execute(pins_statement(self._settings, local=True))
+                cur = conn.execute(statement, params)
+            columns = tuple(c.name for c in cur.description or ())
+            return Rows(columns, cur.fetchall() if cur.description else [])
+        except psycopg.Error as exc:
+            lost = " (connection lost)" if conn.broken else ""
+            raise QueryError(first_line(exc) + lost, exc.sqlstate) from None
+        finally:
+            self._release(conn)
+
+    def probe(self, inserts: Sequence[tuple[Statement, Params]],
+              sequences: Sequence[str]) -> ProbeBatch:
         if self.probe_block:
             raise CouldNotCheck(self.probe_block)
-        conn = self._conn
+        conn = self._acquire()
         try:
+            # currval()/lastval() are per session: forget earlier ones, so any defined after
+            # the probes were defined by them.
+            conn.execute("DISCARD SEQUENCES")
             with conn.transaction(force_rollback=True):
                 conn.execute("SET TRANSACTION READ WRITE")
-                try:
-                    with conn.transaction():  # a savepoint, so the outer block still rolls back
-                        conn.execute(statement, params)
-                except psycopg.Error as exc:
-                    return ProbeResult(True, exc.sqlstate, exc.diag.constraint_name,
-                                       _first_line(exc))
+                conn.execute(pins_statement(self._settings, local=True))
+                results = [_probe_one(conn, statement, params) for statement, params in inserts]
+                advanced = [s for s in sequences if _used(conn, s)]
+                if not advanced and _used(conn, None):
+                    advanced = ["a sequence not owned by the table"]
         except psycopg.Error as exc:
-            raise QueryError(f"probe transaction failed: {_first_line(exc)}",
+            raise QueryError(f"probe transaction failed: {first_line(exc)}",
                              exc.sqlstate) from None
-        return ProbeResult(False)
+        finally:
+            self._release(conn)
+        return ProbeBatch(results, advanced)
 
     def render(self, statement: Statement, params: Params = None) -> str:
-        if params:
-            with psycopg.ClientCursor(self._conn) as cur:
-                return cur.mogrify(statement, params)
-        return statement if isinstance(statement, str) else statement.as_string(self._conn)
-
-    def server_version(self) -> str:
-        return str(self.query("SHOW server_version").scalar())
+        conn = self._acquire()
+        try:
+            if params:
+                with psycopg.ClientCursor(conn) as cur:
+                    return cur.mogrify(statement, params)
+            return statement if isinstance(statement, str) else statement.as_string(conn)
+        finally:
+            self._release(conn)
 
     def close(self) -> None:
-        try:
-            self._conn.close()
-        finally:
-            if self._on_close:
-                self._on_close()
+        with self._lock:
+            for conn in self._all:
+                conn.close()
+            self._all.clear()
 
 
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip() or type(exc).__name__
-    return text.splitlines()[0]
+def _probe_one(conn: psycopg.Connection, statement: Statement, params: Params) -> ProbeResult:
+    try:
+        with conn.transaction():  # a savepoint, so the outer block still rolls back
+            conn.execute(statement, params)
+    except psycopg.Error as exc:
+        if exc.sqlstate is None:  # the connection itself failed: not an answer
+            raise
+        return ProbeResult(True, exc.sqlstate, exc.diag.constraint_name, first_line(exc))
+    return ProbeResult(False)
+
+
+def _used(conn: psycopg.Connection, sequence: str | None) -> bool:
+    """Whether this session advanced ``sequence`` (any sequence when None)."""
+    call = (sql.SQL("SELECT pg_catalog.currval({}::pg_catalog.regclass)").format(
+        sql.Literal(sequence)) if sequence else sql.SQL("SELECT pg_catalog.lastval()"))
+    try:
+        with conn.transaction():
+            conn.execute(call)
+    except psycopg.errors.ObjectNotInPrerequisiteState:
+        return False  # 55000: not yet defined in this session
+    return True

@@ -1,0 +1,46 @@
+-- Relations of every user schema: tables, partitioned and foreign tables, views,
+-- materialized views, sequences. Objects made at initdb (oid < 16384) are the system's;
+-- anything created later is captured, in information_schema or an extension too.
+-- Definitions that would lock a relation held ACCESS EXCLUSIVE by another session
+-- (%(locked)s) are left NULL, so that the capture never waits.
+SELECT c.oid::bigint                                        AS oid,
+       n.nspname                                            AS schema,
+       c.relname                                            AS name,
+       c.relkind::text                                      AS kind,
+       c.relpersistence::text                               AS persistence,
+       c.relrowsecurity                                     AS rls_enabled,
+       c.relforcerowsecurity                                AS rls_forced,
+       coalesce(c.reloptions, '{}')::text[]                 AS options,
+       CASE WHEN c.relkind IN ('v', 'm') AND NOT lk.locked
+            THEN pg_catalog.pg_get_viewdef(c.oid, true) END AS definition,
+       CASE WHEN c.relkind = 'p'
+            THEN pg_catalog.pg_get_partkeydef(c.oid) END    AS partition_key,
+       CASE WHEN c.relispartition AND NOT lk.locked
+            THEN pg_catalog.pg_get_expr(c.relpartbound, c.oid) END AS partition_bound,
+       ARRAY(SELECT pn.nspname || '.' || p.relname
+             FROM pg_catalog.pg_inherits i
+             JOIN pg_catalog.pg_class p ON p.oid = i.inhparent
+             JOIN pg_catalog.pg_namespace pn ON pn.oid = p.relnamespace
+             WHERE i.inhrelid = c.oid ORDER BY i.inhseqno)::text[] AS parents,
+       ext.extname                                          AS extension,
+       lk.locked                                            AS locked
+FROM pg_catalog.pg_class c
+JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+LEFT JOIN pg_catalog.pg_depend ed
+       ON ed.classid = 'pg_catalog.pg_class'::pg_catalog.regclass AND ed.objid = c.oid
+      AND ed.deptype = 'e'
+LEFT JOIN pg_catalog.pg_extension ext ON ext.oid = ed.refobjid
+CROSS JOIN LATERAL (
+    SELECT c.oid = ANY (%(locked)s::pg_catalog.oid[])
+        OR (c.relkind IN ('v', 'm') AND EXISTS (
+            SELECT 1 FROM pg_catalog.pg_rewrite r
+            JOIN pg_catalog.pg_depend d
+              ON d.classid = 'pg_catalog.pg_rewrite'::pg_catalog.regclass AND d.objid = r.oid
+            WHERE r.ev_class = c.oid
+              AND d.refclassid = 'pg_catalog.pg_class'::pg_catalog.regclass
+              AND d.refobjid = ANY (%(locked)s::pg_catalog.oid[]))) AS locked
+) lk
+WHERE c.relkind IN ('r', 'p', 'f', 'v', 'm', 'S')
+  AND c.oid >= 16384
+  AND n.nspname <> 'pg_toast' AND n.nspname !~ '^pg_(toast_)?temp_'
+ORDER BY 2, 3

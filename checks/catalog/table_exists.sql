@@ -1,1 +1,0 @@
-SELECT to_regclass(pg_catalog.format('%%I.%%I', %(schema)s::text, %(table)s::text)) IS NOT NULL

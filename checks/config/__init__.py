@@ -1,0 +1,95 @@
+"""Load and validate the invariants file (TOML).
+
+The settings sections are fixed (``checks.config.model``); every invariant section comes
+from the registry of kinds, so a new kind brings its own section and spec.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from checks.config.fields import (
+    ConfigError,
+    Duration,
+    Identifier,
+    Range,
+    build,
+    check_identifier,
+    duration_ms,
+    reject_unknown,
+    typed,
+)
+from checks.config.model import (
+    Aws,
+    Common,
+    Config,
+    Drift,
+    Environment,
+    Ledger,
+    Schedule,
+    Settings,
+)
+
+__all__ = ["Aws", "Common", "Config", "ConfigError", "Drift", "Duration", "Environment",
+           "Identifier", "Ledger", "Range", "Schedule", "Settings", "build", "check_identifier",
+           "duration_ms", "load"]
+
+_FIXED = {"migrations_dir", "fixtures_dir", "settings", "ledger", "drift", "aws",
+          "environments"}
+
+
+def load(path: Path, migrations_dir: Path | None = None) -> Config:
+    """Read and validate the invariants file at ``path``.
+
+    ``migrations_dir`` overrides the file's ``migrations_dir`` (relative to the file).
+    """
+    from checks.kinds import REGISTRY
+
+    raw = _read(path)
+    where = path.name
+    parsers = {k.section: k.parse_section for k in REGISTRY.values() if k.section}
+    reject_unknown(raw, _FIXED | set(parsers), where)
+    if migrations_dir is None:
+        migrations_dir = path.parent / typed(raw.get("migrations_dir", "../db/migrations"), str,
+                                             f"{where}: migrations_dir")
+    environments = {
+        name: build(Environment, env, f"{where}: environments.{name}", name=name)
+        for name, env in typed(raw.get("environments", {}), dict,
+                               f"{where}: environments").items()
+    }
+    sections = {name: parse(raw.get(name), f"{where}: {name}") for name, parse in parsers.items()}
+    for name, entries in sections.items():
+        _reject_duplicate_ids(entries, f"{where}: {name}")
+    return Config(
+        path=path,
+        migrations_dir=Path(migrations_dir),
+        fixtures_dir=path.parent / typed(raw.get("fixtures_dir", "../db/fixtures"), str,
+                                         f"{where}: fixtures_dir"),
+        settings=build(Settings, raw.get("settings", {}), f"{where}: settings"),
+        ledger=build(Ledger, raw.get("ledger", {}), f"{where}: ledger"),
+        drift=build(Drift, raw.get("drift", {}), f"{where}: drift"),
+        aws=build(Aws, raw.get("aws", {}), f"{where}: aws"),
+        environments=environments,
+        sections=sections,
+    )
+
+
+def _read(path: Path) -> dict[str, Any]:
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"config file not found: {path}") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"config file {path} cannot be read: {exc}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"config file {path} is not valid TOML: {exc}") from None
+
+
+def _reject_duplicate_ids(entries: list[Any], where: str) -> None:
+    seen: set[str] = set()
+    for entry in entries:
+        if entry.id in seen:
+            raise ConfigError(f"{where}: two entries share the id {entry.id!r}")
+        seen.add(entry.id)

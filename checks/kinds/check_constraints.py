@@ -1,0 +1,184 @@
+"""CHECK constraints: they exist, say the right thing, hold for the data, and PostgreSQL
+really enforces them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from checks.catalog import Catalog
+from checks.catalog.expressions import check_expression
+from checks.catalog.model import Constraint
+from checks.config import Common, Identifier
+from checks.gather import Aggregate, Normalized
+from checks.kinds.base import Facts, Kind, Need
+from checks.outcome import CouldNotCheck, Evidence, Outcome, accepted, failed, passed, skipped
+from checks.probes import Probe, ProbeReport, plan
+
+
+@dataclass(frozen=True)
+class CheckConstraint(Common):
+    """A CHECK constraint that must exist with this rule, hold, and be enforced."""
+
+    table: Identifier
+    name: Identifier
+    expression: str
+    schema: Identifier = "public"
+    probe_values: dict[str, Any] = field(default_factory=dict)
+    """Values for the probe row instead of derived ones."""
+    violation: dict[str, Any] = field(default_factory=dict)
+    """The values that break the rule, instead of searching for them."""
+    allow_violating_rows: bool = False
+    """Accept existing rows that break a NOT VALID constraint (they are still counted)."""
+    probe_with_triggers: bool = False
+    """Probe although the table has triggers or rules (they fire, and are rolled back)."""
+
+    @property
+    def id(self) -> str:
+        return self.name
+
+
+def _found(c: CheckConstraint, catalog: Catalog) -> tuple[Outcome | None, Constraint | None]:
+    """The live constraint, or the failure that it is missing or something else."""
+    where = f"{c.schema}.{c.table}"
+    if catalog.table(c.schema, c.table) is None:
+        return failed(f"table {where} does not exist"), None
+    found = catalog.constraint(c.schema, c.table, c.name)
+    if found is None:
+        existing = [(k.name, k.definition) for k in catalog.of_table("constraints", c.schema,
+                                                                      c.table) if k.type == "c"]
+        return failed(f"constraint {c.name} does not exist on {where}",
+                      Evidence(f"CHECK constraints on {where}", ("name", "definition"),
+                               existing)), None
+    if found.type != "c":
+        return failed(f"{c.name} on {where} is not a CHECK constraint (type {found.type!r}): "
+                      f"{found.definition}"), None
+    if found.definition is None:
+        raise CouldNotCheck(f"{where} is locked by another session: the definition of "
+                            f"{c.name} was not read")
+    return None, found
+
+
+def _columns(c: CheckConstraint, catalog: Catalog) -> tuple[tuple[str, str, bool], ...]:
+    return tuple((col.name, col.type, col.user_type)
+                 for col in catalog.of_table("columns", c.schema, c.table))
+
+
+def _violators(c: CheckConstraint, live: Constraint) -> Aggregate:
+    return Aggregate(c.schema, c.table,
+                     f"count(*) FILTER (WHERE NOT ({check_expression(live.definition or '')}))")
+
+
+def definition_needs(c: CheckConstraint, facts: Facts) -> list[Need]:
+    live = _found(c, facts.catalog)[1]
+    if live is None:
+        return []
+    columns = _columns(c, facts.catalog)
+    needs: list[Need] = [Normalized(columns, c.expression),
+                         Normalized(columns, check_expression(live.definition or ""))]
+    if not live.validated and live.enforced:
+        needs.append(_violators(c, live))
+    return needs
+
+
+def definition(c: CheckConstraint, facts: Facts) -> Outcome:
+    """Passed when the constraint exists under its name with the declared rule (both
+    normalized by PostgreSQL to a fixed point), is enforced, and no row breaks it; a NOT
+    VALID constraint that existing rows break fails unless ``allow_violating_rows``."""
+    missing, live = _found(c, facts.catalog)
+    if live is None:
+        assert missing is not None
+        return missing
+    columns = _columns(c, facts.catalog)
+    live_expression = check_expression(live.definition or "")
+    expected = facts[Normalized(columns, c.expression)]
+    actual = facts[Normalized(columns, live_expression)]
+    compare = Evidence("Definition", ("", "as written", "normalized by PostgreSQL"), [
+        ("expected", f"CHECK ({c.expression})", f"CHECK ({expected})"),
+        ("found", live.definition, f"CHECK ({actual})"),
+    ])
+    if expected != actual:
+        return failed(f"{c.name} exists but says something else: expected CHECK "
+                      f"({c.expression}), found {live.definition}", compare)
+    if not live.enforced:
+        return failed(f"{c.name} is NOT ENFORCED: PostgreSQL does not apply it", compare)
+    if live.validated:
+        return passed(f"{c.name} matches and is validated", compare)
+    count = facts[_violators(c, live)]
+    rows = int(count.value)
+    if rows == 0:
+        return passed(f"{c.name} matches; NOT VALID, and 0 existing rows violate it "
+                      "(VALIDATE CONSTRAINT would succeed)", compare, sql=[count.sql])
+    message = (f"{c.name} matches, but it is NOT VALID and {rows} existing rows violate it "
+               "(VALIDATE CONSTRAINT would fail)")
+    if c.allow_violating_rows:
+        return accepted(message + "; accepted by allow_violating_rows", compare,
+                        sql=[count.sql])
+    return failed(message, compare, sql=[count.sql])
+
+
+def _probe_block(c: CheckConstraint, facts: Facts) -> str | None:
+    """Why this table is not probed, if it is not."""
+    if facts.probe_block:
+        return f"enforcement probe not run: {facts.probe_block}"
+    catalog = facts.catalog
+    if not c.probe_with_triggers:
+        triggers = [t.name for t in catalog.of_table("triggers", c.schema, c.table)]
+        rules = [r.name for r in catalog.of_table("rules", c.schema, c.table)]
+        if triggers or rules:
+            what = ", ".join([*(f"trigger {t}" for t in triggers), *(f"rule {r}" for r in rules)])
+            return (f"not probed: {c.schema}.{c.table} has {what}, which would run on the "
+                    "probe's INSERT (set probe_with_triggers = true to probe anyway)")
+    volatile = sorted({f for k in catalog.of_table("constraints", c.schema, c.table)
+                       for f in k.volatile_calls})
+    if volatile:
+        return (f"not probed: a CHECK on {c.schema}.{c.table} calls non-immutable "
+                f"{', '.join(volatile)}, which the probe would run")
+    return None
+
+
+def _probe(c: CheckConstraint, facts: Facts) -> Probe:
+    return plan(facts.catalog, c.schema, c.table, c.name, c.probe_values, c.violation)
+
+
+def enforced_needs(c: CheckConstraint, facts: Facts) -> list[Need]:
+    if facts.probe_block:
+        return []
+    live = _found(c, facts.catalog)[1]
+    if live is None or _probe_block(c, facts):
+        return []
+    return [_probe(c, facts)]
+
+
+def enforced(c: CheckConstraint, facts: Facts) -> Outcome:
+    """Passed only when an INSERT that breaks just this rule is rejected with SQLSTATE
+    23514 naming it; the probe is always rolled back and leaves no trace."""
+    if facts.probe_block:
+        return skipped(f"enforcement probe not run: {facts.probe_block}")
+    missing, live = _found(c, facts.catalog)
+    if live is None:
+        assert missing is not None
+        return failed(missing.message + ": nothing enforces the rule", *missing.evidence)
+    if reason := _probe_block(c, facts):
+        return skipped(reason)
+    report: ProbeReport = facts[_probe(c, facts)]
+    tried, result = [report.insert], report.result
+    if report.advanced_sequences:
+        raise CouldNotCheck(f"the probe advanced {', '.join(report.advanced_sequences)}: a "
+                            "trace the rollback cannot undo", sql=tried)
+    if not result.rejected:
+        return failed(f"PostgreSQL accepted a row that breaks {c.name}: the rule is not "
+                      "enforced (the probe was rolled back)", sql=tried)
+    if result.sqlstate == "23514" and result.constraint == c.name:
+        return passed(f"a row breaking {c.name} was rejected by it (SQLSTATE 23514); rolled "
+                      "back", sql=tried)
+    other = f" by {result.constraint}" if result.constraint else ""
+    raise CouldNotCheck(f"inconclusive probe: the row was rejected{other} (SQLSTATE "
+                        f"{result.sqlstate}: {result.message}), not by {c.name}; set "
+                        f"probe_values for {c.name} in the config", sql=tried)
+
+
+DEFINITION = Kind("check_constraint_definition", "constraints", definition, definition_needs,
+                  section="check_constraints", spec=CheckConstraint)
+ENFORCED = Kind("check_constraint_enforced", "constraints", enforced, enforced_needs,
+                section="check_constraints", spec=CheckConstraint)

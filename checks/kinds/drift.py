@@ -1,0 +1,190 @@
+"""Schema drift: the live catalog against the schema the migrations build (or a snapshot).
+
+One item per expected object, one per kind for objects nobody expected. When the
+migrations do not replay, the expected schema is incomplete: drift is then one item
+that says so and names the failing migration, not hundreds of bogus differences.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from fnmatch import fnmatchcase
+from typing import Any
+
+from checks.catalog import Catalog
+from checks.catalog.compare import DEFINITIONS, KINDS, Difference, compare, kind_of, objects
+from checks.kinds.base import Facts, Inputs, Kind, Unavailable
+from checks.outcome import CouldNotCheck, Evidence, Outcome, failed, passed, skipped
+
+SNAPSHOT_HINT = ("fix the migrations, or compare against a snapshot of a known-good "
+                 "database ([drift] snapshot; python -m checks.snapshot)")
+
+
+@dataclass(frozen=True)
+class ExpectedObject:
+    """One object the expected schema has; the live one must match it."""
+
+    id: str
+
+
+@dataclass(frozen=True)
+class NoExtraObjects:
+    """The live schema has no object of ``kind`` that the expected schema lacks."""
+
+    kind: str
+
+    @property
+    def id(self) -> str:
+        return self.kind
+
+
+def allowed_by(object_id: str, patterns: list[str]) -> str | None:
+    """The allow-list pattern that accepts differences of this object, if any."""
+    return next((p for p in patterns if fnmatchcase(object_id, p)), None)
+
+
+_OBJECTS: dict[int, tuple[Catalog, dict[str, dict[str, Any]]]] = {}
+
+
+def _objects(catalog: Catalog) -> dict[str, dict[str, Any]]:
+    """``objects(catalog)``, computed once per catalog."""
+    found = _OBJECTS.get(id(catalog))
+    if found is None or found[0] is not catalog:
+        found = _OBJECTS[id(catalog)] = (catalog, objects(catalog))
+    return found[1]
+
+
+def _expected_items(inputs: Inputs, make: Any) -> list[Any]:
+    expected = inputs.expected
+    try:
+        catalog = expected.catalog()
+        if expected.snapshot is None and (failures := expected.replayed().failures):
+            first = failures[0]
+            return [Unavailable(
+                "expected-schema",
+                f"the migrations do not replay ({len(failures)} of {len(inputs.migrations)} "
+                f"files fail; first {first.version}: {first.error}): the expected schema is "
+                f"incomplete, so drift is not judged; {SNAPSHOT_HINT}",
+                blocked_by=f"test_migration_replays[{first.version}]")]
+    except CouldNotCheck as exc:
+        return [Unavailable("expected-schema", str(exc))]
+    return make(catalog)
+
+
+def matches(obj: ExpectedObject, facts: Facts) -> Outcome:
+    """Passed when the live object exists and matches; evidence is expected vs found."""
+    patterns = facts.inputs.config.drift.allow
+    allowed = allowed_by(obj.id, patterns)
+    expected = _objects(facts.expected).get(obj.id)
+    if expected is None:
+        return skipped(f"{obj.id} is not in the expected schema built on PostgreSQL "
+                       f"{facts.expected_version}")
+    live = _objects(facts.catalog).get(obj.id)
+    if live is None:
+        if allowed:
+            return skipped(f"{obj.id} is missing; allowed by [drift] allow {allowed!r}")
+        return failed(f"{obj.id} is missing from the live schema",
+                      _evidence([Difference("exists", True, False)]))
+    if _locked(obj.id, facts.catalog):
+        raise CouldNotCheck(f"{obj.id}: its table is locked by another session, so its "
+                            "definition was not read")
+    diffs = compare(obj.id, expected, live)
+    fatal = [d for d in diffs if d.fatal]
+    version_only = _version_only(obj.id, fatal, facts)
+    if fatal and allowed:
+        return skipped(f"{obj.id} differs ({_listed(fatal)}); allowed by [drift] allow "
+                       f"{allowed!r}")
+    if fatal and version_only:
+        return _cross_version(obj.id, fatal, facts)
+    if fatal:
+        first = fatal[0]
+        return failed(f"{obj.id}: {first.attribute} is {first.found!r}, expected "
+                      f"{first.expected!r}" + (f" (+{len(fatal) - 1} more)" if len(fatal) > 1
+                                               else ""), _evidence(diffs))
+    if diffs:
+        return passed(f"{obj.id} matches; differs in {_listed(diffs)} (not a fault)",
+                      _evidence(diffs))
+    return passed(f"{obj.id} matches")
+
+
+def _cross_version(object_id: str, fatal: list[Difference], facts: Facts) -> Outcome:
+    return skipped(f"{object_id}: {', '.join(d.attribute for d in fatal)} printed "
+                   f"differently by PostgreSQL {_live_major(facts)} and the expected schema's "
+                   f"{facts.expected_version}, which is not drift; install PostgreSQL "
+                   f"{_live_major(facts)} (or give --pg-bin) to compare these exactly")
+
+
+def no_extra(spec: NoExtraObjects, facts: Facts) -> Outcome:
+    """Failed with the live objects of this kind that the expected schema lacks."""
+    expected = _objects(facts.expected)
+    patterns = facts.inputs.config.drift.allow
+    extra = sorted(i for i in _objects(facts.catalog)
+                   if kind_of(i) == spec.kind and i not in expected)
+    allowed = [i for i in extra if allowed_by(i, patterns)]
+    problems = [i for i in extra if i not in allowed]
+    prefix = spec.kind + ":"
+    evidence = Evidence(f"Unexpected {spec.kind}s", ("object", "status"),
+                        [(i, "allowed" if i in allowed else "unexpected") for i in extra])
+    if problems:
+        return failed(f"{len(problems)} {spec.kind}(s) not created by the migrations: "
+                      + ", ".join(i.removeprefix(prefix) for i in problems[:5])
+                      + (" ..." if len(problems) > 5 else ""), evidence)
+    if allowed:
+        return skipped(f"{len(allowed)} {spec.kind}(s) not created by the migrations, allowed "
+                       f"by [drift] allow: " + ", ".join(i.removeprefix(prefix)
+                                                        for i in allowed[:5]))
+    return passed(f"no {spec.kind} beyond what the migrations create")
+
+
+def _version_only(object_id: str, fatal: list[Difference], facts: Facts) -> bool:
+    """Whether every fatal difference is a printed definition, and the live server is of
+    another major version than the one that printed the expected schema."""
+    live = facts.catalog.session
+    if live is None or not facts.expected_version:
+        return False
+    expected_major = int(facts.expected_version.split(".")[0])
+    kind = kind_of(object_id)
+    return live.major != expected_major and all((kind, d.attribute) in DEFINITIONS
+                                                for d in fatal)
+
+
+def _live_major(facts: Facts) -> str:
+    session = facts.catalog.session
+    return str(session.major) if session else "?"
+
+
+def _locked(object_id: str, catalog: Catalog) -> bool:
+    kind, name = object_id.split(":", 1)
+    if kind not in ("view", "column", "constraint", "index", "trigger", "rule", "policy",
+                    "table"):
+        return False
+    parts = name.split(".")
+    relation = catalog.relation(parts[0], parts[1]) if kind != "index" else next(
+        (catalog.relation(i.schema, i.table) for i in catalog.indexes
+         if i.schema == parts[0] and i.name == parts[1]), None)
+    return bool(relation and relation.locked)
+
+
+def _listed(diffs: list[Difference]) -> str:
+    return ", ".join(f"{d.attribute} {d.found!r} (expected {d.expected!r})" for d in diffs)
+
+
+def _evidence(diffs: list[Difference]) -> Evidence:
+    return Evidence("Expected vs found", ("attribute", "expected", "found", "fails"),
+                    [(d.attribute, d.expected, d.found, "yes" if d.fatal else "no")
+                     for d in diffs])
+
+
+def _object_items(inputs: Inputs) -> list[Any]:
+    return _expected_items(inputs, lambda catalog: [ExpectedObject(i)
+                                                    for i in sorted(_objects(catalog))])
+
+
+def _kind_items(inputs: Inputs) -> list[Any]:
+    return _expected_items(inputs, lambda catalog: [NoExtraObjects(k) for k in KINDS])
+
+
+SCHEMA_OBJECT = Kind("schema_object", "drift", matches, items=_object_items,
+                     reads=frozenset({"target", "catalog", "expected"}))
+NO_UNEXPECTED = Kind("no_unexpected_objects", "drift", no_extra, items=_kind_items,
+                     reads=frozenset({"target", "catalog", "expected"}))

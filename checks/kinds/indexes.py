@@ -1,0 +1,124 @@
+"""Indexes: the declared ones exist with the right shape, and every index is usable.
+Both judge from the captured catalog alone."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from checks.catalog import Catalog
+from checks.catalog.model import Index
+from checks.config import Common, Identifier, check_identifier, typed
+from checks.config.fields import reject_unknown
+from checks.kinds.base import Facts, Kind
+from checks.outcome import Evidence, Outcome, failed, passed
+
+_SHOWN = ("name", "columns", "unique", "primary", "partial", "valid", "ready", "definition")
+
+
+@dataclass(frozen=True)
+class IndexSpec(Common):
+    """An index that must exist on a table, optionally unique, primary or on columns."""
+
+    table: Identifier
+    name: Identifier | None = None
+    columns: list[Identifier] = field(default_factory=list)
+    unique: bool | None = None
+    primary_key: bool = False
+    schema: Identifier = "public"
+
+    @property
+    def id(self) -> str:
+        if self.name:
+            return self.name
+        kind = "primary_key" if self.primary_key else "index"
+        return f"{self.table}.{kind}({'+'.join(self.columns)})"
+
+
+@dataclass(frozen=True)
+class TableIndexes:
+    """Every index on ``table`` must be valid, ready and live (a failed CREATE INDEX
+    CONCURRENTLY leaves one that is not)."""
+
+    table: str
+    schema: str = "public"
+
+    @property
+    def id(self) -> str:
+        return self.table
+
+
+def _table_missing(catalog: Catalog, schema: str, table: str) -> Outcome | None:
+    return None if catalog.table(schema, table) else failed(f"table {schema}.{table} does not "
+                                                            "exist")
+
+
+def present(ix: IndexSpec, facts: Facts) -> Outcome:
+    """Passed when the declared index exists with the declared columns, uniqueness and
+    primary-key status, and is valid and ready."""
+    catalog = facts.catalog
+    if missing := _table_missing(catalog, ix.schema, ix.table):
+        return missing
+    indexes = catalog.of_table("indexes", ix.schema, ix.table)
+    match = [i for i in indexes if _matches(i, ix)]
+    if not match:
+        return failed(f"no index {ix.id} on {ix.schema}.{ix.table}",
+                      _evidence(f"Indexes on {ix.schema}.{ix.table}", indexes))
+    found = match[0]
+    problems = []
+    if ix.columns and list(found.columns) != list(ix.columns):
+        problems.append(f"columns are {list(found.columns)}, expected {ix.columns}")
+    if ix.unique is not None and found.unique != ix.unique:
+        problems.append("not unique" if ix.unique else "unique, expected not unique")
+    if ix.primary_key and not found.primary:
+        problems.append("not the primary key")
+    problems += found.health_problems
+    shown = _evidence("Index found", [found])
+    if problems:
+        return failed(f"{found.name}: " + "; ".join(problems), shown)
+    return passed(f"{found.name}: {found.definition}", shown)
+
+
+def healthy(t: TableIndexes, facts: Facts) -> Outcome:
+    """Failed with the indexes that are invalid, not ready or not live."""
+    catalog = facts.catalog
+    if missing := _table_missing(catalog, t.schema, t.table):
+        return missing
+    indexes = catalog.of_table("indexes", t.schema, t.table)
+    broken = [i for i in indexes if i.health_problems]
+    if broken:
+        names = ", ".join(f"{i.name} ({'; '.join(i.health_problems)})" for i in broken)
+        return failed(f"{len(broken)} unusable index(es) on {t.table}: {names}",
+                      _evidence("Unusable indexes", broken))
+    if not indexes:
+        return failed(f"{t.table} has no index at all")
+    return passed(f"all {len(indexes)} indexes on {t.table} are valid and ready",
+                  _evidence(f"Indexes on {t.table}", indexes))
+
+
+def _matches(found: Index, ix: IndexSpec) -> bool:
+    if ix.name:
+        return found.name == ix.name
+    if ix.primary_key:
+        return found.primary
+    return list(found.columns) == list(ix.columns)
+
+
+def _evidence(title: str, indexes: list[Index]) -> Evidence:
+    return Evidence(title, _SHOWN, [
+        (i.name, ", ".join(c or "(expression)" for c in i.columns), i.unique, i.primary,
+         i.partial, i.valid, i.ready, i.definition) for i in indexes])
+
+
+def _parse_health(raw: Any, where: str) -> list[TableIndexes]:
+    """``[index_health] tables = [...]``."""
+    section = typed(raw if raw is not None else {}, dict, where)
+    reject_unknown(section, {"tables"}, where)
+    tables = typed(section.get("tables", []), list, f"{where}.tables")
+    return [TableIndexes(check_identifier(t, f"{where}.tables")) for t in tables]
+
+
+PRESENT = Kind("index_present", "data integrity", present, section="indexes", spec=IndexSpec,
+               reads=frozenset({"catalog"}))
+HEALTH = Kind("indexes_valid", "data integrity", healthy, section="index_health",
+              parse_section=_parse_health, reads=frozenset({"catalog"}))

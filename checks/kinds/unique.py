@@ -1,0 +1,116 @@
+"""No duplicate values (e.g. one Alpaca order id opening two positions)."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from checks.catalog import Catalog
+from checks.catalog.model import Index
+from checks.config import Common, Identifier
+from checks.gather import Duplicates
+from checks.kinds.base import Facts, Kind, Need
+from checks.outcome import Evidence, Outcome, accepted, failed, passed
+
+_NOT_NULL = re.compile(r'^\(*("(?:[^"]|"")+"|[a-z_][a-z0-9_$]*) IS NOT NULL\)*$')
+
+
+@dataclass(frozen=True)
+class Unique(Common):
+    """Columns whose values must not repeat (in the rows matching ``where``)."""
+
+    table: Identifier
+    columns: list[Identifier]
+    where: str | None = None
+    schema: Identifier = "public"
+    name: str | None = None
+    allow_empty: bool = False
+    """Whether no row in scope is a pass (by default it is a failure: nothing was checked)."""
+    require_guard: bool = False
+    """Fail unless a unique index guards the columns (code using ``ON CONFLICT`` needs one)."""
+
+    @property
+    def id(self) -> str:
+        return self.name or f"{self.table}.{'+'.join(self.columns)}"
+
+
+def guards(catalog: Catalog, schema: str, table: str, columns: list[str]) -> list[Index]:
+    """Unique indexes that really guard every row: valid and ready, checked at once (not
+    deferrable), on exactly these columns, and not partial (a predicate that only leaves
+    out NULL keys, which are never compared, still guards every row)."""
+    return [i for i in catalog.of_table("indexes", schema, table)
+            if i.unique and i.valid and i.ready and i.immediate
+            and sorted(c or "" for c in i.columns) == sorted(columns)
+            and (not i.partial or _only_not_null(i.predicate, columns))]
+
+
+def _only_not_null(predicate: str | None, columns: list[str]) -> bool:
+    if not predicate:
+        return False
+    terms = [t.strip() for t in predicate.strip().removeprefix("(").removesuffix(")")
+             .split(" AND ")]
+    names = []
+    for term in terms:
+        match = _NOT_NULL.match(term)
+        if not match:
+            return False
+        names.append(match.group(1).strip('"').replace('""', '"'))
+    return set(names) <= set(columns)
+
+
+def _missing(u: Unique, catalog: Catalog) -> Outcome | None:
+    if catalog.table(u.schema, u.table) is None:
+        return failed(f"table {u.schema}.{u.table} does not exist")
+    absent = [c for c in u.columns if catalog.column(u.schema, u.table, c) is None]
+    if absent:
+        return failed(f"{u.schema}.{u.table} has no column {', '.join(absent)}")
+    return None
+
+
+def _need(u: Unique, facts: Facts) -> Duplicates:
+    primary = next((i for i in facts.catalog.of_table("indexes", u.schema, u.table)
+                    if i.primary and all(i.columns)), None)
+    return Duplicates(u.schema, u.table, tuple(u.columns), u.where,
+                      tuple(c for c in primary.columns if c) if primary else (),
+                      facts.settings.sample_rows)
+
+
+def needs(u: Unique, facts: Facts) -> list[Need]:
+    return [] if _missing(u, facts.catalog) else [_need(u, facts)]
+
+
+def no_duplicates(u: Unique, facts: Facts) -> Outcome:
+    """Failed with the exact number of duplicated values and rows, the first values with
+    their counts and row ids, and the SQL; rows with a NULL key are not compared."""
+    if missing := _missing(u, facts.catalog):
+        return missing
+    found = facts[_need(u, facts)]
+    shown = found["sql"]
+    columns = ", ".join(u.columns)
+    guarded = [i.name for i in guards(facts.catalog, u.schema, u.table, u.columns)]
+    guard = (f"database-level unique guard: {', '.join(guarded)}" if guarded else
+             "no database-level unique guard (only the service prevents duplicates)")
+    scope = f" where {u.where}" if u.where else ""
+    if int(found["dup_keys"]):
+        sample = [(*(r[c] for c in u.columns), r["n"], ", ".join(r["row_ids"] or []))
+                  for r in found["sample"]]
+        return failed(
+            f"{found['dup_keys']} duplicated {columns} value(s) across {found['dup_rows']} rows "
+            f"(of {found['scanned']} in scope); {guard}",
+            Evidence(f"Duplicated {columns}", (*u.columns, "rows", "row ids (first 10)"),
+                     sample, total=int(found["dup_keys"])),
+            sql=shown)
+    if int(found["scanned"]) == 0:
+        message = (f"no row with a {columns} in {u.table}{scope}: nothing was checked")
+        if not u.allow_empty:
+            return failed(message + " (set allow_empty = true if that is expected)", sql=shown)
+        return accepted(message + "; accepted by allow_empty", sql=shown)
+    if u.require_guard and not guarded:
+        return failed(f"no duplicate {columns} among {found['scanned']} rows, but {guard}: "
+                      f"the database does not stop the next one (require_guard)", sql=shown)
+    return passed(f"no duplicate {columns} among {found['scanned']} rows in scope; {guard}",
+                  sql=shown)
+
+
+UNIQUE = Kind("no_duplicates", "data integrity", no_duplicates, needs, section="unique",
+              spec=Unique)

@@ -1,0 +1,18 @@
+"""The report files, each from the same results and run (pure functions, no pytest)."""
+
+from checks.reporting.model import (
+    AREAS,
+    MARKS,
+    CheckResult,
+    Run,
+    Selection,
+    areas,
+    counts,
+    grouped,
+    ordered,
+    overall,
+    verdict,
+)
+
+__all__ = ["AREAS", "MARKS", "CheckResult", "Run", "Selection", "areas", "counts", "grouped",
+           "ordered", "overall", "verdict"]

@@ -1,0 +1,165 @@
+"""What the reports are made of: each check's result and the run around them.
+
+Pure data and pure functions, so every report reads the same verdict.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+MARKS = {"passed": "PASS", "failed": "FAIL", "error": "ERROR", "skipped": "SKIP",
+         "accepted": "ACCEPTED", "warned": "WARN", "info": "INFO"}
+AREAS = ("migrations", "drift", "constraints", "data integrity", "heartbeat")
+"""Areas in reading order (each ``verify/`` module is one)."""
+ORDER = ("failed", "error", "warned", "accepted", "skipped", "info", "passed")
+"""Outcomes in the order reports list them: failures first, then errors."""
+
+
+@dataclass
+class CheckResult:
+    """One item's final outcome."""
+
+    id: str
+    area: str
+    outcome: str
+    message: str
+    duration_s: float = 0.0
+    evidence: list[dict[str, Any]] = field(default_factory=list)
+    sql: list[str] = field(default_factory=list)
+    blocked_by: str | None = None
+    attempts: int = 1
+    first_passed_s: float | None = None
+
+    @property
+    def short_id(self) -> str:
+        return self.id.split("::", 1)[-1]
+
+
+@dataclass
+class Selection:
+    """Which checks this run selected, of all the config defines."""
+
+    expression: str | None
+    selected: int
+    total: int
+
+    @property
+    def partial(self) -> bool:
+        return self.selected < self.total
+
+    def describe(self) -> str:
+        if not self.partial:
+            return f"all {self.total} checks"
+        how = f" by {self.expression}" if self.expression else ""
+        return f"{self.selected} of {self.total} checks selected{how}"
+
+
+@dataclass
+class Run:
+    """What was verified, when, by whom, and how far the run got."""
+
+    target_kind: str
+    target_name: str
+    release: str | None
+    started_at: str
+    duration_s: float
+    selection: Selection
+    not_run: list[str] = field(default_factory=list)
+    """Selected checks that reached no verdict (the run was stopped or crashed)."""
+    targets: list[dict[str, str]] = field(default_factory=list)
+    environment: dict[str, str] = field(default_factory=dict)
+    report_url: str | None = None
+    no_verdict: str | None = None
+    """Why this run gives no verdict at all (e.g. ``--setup-only``)."""
+
+
+def counts(results: Sequence[CheckResult]) -> dict[str, int]:
+    tally = dict.fromkeys(MARKS, 0)
+    for r in results:
+        tally[r.outcome] += 1
+    return tally
+
+
+def overall(results: Sequence[CheckResult], not_run: Sequence[str] = ()) -> str:
+    """``error`` if anything errored, else ``failed`` if anything failed, else
+    ``interrupted`` if a selected check reached no verdict, else ``passed`` when at least
+    one check passed; a run that checked nothing is ``error``."""
+    c = counts(results)
+    if c["error"]:
+        return "error"
+    if c["failed"]:
+        return "failed"
+    if not_run:
+        return "interrupted"
+    return "passed" if c["passed"] else "error"
+
+
+def verdict(run: Run, results: Sequence[CheckResult]) -> str:
+    """The verdict in words: ``PASSED``, ``PASSED (3 of 103 checks selected)``,
+    ``INTERRUPTED (39 of 103 checks reached a verdict)``..."""
+    outcome = overall(results, run.not_run).upper()
+    notes = []
+    if run.selection.partial:
+        notes.append(run.selection.describe())
+    if run.not_run:
+        notes.append(f"{len(run.not_run)} selected check(s) not run")
+    if not results and not run.not_run:
+        notes.append("no check ran: the run verified nothing")
+    return f"{outcome} ({'; '.join(notes)})" if notes else outcome
+
+
+def ordered(results: Sequence[CheckResult]) -> list[CheckResult]:
+    """Failures first, then errors (root causes before the checks they blocked), then the
+    rest; by area and id within each."""
+    def key(r: CheckResult) -> tuple[Any, ...]:
+        return (ORDER.index(r.outcome), r.blocked_by is not None, _area_rank(r.area), r.id)
+
+    return sorted(results, key=key)
+
+
+def grouped(results: Sequence[CheckResult]) -> list[tuple[CheckResult, int]]:
+    """Non-passed results with identical outcome and message folded into one line (the
+    first of them, and how many there are), in :func:`ordered` order."""
+    groups: dict[tuple[str, str], list[CheckResult]] = {}
+    for r in ordered(results):
+        if r.outcome != "passed":
+            groups.setdefault((r.outcome, r.message), []).append(r)
+    return [(members[0], len(members)) for members in groups.values()]
+
+
+def areas(results: Sequence[CheckResult]) -> list[tuple[str, str, dict[str, int]]]:
+    """Each area with its worst outcome and its counts, in reading order."""
+    by_area: dict[str, list[CheckResult]] = {}
+    for r in results:
+        by_area.setdefault(r.area, []).append(r)
+    return [(area, min((r.outcome for r in members), key=ORDER.index), counts(members))
+            for area, members in sorted(by_area.items(), key=lambda a: _area_rank(a[0]))]
+
+
+def _area_rank(area: str) -> tuple[int, str]:
+    return (AREAS.index(area) if area in AREAS else len(AREAS), area)
+
+
+def evidence_line(r: CheckResult, limit: int = 3) -> str:
+    """The first rows of the first evidence table in one line (e.g. ``ord-7: 2 rows``)."""
+    for ev in r.evidence:
+        if ev["rows"]:
+            columns = ev["columns"]
+            shown = ["; ".join(f"{c}={_cell(v)}" for c, v in zip(columns, row, strict=False)
+                               if v not in (None, ""))
+                     for row in ev["rows"][:limit]]
+            more = ev["total"] - len(shown)
+            return " | ".join(shown) + (f" (+{more} more)" if more > 0 else "")
+    return ""
+
+
+def _cell(value: Any) -> str:
+    text = " ".join(str(value).split())
+    return text if len(text) <= 60 else text[:59] + "…"
+
+
+def clip(text: str, limit: int) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"

@@ -1,0 +1,229 @@
+"""One target's run: open it, capture its catalog once, gather what the selected checks
+need (merged, concurrently), and judge each check. No pytest here.
+
+Could-not-check is decided once: a target that cannot be opened, or a catalog that cannot
+be read, is the one cause of every check that needed it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from checks.catalog import Catalog, capture
+from checks.clients.aws import AwsClients
+from checks.config import Settings, duration_ms
+from checks.gather import gather, unexpected
+from checks.infra.cluster import Engine, default_cache_dir, find_engine
+from checks.infra.normalize import Normalizer
+from checks.infra.scratch import Servers
+from checks.kinds.aws import OFF_REASON
+from checks.kinds.base import Env, Facts, Inputs, Kind, Need, Unavailable
+from checks.outcome import CouldNotCheck, Outcome, Status, error, skipped
+from checks.targets import TargetSpec
+from checks.targets.base import Target
+
+
+@dataclass(frozen=True, eq=False)
+class Check:
+    """One item: a kind, one of its specs, on one target (compared by identity)."""
+
+    kind: Kind
+    spec: Any
+    target: TargetSpec
+
+    @property
+    def id(self) -> str:
+        """The item id: the spec's, prefixed with the target's label in multi-target runs."""
+        return f"{self.target.label}:{self.spec.id}" if self.target.label else str(self.spec.id)
+
+
+@dataclass
+class Resources:
+    """What the targets of one run share: inputs, throwaway servers, caches, AWS clients."""
+
+    inputs: Inputs
+    servers: Servers
+    pg_bin: Engine | None = None
+    cache_dir: Path | None = None
+    _normalizer: Normalizer | None = None
+    _aws: dict[tuple[str | None, str | None], AwsClients] = field(default_factory=dict)
+
+    @property
+    def settings(self) -> Settings:
+        return self.inputs.config.settings
+
+    @property
+    def normalizer(self) -> Normalizer:
+        if self._normalizer is None:
+            engine = self.servers.default_engine
+            cache = (self.cache_dir or default_cache_dir()) / "normalized" / f"{engine.key}.json"
+            self._normalizer = Normalizer(self._normalizing_database, cache)
+        return self._normalizer
+
+    def _normalizing_database(self, user_types: bool) -> str:
+        if user_types:
+            return self.inputs.expected.replay_database()
+        return self.servers.get().conninfo()
+
+    def aws(self, spec: TargetSpec) -> AwsClients:
+        key = (spec.aws_region, spec.aws_profile)
+        if key not in self._aws:
+            self._aws[key] = AwsClients(*key)
+        return self._aws[key]
+
+    def close(self) -> None:
+        try:
+            if self._normalizer is not None:
+                self._normalizer.close()
+        finally:
+            self.servers.close()
+
+
+def open_target(spec: TargetSpec, resources: Resources) -> Target:
+    """Connect to (or build, on the run's throwaway server) the target."""
+    settings = resources.settings
+    if spec.kind == "dsn":
+        from checks.targets.postgres import PostgresTarget
+
+        return PostgresTarget(spec.conninfo or "", settings, probe_block=spec.probe_block)
+    if spec.kind == "lambda":
+        from checks.targets.lambda_proxy import LambdaTarget
+
+        return LambdaTarget(spec.function or "", settings, resources.aws(spec),
+                            _proxy_timeout(settings))
+    from checks.targets import ephemeral
+
+    config = resources.inputs.config
+    fixtures = sorted(config.fixtures_dir.glob("*.sql")) if config.fixtures_dir.is_dir() else []
+    return ephemeral.start(resources.inputs.migrations, fixtures, settings,
+                           resources.servers.get(), probe_block=spec.probe_block)
+
+
+def _proxy_timeout(settings: Settings) -> float | None:
+    return duration_ms(settings.proxy_timeout) / 1000 if settings.proxy_timeout else None
+
+
+class TargetRun:
+    """Everything one target's selected checks need, gathered once, then judged."""
+
+    def __init__(self, spec: TargetSpec, resources: Resources) -> None:
+        self.spec = spec
+        self.resources = resources
+        self.target: Target | None = None
+        self.catalog: Catalog | None = None
+        self.facts_shown: dict[str, str] = {}
+        """What was learned about the target (server version, database), for the report."""
+
+    def run(self, checks: Iterable[Check]) -> dict[Check, Outcome]:
+        checks = list(checks)
+        now = datetime.now(UTC)
+        outcomes: dict[Check, Outcome] = {}
+        live: list[Check] = []
+        for check in checks:
+            if isinstance(check.spec, Unavailable):
+                outcomes[check] = Outcome(Status.ERROR, check.spec.error,
+                                          blocked_by=check.spec.blocked_by)
+            elif (schedule := getattr(check.spec, "active", None)) and not schedule.active_at(now):
+                outcomes[check] = skipped(f"outside its active window ({schedule.describe()})")
+            else:
+                live.append(check)
+        facts = Facts(self.resources.settings, now, self.resources.inputs,
+                      target_name=self.spec.name, probe_block=self.spec.probe_block,
+                      aws_off=None if self.spec.aws else OFF_REASON)
+        env = Env(self.resources.settings, now=now, expected=self.resources.inputs.expected,
+                  aws=self.resources.aws(self.spec) if self.spec.aws else None)
+        workers = (self.target.concurrency if self.target else self.resources.settings.concurrency)
+        with ThreadPoolExecutor(max_workers=workers + 2, thread_name_prefix="verify") as pool:
+            early = [c for c in live if not c.kind.reads_target]
+            wanted = self._needs(early, facts, outcomes)
+            db = [c for c in live if c.kind.reads_target]
+            if db:
+                self._open(db, facts, env, outcomes)
+                wanted += self._needs([c for c in db if c not in outcomes], facts, outcomes)
+            if any(n.reads == "scratch" for n in wanted):
+                env.normalizer = self.resources.normalizer
+            facts.results = gather(wanted, env, pool)
+        for check in live:
+            if check not in outcomes:
+                outcomes[check] = _judged(check, facts)
+        return {c: outcomes[c] for c in checks}
+
+    def _open(self, db: list[Check], facts: Facts, env: Env,
+              outcomes: dict[Check, Outcome]) -> None:
+        """Open the target and capture its catalog; a failure is every db check's cause."""
+        try:
+            if self.target is None:
+                self.target = open_target(self.spec, self.resources)
+            env.target = self.target
+            if any("catalog" in c.kind.reads for c in db):
+                self.catalog = capture(self.target)
+                self._check_identity(self.catalog)
+                facts._catalog = env.catalog = self.catalog
+                self.facts_shown["Server version"] = self.catalog.session.server_version \
+                    if self.catalog.session else "?"
+            if any("expected" in c.kind.reads for c in db):
+                facts._expected, facts.expected_version = self._expected()
+        except Exception as exc:  # CouldNotCheck, or a bug: either way the one cause
+            cause = exc if isinstance(exc, CouldNotCheck) else unexpected(exc)
+            for check in db:
+                outcomes.setdefault(check, error(cause))
+
+    def _check_identity(self, catalog: Catalog) -> None:
+        session = catalog.session
+        if session is None:
+            return
+        self.facts_shown["Database"] = session.database
+        expected = self.spec.database
+        if expected and session.database != expected:
+            raise CouldNotCheck(f"{self.spec.name} answers for database {session.database!r}, "
+                                f"but the environment expects {expected!r}")
+
+    def _expected(self) -> tuple[Catalog | CouldNotCheck, str]:
+        """The expected catalog, replayed on the target's major version when its binaries
+        are here (``--pg-bin``, or a usual install location)."""
+        expected = self.resources.inputs.expected
+        default = self.resources.servers.default_engine
+        try:
+            if expected.snapshot is not None:
+                catalog = expected.catalog()
+                return catalog, catalog.session.server_version if catalog.session else ""
+            major = self.catalog.session.major if self.catalog and self.catalog.session else 0
+            engine = default
+            if major and default.major != major:
+                engine = find_engine(major, prefer=self.resources.pg_bin) or default
+            replayed = expected.replayed(engine)
+            return replayed.catalog, replayed.engine_version
+        except CouldNotCheck as exc:
+            return exc, ""
+
+    def _needs(self, checks: list[Check], facts: Facts,
+               outcomes: dict[Check, Outcome]) -> list[Need]:
+        wanted: list[Need] = []
+        for check in checks:
+            try:
+                wanted += check.kind.needs(check.spec, facts)
+            except CouldNotCheck as exc:
+                outcomes[check] = error(exc)
+            except Exception as exc:  # a bug in one kind must not stop the others
+                outcomes[check] = error(unexpected(exc))
+        return wanted
+
+    def close(self) -> None:
+        if self.target is not None:
+            self.target.close()
+            self.target = None
+
+
+def _judged(check: Check, facts: Facts) -> Outcome:
+    try:
+        outcome = check.kind.judge(check.spec, facts)
+    except CouldNotCheck as exc:
+        outcome = error(exc)
+    except Exception as exc:  # a bug in a check must not pass for a verdict
+        outcome = error(unexpected(exc))
+    return outcome.with_severity(getattr(check.spec, "severity", "fail"))
