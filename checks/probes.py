@@ -79,7 +79,7 @@ class Probe(Need):
     """Configured ``probe_values``: used instead of derived values."""
     violation: tuple[tuple[str, Any], ...] = ()
     """A configured violation: used instead of searching for one."""
-    sequences: tuple[str, ...] = ()
+    sequences: tuple[tuple[str, str], ...] = ()
 
     def batch(self) -> Hashable:
         return (self.schema, self.table)
@@ -134,8 +134,7 @@ def plan(catalog: Catalog, schema: str, table: str, constraint: str,
                   for k in constraints if k.type == "c" and k.definition)
     return Probe(schema, table, constraint, columns, rules,
                  tuple(sorted(values.items())), tuple(sorted(violation.items())),
-                 tuple(sql.Identifier(s.schema, s.name).as_string(None)
-                       for s in catalog.sequences_of(schema, table)))
+                 tuple((s.schema, s.name) for s in catalog.sequences_of(schema, table)))
 
 
 def _referenced_column(catalog: Catalog, k: Any) -> str:

@@ -34,11 +34,12 @@ def pytest_configure(config: pytest.Config) -> None:
     # Runs after plugin.items builds the plan (tryfirst) and, being a conftest plugin,
     # before pytest-html and junitxml read their paths.
     plan = config.stash[PLAN_KEY]
-    if not config.option.htmlpath:
-        config.option.htmlpath = str(plan.reports_dir / "report.html")
-        config.option.self_contained_html = True
-    if not config.option.xmlpath:
-        config.option.xmlpath = str(plan.reports_dir / "junit.xml")
+    if _no_verdict(config) is None:  # a mode that runs no check writes no report at all
+        if not config.option.htmlpath:
+            config.option.htmlpath = str(plan.reports_dir / "report.html")
+            config.option.self_contained_html = True
+        if not config.option.xmlpath:
+            config.option.xmlpath = str(plan.reports_dir / "junit.xml")
     config.stash[metadata_key].update(_environment(plan, config.rootpath))
     if not hasattr(config, "workerinput"):
         config.pluginmanager.register(Reports(config, plan), "verify-reports")
@@ -276,8 +277,8 @@ def _expression(config: pytest.Config) -> str | None:
 
 
 def _no_verdict(config: pytest.Config) -> str | None:
-    for option, flag in (("collectonly", "--collect-only"), ("setuponly", "--setup-only"),
-                         ("setupplan", "--setup-plan")):
+    for option, flag in (("collectonly", "--collect-only"), ("setupplan", "--setup-plan"),
+                         ("setuponly", "--setup-only")):  # --setup-plan sets setuponly too
         if config.getoption(option, False):
             return f"{flag} runs no check"
     return None

@@ -27,6 +27,8 @@ FIXTURES = sorted((ROOT / "db" / "fixtures").glob("*.sql"))
 REFERENCE = "reference"
 EXTENDED = "extended"
 TEST_MIGRATION = Path(__file__).parent / "data" / "2026_03_01_0001_audit.sql"
+PG15 = Path("/usr/lib/postgresql/15/bin")
+"""PostgreSQL 15 (production's major): .ci/run installs it; its tests fail without it."""
 
 
 @pytest.fixture(scope="session")
@@ -74,8 +76,12 @@ def copy_of(cluster: Cluster, template: str) -> Iterator[Database]:
     with psycopg.connect(cluster.conninfo(), autocommit=True) as conn:
         conn.execute(sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(
             sql.Identifier(name), sql.Identifier(template)))
+    db = Database(cluster, name)
+    # The trade-stream beats every 30 s: the copy's heartbeat is as fresh as the copy, so
+    # no test depends on how long the session has been running.
+    db.execute("UPDATE service_heartbeats SET last_beat_at = now()")
     try:
-        yield Database(cluster, name)
+        yield db
     finally:
         with psycopg.connect(cluster.conninfo(), autocommit=True) as conn:
             conn.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(
@@ -158,10 +164,11 @@ class VerifyRun:
 def verify(tmp_path: Path) -> Callable[..., VerifyRun]:
     """Run the verification suite like an operator would; returns a VerifyRun."""
 
-    def run(*args: str, env: dict[str, str] | None = None, timeout: float = 300) -> VerifyRun:
-        reports = tmp_path / f"reports-{uuid.uuid4().hex[:6]}"
+    def run(*args: str, env: dict[str, str] | None = None, timeout: float = 300,
+            reports: Path | None = None, paths: tuple[str, ...] = ("verify",)) -> VerifyRun:
+        reports = reports or tmp_path / f"reports-{uuid.uuid4().hex[:6]}"
         done = subprocess.run(
-            [sys.executable, "-m", "pytest", str(ROOT / "verify"), "--reports-dir",
+            [sys.executable, "-m", "pytest", *(str(ROOT / p) for p in paths), "--reports-dir",
              str(reports), "-p", "no:randomly", *args],
             cwd=ROOT, capture_output=True, text=True, timeout=timeout,
             env={**_clean_env(), **(env or {})},
@@ -247,7 +254,11 @@ def log_heartbeat(aws: MotoServer, seconds_ago: float, group: str = "/ecs/ops-pi
 
 
 def _clean_env() -> dict[str, str]:
+    """The caller's environment without anything that chooses a target or AWS account;
+    botocore never asks an instance-metadata endpoint (there is none here)."""
     import os
 
-    return {k: v for k, v in os.environ.items()
-            if not k.startswith(("VERIFY_", "PG", "AWS_", "PYTEST_"))}
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("VERIFY_", "PG", "AWS_", "PYTEST_"))}
+    return {**env, "AWS_EC2_METADATA_DISABLED": "true", "AWS_CONFIG_FILE": "/dev/null",
+            "AWS_SHARED_CREDENTIALS_FILE": "/dev/null"}

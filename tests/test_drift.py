@@ -5,7 +5,6 @@ from __future__ import annotations
 import shutil
 import subprocess
 import sys
-from pathlib import Path
 
 import psycopg
 import pytest
@@ -13,9 +12,7 @@ import pytest
 from checks.infra.cluster import Cluster
 from checks.migrations import discover
 from checks.targets.ephemeral import build_database
-from tests.conftest import FIXTURES, MIGRATIONS, ROOT
-
-PG15 = Path("/usr/lib/postgresql/15/bin")
+from tests.conftest import FIXTURES, MIGRATIONS, PG15, ROOT
 
 SCHEMA_OBJECT = "test_schema_object[{}]"
 
@@ -190,7 +187,6 @@ def test_snapshot_replaces_replay(verify, database, tmp_path, config_file):
         SCHEMA_OBJECT.format("column:public.active_positions.status"): "failed"}
 
 
-@pytest.mark.skipif(not (PG15 / "pg_ctl").exists(), reason="PostgreSQL 15 not installed")
 def test_postgresql_15_target_has_no_version_drift_and_drift_is_caught(verify):
     with Cluster(PG15) as cluster:
         build_database(cluster, "prod15", discover(MIGRATIONS), FIXTURES)

@@ -9,14 +9,9 @@ import time
 from pathlib import Path
 
 import psycopg
-import pytest
 
 from checks.infra.cluster import _PREFIX, Cluster
-from tests.conftest import ROOT, _clean_env
-
-PG15 = Path("/usr/lib/postgresql/15/bin")
-needs_pg15 = pytest.mark.skipif(not (PG15 / "pg_ctl").exists(),
-                                reason="PostgreSQL 15 binaries not installed")
+from tests.conftest import PG15, ROOT, _clean_env
 
 
 def _folders(tmp: Path) -> set[Path]:
@@ -38,7 +33,6 @@ def _slow_query_running(tmp: Path) -> bool:
     return False
 
 
-@needs_pg15
 def test_pg_bin_builds_the_embedded_default_on_another_major(verify):
     run = verify("--pg-bin", str(PG15))
     assert run.returncode == 0, run.output

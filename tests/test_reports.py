@@ -40,8 +40,8 @@ def _chromium(*args: str, tmp: Path) -> subprocess.CompletedProcess[str]:
         capture_output=True, text=True, timeout=120)
 
 
-@pytest.mark.skipif(CHROMIUM is None, reason="Chromium not installed (.ci/run installs it)")
 def test_browser_shows_failures_evidence_and_environment(broken_run, tmp_path):
+    assert CHROMIUM, "Chromium is not installed (.ci/run installs it)"
     report = broken_run.reports_dir / "report.html"
     dom = _chromium("--dump-dom", report.as_uri(), tmp=tmp_path).stdout
     text = html.unescape(re.sub(r"<[^>]+>", " ", dom))  # rendered text, not the JSON blob

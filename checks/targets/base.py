@@ -81,7 +81,7 @@ class Target(Protocol):
         ...
 
     def probe(self, inserts: Sequence[tuple[Statement, Params]],
-              sequences: Sequence[str]) -> ProbeBatch:
+              sequences: Sequence[tuple[str, str]]) -> ProbeBatch:
         """Run each write in a savepoint of one transaction that is always rolled back, and
         say which of ``sequences`` the session advanced."""
         ...

@@ -142,7 +142,7 @@ class LambdaTarget:
         raise CouldNotCheck(cause)
 
     def probe(self, inserts: Sequence[tuple[Statement, Params]],
-              sequences: Sequence[str]) -> ProbeBatch:
+              sequences: Sequence[tuple[str, str]]) -> ProbeBatch:
         raise CouldNotCheck(PROBE_BLOCK)
 
     def render(self, statement: Statement, params: Params = None) -> str:

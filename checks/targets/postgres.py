@@ -137,7 +137,7 @@ class PostgresTarget:
             self._release(conn)
 
     def probe(self, inserts: Sequence[tuple[Statement, Params]],
-              sequences: Sequence[str]) -> ProbeBatch:
+              sequences: Sequence[tuple[str, str]]) -> ProbeBatch:
         if self.probe_block:
             raise CouldNotCheck(self.probe_block)
         conn = self._acquire()
@@ -149,9 +149,11 @@ class PostgresTarget:
                 conn.execute("SET TRANSACTION READ WRITE")
                 conn.execute(pins_statement(self._settings, local=True))
                 results = [_probe_one(conn, statement, params) for statement, params in inserts]
-                advanced = [s for s in sequences if _used(conn, s)]
-                if not advanced and _used(conn, None):
-                    advanced = ["a sequence not owned by the table"]
+                advanced = []
+                if _used(conn, None):
+                    advanced = [f"{schema}.{name}" for schema, name in sequences
+                                if _used(conn, (schema, name))] or [
+                        "a sequence (not one the table owns)"]
         except psycopg.Error as exc:
             raise QueryError(f"probe transaction failed: {first_line(exc)}",
                              exc.sqlstate) from None
@@ -187,13 +189,17 @@ def _probe_one(conn: psycopg.Connection, statement: Statement, params: Params) -
     return ProbeResult(False)
 
 
-def _used(conn: psycopg.Connection, sequence: str | None) -> bool:
-    """Whether this session advanced ``sequence`` (any sequence when None)."""
+def _used(conn: psycopg.Connection, sequence: tuple[str, str] | None) -> bool:
+    """Whether this session advanced ``sequence`` (any sequence when None: ``lastval()``,
+    which needs no privilege to say "not yet defined")."""
     call = (sql.SQL("SELECT pg_catalog.currval({}::pg_catalog.regclass)").format(
-        sql.Literal(sequence)) if sequence else sql.SQL("SELECT pg_catalog.lastval()"))
+        sql.Literal(sql.Identifier(*sequence).as_string(None))) if sequence
+        else sql.SQL("SELECT pg_catalog.lastval()"))
     try:
         with conn.transaction():
             conn.execute(call)
     except psycopg.errors.ObjectNotInPrerequisiteState:
         return False  # 55000: not yet defined in this session
+    except psycopg.errors.InsufficientPrivilege:
+        return sequence is None  # cannot tell which; lastval() said one was used
     return True

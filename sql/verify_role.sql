@@ -1,0 +1,44 @@
+-- The role ops-verify runs as: exactly what the checks need, nothing more.
+--
+--   psql "$OWNER_DSN" -v role=ops_verify -f sql/verify_role.sql               # with probes
+--   psql "$OWNER_DSN" -v role=ops_verify_ro -v probes=off -f sql/verify_role.sql  # --read-only
+--
+-- Run it as the owner of the verified tables (on RDS: the master user), in the verified
+-- database; it is idempotent. Then give the role a password (\password ops_verify) or IAM
+-- authentication. What each grant is for:
+--   CONNECT, USAGE on public   reach the tables
+--   SELECT on the tables below the data checks (duplicates, NOT VALID violations, freshness,
+--                              custom SQL) and the probes' base row
+--   INSERT on probed tables    enforcement probes only (probes=on); every probe runs in a
+--                              transaction that is always rolled back
+--   nothing else               the catalog (pg_catalog) is readable by every role; no
+--                              sequence privilege is needed: probes give keys explicit values
+-- If the verified tables use row-level security, also ALTER ROLE ... BYPASSRLS (a superuser
+-- or, on RDS, rds_superuser): the suite runs with row_security = off, so a policy that would
+-- hide rows from this role makes its checks an error instead of a pass over fewer rows.
+
+\if :{?role}
+\else
+  \set role ops_verify
+\endif
+\if :{?probes}
+\else
+  \set probes on
+\endif
+
+SELECT NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = :'role') AS new_role \gset
+\if :new_role
+  CREATE ROLE :"role" LOGIN;
+\endif
+ALTER ROLE :"role" NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION;
+ALTER ROLE :"role" SET default_transaction_read_only = on;
+SELECT pg_catalog.format('GRANT CONNECT ON DATABASE %I TO %I', pg_catalog.current_database(),
+                         :'role') \gexec
+GRANT USAGE ON SCHEMA public TO :"role";
+GRANT SELECT ON public.schema_migrations, public.active_positions, public.position_history,
+                public.alpaca_event_dedupe, public.service_heartbeats TO :"role";
+\if :probes
+  GRANT INSERT ON public.active_positions, public.position_history TO :"role";
+\else
+  REVOKE INSERT ON public.active_positions, public.position_history FROM :"role";
+\endif

@@ -1,0 +1,376 @@
+"""Never a false green: every way the suite was fooled, and tampering of the same kinds.
+
+Each case ends non-green (or says it is partial) and names its cause.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import uuid
+
+import pytest
+
+from tests.conftest import ROOT, _clean_env
+
+DUPLICATE = ("INSERT INTO active_positions (ticker, instrument_type, side, quantity, entry_price, "
+             "alpaca_order_id) VALUES ('AAPL', 'stock', 'long', 10, 189.5, 'ord-1001')")
+DUPLICATES = "test_no_duplicates[active_positions.alpaca_order_id]"
+REPORTS = ("report.html", "junit.xml", "summary.md", "summary.json")
+
+
+# ---------------------------------------------------------------- the plugin owns the verdict
+@pytest.mark.parametrize("workers", [(), ("-n", "2")], ids=["serial", "xdist"])
+@pytest.mark.parametrize("mode", ["--setup-only", "--setup-plan", "--collect-only"])
+def test_modes_that_run_no_check_leave_no_passed_report(verify, database, tmp_path, mode,
+                                                        workers):
+    database.execute(DUPLICATE)
+    reports = tmp_path / "reports"
+    earlier = verify("--dsn", database.dsn, "-k", "recorded", reports=reports)
+    assert earlier.summary["outcome"] == "passed"
+    run = verify("--dsn", database.dsn, mode, *workers, reports=reports)
+    for name in REPORTS:
+        assert not (reports / name).exists(), name
+    assert "PASSED" not in run.output.split("post-deploy verification")[-1]
+    if mode != "--collect-only":
+        assert run.returncode != 0
+        assert f"NO VERDICT: {mode} runs no check" in run.output
+
+
+def test_the_test_body_does_not_decide_the_verdict(verify, database, tmp_path):
+    """A checklist module whose bodies fail, skip or pass: the checks' outcomes stand."""
+    copy = tmp_path / "suite"
+    shutil.copytree(ROOT / "verify", copy / "verify")
+    for name in ("conftest.py", "pytest.ini"):
+        shutil.copy(ROOT / name, copy / name)
+    module = copy / "verify" / "test_data_integrity.py"
+    text = module.read_text()
+    text = text.replace('"""No value repeats (e.g. one Alpaca order id opening two positions)."""',
+                        '"""Tampered."""\n    import pytest\n    pytest.skip("tampered")')
+    text = text.replace('"""The custom query returns no rows."""', 'raise AssertionError("no")')
+    module.write_text(text)
+    database.execute(DUPLICATE)
+    run = subprocess.run(
+        [sys.executable, "-m", "pytest", str(copy / "verify"), "--dsn", database.dsn,
+         "--config", str(ROOT / "verify" / "invariants.toml"), "--reports-dir",
+         str(tmp_path / "r"), "-k", "no_duplicates or custom_sql"],
+        cwd=copy, capture_output=True, text=True, env=_clean_env(), timeout=300)
+    summary = json.loads((tmp_path / "r" / "summary.json").read_text())
+    outcomes = {c["id"].split("::")[1]: c["outcome"] for c in summary["checks"]}
+    assert outcomes == {DUPLICATES: "failed",
+                        "test_custom_sql[open_positions_have_positive_quantity]": "passed"}
+    assert run.returncode == 1
+
+
+def test_without_the_plugin_every_check_errors(tmp_path):
+    """``--noconftest`` leaves the checks without their fixture: errors, never passes."""
+    done = subprocess.run([sys.executable, "-m", "pytest", str(ROOT / "verify"), "--noconftest",
+                           "-q", "-p", "no:randomly"], cwd=ROOT, capture_output=True, text=True,
+                          env=_clean_env(), timeout=300)
+    assert done.returncode != 0
+    assert " passed" not in done.stdout.splitlines()[-1]
+
+
+# ---------------------------------------------------------------- stopped early
+def test_sigterm_mid_run_reports_interrupted_with_the_checks_not_run(tmp_path, private_tmp,
+                                                                    config_file):
+    config = config_file('[settings]\nstatement_timeout = "60s"\n[[custom_sql]]\n'
+                         'name = "slow"\nsql = "SELECT 1 FROM pg_sleep(30) WHERE random() < 0"\n')
+    reports = tmp_path / "reports"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "pytest", str(ROOT / "verify"), "--config", str(config),
+         "--reports-dir", str(reports)],
+        cwd=ROOT, env={**_clean_env(), "TMPDIR": str(private_tmp)},
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    deadline = time.monotonic() + 120
+    while not any(private_tmp.glob("ops-verify-pg-*/data/postmaster.pid")) \
+            and time.monotonic() < deadline:
+        time.sleep(0.2)
+    time.sleep(1.0)  # the checks are running (the slow one holds them)
+    proc.send_signal(signal.SIGTERM)
+    output, _ = proc.communicate(timeout=120)
+    assert proc.returncode != 0
+    summary = json.loads((reports / "summary.json").read_text())
+    assert summary["outcome"] == "interrupted", output
+    assert summary["not_run"] and summary["counts"]["passed"] == 0
+    html = (reports / "report.html").read_text()
+    assert "INTERRUPTED" in html and "Not run (" in html
+    assert "not_run" in (reports / "junit.xml").read_text()
+
+
+@pytest.mark.parametrize("stop", [("-x",), ("--maxfail", "1")])
+def test_a_run_stopped_at_the_first_failure_lists_what_it_did_not_run(verify, database, stop):
+    database.execute("ALTER TABLE active_positions DROP CONSTRAINT chk_active_positions_side")
+    run = verify("--dsn", database.dsn, *stop)
+    assert run.returncode == 1
+    assert run.summary["outcome"] == "failed"
+    assert len(run.summary["not_run"]) > 50
+    assert "selected check(s) not run" in (run.reports_dir / "summary.md").read_text()
+
+
+def test_a_usage_error_replaces_the_previous_reports(verify, database, tmp_path, config_file):
+    reports = tmp_path / "reports"
+    assert verify("--dsn", database.dsn, reports=reports).summary["outcome"] == "passed"
+    bad = config_file("[settings]\nsample_rows = 0\n")
+    run = verify("--dsn", database.dsn, "--config", str(bad), reports=reports)
+    assert run.returncode == 4
+    assert "sample_rows: 0 is out of range" in run.output
+    assert run.summary["outcome"] == "error"
+    assert "sample_rows" in run.summary["usage_error"]
+    assert not (reports / "report.html").exists() and not (reports / "junit.xml").exists()
+    assert "ERROR" in (reports / "summary.md").read_text().splitlines()[0]
+
+
+# ---------------------------------------------------------------- partial runs say so
+@pytest.mark.parametrize(("args", "expression"), [
+    (("-k", "chk_active_positions_side"), "-k 'chk_active_positions_side'"),
+    (("--deselect", "verify/test_migrations.py::test_migration_recorded[001_init]"),
+     "--deselect"),
+])
+def test_a_partial_selection_is_shown_everywhere(verify, database, args, expression):
+    run = verify("--dsn", database.dsn, *args)
+    assert run.returncode == 0, run.output
+    selection = run.summary["selection"]
+    assert selection["selected"] < selection["total"]
+    assert expression in selection["expression"]
+    said = f"{selection['selected']} of {selection['total']} checks selected"
+    assert run.summary["verdict"].startswith(f"PASSED ({said}")
+    assert said in run.output
+    assert said in (run.reports_dir / "summary.md").read_text().splitlines()[0]
+    assert said in (run.reports_dir / "report.html").read_text()
+
+
+def test_a_file_selection_is_partial_too(verify, database):
+    run = verify("--dsn", database.dsn, paths=("verify/test_drift.py",))
+    assert run.summary["selection"]["expression"].endswith("test_drift.py")
+    assert "checks selected" in run.summary["verdict"]
+
+
+# ---------------------------------------------------------------- the target is explicit
+@pytest.mark.parametrize(("args", "env", "message"), [
+    (("--dsn", ""), {}, "--dsn was given an empty value"),
+    (("--via-lambda", ""), {}, "--via-lambda was given an empty value"),
+    (("--env", " "), {}, "--env was given an empty value"),
+    ((), {"VERIFY_DSN": ""}, "VERIFY_DSN is set but empty"),
+    ((), {"VERIFY_LAMBDA": ""}, "VERIFY_LAMBDA is set but empty"),
+    ((), {"VERIFY_DSN": "host=/x dbname=y", "VERIFY_LAMBDA": "f"}, "both set"),
+    (("--dsn", "host=/x dbname=y", "--via-lambda", "f"), {}, "given together"),
+])
+def test_an_empty_or_conflicting_target_is_a_usage_error(verify, args, env, message):
+    run = verify(*args, env=env)
+    assert run.returncode == 4
+    assert message in run.output
+    assert "Traceback" not in run.output
+
+
+def test_the_command_line_beats_the_environment_and_says_so(verify, database, config_file):
+    config = config_file(f'[environments.prod]\ndsn = "{database.dsn}"\n')
+    run = verify("--env", "prod", "--config", str(config), "-k", "recorded",
+                 env={"VERIFY_DSN": "host=/nonexistent dbname=elsewhere"})
+    assert run.returncode == 0, run.output
+    first = run.output.splitlines()[0]
+    assert first.startswith("target: dsn local socket:5432/") and "(chosen by --env prod)" in first
+    assert "VERIFY_DSN is set and ignored (--env given)" in run.output
+
+
+def test_the_embedded_default_ignores_the_callers_libpq_environment(verify):
+    hostile = {"PGPORT": "1", "PGHOST": "/nonexistent", "PGDATABASE": "nope", "PGUSER": "nobody",
+               "PGOPTIONS": "-c statement_timeout=1", "PGTZ": "Pacific/Kiritimati",
+               "PGSSLMODE": "require", "PGSERVICE": "no-such-service", "PGAPPNAME": "x",
+               "PGCONNECT_TIMEOUT": "1", "PGDATESTYLE": "German", "PGCLIENTENCODING": "LATIN1",
+               "PGTARGETSESSIONATTRS": "standby", "PGGSSENCMODE": "require"}
+    run = verify(env=hostile)
+    assert run.returncode == 0, run.output
+    assert run.summary["outcome"] == "passed"
+
+
+def test_a_dsn_still_takes_what_it_leaves_out_from_the_libpq_environment(verify, database):
+    host = database.dsn.split("host=")[1].split()[0]
+    run = verify("--dsn", f"dbname={database.name}", "-k", "recorded",
+                 env={"PGHOST": host, "PGPORT": "5432", "PGUSER": "postgres"})
+    assert run.returncode == 0, run.output
+
+
+# ---------------------------------------------------------------- checks see all there is
+def test_row_level_security_that_hides_rows_is_an_error_naming_the_policy(verify, database):
+    role = f"verify_{uuid.uuid4().hex[:8]}"
+    database.execute(DUPLICATE)
+    database.execute(f"CREATE ROLE {role} LOGIN; GRANT SELECT ON ALL TABLES IN SCHEMA public "
+                     f"TO {role}; ALTER TABLE active_positions ENABLE ROW LEVEL SECURITY; "
+                     f"CREATE POLICY only_first_rows ON active_positions USING (id < 5)")
+    try:
+        run = verify("--dsn", f"{database.dsn} user={role}", "-k", "no_duplicates or custom")
+        assert run.outcomes()[DUPLICATES] == "error"
+        message = run.message("[active_positions.alpaca_order_id]")
+        assert "row-level security" in message and "only_first_rows" in message
+        assert role in message
+    finally:
+        database.execute(f"DROP OWNED BY {role}; DROP ROLE {role}")
+
+
+def test_the_session_time_zone_is_pinned(verify, database, config_file):
+    """A timestamp without time zone written as UTC wall-clock time, read by a database
+    whose default time zone is UTC+14: still fresh."""
+    database.execute("CREATE TABLE beats (at timestamp NOT NULL); "
+                     "INSERT INTO beats VALUES (now() AT TIME ZONE 'UTC')")
+    database.execute(f"ALTER DATABASE {database.name} SET timezone = 'Pacific/Kiritimati'")
+    config = config_file('[[freshness]]\nname = "naive"\ntable = "beats"\ncolumn = "at"\n'
+                         'max_age = "5m"\n')
+    run = verify("--dsn", database.dsn, "--config", str(config), "-k", "fresh")
+    assert run.outcomes() == {"test_fresh[naive]": "passed"}, run.output
+
+
+def test_the_search_path_is_pinned(verify, database, config_file):
+    """A schema that shadows the tables on the database's search_path does not hide the
+    duplicate from unqualified custom SQL, and is itself unexpected."""
+    database.execute(DUPLICATE)
+    database.execute("CREATE SCHEMA shadow; CREATE TABLE shadow.active_positions "
+                     "(LIKE public.active_positions)")
+    database.execute(f"ALTER DATABASE {database.name} SET search_path = shadow, public")
+    config = config_file(
+        '[[custom_sql]]\nname = "dups"\nsql = "SELECT alpaca_order_id FROM active_positions '
+        'GROUP BY 1 HAVING count(*) > 1"\n')
+    run = verify("--dsn", database.dsn, "--config", str(config))
+    assert run.outcomes()["test_custom_sql[dups]"] == "failed"
+    assert run.outcomes()["test_no_unexpected_objects[table]"] == "failed"
+    assert "shadow.active_positions" in run.message("test_no_unexpected_objects[table]")
+
+
+def test_sampling_caps_the_evidence_never_the_verdict(verify, database, config_file):
+    for i in range(5):
+        database.execute(DUPLICATE.replace("ord-1001", f"ord-dup-{i}"))
+        database.execute(DUPLICATE.replace("ord-1001", f"ord-dup-{i}"))
+    config = config_file('[settings]\nsample_rows = 1\n[[unique]]\ntable = "active_positions"\n'
+                         'columns = ["alpaca_order_id"]\n')
+    run = verify("--dsn", database.dsn, "--config", str(config), "-k", "no_duplicates")
+    evidence = run.detail("test_no_duplicates")["evidence"][0]
+    assert len(evidence["rows"]) == 1 and evidence["total"] == 5
+    assert "5 duplicated alpaca_order_id value(s) across 10 rows" in run.message(
+        "[active_positions.alpaca_order_id]")
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("[settings]\nsample_rows = 0\n", "sample_rows: 0 is out of range"),
+    ("[settings]\nstatement_timeout = '0s'\n", "not a positive duration"),
+    ("[settings]\nconcurrency = 0\n", "concurrency: 0 is out of range"),
+    ("[settings]\ntimezone = 'Mars/Base'\n", "unknown time zone"),
+    ("[[freshness]]\nname='x'\ntable='t'\ncolumn='c'\nmax_age='-5m'\n", "not a positive"),
+    ("[[freshness]]\nname='x'\ntable='t'\ncolumn='c'\n"
+     "active={days=['mon'], hours='16:00-09:30'}\n", "the start must come before the end"),
+    ("[[unique]]\ntable='t'\ncolumns=['c']\nseverity='maybe'\n", "is not one of"),
+    ("[[custom_sql]]\nname='x'\nsql='DELETE FROM t'\n", "must be one SELECT"),
+    ("[[custom_sql]]\nname='x'\nsql='SELECT 1; DROP TABLE t'\n", "must be one SELECT"),
+])
+def test_config_values_are_range_checked(verify, config_file, text, message):
+    run = verify("--config", str(config_file(text)))
+    assert run.returncode == 4
+    assert message in run.output
+    assert len([line for line in run.output.splitlines() if line.startswith("ERROR")]) == 1
+
+
+# ---------------------------------------------------------------- guards are real
+@pytest.mark.parametrize(("guard", "is_guard"), [
+    ("CREATE UNIQUE INDEX uq_never ON active_positions (alpaca_order_id) WHERE false", False),
+    ("ALTER TABLE active_positions ADD CONSTRAINT uq_deferred UNIQUE (alpaca_order_id) "
+     "DEFERRABLE INITIALLY DEFERRED", False),
+    ("CREATE UNIQUE INDEX uq_pair ON active_positions (alpaca_order_id, ticker)", False),
+    ("CREATE UNIQUE INDEX uq_real ON active_positions (alpaca_order_id) "
+     "WHERE alpaca_order_id IS NOT NULL", True),
+    ("CREATE UNIQUE INDEX uq_full ON active_positions (alpaca_order_id)", True),
+], ids=["where-false", "deferrable", "other-columns", "not-null-partial", "full"])
+def test_a_unique_guard_counts_only_if_it_guards_every_row(verify, database, config_file,
+                                                           guard, is_guard):
+    database.execute(guard)
+    config = config_file('[[unique]]\nname = "orders"\ntable = "active_positions"\n'
+                         'columns = ["alpaca_order_id"]\nrequire_guard = true\n')
+    run = verify("--dsn", database.dsn, "--config", str(config), "-k", "no_duplicates")
+    assert run.outcomes() == {"test_no_duplicates[orders]": "passed" if is_guard else "failed"}
+    if not is_guard:
+        assert "no database-level unique guard" in run.message("[orders]")
+
+
+# ---------------------------------------------------------------- probes leave no trace
+def _sequence(database, name: str) -> tuple:
+    return database.execute(f"SELECT last_value, is_called FROM {name}")[0]
+
+
+def test_a_default_that_calls_nextval_is_never_evaluated(verify, database):
+    database.execute(
+        "CREATE SEQUENCE side_seq; "
+        "CREATE FUNCTION next_ticker() RETURNS text LANGUAGE sql VOLATILE "
+        "AS $$ SELECT 'T' || nextval('side_seq') $$; "
+        "ALTER TABLE position_history ALTER COLUMN ticker SET DEFAULT next_ticker()")
+    before = _sequence(database, "side_seq"), _sequence(database, "position_history_id_seq")
+    run = verify("--dsn", database.dsn, "-k", "enforced")
+    assert set(run.outcomes().values()) == {"passed"}, run.output
+    assert (_sequence(database, "side_seq"),
+            _sequence(database, "position_history_id_seq")) == before
+
+
+TRIGGER = ("CREATE SEQUENCE trg_seq; "
+           "CREATE FUNCTION count_insert() RETURNS trigger LANGUAGE plpgsql AS "
+           "$$ BEGIN PERFORM nextval('trg_seq'); RETURN NEW; END $$; "
+           "CREATE TRIGGER trg_count BEFORE INSERT ON position_history FOR EACH ROW "
+           "EXECUTE FUNCTION count_insert()")
+
+
+def test_a_table_with_triggers_is_not_probed(verify, database):
+    database.execute(TRIGGER)
+    before = _sequence(database, "trg_seq")
+    run = verify("--dsn", database.dsn, "-k", "enforced")
+    assert run.outcomes()["test_check_constraint_enforced[chk_position_history_side]"] == \
+        "skipped"
+    assert "has trigger trg_count" in run.message("enforced[chk_position_history_side]")
+    assert run.outcomes()["test_check_constraint_enforced[chk_active_positions_side]"] == \
+        "passed"
+    assert _sequence(database, "trg_seq") == before
+
+
+def test_a_probe_that_advances_a_sequence_is_an_error_naming_it(verify, database, config_file):
+    database.execute(TRIGGER + "; ALTER SEQUENCE trg_seq OWNED BY position_history.ticker")
+    config = config_file(
+        '[[check_constraints]]\ntable = "position_history"\nname = "chk_position_history_side"\n'
+        "expression = \"side IN ('long', 'short', 'call', 'put')\"\nprobe_with_triggers = true\n")
+    run = verify("--dsn", database.dsn, "--config", str(config), "-k", "enforced")
+    assert run.outcomes() == {"test_check_constraint_enforced[chk_position_history_side]": "error"}
+    assert "the probe advanced public.trg_seq" in run.message("[chk_position_history_side]")
+
+
+def test_a_trigger_writing_through_dblink_is_never_fired(verify, database):
+    database.execute(
+        "CREATE EXTENSION dblink; CREATE TABLE probe_log (at timestamptz DEFAULT now()); "
+        "CREATE FUNCTION log_insert() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+        f"PERFORM dblink_exec('{database.dsn}', 'INSERT INTO probe_log DEFAULT VALUES'); "
+        "RETURN NEW; END $$; "
+        "CREATE TRIGGER trg_log BEFORE INSERT ON active_positions FOR EACH ROW "
+        "EXECUTE FUNCTION log_insert()")
+    run = verify("--dsn", database.dsn, "-k", "enforced")
+    assert run.outcomes()["test_check_constraint_enforced[chk_active_positions_side]"] == \
+        "skipped"
+    assert database.execute("SELECT count(*) FROM probe_log") == [(0,)]
+
+
+# ---------------------------------------------------------------- faults end fast, in one line
+def test_an_unwritable_reports_folder_is_a_usage_error(verify, tmp_path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    run = verify(reports=blocker / "reports")
+    assert run.returncode == 4
+    assert "not writable" in run.output and "Traceback" not in run.output
+
+
+@pytest.mark.parametrize(("config", "env", "message"), [
+    ("", {"AWS_REGION": "us-west-2"}, "no AWS credentials"),
+    ("[aws]\nregion = ''\n", {"AWS_ACCESS_KEY_ID": "AKIATEST", "AWS_SECRET_ACCESS_KEY": "x" * 20},
+     "no AWS region"),
+])
+def test_missing_aws_settings_are_one_usage_line(verify, database, config_file, config, env,
+                                                 message):
+    cfg = config_file(config) if config else ROOT / "verify" / "invariants.toml"
+    run = verify("--dsn", database.dsn, "--aws", "--config", str(cfg), env=env)
+    assert run.returncode == 4
+    assert message in run.output
