@@ -63,20 +63,27 @@ class Reports:
     # ---------------------------------------------------------------- what ran
     @pytest.hookimpl(trylast=True)
     def pytest_collection_finish(self, session: pytest.Session) -> None:
-        self.selected = [_node(i.nodeid) for i in session.items if CHECK_KEY in i.stash]
+        self._selected([_node(i.nodeid) for i in session.items if CHECK_KEY in i.stash])
 
     def pytest_xdist_node_collection_finished(self, node: Any, ids: list[str]) -> None:
         if not self.selected:
-            self.selected = [_node(i) for i in ids if "::test_" in i]
+            self._selected([_node(i) for i in ids if "::test_" in i])
+
+    def _selected(self, ids: list[str]) -> None:
+        self.selected = ids
+        self._say(f"checks: {self._run(ids).selection.describe()}")
 
     def pytest_sessionstart(self, session: pytest.Session) -> None:
-        writer = self.config.pluginmanager.get_plugin("terminalreporter")
-        if writer is None:
-            return
-        for line in console_report.header(self._run(selected=None)):
-            writer.write_line(self.redact(line), bold=line.startswith("target"))
+        for line in console_report.header(self._run(selected=None))[:-1]:
+            self._say(line, bold=line.startswith("target"))
         if spread := self.config.stash.get(SPREAD_KEY, None):
-            writer.write_line(f"parallel: {spread}")
+            self._say(f"parallel: {spread}")
+
+    def _say(self, line: str, **markup: bool) -> None:
+        writer = self.config.pluginmanager.get_plugin("terminalreporter")
+        if writer is not None:
+            writer.ensure_newline()
+            writer.write_line(self.redact(line), **markup)
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:

@@ -102,6 +102,65 @@ def test_drift_in_triggers_views_functions_validation(verify, extended_database,
     assert _drift_only(run) == {SCHEMA_OBJECT.format(object_id): "failed"}
 
 
+@pytest.mark.parametrize(("fault", "expected"), [
+    pytest.param("ALTER TABLE active_positions ENABLE ROW LEVEL SECURITY",
+                 {SCHEMA_OBJECT.format("table:public.active_positions"): "failed"},
+                 id="rls-enabled"),
+    pytest.param("ALTER TABLE alpaca_event_dedupe SET UNLOGGED",
+                 {SCHEMA_OBJECT.format("table:public.alpaca_event_dedupe"): "failed"},
+                 id="unlogged"),
+    pytest.param("ALTER TABLE active_positions ALTER COLUMN status TYPE text COLLATE \"C\"",
+                 {SCHEMA_OBJECT.format("column:public.active_positions.status"): "failed"},
+                 id="collation"),
+    pytest.param("CREATE POLICY everyone ON position_history USING (true)",
+                 {"test_no_unexpected_objects[policy]": "failed"}, id="policy-added"),
+    pytest.param("CREATE RULE swallow AS ON INSERT TO position_history DO INSTEAD NOTHING",
+                 {"test_no_unexpected_objects[rule]": "failed"}, id="rule-added"),
+    pytest.param("CREATE TYPE mood AS ENUM ('up', 'down')",
+                 {"test_no_unexpected_objects[type]": "failed"}, id="enum-added"),
+    pytest.param("CREATE DOMAIN qty AS numeric CHECK (VALUE > 0)",
+                 {"test_no_unexpected_objects[type]": "failed"}, id="domain-added"),
+    pytest.param("CREATE EXTENSION dblink",
+                 {"test_no_unexpected_objects[extension]": "failed"}, id="extension-added"),
+    pytest.param("CREATE TABLE information_schema.hidden_fix (id int)",
+                 {"test_no_unexpected_objects[table]": "failed",
+                  "test_no_unexpected_objects[column]": "failed"},
+                 id="hidden-in-information-schema"),
+    pytest.param("CREATE SCHEMA ops_service; CREATE TABLE ops_service.active_positions "
+                 "(id bigint)",
+                 {"test_no_unexpected_objects[table]": "failed",
+                  "test_no_unexpected_objects[column]": "failed"},
+                 id="shadowing-schema"),
+    pytest.param("ALTER TABLE position_history ADD CONSTRAINT fk_position FOREIGN KEY (id) "
+                 "REFERENCES active_positions (id) ON DELETE CASCADE NOT VALID",
+                 {"test_no_unexpected_objects[constraint]": "failed"}, id="foreign-key-added"),
+])
+def test_drift_in_what_the_database_accepts_keeps_or_shows(verify, database, fault, expected):
+    database.execute(fault)
+    run = verify("--dsn", database.dsn, "-k", "test_schema_object or test_no_unexpected")
+    assert _drift_only(run) == expected
+
+
+@pytest.mark.parametrize(("fault", "object_id"), [
+    pytest.param("ALTER VIEW open_positions SET (check_option = local)",
+                 "view:public.open_positions", id="view-check-option"),
+    pytest.param("ALTER FUNCTION touch_exit_time() SECURITY DEFINER",
+                 "function:public.touch_exit_time()", id="function-security-definer"),
+    pytest.param("ALTER FUNCTION touch_exit_time() SET search_path = pg_temp",
+                 "function:public.touch_exit_time()", id="function-search-path"),
+    pytest.param("ALTER TABLE position_history ENABLE ALWAYS TRIGGER "
+                 "trg_position_history_exit_time",
+                 "trigger:public.position_history.trg_position_history_exit_time",
+                 id="trigger-always"),
+])
+def test_drift_in_views_functions_and_triggers_settings(verify, extended_database,
+                                                        extended_migrations, fault, object_id):
+    extended_database.execute(fault)
+    run = verify("--dsn", extended_database.dsn, "--migrations-dir", str(extended_migrations),
+                 "-k", "test_schema_object or test_no_unexpected")
+    assert _drift_only(run) == {SCHEMA_OBJECT.format(object_id): "failed"}
+
+
 def test_extended_schema_without_drift_passes(verify, extended_database, extended_migrations):
     run = verify("--dsn", extended_database.dsn, "--migrations-dir", str(extended_migrations))
     assert run.returncode == 0, run.output

