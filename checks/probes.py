@@ -88,6 +88,14 @@ class Probe(Need):
     def rule(self) -> Rule:
         return next(r for r in self.rules if r.name == self.constraint)
 
+    @property
+    def searchable(self) -> bool:
+        """Whether values that break the rule are to be searched for (none configured, and
+        the rule names columns that are not generated)."""
+        generated = {c.name for c in self.columns if c.generated}
+        return (not self.violation and bool(self.rule.columns)
+                and not generated & set(self.rule.columns))
+
     @classmethod
     def run_batch(cls, needs: list[Probe], env: Env) -> dict[Any, Any]:
         assert env.target is not None
@@ -149,11 +157,21 @@ def _enum_labels(labels: dict[str, tuple[str, ...]], type_name: str) -> tuple[st
 
 # ---------------------------------------------------------------- derivation
 def _derive(needs: list[Probe], env: Env) -> tuple[dict[Probe, Any], dict[str, Any]]:
-    """One read-only query: a base row, values from referenced tables (for an empty
-    table), and each probe's first violating candidate."""
+    """A base row and each probe's violating values, in one read-only query; for an empty
+    table whose synthesized row breaks another rule, a second query searches the other
+    required columns' values too."""
+    columns = [c for c in needs[0].columns if not c.generated]
+    base, refs, results = _search(needs, columns, env, widen=False)
+    stuck = [n for n in needs if isinstance(results[n], CouldNotCheck) and n.searchable]
+    if stuck and not base:
+        results.update(_search(stuck, columns, env, widen=True)[2])
+    return results, {**refs, **base}
+
+
+def _search(needs: list[Probe], columns: list[ProbeColumn], env: Env, widen: bool
+            ) -> tuple[dict[str, Any], dict[str, Any], dict[Probe, Any]]:
     assert env.target is not None
     first = needs[0]
-    columns = [c for c in first.columns if not c.generated]
     table = sql.Identifier(first.schema, first.table)
     satisfied = sql.SQL(" AND ").join(
         [sql.SQL("({}) IS NOT FALSE").format(sql.SQL(r.expression)) for r in first.rules]
@@ -170,10 +188,19 @@ def _derive(needs: list[Probe], env: Env) -> tuple[dict[Probe, Any], dict[str, A
     picks: list[sql.Composable] = []
     searched: list[tuple[Probe, list[str], list[tuple[Any, ...]]]] = []
     for need in needs:
-        involved = [c for c in columns if c.name in need.rule.columns]
-        if need.violation or not involved or len(involved) < len(need.rule.columns):
+        if not need.searchable:
             continue
-        candidates = _combinations(involved, need.rule)
+        involved = [c for c in columns if c.name in need.rule.columns]
+        texts = {c.name: need.rule.expression for c in involved}
+        if widen:  # the other required columns that another rule constrains
+            for c in columns:
+                mentioned = [r.expression for r in need.rules
+                             if c.name in r.columns and r.name != need.constraint]
+                if c not in involved and mentioned and not (c.nullable or c.fresh
+                                                            or c.reference):
+                    involved.append(c)
+                    texts[c.name] = " ".join(mentioned)
+        candidates = _combinations(involved, texts)
         searched.append((need, [c.name for c in involved], candidates))
         picks.append(_pick(need, columns, involved, candidates))
     statement = sql.SQL(
@@ -186,7 +213,6 @@ def _derive(needs: list[Probe], env: Env) -> tuple[dict[Probe, Any], dict[str, A
     except CouldNotCheck as exc:
         raise CouldNotCheck(f"cannot derive probe rows for {first.schema}.{first.table}: "
                             f"{exc}") from None
-    found = {**_object(row[1]), **_object(row[0])}
     results: dict[Probe, Any] = {}
     for (need, names, candidates), index in zip(searched, row[2:], strict=True):
         if index is None:
@@ -203,7 +229,7 @@ def _derive(needs: list[Probe], env: Env) -> tuple[dict[Probe, Any], dict[str, A
             results[need] = CouldNotCheck(
                 f"cannot probe {need.constraint}: it involves no column, or a generated "
                 "one; set violation = {column = value} for it")
-    return results, found
+    return _object(row[0]), _object(row[1]), results
 
 
 def _object(value: Any) -> dict[str, Any]:
@@ -289,8 +315,10 @@ def _insert(need: Probe, base: dict[str, Any], violation: dict[str, Any]
 
 
 # ---------------------------------------------------------------- candidates
-def _combinations(columns: Sequence[ProbeColumn], rule: Rule) -> list[tuple[Any, ...]]:
-    pools = [_pool(c, rule.expression) for c in columns]
+def _combinations(columns: Sequence[ProbeColumn], texts: dict[str, str]
+                  ) -> list[tuple[Any, ...]]:
+    """Candidate rows over ``columns``: each column's pool from the rules that name it."""
+    pools = [_pool(c, texts[c.name]) for c in columns]
     per_column = max(2, int(MAX_CANDIDATES ** (1 / max(1, len(pools)))))
     return list(itertools.islice(itertools.product(*(p[:per_column] for p in pools)),
                                  MAX_CANDIDATES))

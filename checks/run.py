@@ -194,7 +194,8 @@ class TargetRun:
                 return catalog, catalog.session.server_version if catalog.session else ""
             major = self.catalog.session.major if self.catalog and self.catalog.session else 0
             engine = default
-            if major and default.major != major:
+            if (major and default.major != major
+                    and self.resources.inputs.config.drift.match_target_version):
                 engine = find_engine(major, prefer=self.resources.pg_bin) or default
             replayed = expected.replayed(engine)
             return replayed.catalog, replayed.engine_version

@@ -73,6 +73,9 @@ class Drift:
     """A snapshot file (relative to the config) to use instead of replaying the migrations."""
     allow: list[str] = field(default_factory=list)
     """Object ids (``kind:schema.name``, shell patterns) whose differences are intended."""
+    match_target_version: bool = True
+    """Replay on the target's major version when its binaries are here (--pg-bin or a
+    usual install location); otherwise compare across versions."""
 
 
 @dataclass(frozen=True)

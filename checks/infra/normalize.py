@@ -14,6 +14,7 @@ import contextlib
 import hashlib
 import json
 import os
+import re
 import tempfile
 import threading
 from collections.abc import Callable, Sequence
@@ -31,6 +32,7 @@ ColumnType = tuple[str, str, bool]
 """A column's name, its SQL type, and whether the type is user-defined (enum, domain...)."""
 
 
+_VARCHAR_LITERAL = re.compile(r"\('((?:[^']|'')*)'::character varying\)::text")
 _UNDEFINED = ("42883", "42704", "42P01")
 """Undefined function, object (type), table: something only the replayed schema has."""
 
@@ -55,12 +57,17 @@ class Normalizer:
         self._lock = threading.Lock()
 
     def check(self, columns: Sequence[ColumnType], expression: str) -> str:
-        """The fixed point of ``CHECK (expression)`` on a table with ``columns``."""
+        """The fixed point of ``CHECK (expression)`` on a table with ``columns``, with string
+        literals relabelled through varchar to text written as plain text literals (the
+        same value: ``IN (...)`` and ``= ANY (ARRAY[...])`` on a VARCHAR column differ by
+        only that relabelling), then brought to its fixed point again."""
         key = hashlib.sha256(json.dumps([list(columns), expression]).encode()).hexdigest()
         with self._lock:
             cache = self._load()
             if key not in cache:
-                cache[key] = self._fixed_point(columns, expression)
+                first = self._fixed_point(columns, expression)
+                plain = _VARCHAR_LITERAL.sub(r"'\1'::text", first)
+                cache[key] = first if plain == first else self._fixed_point(columns, plain)
                 self._dirty = True
             return cache[key]
 

@@ -85,7 +85,8 @@ def counts(results: Sequence[CheckResult]) -> dict[str, int]:
 def overall(results: Sequence[CheckResult], not_run: Sequence[str] = ()) -> str:
     """``error`` if anything errored, else ``failed`` if anything failed, else
     ``interrupted`` if a selected check reached no verdict, else ``passed`` when at least
-    one check passed; a run that checked nothing is ``error``."""
+    one check reached a verdict (passed, accepted, warned, info); a run whose checks were
+    all skipped (or that had none) checked nothing: ``error``."""
     c = counts(results)
     if c["error"]:
         return "error"
@@ -93,7 +94,7 @@ def overall(results: Sequence[CheckResult], not_run: Sequence[str] = ()) -> str:
         return "failed"
     if not_run:
         return "interrupted"
-    return "passed" if c["passed"] else "error"
+    return "passed" if c["passed"] + c["accepted"] + c["warned"] + c["info"] else "error"
 
 
 def verdict(run: Run, results: Sequence[CheckResult]) -> str:

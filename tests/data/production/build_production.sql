@@ -1,0 +1,625 @@
+-- Production-like ops-pipeline database, built directly (not by replaying migrations/).
+-- Models the state the migration Lambda followed by the ECS migrator leaves behind (facts §4),
+-- restricted to the tables this fixture covers, plus its 38-row ledger and fresh sample data.
+-- Plain SQL, run once on an empty database; needs no extension and no role.
+-- Naive `timestamp` columns hold UTC wall-clock time, as on RDS (session TimeZone UTC).
+
+-- =====================================================================================
+-- Schema
+-- =====================================================================================
+
+CREATE TABLE schema_migrations (
+    version    text PRIMARY KEY,
+    applied_at timestamptz NOT NULL DEFAULT now()
+);
+
+CREATE TABLE lane_telemetry (
+    ticker text NOT NULL,
+    ts     timestamptz NOT NULL,
+    open   double precision NOT NULL,
+    high   double precision NOT NULL,
+    low    double precision NOT NULL,
+    close  double precision NOT NULL,
+    volume bigint,
+    PRIMARY KEY (ticker, ts)
+);
+CREATE INDEX idx_telemetry_ticker_ts ON lane_telemetry (ticker, ts DESC);
+
+CREATE TABLE lane_features (
+    ticker         text NOT NULL,
+    ts             timestamptz NOT NULL,
+    sma20          double precision,
+    sma50          double precision,
+    recent_vol     double precision,
+    baseline_vol   double precision,
+    vol_ratio      double precision,
+    distance_sma20 double precision,
+    distance_sma50 double precision,
+    trend_state    integer,
+    close          double precision,
+    computed_at    timestamptz NOT NULL DEFAULT now(),
+    volume_current bigint,
+    volume_avg_20  bigint,
+    volume_ratio   numeric(10,4),
+    volume_surge   boolean,
+    PRIMARY KEY (ticker, ts)
+);
+CREATE INDEX idx_features_ticker_ts ON lane_features (ticker, ts DESC);
+CREATE INDEX idx_features_computed ON lane_features (computed_at DESC);
+CREATE INDEX idx_lane_features_volume ON lane_features (ticker, ts, volume_ratio);
+
+CREATE TABLE dispatch_recommendations (
+    id                 bigserial PRIMARY KEY,
+    ts                 timestamptz NOT NULL DEFAULT now(),
+    ticker             text NOT NULL,
+    action             text NOT NULL,
+    confidence         double precision,
+    reason             jsonb NOT NULL DEFAULT '{}'::jsonb,
+    status             text NOT NULL DEFAULT 'PENDING',
+    executed_at        timestamptz,
+    filled_price       double precision,
+    shares             double precision,
+    processed_at       timestamptz,
+    dispatcher_run_id  uuid,
+    failure_reason     text,
+    risk_gate_json     jsonb,
+    instrument_type    text,
+    created_at         timestamptz,
+    strategy_type      text,
+    features_snapshot  jsonb,
+    sentiment_snapshot jsonb,
+    CONSTRAINT dispatch_recommendations_action_check CHECK (action IN ('BUY', 'SELL')),
+    CONSTRAINT dispatch_recommendations_status_check
+        CHECK (status IN ('PENDING', 'PROCESSING', 'SIMULATED', 'SKIPPED', 'FAILED', 'EXECUTED', 'CANCELLED')),
+    CONSTRAINT dispatch_recommendations_strategy_type_check
+        CHECK (strategy_type IN ('day_trade', 'swing_trade', 'conservative'))
+);
+CREATE INDEX idx_recommendations_status_ts ON dispatch_recommendations (status, ts DESC);
+CREATE INDEX idx_recommendations_ticker_ts ON dispatch_recommendations (ticker, ts DESC);
+CREATE INDEX idx_recommendations_executed ON dispatch_recommendations (executed_at DESC) WHERE executed_at IS NOT NULL;
+CREATE INDEX idx_dispatch_reco_pending ON dispatch_recommendations (status, ts) WHERE status = 'PENDING';
+CREATE INDEX idx_dispatch_reco_run ON dispatch_recommendations (dispatcher_run_id) WHERE dispatcher_run_id IS NOT NULL;
+CREATE INDEX idx_dispatch_reco_strategy_type ON dispatch_recommendations (strategy_type) WHERE strategy_type IS NOT NULL;
+CREATE INDEX idx_dispatch_recs_features_gin ON dispatch_recommendations USING gin (features_snapshot);
+CREATE INDEX idx_dispatch_recs_sentiment_gin ON dispatch_recommendations USING gin (sentiment_snapshot);
+
+CREATE TABLE dispatcher_runs (
+    run_id           uuid PRIMARY KEY DEFAULT gen_random_uuid(),
+    started_at       timestamptz NOT NULL DEFAULT now(),
+    finished_at      timestamptz,
+    pulled_count     integer NOT NULL DEFAULT 0,
+    processed_count  integer NOT NULL DEFAULT 0,
+    simulated_count  integer NOT NULL DEFAULT 0,
+    skipped_count    integer NOT NULL DEFAULT 0,
+    failed_count     integer NOT NULL DEFAULT 0,
+    run_config_json  jsonb,
+    run_summary_json jsonb
+);
+CREATE INDEX idx_dispatcher_runs_time ON dispatcher_runs (started_at DESC);
+
+CREATE TABLE dispatch_executions (
+    execution_id        uuid PRIMARY KEY DEFAULT gen_random_uuid(),
+    recommendation_id   bigint NOT NULL REFERENCES dispatch_recommendations (id),
+    dispatcher_run_id   uuid NOT NULL,
+    ticker              text NOT NULL,
+    action              text NOT NULL,
+    decision_ts         timestamptz NOT NULL,
+    simulated_ts        timestamptz NOT NULL DEFAULT now(),
+    entry_price         numeric(18,8) NOT NULL,
+    fill_model          text NOT NULL,
+    slippage_bps        integer NOT NULL DEFAULT 0,
+    qty                 numeric(18,8) NOT NULL,
+    notional            numeric(18,8) NOT NULL,
+    stop_loss_price     numeric(18,8),
+    take_profit_price   numeric(18,8),
+    max_hold_minutes    integer,
+    execution_mode      text NOT NULL DEFAULT 'SIMULATED',
+    explain_json        jsonb NOT NULL,
+    risk_json           jsonb NOT NULL,
+    sim_json            jsonb NOT NULL,
+    instrument_type     text DEFAULT 'STOCK',
+    strike_price        numeric(10,2),
+    expiration_date     date,
+    contracts           integer,
+    premium_paid        numeric(10,2),
+    delta               numeric(10,4),
+    theta               numeric(10,4),
+    implied_volatility  numeric(10,4),
+    option_symbol       text,
+    strategy_type       text,
+    side                varchar(10) DEFAULT 'long',
+    status              varchar(20) DEFAULT 'PENDING',
+    broker_order_id     varchar(100),
+    stop_order_id       varchar(100),
+    target_order_id     varchar(100),
+    executed_at         timestamp,
+    filled_qty          numeric(12,4),
+    features_snapshot   jsonb,
+    sentiment_snapshot  jsonb,
+    bars_captured_count integer DEFAULT 0,
+    first_bar_ts        timestamptz,
+    last_bar_ts         timestamptz,
+    peak_premium        numeric(10,2),
+    lowest_premium      numeric(10,2),
+    account_name        varchar(50) DEFAULT 'large',
+    CONSTRAINT check_options_metadata CHECK (
+        instrument_type = 'STOCK'
+        OR (instrument_type IN ('CALL', 'PUT') AND strike_price IS NOT NULL AND expiration_date IS NOT NULL)),
+    CONSTRAINT dispatch_executions_instrument_type_check CHECK (instrument_type IN ('STOCK', 'CALL', 'PUT')),
+    CONSTRAINT dispatch_executions_strategy_type_check
+        CHECK (strategy_type IN ('day_trade', 'swing_trade', 'conservative'))
+);
+-- 1035 replaced the one-execution-per-recommendation index by one per recommendation and account.
+CREATE UNIQUE INDEX ux_dispatch_execution_reco_account ON dispatch_executions (recommendation_id, account_name);
+CREATE INDEX idx_dispatch_exec_run ON dispatch_executions (dispatcher_run_id);
+CREATE INDEX idx_dispatch_exec_ticker ON dispatch_executions (ticker, simulated_ts DESC);
+CREATE INDEX idx_dispatch_exec_time ON dispatch_executions (simulated_ts DESC);
+CREATE INDEX idx_dispatch_exec_features_gin ON dispatch_executions USING gin (features_snapshot);
+CREATE INDEX idx_dispatch_exec_sentiment_gin ON dispatch_executions USING gin (sentiment_snapshot);
+CREATE INDEX idx_dispatch_executions_account_name ON dispatch_executions (account_name);
+CREATE INDEX idx_dispatch_executions_date_account ON dispatch_executions (simulated_ts, account_name);
+CREATE INDEX idx_dispatch_executions_expiration_date ON dispatch_executions (expiration_date) WHERE expiration_date IS NOT NULL;
+CREATE INDEX idx_dispatch_executions_instrument_type ON dispatch_executions (instrument_type);
+CREATE INDEX idx_dispatch_executions_status ON dispatch_executions (status);
+CREATE INDEX idx_dispatch_executions_strategy_type ON dispatch_executions (strategy_type) WHERE strategy_type IS NOT NULL;
+
+CREATE TABLE active_positions (
+    id                           serial PRIMARY KEY,
+    execution_id                 uuid REFERENCES dispatch_executions (execution_id),
+    ticker                       varchar(10) NOT NULL,
+    instrument_type              varchar(20) NOT NULL,
+    strategy_type                varchar(20) NOT NULL,
+    side                         varchar(10) NOT NULL,
+    quantity                     numeric(12,4) NOT NULL,
+    entry_price                  numeric(12,4) NOT NULL,
+    entry_time                   timestamp NOT NULL,
+    strike_price                 numeric(12,4),
+    expiration_date              date,
+    stop_loss                    numeric(12,4),
+    take_profit                  numeric(12,4),
+    max_hold_minutes             integer,
+    bracket_order_accepted       boolean DEFAULT false,
+    stop_order_id                varchar(100),
+    target_order_id              varchar(100),
+    current_price                numeric(12,4),
+    current_pnl_dollars          numeric(12,4),
+    current_pnl_percent          numeric(8,4),
+    last_checked_at              timestamp,
+    check_count                  integer DEFAULT 0,
+    status                       varchar(20) DEFAULT 'open',
+    close_reason                 varchar(50),
+    created_at                   timestamp DEFAULT CURRENT_TIMESTAMP,
+    updated_at                   timestamp DEFAULT CURRENT_TIMESTAMP,
+    closed_at                    timestamp,
+    win_loss_label               smallint,
+    r_multiple                   numeric(8,4),
+    mae_pct                      numeric(8,4),
+    mfe_pct                      numeric(8,4),
+    holding_minutes              integer,
+    exit_reason_norm             varchar(32),
+    option_symbol                text,
+    account_name                 varchar(50) DEFAULT 'large',
+    peak_price                   numeric(12,4),
+    trailing_stop_price          numeric(12,4),
+    entry_underlying_price       numeric(12,4),
+    original_quantity            integer,
+    execution_uuid               uuid,
+    entry_features_json          jsonb,
+    entry_iv_rank                numeric(18,8),
+    entry_spread_pct             numeric(18,8),
+    best_unrealized_pnl_pct      numeric(18,8) DEFAULT 0,
+    worst_unrealized_pnl_pct     numeric(18,8) DEFAULT 0,
+    best_unrealized_pnl_dollars  numeric(18,8) DEFAULT 0,
+    worst_unrealized_pnl_dollars numeric(18,8) DEFAULT 0,
+    last_mark_price              numeric(18,8),
+    alpaca_order_id              varchar(100),
+    lifecycle_state              text DEFAULT 'OPEN',
+    partial_taken                boolean DEFAULT false,
+    partial_qty_sold             double precision DEFAULT 0,
+    breakeven_armed              boolean DEFAULT false,
+    trail_price                  double precision,
+    trail_level                  integer DEFAULT 0,
+    last_state_change            timestamp,
+    state_change_count           integer DEFAULT 0
+);
+CREATE INDEX idx_active_positions_account_name ON active_positions (account_name);
+-- not unique: trade-stream's ON CONFLICT (alpaca_order_id) has nothing to match
+CREATE INDEX idx_active_positions_alpaca_order_id ON active_positions (alpaca_order_id) WHERE alpaca_order_id IS NOT NULL;
+CREATE INDEX idx_active_positions_entry_time ON active_positions (entry_time);
+CREATE INDEX idx_active_positions_execution ON active_positions (execution_id);
+CREATE INDEX idx_active_positions_execution_uuid ON active_positions (execution_uuid);
+CREATE UNIQUE INDEX idx_active_positions_execution_uuid_unique ON active_positions (execution_uuid)
+    WHERE execution_uuid IS NOT NULL;
+CREATE INDEX idx_active_positions_expiration ON active_positions (expiration_date) WHERE expiration_date IS NOT NULL;
+CREATE INDEX idx_active_positions_option_symbol ON active_positions (option_symbol) WHERE option_symbol IS NOT NULL;
+CREATE INDEX idx_active_positions_peak_price ON active_positions (peak_price) WHERE peak_price IS NOT NULL;
+CREATE INDEX idx_active_positions_r_multiple ON active_positions (r_multiple);
+CREATE INDEX idx_active_positions_status ON active_positions (status);
+CREATE INDEX idx_active_positions_status_account ON active_positions (status, account_name);
+CREATE INDEX idx_active_positions_ticker ON active_positions (ticker);
+CREATE INDEX idx_active_positions_win_loss ON active_positions (win_loss_label);
+
+CREATE TABLE position_events (
+    id          serial PRIMARY KEY,
+    position_id integer REFERENCES active_positions (id),
+    event_type  varchar(50) NOT NULL,
+    event_data  jsonb,
+    created_at  timestamp DEFAULT CURRENT_TIMESTAMP
+);
+CREATE INDEX idx_position_events_position ON position_events (position_id);
+CREATE INDEX idx_position_events_type ON position_events (event_type);
+CREATE INDEX idx_position_events_created ON position_events (created_at);
+
+CREATE TABLE position_history (
+    id                           bigserial PRIMARY KEY,
+    execution_id                 uuid,
+    execution_uuid               uuid,
+    ticker                       text,
+    instrument_type              text,
+    strategy_type                text,
+    side                         text,
+    quantity                     numeric(18,8),
+    entry_price                  numeric(18,8),
+    exit_price                   numeric(18,8),
+    entry_time                   timestamptz,
+    exit_time                    timestamptz,
+    pnl_dollars                  numeric(18,8),
+    pnl_pct                      numeric(18,8),
+    strike_price                 numeric(18,8),
+    expiration_date              date,
+    option_symbol                text,
+    implied_volatility           numeric(18,8),
+    max_hold_minutes             integer,
+    holding_seconds              integer,
+    multiplier                   integer,
+    exit_reason                  text,
+    exit_order_id                text,
+    entry_features_json          jsonb,
+    entry_iv_rank                numeric(18,8),
+    entry_spread_pct             numeric(18,8),
+    best_unrealized_pnl_pct      numeric(18,8),
+    worst_unrealized_pnl_pct     numeric(18,8),
+    best_unrealized_pnl_dollars  numeric(18,8),
+    worst_unrealized_pnl_dollars numeric(18,8),
+    created_at                   timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX idx_position_history_execution_uuid ON position_history (execution_uuid);
+CREATE INDEX idx_position_history_ticker_exit_time ON position_history (ticker, exit_time DESC);
+
+-- The 2026_02_02_0003 definitions won (the Lambda's 0001 had no constraints); all NOT VALID.
+ALTER TABLE active_positions ADD CONSTRAINT chk_active_positions_side
+    CHECK (side IN ('long', 'short', 'call', 'put')) NOT VALID;
+ALTER TABLE active_positions ADD CONSTRAINT chk_active_positions_strategy_type
+    CHECK (strategy_type IN ('day_trade', 'swing_trade', 'conservative') OR strategy_type IS NULL) NOT VALID;
+ALTER TABLE position_history ADD CONSTRAINT chk_position_history_side
+    CHECK (side IN ('long', 'short', 'call', 'put')) NOT VALID;
+ALTER TABLE position_history ADD CONSTRAINT chk_position_history_strategy_type
+    CHECK (strategy_type IN ('day_trade', 'swing_trade', 'conservative') OR strategy_type IS NULL) NOT VALID;
+
+-- The Lambda's shape: order_id and symbol nullable and shorter than in the file.
+CREATE TABLE alpaca_event_dedupe (
+    event_id     varchar(255) PRIMARY KEY,
+    event_type   varchar(50) NOT NULL,
+    order_id     varchar(100),
+    symbol       varchar(20),
+    event_data   jsonb,
+    processed_at timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX idx_alpaca_event_dedupe_order_id ON alpaca_event_dedupe (order_id) WHERE order_id IS NOT NULL;
+CREATE INDEX idx_alpaca_event_dedupe_processed_at ON alpaca_event_dedupe (processed_at DESC);
+
+CREATE TABLE account_metadata (
+    account_name      varchar(50) PRIMARY KEY,
+    tier              varchar(20) NOT NULL,
+    alpaca_account_id varchar(100),
+    initial_balance   numeric(12,2) NOT NULL,
+    is_active         boolean DEFAULT true,
+    created_at        timestamp DEFAULT CURRENT_TIMESTAMP,
+    last_trade_at     timestamp,
+    notes             text
+);
+
+-- =====================================================================================
+-- Ledger: 38 versions with the applied_at history they had (UTC)
+-- =====================================================================================
+-- 2026-02-03 morning: first Lambda invocation, embedded keys in Python text order, one commit each.
+-- 014 deleted the rows of 008 and 013_options_columns_safe; a second invocation re-applied them.
+-- 16:38:41 / 16:40:02: 999_v2 and 1000 applied one by one (archived Lambda responses).
+-- 2026-02-04 15:20: 1001 embedded and applied. From 2026-02-06: the ECS migrator, files in text order
+-- (1002_add_trailing_stops_columns went in with that run, a629762), then 1003 ... 1039 on later days.
+INSERT INTO schema_migrations (version, applied_at) VALUES
+    ('001_init',                                     '2026-02-03 09:14:02.118+00'),
+    ('002_add_volatility_features',                  '2026-02-03 09:14:02.406+00'),
+    ('003_add_watchlist_state',                      '2026-02-03 09:14:02.671+00'),
+    ('004_add_dispatcher_execution',                 '2026-02-03 09:14:03.052+00'),
+    ('005_add_missing_columns',                      '2026-02-03 09:14:03.297+00'),
+    ('006_fix_dispatcher_status_constraint',         '2026-02-03 09:14:03.540+00'),
+    ('007_add_volume_features',                      '2026-02-03 09:14:03.812+00'),
+    ('009_add_position_tracking',                    '2026-02-03 09:14:04.533+00'),
+    ('010_add_ai_learning_tables',                   '2026-02-03 09:14:04.990+00'),
+    ('011_add_learning_infrastructure',              '2026-02-03 09:14:05.416+00'),
+    ('012_phase16_columns_only',                     '2026-02-03 09:14:05.702+00'),
+    ('014_force_options_columns',                    '2026-02-03 09:14:06.311+00'),
+    ('015_options_telemetry_integrated',             '2026-02-03 09:14:06.704+00'),
+    ('016_add_active_positions_option_symbol',       '2026-02-03 09:14:06.958+00'),
+    ('017_release_stuck_processing',                 '2026-02-03 09:14:07.183+00'),
+    ('018_add_account_activities',                   '2026-02-03 09:14:07.529+00'),
+    ('2026_02_02_0001_position_telemetry',           '2026-02-03 09:14:07.915+00'),
+    ('2026_02_02_0002_websocket_idempotency',        '2026-02-03 09:14:08.262+00'),
+    ('2026_02_02_0003_add_constraints_no_do',        '2026-02-03 09:14:08.577+00'),
+    ('008_add_options_support',                      '2026-02-03 11:02:47.361+00'),
+    ('013_options_columns_safe',                     '2026-02-03 11:02:47.842+00'),
+    ('999_cleanup_phantom_positions_v2',             '2026-02-03 16:38:41.157+00'),
+    ('1000_add_account_name_column',                 '2026-02-03 16:40:02.883+00'),
+    ('1001_add_account_name_to_active_positions',    '2026-02-04 15:20:06.412+00'),
+    ('012_add_account_tracking',                     '2026-02-06 19:21:33.205+00'),
+    ('013_minimal',                                  '2026-02-06 19:21:33.644+00'),
+    ('015_add_option_symbol_column',                 '2026-02-06 19:21:33.901+00'),
+    ('016_create_lane_features_clean_view',          '2026-02-06 19:21:34.127+00'),
+    ('1002_add_account_name_to_dispatch_executions', '2026-02-06 19:21:34.480+00'),
+    ('1002_add_trailing_stops_columns',              '2026-02-06 19:21:34.716+00'),
+    ('1003_sync_tiny_positions',                     '2026-02-06 23:41:12.058+00'),
+    ('1004_add_vix_regime_tracking',                 '2026-02-07 13:11:49.730+00'),
+    ('1034_risk_state_machine',                      '2026-02-10 21:46:20.391+00'),
+    ('1035_fix_dispatcher_competition',              '2026-02-11 14:05:17.622+00'),
+    ('1036_backfill_position_features',              '2026-02-11 14:05:18.004+00'),
+    ('1037_cleanup_stuck_closing_tiny',              '2026-02-12 15:32:40.517+00'),
+    ('1038_cleanup_stuck_closing_round2',            '2026-02-12 18:09:03.286+00'),
+    ('1039_close_phantom_positions',                 '2026-02-13 20:47:55.940+00');
+
+-- =====================================================================================
+-- Data (deterministic; every freshness-relevant time is relative to now())
+-- =====================================================================================
+
+INSERT INTO account_metadata (account_name, tier, initial_balance, created_at, notes) VALUES
+    ('tiny-1k',    'tiny',  1000.00,   '2026-02-06 19:21:33.205', 'small paper account, aggressive sizing (1-2 contracts)'),
+    ('large-100k', 'large', 100000.00, '2026-02-06 19:21:33.205', 'large paper account, 1% risk per trade');
+
+-- Five tickers; per ticker a base price. Used by telemetry, features and trades below.
+CREATE TEMPORARY TABLE fixture_tickers (k int PRIMARY KEY, ticker text, base numeric) ON COMMIT DROP;
+INSERT INTO fixture_tickers VALUES (1, 'AAPL', 231.40), (2, 'NVDA', 138.20), (3, 'SPY', 602.10),
+                                   (4, 'TSLA', 352.75), (5, 'AMD', 118.60);
+
+-- One-minute bars for the last two hours; the newest bar opens in the current minute.
+INSERT INTO lane_telemetry (ticker, ts, open, high, low, close, volume)
+SELECT t.ticker, date_trunc('minute', now()) - n * interval '1 minute',
+       round(t.base * (1 + 0.0021 * sin((n + t.k) / 7.0)), 2),
+       round(t.base * (1 + 0.0021 * sin((n + t.k) / 7.0) + 0.0009), 2),
+       round(t.base * (1 + 0.0021 * sin((n + t.k) / 7.0) - 0.0011), 2),
+       round(t.base * (1 + 0.0021 * sin((n + t.k + 1) / 7.0)), 2),
+       40000 + ((n * 7919 + t.k * 104729) % 61000)
+  FROM fixture_tickers t, generate_series(0, 119) AS n;
+
+-- Features for the last hour of bars, computed a few seconds after each bar (never in the future).
+INSERT INTO lane_features (ticker, ts, sma20, sma50, recent_vol, baseline_vol, vol_ratio, distance_sma20,
+                           distance_sma50, trend_state, close, computed_at, volume_current, volume_avg_20,
+                           volume_ratio, volume_surge)
+SELECT t.ticker, date_trunc('minute', now()) - n * interval '1 minute',
+       round(t.base * 0.9995, 4), round(t.base * 0.9982, 4),
+       0.0011 + 0.0001 * (n % 5), 0.0012, round((0.0011 + 0.0001 * (n % 5)) / 0.0012, 4),
+       0.0005, 0.0018, CASE WHEN t.k % 3 = 0 THEN -1 WHEN t.k % 3 = 1 THEN 1 ELSE 0 END,
+       round(t.base * (1 + 0.0021 * sin((n + t.k + 1) / 7.0)), 2),
+       least(date_trunc('minute', now()) - n * interval '1 minute' + interval '8 seconds', now()),
+       40000 + ((n * 7919 + t.k * 104729) % 61000), 70000,
+       CASE WHEN n = 59 THEN NULL ELSE round((40000 + ((n * 7919 + t.k * 104729) % 61000)) / 70000.0, 4) END,
+       (40000 + ((n * 7919 + t.k * 104729) % 61000)) > 140000
+  FROM fixture_tickers t, generate_series(0, 59) AS n;
+
+-- Six dispatcher runs, one every ~8 hours, the last a few minutes ago.
+INSERT INTO dispatcher_runs (run_id, started_at, finished_at, pulled_count, processed_count, simulated_count,
+                             skipped_count, failed_count, run_config_json, run_summary_json)
+SELECT md5('fixture-run-' || r)::uuid,
+       now() - (6 - r) * interval '8 hours' - interval '4 minutes',
+       now() - (6 - r) * interval '8 hours' - interval '4 minutes' + interval '3.2 seconds',
+       6, 6, 2, 1, 0,
+       jsonb_build_object('account_name', CASE WHEN r % 2 = 0 THEN 'tiny' ELSE 'large' END, 'paper', true),
+       jsonb_build_object('ok', true)
+  FROM generate_series(1, 6) AS r;
+
+-- 32 recommendations over ~2 days: 30 dispatched (each with one execution), one pending, one skipped.
+INSERT INTO dispatch_recommendations (ts, ticker, action, confidence, reason, status, executed_at, filled_price,
+                                      shares, processed_at, dispatcher_run_id, failure_reason, risk_gate_json,
+                                      instrument_type, created_at, strategy_type, features_snapshot,
+                                      sentiment_snapshot)
+SELECT ts, t.ticker,
+       CASE WHEN g % 7 = 3 THEN 'SELL' ELSE 'BUY' END,
+       round((0.55 + (g % 9) * 0.04)::numeric, 2)::float8,
+       jsonb_build_object('rule', CASE WHEN g % 2 = 0 THEN 'momentum_breakout' ELSE 'volume_surge' END,
+                          'volume_ratio', round(1.2 + (g % 6) * 0.3, 2)),
+       CASE WHEN g = 31 THEN 'PENDING' WHEN g = 32 THEN 'SKIPPED'
+            WHEN g % 3 = 0 THEN 'SIMULATED' ELSE 'EXECUTED' END,
+       CASE WHEN g <= 30 AND g % 3 <> 0 THEN ts + interval '40 seconds' END,
+       CASE WHEN g <= 30 AND g % 3 <> 0 THEN round(t.base * 1.001, 2)::float8 END,
+       CASE WHEN g <= 30 AND g % 3 <> 0 THEN (1 + g % 4)::float8 END,
+       CASE WHEN g <> 31 THEN ts + interval '35 seconds' END,
+       CASE WHEN g <> 31 THEN md5('fixture-run-' || (1 + (g - 1) % 6))::uuid END,
+       CASE WHEN g = 32 THEN 'risk gate: max open positions reached' END,
+       CASE WHEN g <> 31 THEN jsonb_build_object('passed', g <> 32) END,
+       CASE WHEN g % 4 = 1 THEN 'STOCK' WHEN g % 4 = 3 THEN 'PUT' ELSE 'CALL' END,
+       ts,
+       (ARRAY['day_trade', 'swing_trade', 'conservative'])[1 + g % 3],
+       CASE WHEN g % 5 <> 4 THEN jsonb_build_object('sma20', t.base, 'trend_state', 1, 'vol_ratio', 1.1) END,
+       jsonb_build_object('score', round((g % 10) / 10.0, 1))
+  FROM generate_series(1, 32) AS g
+  JOIN fixture_tickers t ON t.k = 1 + g % 5
+ CROSS JOIN LATERAL (SELECT now() - (32 - g) * interval '95 minutes' - interval '3 minutes' AS ts) AS x;
+
+-- One execution per dispatched recommendation; options carry strike and expiration.
+INSERT INTO dispatch_executions (execution_id, recommendation_id, dispatcher_run_id, ticker, action, decision_ts,
+                                 simulated_ts, entry_price, fill_model, slippage_bps, qty, notional,
+                                 stop_loss_price, take_profit_price, max_hold_minutes, execution_mode,
+                                 explain_json, risk_json, sim_json, instrument_type, strike_price,
+                                 expiration_date, contracts, premium_paid, delta, theta, implied_volatility,
+                                 option_symbol, strategy_type, side, status, broker_order_id, executed_at,
+                                 filled_qty, features_snapshot, bars_captured_count, account_name)
+SELECT md5('fixture-exec-' || r.id)::uuid, r.id, r.dispatcher_run_id, r.ticker,
+       CASE r.instrument_type WHEN 'STOCK' THEN 'BUY_STOCK' WHEN 'CALL' THEN 'BUY_CALL' ELSE 'BUY_PUT' END,
+       r.created_at, r.ts + interval '36 seconds',
+       price, 'mid+slip_bps', 5, qty, round(price * qty * mult, 2),
+       round(price * CASE WHEN r.instrument_type = 'STOCK' THEN 0.98 ELSE 0.75 END, 4),
+       round(price * CASE WHEN r.instrument_type = 'STOCK' THEN 1.03 ELSE 1.50 END, 4),
+       240,
+       CASE WHEN r.status = 'EXECUTED' THEN 'ALPACA_PAPER' ELSE 'SIMULATED' END,
+       jsonb_build_object('recommendation', r.reason), jsonb_build_object('gates', 'passed'),
+       jsonb_build_object('fill', 'mid'),
+       r.instrument_type,
+       CASE WHEN r.instrument_type <> 'STOCK' THEN strike END,
+       CASE WHEN r.instrument_type <> 'STOCK' THEN expiry END,
+       CASE WHEN r.instrument_type <> 'STOCK' THEN qty::int END,
+       CASE WHEN r.instrument_type <> 'STOCK' THEN round(price, 2) END,
+       CASE WHEN r.instrument_type = 'CALL' THEN 0.45 WHEN r.instrument_type = 'PUT' THEN -0.42 END,
+       CASE WHEN r.instrument_type <> 'STOCK' THEN -0.08 END,
+       CASE WHEN r.instrument_type <> 'STOCK' THEN 0.3150 END,
+       CASE WHEN r.instrument_type <> 'STOCK' THEN
+            r.ticker || to_char(expiry, 'YYMMDD') || left(r.instrument_type, 1)
+            || lpad((strike * 1000)::bigint::text, 8, '0') END,
+       r.strategy_type, 'long',
+       CASE WHEN r.status = 'EXECUTED' THEN 'FILLED' ELSE 'SIMULATED' END,
+       CASE WHEN r.status = 'EXECUTED' THEN md5('fixture-order-' || r.id)::uuid::text END,
+       CASE WHEN r.status = 'EXECUTED' THEN timezone('UTC', r.ts + interval '38 seconds') END,
+       CASE WHEN r.status = 'EXECUTED' THEN qty END,
+       r.features_snapshot, 0,
+       CASE WHEN r.id % 2 = 0 THEN 'tiny' ELSE 'large' END
+  FROM dispatch_recommendations r
+  JOIN fixture_tickers t ON t.ticker = r.ticker
+ CROSS JOIN LATERAL (
+       SELECT CASE WHEN r.instrument_type = 'STOCK' THEN round(t.base, 4) ELSE round(2.10 + (r.id % 7) * 0.85, 4) END AS price,
+              CASE WHEN r.instrument_type = 'STOCK' THEN (5 + r.id % 20)::numeric ELSE (1 + r.id % 3)::numeric END AS qty,
+              CASE WHEN r.instrument_type = 'STOCK' THEN 1 ELSE 100 END AS mult,
+              round(t.base / 5) * 5 + CASE WHEN r.instrument_type = 'PUT' THEN -5 ELSE 5 END AS strike,
+              (timezone('UTC', r.ts)::date + 7 + (r.id % 4) * 7) AS expiry) AS p
+ WHERE r.status IN ('EXECUTED', 'SIMULATED');
+
+-- 40 positions with ids 13461..13500 (production's ids are in this range; 1039 closed 13481).
+-- Rows 1-20 come from the paper executions above; 21-40 were synced from Alpaca without an execution.
+SELECT setval('active_positions_id_seq', 13460);
+
+INSERT INTO active_positions (execution_id, ticker, instrument_type, strategy_type, side, quantity, entry_price,
+                              entry_time, strike_price, expiration_date, stop_loss, take_profit, max_hold_minutes,
+                              bracket_order_accepted, current_price, current_pnl_dollars, current_pnl_percent,
+                              last_checked_at, check_count, status, close_reason, created_at, updated_at,
+                              closed_at, option_symbol, account_name, peak_price, original_quantity,
+                              execution_uuid, entry_features_json, best_unrealized_pnl_pct,
+                              worst_unrealized_pnl_pct, best_unrealized_pnl_dollars,
+                              worst_unrealized_pnl_dollars, last_mark_price, alpaca_order_id, lifecycle_state)
+SELECT e.execution_id, e.ticker, e.instrument_type, e.strategy_type,
+       CASE WHEN e.instrument_type = 'CALL' THEN (ARRAY['long', 'call'])[1 + n % 2]
+            WHEN e.instrument_type = 'PUT'  THEN (ARRAY['long', 'put'])[1 + n % 2]
+            ELSE (ARRAY['long', 'short'])[1 + n % 2] END,
+       e.qty, e.entry_price, e.executed_at, e.strike_price, e.expiration_date,
+       e.stop_loss_price, e.take_profit_price, e.max_hold_minutes, true,
+       round(e.entry_price * (1 + ((n % 5) - 2) * 0.03), 4),
+       round(e.entry_price * ((n % 5) - 2) * 0.03 * e.qty * CASE WHEN e.instrument_type = 'STOCK' THEN 1 ELSE 100 END, 4),
+       round(((n % 5) - 2) * 3.0, 4),
+       CASE WHEN open THEN timezone('UTC', now()) - (n % 4) * interval '15 seconds'
+            ELSE e.executed_at + interval '2 hours' END,
+       CASE WHEN open THEN 40 + n * 3 ELSE 120 END,
+       CASE WHEN open THEN 'open' ELSE 'closed' END,
+       CASE WHEN NOT open THEN (ARRAY['take_profit', 'stop_loss', 'time_exit', 'day_trade_close'])[1 + n % 4] END,
+       e.executed_at, CASE WHEN open THEN timezone('UTC', now()) ELSE e.executed_at + interval '2 hours' END,
+       CASE WHEN NOT open THEN e.executed_at + interval '2 hours' END,
+       e.option_symbol, e.account_name,
+       round(e.entry_price * 1.04, 4), e.qty::int,
+       e.execution_id, coalesce(e.features_snapshot, '{}'::jsonb),
+       4.0, -3.0, round(e.entry_price * 0.04 * e.qty, 4), round(-e.entry_price * 0.03 * e.qty, 4),
+       round(e.entry_price * (1 + ((n % 5) - 2) * 0.03), 8),
+       e.broker_order_id, CASE WHEN open THEN 'OPEN' ELSE 'CLOSED' END
+  FROM (SELECT de.*, row_number() OVER (ORDER BY de.simulated_ts) AS n
+          FROM dispatch_executions de WHERE de.execution_mode = 'ALPACA_PAPER') AS e
+ CROSS JOIN LATERAL (SELECT e.n > 12 AS open) AS o
+ ORDER BY e.n;
+
+INSERT INTO active_positions (ticker, instrument_type, strategy_type, side, quantity, entry_price, entry_time,
+                              strike_price, expiration_date, stop_loss, take_profit, max_hold_minutes,
+                              current_price, last_checked_at, check_count, status, close_reason, created_at,
+                              updated_at, closed_at, option_symbol, account_name, original_quantity,
+                              entry_features_json, best_unrealized_pnl_pct, worst_unrealized_pnl_pct,
+                              best_unrealized_pnl_dollars, worst_unrealized_pnl_dollars, last_mark_price,
+                              alpaca_order_id, lifecycle_state)
+SELECT s.ticker, s.itype, (ARRAY['swing_trade', 'day_trade', 'conservative'])[1 + n % 3],
+       CASE s.itype WHEN 'CALL' THEN 'call' WHEN 'PUT' THEN 'put' ELSE 'long' END,
+       s.qty, s.price, s.entry, s.strike, s.expiry,
+       round(s.price * 0.75, 4), round(s.price * 1.5, 4), 240,
+       round(s.price * 1.02, 4),
+       CASE WHEN s.open THEN timezone('UTC', now()) - interval '20 seconds' ELSE s.entry + interval '3 hours' END,
+       CASE WHEN s.open THEN 55 ELSE 180 END,
+       CASE WHEN s.open THEN 'open' ELSE 'closed' END,
+       CASE WHEN n = 1 THEN 'manual_reconciliation'
+            WHEN s.open THEN NULL
+            WHEN s.account = 'tiny' AND n BETWEEN 13 AND 16 THEN 'cleanup_stuck_closing'
+            ELSE (ARRAY['take_profit', 'stop_loss', 'time_exit'])[1 + n % 3] END,
+       s.entry, CASE WHEN s.open THEN timezone('UTC', now()) ELSE s.entry + interval '3 hours' END,
+       CASE WHEN NOT s.open THEN s.entry + interval '3 hours' END,
+       s.symbol, s.account, s.qty::int, '{}'::jsonb, 0, 0, 0, 0, round(s.price * 1.02, 8),
+       -- synced-from-Alpaca rows: the four 1003 tiny positions and two others have no order id
+       CASE WHEN n BETWEEN 13 AND 18 THEN NULL ELSE md5('fixture-sync-order-' || n)::uuid::text END,
+       CASE WHEN s.open THEN 'OPEN' ELSE 'CLOSED' END
+  FROM generate_series(1, 20) AS n
+ CROSS JOIN LATERAL (
+       SELECT CASE WHEN n = 1 THEN 'DE'
+                   WHEN n BETWEEN 13 AND 16 THEN (ARRAY['AMD', 'CRM', 'BAC', 'PFE'])[n - 12]
+                   ELSE (ARRAY['QCOM', 'META', 'MSFT', 'AMZN', 'GOOGL', 'PG', 'JPM', 'XOM'])[1 + n % 8] END AS ticker,
+              CASE WHEN n = 1 THEN 'STOCK' WHEN n IN (13) THEN 'PUT' WHEN n BETWEEN 14 AND 16 THEN 'CALL'
+                   WHEN n % 3 = 0 THEN 'STOCK' WHEN n % 3 = 1 THEN 'CALL' ELSE 'PUT' END AS itype,
+              n > 16 OR n IN (7, 8) AS open,
+              CASE WHEN n BETWEEN 13 AND 16 OR n % 2 = 0 THEN 'tiny' ELSE 'large' END AS account,
+              timezone('UTC', now()) - CASE WHEN n > 16 OR n IN (7, 8) THEN (21 - n) * interval '37 minutes'
+                                              ELSE (21 - n) * interval '9 hours' END AS entry) AS b
+ CROSS JOIN LATERAL (
+       SELECT b.*,
+              CASE WHEN b.itype = 'STOCK' THEN 4 + n % 6 ELSE 1 + n % 2 END::numeric AS qty,
+              CASE WHEN b.itype = 'STOCK' THEN 95.50 + n * 11.25 ELSE 0.85 + (n % 9) * 0.95 END::numeric AS price,
+              CASE WHEN b.itype <> 'STOCK' THEN 50 + n * 10 END::numeric AS strike,
+              CASE WHEN b.itype <> 'STOCK' THEN b.entry::date + 14 END AS expiry) AS s0
+ CROSS JOIN LATERAL (
+       SELECT s0.*,
+              CASE WHEN s0.itype <> 'STOCK' THEN
+                   s0.ticker || to_char(s0.expiry, 'YYMMDD') || left(s0.itype, 1)
+                   || lpad((s0.strike * 1000)::bigint::text, 8, '0') END AS symbol) AS s
+ ORDER BY n;
+
+-- Closed positions that reached position_history (the position manager's writer columns).
+INSERT INTO position_history (execution_id, execution_uuid, ticker, instrument_type, strategy_type, side, quantity,
+                              entry_price, exit_price, entry_time, exit_time, pnl_dollars, pnl_pct, strike_price,
+                              expiration_date, option_symbol, max_hold_minutes, holding_seconds, multiplier,
+                              exit_reason, exit_order_id, entry_features_json, entry_iv_rank, entry_spread_pct,
+                              best_unrealized_pnl_pct, worst_unrealized_pnl_pct, best_unrealized_pnl_dollars,
+                              worst_unrealized_pnl_dollars, created_at)
+SELECT p.execution_id, p.execution_uuid, p.ticker, p.instrument_type, p.strategy_type, p.side, p.quantity,
+       p.entry_price, p.current_price,
+       p.entry_time AT TIME ZONE 'UTC', p.closed_at AT TIME ZONE 'UTC',
+       round((p.current_price - p.entry_price) * p.quantity * m.mult, 8),
+       round((p.current_price - p.entry_price) / p.entry_price * 100, 8),
+       p.strike_price, p.expiration_date, p.option_symbol, p.max_hold_minutes,
+       extract(epoch FROM p.closed_at - p.entry_time)::int, m.mult,
+       p.close_reason, md5('fixture-exit-order-' || p.id)::uuid::text,
+       p.entry_features_json, 0.42, 0.015,
+       p.best_unrealized_pnl_pct, p.worst_unrealized_pnl_pct,
+       p.best_unrealized_pnl_dollars, p.worst_unrealized_pnl_dollars,
+       (p.closed_at AT TIME ZONE 'UTC') + interval '2 seconds'
+  FROM active_positions p
+ CROSS JOIN LATERAL (SELECT CASE WHEN p.instrument_type = 'STOCK' THEN 1 ELSE 100 END AS mult) AS m
+ WHERE p.status = 'closed' AND p.close_reason NOT IN ('manual_reconciliation', 'cleanup_stuck_closing')
+ ORDER BY p.closed_at;
+
+-- trade-stream's dedupe rows: a fill for every position with an order id, plus earlier partial fills.
+INSERT INTO alpaca_event_dedupe (event_id, event_type, order_id, symbol, event_data, processed_at)
+SELECT kind || '_' || p.alpaca_order_id || '_' || to_char(at, 'YYYY-MM-DD HH24:MI:SS.US') || '+00:00',
+       kind, p.alpaca_order_id, coalesce(p.option_symbol, p.ticker),
+       jsonb_build_object('event', kind, 'order_id', p.alpaca_order_id,
+                          'symbol', coalesce(p.option_symbol, p.ticker),
+                          'filled_qty', CASE WHEN kind = 'fill' THEN p.quantity ELSE 1 END,
+                          'filled_avg_price', p.entry_price),
+       at AT TIME ZONE 'UTC' + interval '1 second'
+  FROM active_positions p
+ CROSS JOIN LATERAL (VALUES ('fill', p.entry_time), ('partial_fill', p.entry_time - interval '4 seconds')) AS v (kind, at)
+ WHERE p.alpaca_order_id IS NOT NULL
+   AND (v.kind = 'fill' OR p.id % 10 < 8);
+
+INSERT INTO position_events (position_id, event_type, event_data, created_at)
+SELECT p.id, v.event_type, v.data, v.at
+  FROM active_positions p
+ CROSS JOIN LATERAL (VALUES
+       ('synced_realtime_websocket', jsonb_build_object('alpaca_order_id', p.alpaca_order_id), p.entry_time + interval '1 second'),
+       ('position_checked', jsonb_build_object('price', p.current_price), p.last_checked_at)) AS v (event_type, data, at)
+ WHERE p.status = 'open' AND p.alpaca_order_id IS NOT NULL AND p.id % 3 = 0;
