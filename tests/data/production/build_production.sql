@@ -376,17 +376,17 @@ INSERT INTO account_metadata (account_name, tier, initial_balance, created_at, n
     ('large-100k', 'large', 100000.00, '2026-02-06 19:21:33.205', 'large paper account, 1% risk per trade');
 
 -- Five tickers; per ticker a base price. Used by telemetry, features and trades below.
-CREATE TEMPORARY TABLE fixture_tickers (k int PRIMARY KEY, ticker text, base numeric) ON COMMIT DROP;
+CREATE TEMPORARY TABLE fixture_tickers (k int PRIMARY KEY, ticker text, base numeric);
 INSERT INTO fixture_tickers VALUES (1, 'AAPL', 231.40), (2, 'NVDA', 138.20), (3, 'SPY', 602.10),
                                    (4, 'TSLA', 352.75), (5, 'AMD', 118.60);
 
 -- One-minute bars for the last two hours; the newest bar opens in the current minute.
 INSERT INTO lane_telemetry (ticker, ts, open, high, low, close, volume)
 SELECT t.ticker, date_trunc('minute', now()) - n * interval '1 minute',
-       round(t.base * (1 + 0.0021 * sin((n + t.k) / 7.0)), 2),
-       round(t.base * (1 + 0.0021 * sin((n + t.k) / 7.0) + 0.0009), 2),
-       round(t.base * (1 + 0.0021 * sin((n + t.k) / 7.0) - 0.0011), 2),
-       round(t.base * (1 + 0.0021 * sin((n + t.k + 1) / 7.0)), 2),
+       round(t.base * (1 + 0.0021 * sin((n + t.k) / 7.0)::numeric), 2),
+       round(t.base * (1 + 0.0021 * sin((n + t.k) / 7.0)::numeric + 0.0009), 2),
+       round(t.base * (1 + 0.0021 * sin((n + t.k) / 7.0)::numeric - 0.0011), 2),
+       round(t.base * (1 + 0.0021 * sin((n + t.k + 1) / 7.0)::numeric), 2),
        40000 + ((n * 7919 + t.k * 104729) % 61000)
   FROM fixture_tickers t, generate_series(0, 119) AS n;
 
@@ -398,11 +398,11 @@ SELECT t.ticker, date_trunc('minute', now()) - n * interval '1 minute',
        round(t.base * 0.9995, 4), round(t.base * 0.9982, 4),
        0.0011 + 0.0001 * (n % 5), 0.0012, round((0.0011 + 0.0001 * (n % 5)) / 0.0012, 4),
        0.0005, 0.0018, CASE WHEN t.k % 3 = 0 THEN -1 WHEN t.k % 3 = 1 THEN 1 ELSE 0 END,
-       round(t.base * (1 + 0.0021 * sin((n + t.k + 1) / 7.0)), 2),
+       round(t.base * (1 + 0.0021 * sin((n + t.k + 1) / 7.0)::numeric), 2),
        least(date_trunc('minute', now()) - n * interval '1 minute' + interval '8 seconds', now()),
        40000 + ((n * 7919 + t.k * 104729) % 61000), 70000,
        CASE WHEN n = 59 THEN NULL ELSE round((40000 + ((n * 7919 + t.k * 104729) % 61000)) / 70000.0, 4) END,
-       (40000 + ((n * 7919 + t.k * 104729) % 61000)) > 140000
+       (40000 + ((n * 7919 + t.k * 104729) % 61000)) > 98000
   FROM fixture_tickers t, generate_series(0, 59) AS n;
 
 -- Six dispatcher runs, one every ~8 hours, the last a few minutes ago.
@@ -490,10 +490,82 @@ SELECT md5('fixture-exec-' || r.id)::uuid, r.id, r.dispatcher_run_id, r.ticker,
               (timezone('UTC', r.ts)::date + 7 + (r.id % 4) * 7) AS expiry) AS p
  WHERE r.status IN ('EXECUTED', 'SIMULATED');
 
--- 40 positions with ids 13461..13500 (production's ids are in this range; 1039 closed 13481).
--- Rows 1-20 come from the paper executions above; 21-40 were synced from Alpaca without an execution.
-SELECT setval('active_positions_id_seq', 13460);
+-- 40 positions. Production's ids are in the 13000s: the four tiny option rows 1003 inserted (later closed
+-- by 1037) and DE id 13481 (closed by hand in 1039) keep their February 2026 times; the other 35 are
+-- recent, ids in entry order: 20 opened from the paper executions above, 15 synced from Alpaca.
+SELECT setval('active_positions_id_seq', 13476);
 
+INSERT INTO active_positions (ticker, instrument_type, strategy_type, side, quantity, entry_price, entry_time,
+                              strike_price, expiration_date, stop_loss, take_profit, max_hold_minutes,
+                              current_price, last_checked_at, check_count, status, close_reason, created_at,
+                              updated_at, closed_at, option_symbol, account_name, original_quantity,
+                              entry_features_json, last_mark_price, alpaca_order_id, lifecycle_state)
+VALUES
+    ('AMD', 'PUT',  'swing_trade', 'long', 1, 10.50, '2026-02-05 23:41:12', 205.0, '2026-02-20', 6.30, 18.90, 240, 7.00,
+     '2026-02-12 15:31:58', 812, 'closed', 'cleanup_stuck_closing', '2026-02-06 23:41:12', '2026-02-12 15:32:40',
+     '2026-02-12 15:32:40', 'AMD260220P00205000', 'tiny', 1, '{}', 7.00, NULL, 'CLOSED'),
+    ('CRM', 'CALL', 'swing_trade', 'long', 1, 6.05, '2026-02-05 23:41:12', 200.0, '2026-02-13', 3.63, 10.89, 240, 1.88,
+     '2026-02-12 15:31:58', 812, 'closed', 'cleanup_stuck_closing', '2026-02-06 23:41:12', '2026-02-12 15:32:40',
+     '2026-02-12 15:32:40', 'CRM260213C00200000', 'tiny', 1, '{}', 1.88, NULL, 'CLOSED'),
+    ('BAC', 'CALL', 'swing_trade', 'long', 1, 1.10, '2026-02-05 23:41:12', 56.0, '2026-02-20', 0.66, 1.98, 240, 1.36,
+     '2026-02-12 15:31:58', 812, 'closed', 'cleanup_stuck_closing', '2026-02-06 23:41:12', '2026-02-12 15:32:40',
+     '2026-02-12 15:32:40', 'BAC260220C00056000', 'tiny', 1, '{}', 1.36, NULL, 'CLOSED'),
+    ('PFE', 'CALL', 'swing_trade', 'long', 1, 0.30, '2026-02-05 23:41:12', 27.5, '2026-02-20', 0.18, 0.54, 240, 0.34,
+     '2026-02-12 15:31:58', 812, 'closed', 'cleanup_stuck_closing', '2026-02-06 23:41:12', '2026-02-12 15:32:40',
+     '2026-02-12 15:32:40', 'PFE260220C00027500', 'tiny', 1, '{}', 0.34, NULL, 'CLOSED'),
+    ('DE', 'STOCK', 'swing_trade', 'long', 10, 412.3000, '2026-02-12 15:04:51', NULL, NULL, 404.0540, 424.6690, 240, 418.9500,
+     '2026-02-13 20:47:31', 1530, 'closed', 'manual_reconciliation', '2026-02-12 15:04:53', '2026-02-13 20:47:55',
+     '2026-02-13 20:47:55', NULL, 'large', 10, '{}', 418.95, md5('fixture-sync-order-DE')::uuid::text, 'CLOSED');
+
+WITH linked AS (
+    SELECT e.execution_id, e.ticker, e.instrument_type, e.strategy_type,
+           CASE WHEN e.instrument_type = 'CALL' THEN (ARRAY['long', 'call'])[1 + n % 2]
+                WHEN e.instrument_type = 'PUT'  THEN (ARRAY['long', 'put'])[1 + n % 2]
+                ELSE (ARRAY['long', 'short'])[1 + n % 2] END AS side,
+           e.qty AS quantity, e.entry_price, e.executed_at AS entry_time, e.strike_price, e.expiration_date,
+           n > 12 AS is_open,
+           (ARRAY['take_profit', 'stop_loss', 'time_exit', 'day_trade_close'])[1 + n % 4] AS exit_reason,
+           interval '2 hours' AS held, e.option_symbol, e.account_name, e.broker_order_id AS order_id,
+           coalesce(e.features_snapshot, '{}'::jsonb) AS features, ((n % 5) - 2) * 0.03 AS move
+      FROM (SELECT de.*, row_number() OVER (ORDER BY de.simulated_ts) AS n
+              FROM dispatch_executions de WHERE de.execution_mode = 'ALPACA_PAPER') AS e
+), synced AS (
+    SELECT NULL::uuid, v.ticker, v.itype, v.strategy, v.side, v.qty::numeric, v.price::numeric,
+           timezone('UTC', now()) - v.age::interval, v.strike::numeric,
+           CASE WHEN v.strike IS NOT NULL THEN (timezone('UTC', now()) - v.age::interval)::date + 14 END,
+           v.is_open, v.exit_reason, interval '3 hours', NULL::text, v.account,
+           CASE WHEN v.has_order THEN md5('fixture-sync-order-' || v.k)::uuid::text END,
+           '{}'::jsonb, 0.02
+      FROM (VALUES
+        ( 1, 'QCOM',  'CALL',  'day_trade',    'call',   2,   3.45, 165, 'tiny',  false, 'take_profit',     '6 days 7 hours',    true),
+        ( 2, 'META',  'PUT',   'swing_trade',  'put',    1,   8.10, 600, 'large', false, 'stop_loss',       '6 days 2 hours',    true),
+        ( 3, 'MSFT',  'STOCK', 'conservative', 'long',   6, 428.15, NULL, 'large', false, 'time_exit',      '5 days 5 hours',    true),
+        ( 4, 'AMZN',  'CALL',  'swing_trade',  'long',   2,   4.20, 230, 'tiny',  false, 'take_profit',     '4 days 23 hours',   true),
+        ( 5, 'GOOGL', 'PUT',   'day_trade',    'put',    1,   2.75, 190, 'large', false, 'day_trade_close', '4 days 6 hours',    true),
+        ( 6, 'PG',    'STOCK', 'conservative', 'long',   8, 168.90, NULL, 'large', false, 'take_profit',    '3 days 21 hours',   true),
+        ( 7, 'QCOM',  'PUT',   'swing_trade',  'put',    1,   4.60, 160, 'tiny',  false, 'stop_loss',       '3 days 4 hours',    true),
+        ( 8, 'META',  'CALL',  'day_trade',    'call',   1,   6.35, 620, 'large', false, 'day_trade_close', '2 days 23 hours',   true),
+        ( 9, 'MSFT',  'CALL',  'swing_trade',  'call',   2,   5.10, 430, 'large', false, 'time_exit',       '2 days 8 hours',    true),
+        (10, 'JPM',   'STOCK', 'swing_trade',  'short', 12, 251.40, NULL, 'large', true,  NULL,             '5 hours 10 minutes', true),
+        (11, 'XOM',   'CALL',  'conservative', 'call',   3,   1.95, 110, 'tiny',  true,  NULL,              '4 hours 35 minutes', true),
+        (12, 'AMZN',  'STOCK', 'day_trade',    'long',   5, 226.80, NULL, 'large', true,  NULL,             '1 hour 40 minutes', false),
+        (13, 'GOOGL', 'CALL',  'swing_trade',  'call',   2,   3.30, 195, 'tiny',  true,  NULL,              '1 hour 10 minutes', false),
+        (14, 'PG',    'PUT',   'conservative', 'put',    1,   1.25, 165, 'large', true,  NULL,              '45 minutes',        true),
+        (15, 'XOM',   'STOCK', 'swing_trade',  'short', 15, 108.20, NULL, 'large', true,  NULL,             '12 minutes',        true)
+      ) AS v (k, ticker, itype, strategy, side, qty, price, strike, account, is_open, exit_reason, age, has_order)
+), synced_named AS (
+    SELECT s.*, CASE WHEN s.strike IS NOT NULL THEN
+                    s.ticker || to_char(s.expiry, 'YYMMDD') || left(s.itype, 1)
+                    || lpad((s.strike * 1000)::bigint::text, 8, '0') END AS symbol
+      FROM synced AS s (execution_id, ticker, itype, strategy, side, qty, price, entry_time, strike, expiry,
+                        is_open, exit_reason, held, no_symbol, account, order_id, features, move)
+), all_positions AS (
+    SELECT * FROM linked
+    UNION ALL
+    SELECT execution_id, ticker, itype, strategy, side, qty, price, entry_time, strike, expiry, is_open,
+           exit_reason, held, symbol, account, order_id, features, move
+      FROM synced_named
+)
 INSERT INTO active_positions (execution_id, ticker, instrument_type, strategy_type, side, quantity, entry_price,
                               entry_time, strike_price, expiration_date, stop_loss, take_profit, max_hold_minutes,
                               bracket_order_accepted, current_price, current_pnl_dollars, current_pnl_percent,
@@ -502,81 +574,29 @@ INSERT INTO active_positions (execution_id, ticker, instrument_type, strategy_ty
                               execution_uuid, entry_features_json, best_unrealized_pnl_pct,
                               worst_unrealized_pnl_pct, best_unrealized_pnl_dollars,
                               worst_unrealized_pnl_dollars, last_mark_price, alpaca_order_id, lifecycle_state)
-SELECT e.execution_id, e.ticker, e.instrument_type, e.strategy_type,
-       CASE WHEN e.instrument_type = 'CALL' THEN (ARRAY['long', 'call'])[1 + n % 2]
-            WHEN e.instrument_type = 'PUT'  THEN (ARRAY['long', 'put'])[1 + n % 2]
-            ELSE (ARRAY['long', 'short'])[1 + n % 2] END,
-       e.qty, e.entry_price, e.executed_at, e.strike_price, e.expiration_date,
-       e.stop_loss_price, e.take_profit_price, e.max_hold_minutes, true,
-       round(e.entry_price * (1 + ((n % 5) - 2) * 0.03), 4),
-       round(e.entry_price * ((n % 5) - 2) * 0.03 * e.qty * CASE WHEN e.instrument_type = 'STOCK' THEN 1 ELSE 100 END, 4),
-       round(((n % 5) - 2) * 3.0, 4),
-       CASE WHEN open THEN timezone('UTC', now()) - (n % 4) * interval '15 seconds'
-            ELSE e.executed_at + interval '2 hours' END,
-       CASE WHEN open THEN 40 + n * 3 ELSE 120 END,
-       CASE WHEN open THEN 'open' ELSE 'closed' END,
-       CASE WHEN NOT open THEN (ARRAY['take_profit', 'stop_loss', 'time_exit', 'day_trade_close'])[1 + n % 4] END,
-       e.executed_at, CASE WHEN open THEN timezone('UTC', now()) ELSE e.executed_at + interval '2 hours' END,
-       CASE WHEN NOT open THEN e.executed_at + interval '2 hours' END,
-       e.option_symbol, e.account_name,
-       round(e.entry_price * 1.04, 4), e.qty::int,
-       e.execution_id, coalesce(e.features_snapshot, '{}'::jsonb),
-       4.0, -3.0, round(e.entry_price * 0.04 * e.qty, 4), round(-e.entry_price * 0.03 * e.qty, 4),
-       round(e.entry_price * (1 + ((n % 5) - 2) * 0.03), 8),
-       e.broker_order_id, CASE WHEN open THEN 'OPEN' ELSE 'CLOSED' END
-  FROM (SELECT de.*, row_number() OVER (ORDER BY de.simulated_ts) AS n
-          FROM dispatch_executions de WHERE de.execution_mode = 'ALPACA_PAPER') AS e
- CROSS JOIN LATERAL (SELECT e.n > 12 AS open) AS o
- ORDER BY e.n;
-
-INSERT INTO active_positions (ticker, instrument_type, strategy_type, side, quantity, entry_price, entry_time,
-                              strike_price, expiration_date, stop_loss, take_profit, max_hold_minutes,
-                              current_price, last_checked_at, check_count, status, close_reason, created_at,
-                              updated_at, closed_at, option_symbol, account_name, original_quantity,
-                              entry_features_json, best_unrealized_pnl_pct, worst_unrealized_pnl_pct,
-                              best_unrealized_pnl_dollars, worst_unrealized_pnl_dollars, last_mark_price,
-                              alpaca_order_id, lifecycle_state)
-SELECT s.ticker, s.itype, (ARRAY['swing_trade', 'day_trade', 'conservative'])[1 + n % 3],
-       CASE s.itype WHEN 'CALL' THEN 'call' WHEN 'PUT' THEN 'put' ELSE 'long' END,
-       s.qty, s.price, s.entry, s.strike, s.expiry,
-       round(s.price * 0.75, 4), round(s.price * 1.5, 4), 240,
-       round(s.price * 1.02, 4),
-       CASE WHEN s.open THEN timezone('UTC', now()) - interval '20 seconds' ELSE s.entry + interval '3 hours' END,
-       CASE WHEN s.open THEN 55 ELSE 180 END,
-       CASE WHEN s.open THEN 'open' ELSE 'closed' END,
-       CASE WHEN n = 1 THEN 'manual_reconciliation'
-            WHEN s.open THEN NULL
-            WHEN s.account = 'tiny' AND n BETWEEN 13 AND 16 THEN 'cleanup_stuck_closing'
-            ELSE (ARRAY['take_profit', 'stop_loss', 'time_exit'])[1 + n % 3] END,
-       s.entry, CASE WHEN s.open THEN timezone('UTC', now()) ELSE s.entry + interval '3 hours' END,
-       CASE WHEN NOT s.open THEN s.entry + interval '3 hours' END,
-       s.symbol, s.account, s.qty::int, '{}'::jsonb, 0, 0, 0, 0, round(s.price * 1.02, 8),
-       -- synced-from-Alpaca rows: the four 1003 tiny positions and two others have no order id
-       CASE WHEN n BETWEEN 13 AND 18 THEN NULL ELSE md5('fixture-sync-order-' || n)::uuid::text END,
-       CASE WHEN s.open THEN 'OPEN' ELSE 'CLOSED' END
-  FROM generate_series(1, 20) AS n
- CROSS JOIN LATERAL (
-       SELECT CASE WHEN n = 1 THEN 'DE'
-                   WHEN n BETWEEN 13 AND 16 THEN (ARRAY['AMD', 'CRM', 'BAC', 'PFE'])[n - 12]
-                   ELSE (ARRAY['QCOM', 'META', 'MSFT', 'AMZN', 'GOOGL', 'PG', 'JPM', 'XOM'])[1 + n % 8] END AS ticker,
-              CASE WHEN n = 1 THEN 'STOCK' WHEN n IN (13) THEN 'PUT' WHEN n BETWEEN 14 AND 16 THEN 'CALL'
-                   WHEN n % 3 = 0 THEN 'STOCK' WHEN n % 3 = 1 THEN 'CALL' ELSE 'PUT' END AS itype,
-              n > 16 OR n IN (7, 8) AS open,
-              CASE WHEN n BETWEEN 13 AND 16 OR n % 2 = 0 THEN 'tiny' ELSE 'large' END AS account,
-              timezone('UTC', now()) - CASE WHEN n > 16 OR n IN (7, 8) THEN (21 - n) * interval '37 minutes'
-                                              ELSE (21 - n) * interval '9 hours' END AS entry) AS b
- CROSS JOIN LATERAL (
-       SELECT b.*,
-              CASE WHEN b.itype = 'STOCK' THEN 4 + n % 6 ELSE 1 + n % 2 END::numeric AS qty,
-              CASE WHEN b.itype = 'STOCK' THEN 95.50 + n * 11.25 ELSE 0.85 + (n % 9) * 0.95 END::numeric AS price,
-              CASE WHEN b.itype <> 'STOCK' THEN 50 + n * 10 END::numeric AS strike,
-              CASE WHEN b.itype <> 'STOCK' THEN b.entry::date + 14 END AS expiry) AS s0
- CROSS JOIN LATERAL (
-       SELECT s0.*,
-              CASE WHEN s0.itype <> 'STOCK' THEN
-                   s0.ticker || to_char(s0.expiry, 'YYMMDD') || left(s0.itype, 1)
-                   || lpad((s0.strike * 1000)::bigint::text, 8, '0') END AS symbol) AS s
- ORDER BY n;
+SELECT a.execution_id, a.ticker, a.instrument_type, a.strategy_type, a.side, a.quantity, a.entry_price,
+       a.entry_time, a.strike_price, a.expiration_date,
+       round(a.entry_price * CASE WHEN a.instrument_type = 'STOCK' THEN 0.98 ELSE 0.75 END, 4),
+       round(a.entry_price * CASE WHEN a.instrument_type = 'STOCK' THEN 1.03 ELSE 1.50 END, 4),
+       240, a.execution_id IS NOT NULL,
+       round(a.entry_price * (1 + a.move), 4),
+       round(a.entry_price * a.move * a.quantity * m.mult, 4),
+       round(a.move * 100, 4),
+       CASE WHEN a.is_open THEN timezone('UTC', now()) - interval '15 seconds' ELSE a.entry_time + a.held END,
+       CASE WHEN a.is_open THEN 30 ELSE 120 END,
+       CASE WHEN a.is_open THEN 'open' ELSE 'closed' END,
+       CASE WHEN NOT a.is_open THEN a.exit_reason END,
+       a.entry_time + interval '2 seconds',
+       CASE WHEN a.is_open THEN timezone('UTC', now()) - interval '15 seconds' ELSE a.entry_time + a.held END,
+       CASE WHEN NOT a.is_open THEN a.entry_time + a.held END,
+       a.option_symbol, a.account_name, round(a.entry_price * 1.04, 4), a.quantity::int,
+       a.execution_id, a.features, 4.0, -3.0,
+       round(a.entry_price * 0.04 * a.quantity * m.mult, 4), round(-a.entry_price * 0.03 * a.quantity * m.mult, 4),
+       round(a.entry_price * (1 + a.move), 8), a.order_id,
+       CASE WHEN a.is_open THEN 'OPEN' ELSE 'CLOSED' END
+  FROM all_positions AS a
+ CROSS JOIN LATERAL (SELECT CASE WHEN a.instrument_type = 'STOCK' THEN 1 ELSE 100 END AS mult) AS m
+ ORDER BY a.entry_time;
 
 -- Closed positions that reached position_history (the position manager's writer columns).
 INSERT INTO position_history (execution_id, execution_uuid, ticker, instrument_type, strategy_type, side, quantity,
@@ -610,7 +630,7 @@ SELECT kind || '_' || p.alpaca_order_id || '_' || to_char(at, 'YYYY-MM-DD HH24:M
                           'symbol', coalesce(p.option_symbol, p.ticker),
                           'filled_qty', CASE WHEN kind = 'fill' THEN p.quantity ELSE 1 END,
                           'filled_avg_price', p.entry_price),
-       at AT TIME ZONE 'UTC' + interval '1 second'
+       (at AT TIME ZONE 'UTC') + interval '1 second'
   FROM active_positions p
  CROSS JOIN LATERAL (VALUES ('fill', p.entry_time), ('partial_fill', p.entry_time - interval '4 seconds')) AS v (kind, at)
  WHERE p.alpaca_order_id IS NOT NULL
@@ -623,3 +643,5 @@ SELECT p.id, v.event_type, v.data, v.at
        ('synced_realtime_websocket', jsonb_build_object('alpaca_order_id', p.alpaca_order_id), p.entry_time + interval '1 second'),
        ('position_checked', jsonb_build_object('price', p.current_price), p.last_checked_at)) AS v (event_type, data, at)
  WHERE p.status = 'open' AND p.alpaca_order_id IS NOT NULL AND p.id % 3 = 0;
+
+DROP TABLE fixture_tickers;
