@@ -8,7 +8,7 @@ PASSWORD = "s3cr3t-Pa55word"
 
 
 def test_embedded_default_passes_and_cleans_up(verify, private_tmp):
-    run = verify(env={"TMPDIR": str(private_tmp)})
+    run = verify(env={"TMPDIR": str(private_tmp), "VERIFY_RUNTIME_DIR": str(private_tmp)})
     assert run.returncode == 0, run.output
     assert run.summary["outcome"] == "passed"
     assert run.summary["counts"]["passed"] >= 1

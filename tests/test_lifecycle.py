@@ -45,7 +45,8 @@ def test_sigterm_mid_run_removes_the_server(tmp_path, private_tmp, config_file):
     proc = subprocess.Popen(
         [sys.executable, "-m", "pytest", str(ROOT / "verify"), "--config", str(config),
          "--reports-dir", str(tmp_path / "reports"), "-k", "slow"],
-        cwd=ROOT, env={**_clean_env(), "TMPDIR": str(private_tmp)},
+        cwd=ROOT, env={**_clean_env(), "TMPDIR": str(private_tmp),
+                           "VERIFY_RUNTIME_DIR": str(private_tmp)},
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     deadline = time.monotonic() + 60
     while not _slow_query_running(private_tmp) and time.monotonic() < deadline:

@@ -84,7 +84,8 @@ def test_sigterm_mid_run_reports_interrupted_with_the_checks_not_run(tmp_path, p
     proc = subprocess.Popen(
         [sys.executable, "-m", "pytest", str(ROOT / "verify"), "--config", str(config),
          "--reports-dir", str(reports)],
-        cwd=ROOT, env={**_clean_env(), "TMPDIR": str(private_tmp)},
+        cwd=ROOT, env={**_clean_env(), "TMPDIR": str(private_tmp),
+                           "VERIFY_RUNTIME_DIR": str(private_tmp)},
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     deadline = time.monotonic() + 120
     while not any(private_tmp.glob("ops-verify-pg-*/data/postmaster.pid")) \

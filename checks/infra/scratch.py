@@ -9,11 +9,11 @@ from pathlib import Path
 import psycopg
 from psycopg import sql
 
-from checks.infra.cluster import Cluster, Engine
+from checks.infra.cluster import Cluster, Engine, Prepared, runtime_dir
 
 
 class Scratch:
-    """One engine's throwaway server, started on first use."""
+    """One engine's throwaway server (in :func:`runtime_dir`), started on first use."""
 
     def __init__(self, engine: Engine, cache_dir: Path | None = None) -> None:
         self.engine = engine
@@ -21,11 +21,21 @@ class Scratch:
         self._cluster: Cluster | None = None
         self._lock = threading.Lock()
 
+    def start(self, prepared: Prepared) -> bool:
+        """Start with ``prepared``'s databases; False when it was already started."""
+        with self._lock:
+            if self._cluster is not None:
+                return False
+            self._cluster = Cluster(self.engine.bin_dir, self._cache_dir,
+                                    runtime_dir()).start(prepared)
+            return True
+
     @property
     def cluster(self) -> Cluster:
         with self._lock:
             if self._cluster is None:
-                self._cluster = Cluster(self.engine.bin_dir, self._cache_dir).start()
+                self._cluster = Cluster(self.engine.bin_dir, self._cache_dir,
+                                        runtime_dir()).start()
             return self._cluster
 
     def conninfo(self, dbname: str = "postgres") -> str:

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 import psycopg
 from psycopg import sql
 
 from checks.config import Settings
-from checks.infra.cluster import Cluster
+from checks.infra.cluster import Cluster, Prepared
+from checks.infra.expected import REPLAY_DATABASE
 from checks.infra.replay import apply_files, apply_script
 from checks.infra.scratch import Scratch
 from checks.migrations import MigrationFile
@@ -34,21 +36,47 @@ def build_database(cluster: Cluster, dbname: str, migrations: list[MigrationFile
                                 f"{applied.version} failed: {applied.error}",
                                 blocked_by=f"test_migration_replays[{applied.version}]")
     for script in fixtures:
-        try:
-            apply_script(conninfo, script)
-        except psycopg.Error as exc:
-            raise CouldNotCheck(f"sample data {script.name} failed: "
-                                f"{str(exc).splitlines()[0]}") from None
+        _apply_fixture(conninfo, script)
 
 
 def start(migrations: list[MigrationFile], fixtures: list[Path], settings: Settings,
           scratch: Scratch, *, probe_block: str | None = None) -> PostgresTarget:
-    """Build the reference database on the run's scratch server and return its target.
+    """The reference database on the run's scratch server, and its target.
 
-    One server serves the run: the scratch owner stops it and deletes its folder.
+    The migrated database (and a copy as the replay database) is built once and kept as
+    a data folder (see :class:`Prepared`); each run copies it, starts it and adds the
+    sample data, whose timestamps must be fresh. One server serves the run: the scratch
+    owner stops it and deletes its folder.
     """
+    if scratch.start(_prepared(migrations)):
+        conninfo = scratch.conninfo(DATABASE)
+        for script in fixtures:
+            _apply_fixture(conninfo, script)
+    else:  # the server was started for something else first: build the database here
+        build_database(scratch.cluster, DATABASE, migrations, fixtures)
     cluster = scratch.cluster
-    build_database(cluster, DATABASE, migrations, fixtures)
     return PostgresTarget(cluster.conninfo(DATABASE), settings, kind="ephemeral",
                           name=f"throwaway PostgreSQL {cluster.version}",
                           probe_block=probe_block)
+
+
+def _prepared(migrations: list[MigrationFile]) -> Prepared:
+    digest = hashlib.sha256(b"ops-verify-embedded/1")
+    for m in migrations:
+        digest.update(m.path.name.encode() + b"\0" + m.path.read_bytes() + b"\0")
+
+    def build(cluster: Cluster) -> None:
+        build_database(cluster, DATABASE, migrations, [])
+        with psycopg.connect(cluster.conninfo(), autocommit=True) as conn:
+            conn.execute(sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(
+                sql.Identifier(REPLAY_DATABASE), sql.Identifier(DATABASE)))
+
+    return Prepared(digest.hexdigest()[:16], build)
+
+
+def _apply_fixture(conninfo: str, script: Path) -> None:
+    try:
+        apply_script(conninfo, script)
+    except psycopg.Error as exc:
+        raise CouldNotCheck(f"sample data {script.name} failed: "
+                            f"{str(exc).splitlines()[0]}") from None

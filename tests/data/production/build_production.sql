@@ -416,33 +416,39 @@ SELECT md5('fixture-run-' || r)::uuid,
        jsonb_build_object('ok', true)
   FROM generate_series(1, 6) AS r;
 
--- 32 recommendations over ~2 days: 30 dispatched (each with one execution), one pending, one skipped.
+-- 32 recommendations over ~2 days: 30 dispatched (each with one execution, the newest ~6 minutes ago),
+-- one skipped by a risk gate and one still PENDING from the last minute. Bearish signals are puts.
 INSERT INTO dispatch_recommendations (ts, ticker, action, confidence, reason, status, executed_at, filled_price,
                                       shares, processed_at, dispatcher_run_id, failure_reason, risk_gate_json,
                                       instrument_type, created_at, strategy_type, features_snapshot,
                                       sentiment_snapshot)
 SELECT ts, t.ticker,
-       CASE WHEN g % 7 = 3 THEN 'SELL' ELSE 'BUY' END,
+       CASE WHEN g % 4 = 3 THEN 'SELL' ELSE 'BUY' END,
        round((0.55 + (g % 9) * 0.04)::numeric, 2)::float8,
        jsonb_build_object('rule', CASE WHEN g % 2 = 0 THEN 'momentum_breakout' ELSE 'volume_surge' END,
                           'volume_ratio', round(1.2 + (g % 6) * 0.3, 2)),
-       CASE WHEN g = 31 THEN 'PENDING' WHEN g = 32 THEN 'SKIPPED'
-            WHEN g % 3 = 0 THEN 'SIMULATED' ELSE 'EXECUTED' END,
-       CASE WHEN g <= 30 AND g % 3 <> 0 THEN ts + interval '40 seconds' END,
-       CASE WHEN g <= 30 AND g % 3 <> 0 THEN round(t.base * 1.001, 2)::float8 END,
-       CASE WHEN g <= 30 AND g % 3 <> 0 THEN (1 + g % 4)::float8 END,
-       CASE WHEN g <> 31 THEN ts + interval '35 seconds' END,
-       CASE WHEN g <> 31 THEN md5('fixture-run-' || (1 + (g - 1) % 6))::uuid END,
-       CASE WHEN g = 32 THEN 'risk gate: max open positions reached' END,
-       CASE WHEN g <> 31 THEN jsonb_build_object('passed', g <> 32) END,
-       CASE WHEN g % 4 = 1 THEN 'STOCK' WHEN g % 4 = 3 THEN 'PUT' ELSE 'CALL' END,
+       st.status,
+       CASE WHEN st.status = 'EXECUTED' THEN ts + interval '40 seconds' END,
+       CASE WHEN st.status = 'EXECUTED' THEN round(t.base * 1.001, 2)::float8 END,
+       CASE WHEN st.status = 'EXECUTED' THEN (1 + g % 4)::float8 END,
+       CASE WHEN st.status <> 'PENDING' THEN ts + interval '35 seconds' END,
+       CASE WHEN st.status <> 'PENDING' THEN md5('fixture-run-' || (1 + (g - 1) % 6))::uuid END,
+       CASE WHEN st.status = 'SKIPPED' THEN 'risk gate: max open positions reached' END,
+       CASE WHEN st.status <> 'PENDING' THEN jsonb_build_object('passed', st.status <> 'SKIPPED') END,
+       CASE WHEN g % 4 = 3 THEN 'PUT' WHEN g % 4 = 1 THEN 'STOCK' ELSE 'CALL' END,
        ts,
        (ARRAY['day_trade', 'swing_trade', 'conservative'])[1 + g % 3],
        CASE WHEN g % 5 <> 4 THEN jsonb_build_object('sma20', t.base, 'trend_state', 1, 'vol_ratio', 1.1) END,
        jsonb_build_object('score', round((g % 10) / 10.0, 1))
   FROM generate_series(1, 32) AS g
   JOIN fixture_tickers t ON t.k = 1 + g % 5
- CROSS JOIN LATERAL (SELECT now() - (32 - g) * interval '95 minutes' - interval '3 minutes' AS ts) AS x;
+ CROSS JOIN LATERAL (
+       SELECT CASE WHEN g = 32 THEN now() - interval '45 seconds'
+                   WHEN g = 31 THEN now() - interval '6 minutes'
+                   ELSE now() - (31 - g) * interval '95 minutes' - interval '20 minutes' END AS ts,
+              CASE WHEN g = 32 THEN 'PENDING' WHEN g = 29 THEN 'SKIPPED'
+                   WHEN g % 3 = 0 THEN 'SIMULATED' ELSE 'EXECUTED' END AS status) AS st
+ ORDER BY g;
 
 -- One execution per dispatched recommendation; options carry strike and expiration.
 INSERT INTO dispatch_executions (execution_id, recommendation_id, dispatcher_run_id, ticker, action, decision_ts,
@@ -487,7 +493,7 @@ SELECT md5('fixture-exec-' || r.id)::uuid, r.id, r.dispatcher_run_id, r.ticker,
               CASE WHEN r.instrument_type = 'STOCK' THEN (5 + r.id % 20)::numeric ELSE (1 + r.id % 3)::numeric END AS qty,
               CASE WHEN r.instrument_type = 'STOCK' THEN 1 ELSE 100 END AS mult,
               round(t.base / 5) * 5 + CASE WHEN r.instrument_type = 'PUT' THEN -5 ELSE 5 END AS strike,
-              (timezone('UTC', r.ts)::date + 7 + (r.id % 4) * 7) AS expiry) AS p
+              (timezone('UTC', r.ts)::date + 7 + (r.id % 4)::int * 7) AS expiry) AS p
  WHERE r.status IN ('EXECUTED', 'SIMULATED');
 
 -- 40 positions. Production's ids are in the 13000s: the four tiny option rows 1003 inserted (later closed
@@ -521,7 +527,7 @@ WITH linked AS (
     SELECT e.execution_id, e.ticker, e.instrument_type, e.strategy_type,
            CASE WHEN e.instrument_type = 'CALL' THEN (ARRAY['long', 'call'])[1 + n % 2]
                 WHEN e.instrument_type = 'PUT'  THEN (ARRAY['long', 'put'])[1 + n % 2]
-                ELSE (ARRAY['long', 'short'])[1 + n % 2] END AS side,
+                ELSE 'long' END AS side,
            e.qty AS quantity, e.entry_price, e.executed_at AS entry_time, e.strike_price, e.expiration_date,
            n > 12 AS is_open,
            (ARRAY['take_profit', 'stop_loss', 'time_exit', 'day_trade_close'])[1 + n % 4] AS exit_reason,
@@ -642,6 +648,7 @@ SELECT p.id, v.event_type, v.data, v.at
  CROSS JOIN LATERAL (VALUES
        ('synced_realtime_websocket', jsonb_build_object('alpaca_order_id', p.alpaca_order_id), p.entry_time + interval '1 second'),
        ('position_checked', jsonb_build_object('price', p.current_price), p.last_checked_at)) AS v (event_type, data, at)
- WHERE p.status = 'open' AND p.alpaca_order_id IS NOT NULL AND p.id % 3 = 0;
+ WHERE p.status = 'open' AND p.alpaca_order_id IS NOT NULL AND p.id % 3 = 0
+ ORDER BY v.at;
 
 DROP TABLE fixture_tickers;
