@@ -106,12 +106,12 @@ def main() -> None:
                 conn.execute(f"CREATE TRIGGER audit_{table} AFTER INSERT OR UPDATE OR DELETE ON "
                              f"{table} FOR EACH ROW EXECUTE FUNCTION audit()")
         config = Path(tmp) / "invariants.toml"
+        allowed = ["table:public.audit_log", "column:public.audit_log.*",
+                   "constraint:public.audit_log.*", "index:public.audit_log*",
+                   "sequence:public.audit_log*", "function:public.audit()", "trigger:*.audit_*"]
         config.write_text(f'migrations_dir = "{ROOT / "db" / "migrations"}"\n'
                           f'fixtures_dir = "{ROOT / "db" / "fixtures"}"\n'
-                          f'[drift]\nallow = ["table:public.audit_log", "column:public.audit_log.*",'
-                          f' "constraint:public.audit_log.*", "index:public.audit_log*", '
-                          f'"sequence:public.audit_log*", "function:public.audit()", '
-                          f'"trigger:*.audit_*"]\n{RULES}')
+                          f"[drift]\nallow = {allowed!r}\n{RULES}".replace("'", '"'))
         before = fingerprint(dsn)
         outcomes: dict[int, int] = {}
         started = time.perf_counter()
