@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import statistics
 import subprocess
 import sys
@@ -111,7 +112,7 @@ def main() -> None:
                    "sequence:public.audit_log*", "function:public.audit()", "trigger:*.audit_*"]
         config.write_text(f'migrations_dir = "{ROOT / "db" / "migrations"}"\n'
                           f'fixtures_dir = "{ROOT / "db" / "fixtures"}"\n'
-                          f"[drift]\nallow = {allowed!r}\n{RULES}".replace("'", '"'))
+                          f"[drift]\nallow = {json.dumps(allowed)}\n{RULES}")
         before = fingerprint(dsn)
         outcomes: dict[int, int] = {}
         started = time.perf_counter()
