@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import mimetypes
-import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlparse
 
+from checks.clients.aws import AwsClients
 from checks.config import ConfigError, duration_ms
 from checks.outcome import CouldNotCheck
 
@@ -41,10 +42,11 @@ def run_key(dest: Destination, run_id: str, name: str) -> str:
     return "/".join(p for p in (dest.prefix, run_id, name) if p)
 
 
-def presign(dest: Destination, run_id: str) -> str:
-    """The presigned link ``report.html`` of this run will have (its key is known ahead)."""
+def presign(dest: Destination, run_id: str, clients: AwsClients) -> str:
+    """The presigned link ``report.html`` of this run will have (its key is known ahead),
+    signed with SigV4, so that its expiry holds and KMS-encrypted buckets serve it."""
     try:
-        return _client().generate_presigned_url(
+        return _client(clients).generate_presigned_url(
             "get_object", Params={"Bucket": dest.bucket,
                                   "Key": run_key(dest, run_id, "report.html")},
             ExpiresIn=dest.expiry_s)
@@ -52,11 +54,12 @@ def presign(dest: Destination, run_id: str) -> str:
         raise CouldNotCheck(f"cannot presign a link: {str(exc).splitlines()[0]}") from None
 
 
-def upload(files: list[Path], dest: Destination, run_id: str) -> list[str]:
+def upload(files: list[Path], dest: Destination, run_id: str, clients: AwsClients
+           ) -> list[str]:
     """Upload ``files`` under ``prefix/run_id/``; any failure is a CouldNotCheck naming it."""
     keys = []
     try:
-        client = _client()
+        client = _client(clients)
         for f in files:
             key = run_key(dest, run_id, f.name)
             content_type = mimetypes.guess_type(f.name)[0] or "application/octet-stream"
@@ -68,10 +71,5 @@ def upload(files: list[Path], dest: Destination, run_id: str) -> list[str]:
     return keys
 
 
-def _client():
-    import boto3
-    from botocore.config import Config
-
-    config = Config(connect_timeout=5, read_timeout=30,
-                    retries={"mode": "standard", "total_max_attempts": 3})
-    return boto3.client("s3", config=config, region_name=os.environ.get("AWS_REGION") or None)
+def _client(clients: AwsClients) -> Any:
+    return clients.client("s3", read_timeout=30, signature_version="s3v4")

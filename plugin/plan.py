@@ -79,6 +79,11 @@ class Plan:
         """How many checks the config defines for these targets (selected or not)."""
         return sum(len(self.checks(kind)) for kind in REGISTRY)
 
+    @cached_property
+    def upload_clients(self) -> AwsClients:
+        """AWS clients for the report upload: the config's region and the standard chain."""
+        return AwsClients(self.config.aws.region)
+
     def target_line(self) -> str:
         return "; ".join(f"{t.kind} {t.name} (chosen by {t.chosen_by})" for t in self.targets)
 

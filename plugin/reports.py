@@ -166,7 +166,8 @@ class Reports:
         metadata["Selection"] = run.selection.describe()
         if self.plan.upload:
             try:
-                run.report_url = upload.presign(self.plan.upload, self.plan.run_id)
+                run.report_url = upload.presign(self.plan.upload, self.plan.run_id,
+                                                self.plan.upload_clients)
             except CouldNotCheck as exc:
                 self.upload_error = str(exc)
         run.environment = {k: str(v) for k, v in metadata.items()
@@ -240,7 +241,7 @@ class Reports:
         assert self.plan.upload is not None and self.run is not None
         if self.upload_error is None:
             try:
-                upload.upload(files, self.plan.upload, self.plan.run_id)
+                upload.upload(files, self.plan.upload, self.plan.run_id, self.plan.upload_clients)
             except CouldNotCheck as exc:
                 self.upload_error = str(exc)
         if self.upload_error:

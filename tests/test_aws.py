@@ -65,3 +65,34 @@ def test_unreachable_aws_is_an_error(verify, database):
     run = verify("--dsn", database.dsn, "--aws", env=env)
     assert run.returncode != 0
     assert _aws_outcomes(run) == {ECS: "error", LOGS: "error"}
+
+
+def test_an_unexpected_task_definition_fails_with_the_services_events(verify, database,
+                                                                     aws_world, config_file):
+    config = config_file('[[ecs_services]]\nname = "pinned"\ncluster = "ops-pipeline-cluster"\n'
+                         'service = "trade-stream"\ntask_definition = "trade-stream:7"\n'
+                         '[[ecs_services]]\nname = "family"\ncluster = "ops-pipeline-cluster"\n'
+                         'service = "trade-stream"\ntask_definition = "trade-stream"\n')
+    run = verify("--dsn", database.dsn, "--aws", "--config", str(config), "-k", "ecs",
+                 env=aws_world.env)
+    assert run.outcomes() == {"test_ecs_service_stable[pinned]": "failed",
+                              "test_ecs_service_stable[family]": "passed"}
+    assert "runs trade-stream:1, expected trade-stream:7" in run.message("[pinned]")
+    titles = [e["title"] for e in run.detail("[pinned]")["evidence"]]
+    assert titles == ["Deployments", "Recent service events"]
+
+
+def test_the_log_check_counts_already_processed_events(verify, database, aws_world):
+    logs = aws_world.client("logs")
+    import time
+
+    now = int(time.time() * 1000)
+    logs.put_log_events(logGroupName="/ecs/ops-pipeline/trade-stream",
+                        logStreamName="trade-stream/task-1", logEvents=[
+                            {"timestamp": now - 2000 + i, "message": f"INFO - Event already "
+                             f"processed: fill_ord-{i}"} for i in range(3)])
+    run = verify("--dsn", database.dsn, "--aws", "-k", "log_heartbeat", env=aws_world.env)
+    assert run.outcomes() == {"test_log_heartbeat[trade_stream_logs]": "passed"}
+    evidence = run.detail("trade_stream_logs")["evidence"]
+    assert evidence[1]["title"] == "Events in the window matching 'Event already processed'"
+    assert evidence[1]["rows"][0][0] == 3

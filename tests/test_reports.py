@@ -145,6 +145,8 @@ def test_upload_puts_reports_under_a_run_prefix_and_prints_a_working_link(
     assert all(re.fullmatch(r"ops-pipeline/\d{8}T\d{9}Z-v7/(report\.html|junit\.xml|"
                             r"summary\.md|summary\.json)", k) for k in keys)
     link = re.search(r"report for the ticket \(link valid 2 h\): (\S+)", run.output).group(1)
+    assert "X-Amz-Algorithm=AWS4-HMAC-SHA256" in link  # SigV4: its expiry holds, KMS serves it
+    assert "X-Amz-Expires=7200" in link
     with urllib.request.urlopen(link) as response:
         assert b"Post-deploy verification" in response.read()
     assert link in (run.reports_dir / "summary.md").read_text()

@@ -58,10 +58,11 @@ class AwsClients:
             raise ConfigError("AWS checks are on but no AWS credentials were found "
                               "(AWS_PROFILE, AWS_ACCESS_KEY_ID, or a role)")
 
-    def client(self, service: str, *, read_timeout: float = 20, connect_timeout: float = 5
-               ) -> Any:
+    def client(self, service: str, *, read_timeout: float = 20, connect_timeout: float = 5,
+               signature_version: str | None = None) -> Any:
         """A client for idempotent calls: retried in botocore's standard mode."""
-        return self._build(service, read_timeout, connect_timeout, RETRIED_CALLS, veto=False)
+        return self._build(service, read_timeout, connect_timeout, RETRIED_CALLS, veto=False,
+                           signature_version=signature_version)
 
     def invoke_client(self, read_timeout: float, connect_timeout: float = 5,
                       attempts: int = 4) -> Any:
@@ -71,15 +72,15 @@ class AwsClients:
         return self._build("lambda", read_timeout, connect_timeout, attempts, veto=True)
 
     def _build(self, service: str, read_timeout: float, connect_timeout: float,
-               attempts: int, *, veto: bool) -> Any:
-        key = (service, read_timeout, connect_timeout, attempts, veto)
+               attempts: int, *, veto: bool, signature_version: str | None = None) -> Any:
+        key = (service, read_timeout, connect_timeout, attempts, veto, signature_version)
         with self._lock:
             if key not in self._clients:
                 from botocore.config import Config
 
                 config = Config(connect_timeout=connect_timeout, read_timeout=read_timeout,
                                 retries={"mode": "standard", "total_max_attempts": attempts},
-                                max_pool_connections=32)
+                                max_pool_connections=32, signature_version=signature_version)
                 try:
                     client = self.session.client(service, config=config)
                 except Exception as exc:  # botocore: NoRegionError, bad endpoint URL...
