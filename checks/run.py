@@ -7,7 +7,7 @@ be read, is the one cause of every check that needed it.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -17,6 +17,7 @@ from typing import Any
 from checks.catalog import Catalog, capture
 from checks.clients.aws import AwsClients
 from checks.config import Settings, duration_ms
+from checks.config.model import Off
 from checks.gather import gather, unexpected
 from checks.infra.cluster import Engine, default_cache_dir, find_engine
 from checks.infra.normalize import Normalizer
@@ -50,6 +51,8 @@ class Resources:
     servers: Servers
     pg_bin: Engine | None = None
     cache_dir: Path | None = None
+    hide: Callable[[str], None] = lambda secret: None
+    """Hands a secret read at run time to the run's redactor."""
     _normalizer: Normalizer | None = None
     _aws: dict[tuple[str | None, str | None], AwsClients] = field(default_factory=dict)
 
@@ -88,9 +91,16 @@ def open_target(spec: TargetSpec, resources: Resources) -> Target:
     """Connect to (or build, on the run's throwaway server) the target."""
     settings = resources.settings
     if spec.kind == "dsn":
-        from checks.targets.postgres import PostgresTarget
+        from checks.targets.postgres import PostgresTarget, display_name
 
-        return PostgresTarget(spec.conninfo or "", settings, probe_block=spec.probe_block)
+        conninfo = spec.conninfo
+        if conninfo is None and spec.secret:
+            from checks.targets import secrets
+
+            conninfo = secrets.dsn(spec.ssm_prefix, spec.secret, resources.aws(spec),
+                                   resources.hide)
+        return PostgresTarget(conninfo or "", settings, probe_block=spec.probe_block,
+                              name=display_name(conninfo or ""))
     if spec.kind == "lambda":
         from checks.targets.lambda_proxy import LambdaTarget
 
@@ -128,6 +138,8 @@ class TargetRun:
             if isinstance(check.spec, Unavailable):
                 outcomes[check] = Outcome(Status.ERROR, check.spec.error,
                                           blocked_by=check.spec.blocked_by)
+            elif isinstance(check.spec, Off):
+                outcomes[check] = skipped(check.spec.reason)
             elif (schedule := getattr(check.spec, "active", None)) and not schedule.active_at(now):
                 outcomes[check] = skipped(f"outside its active window ({schedule.describe()})")
             else:

@@ -118,7 +118,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     found = item.stash.get(OUTCOME_KEY, None)
     if found is None or report.when == "teardown":
         return report
-    report.verify_outcome = found.to_dict()
+    report.verify_outcome = _redacted(found.to_dict(), item.config.stash[PLAN_KEY].redact)
     report.verify_area = item.stash[CHECK_KEY].kind.area
     report.verify_facts = item.config.stash[RUNS_KEY].facts
     if report.when == "setup" and found.status is Status.ERROR:
@@ -130,6 +130,18 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         else:
             report.outcome, report.longrepr = "passed", None
     return report
+
+
+def _redacted(value: Any, redact: Callable[[str], str]) -> Any:
+    """Every text in an outcome without the run's secrets (some are only known here, in
+    the process that read them)."""
+    if isinstance(value, str):
+        return redact(value)
+    if isinstance(value, dict):
+        return {k: _redacted(v, redact) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_redacted(v, redact) for v in value]
+    return value
 
 
 class Runs:

@@ -30,5 +30,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="upload the reports to s3://bucket/prefix/<run>/ and print a link")
     group.addoption("--upload-expiry", dest="upload_expiry", metavar="DURATION", default="7d",
                     help="how long the presigned link works (default 7d, the maximum)")
+    group.addoption("--attach", dest="attach", metavar="TICKET", action="append",
+                    help="put the reports on a ticket: github:owner/repo#123 (GITHUB_TOKEN) or "
+                         "jira:KEY-123 (JIRA_BASE_URL, JIRA_TOKEN, JIRA_USER)")
+    group.addoption("--pushgateway", dest="pushgateway", metavar="URL",
+                    help="also push the run's metrics to this Prometheus Pushgateway")
     group.addoption("--pg-bin", dest="pg_bin", metavar="DIR",
                     help="PostgreSQL bin directory for the throwaway servers (default: embedded)")

@@ -27,6 +27,8 @@ from checks.kinds import REGISTRY
 from checks.kinds.base import Inputs, Unavailable
 from checks.migrations import discover
 from checks.redact import Redactor
+from checks.reporting import attach
+from checks.reporting.attach import Ticket
 from checks.run import Check, Resources
 from checks.targets import TargetSpec, pg_bin, resolve
 from checks.targets.postgres import dsn_password
@@ -49,6 +51,8 @@ class Plan:
     started_at: datetime
     redact: Redactor
     upload: Destination | None = None
+    pushgateway: str | None = None
+    tickets: list[Ticket] = field(default_factory=list)
     _specs: dict[str, list[Any]] = field(default_factory=dict)
 
     @property
@@ -71,8 +75,11 @@ class Plan:
                                     f"{', '.join(REGISTRY)})")
         if kind not in self._specs:
             self._specs[kind] = REGISTRY[kind].specs(self.inputs)
-        return [Check(REGISTRY[kind], spec, target) for target in self.targets
-                for spec in self._specs[kind]]
+        found = REGISTRY[kind]
+        specs = self._specs[kind]
+        return [Check(found, spec, target) for target in self.targets
+                for spec in (self.config.for_environment(target.env_name, found.section, specs)
+                             if found.section else specs)]
 
     @cached_property
     def total(self) -> int:
@@ -113,6 +120,8 @@ def build(pytest_config: pytest.Config) -> Plan:
             raise ConfigError(f"drift.snapshot: no such file: {cfg.drift.snapshot}")
         migrations = discover(cfg.migrations_dir, cfg.ledger.order)
         upload = parse_destination(opt("upload"), opt("upload_expiry")) if opt("upload") else None
+        pushgateway = _pushgateway(opt("pushgateway"))
+        tickets = [attach.parse(value, os.environ) for value in opt("attach") or ()]
         for target in targets:
             redact.add(dsn_password(target.conninfo or ""))
             if target.aws:
@@ -130,18 +139,29 @@ def build(pytest_config: pytest.Config) -> Plan:
     return Plan(
         config=cfg,
         targets=targets,
-        resources=Resources(inputs, servers, pg_bin=Engine(bin_dir.resolve()) if bin_dir else None),
+        resources=Resources(inputs, servers, pg_bin=Engine(bin_dir.resolve()) if bin_dir else None,
+                            hide=redact.add),
         release=opt("release") or os.environ.get("VERIFY_RELEASE") or None,
         reports_dir=reports_dir,
         started_at=datetime.now(UTC),
         redact=redact,
         upload=upload,
+        pushgateway=pushgateway,
+        tickets=tickets,
     )
 
 
 def worker_input(plan: Plan) -> str:
     """The resolved targets, for xdist workers (they do not see the libpq environment)."""
     return json.dumps([asdict(t) for t in plan.targets])
+
+
+def _pushgateway(url: str | None) -> str | None:
+    if url is None:
+        return None
+    if not url.startswith(("http://", "https://")):
+        raise ConfigError(f"--pushgateway {url!r}: expected http(s)://host:port")
+    return url
 
 
 def _default_bin() -> Path:

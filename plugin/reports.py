@@ -19,8 +19,9 @@ from pytest_metadata.plugin import metadata_key
 
 from checks import upload
 from checks.outcome import CouldNotCheck
-from checks.reporting import CheckResult, Run, Selection, overall, verdict
+from checks.reporting import CheckResult, Run, Selection, attach, metrics, overall, verdict
 from checks.reporting import console as console_report
+from checks.reporting.history import current, past_runs
 from checks.reporting.html import evidence_html, mask_columns, verdict_html
 from checks.reporting.summary import summary_json, summary_markdown
 from plugin.items import CHECK_KEY, SPREAD_KEY
@@ -59,6 +60,9 @@ class Reports:
         self.run: Run | None = None
         self.upload_error: str | None = None
         self.session: pytest.Session | None = None
+        self.history: list[Any] = []
+        self.environment: dict[str, str] = {}
+        self.metrics: Any = None
 
     # ---------------------------------------------------------------- what ran
     @pytest.hookimpl(trylast=True)
@@ -106,6 +110,7 @@ class Reports:
             result.blocked_by = found.get("blocked_by")
             result.attempts = found.get("attempts", 1)
             result.first_passed_s = found.get("first_passed_s")
+            result.figures = found.get("figures", {})
             if report.when == "call" or found["status"] in ("error", "skipped", "accepted"):
                 result.outcome = found["status"]
         elif report.failed:  # broke outside any check (a fixture, a crash): never a pass
@@ -177,6 +182,11 @@ class Reports:
         _write(reports_dir / "summary.md", self.redact(summary_markdown(run, results)))
         _junit_properties(self.config, run, results)
         outcome = overall(results, run.not_run)
+        self.history = [*past_runs(reports_dir / "history"),
+                        current(self.plan.run_id, outcome, results)]
+        self.environment = {k: str(v) for k, v in metadata.items()}
+        self.metrics = metrics.registry(run, results, _last_success(reports_dir, outcome))
+        metrics.write(reports_dir / "metrics.prom", self.metrics)
         if outcome != "passed" and session.exitstatus == pytest.ExitCode.OK:
             session.exitstatus = (pytest.ExitCode.INTERRUPTED if outcome == "interrupted"
                                   else pytest.ExitCode.TESTS_FAILED)
@@ -194,7 +204,12 @@ class Reports:
         if self.run is not None:
             prefix.append(verdict_html(self.run, self._finished(), self.redact,
                                        lambda r: evidence_html(
-                                           {"evidence": r.evidence, "sql": []}, self.redact)))
+                                           {"evidence": r.evidence, "sql": []}, self.redact),
+                                       self.history, self.environment))
+
+    def pytest_html_results_table_html(self, report: pytest.TestReport, data: list[str]) -> None:
+        if hasattr(report, "verify_outcome"):
+            data.clear()  # the reason is in its own column and the evidence below it
 
     def pytest_html_results_table_header(self, cells: list[str]) -> None:
         cells.insert(2, "<th>Reason</th>")
@@ -236,6 +251,39 @@ class Reports:
                       self.plan.config.settings.report_history)
         if self.plan.upload:
             self._upload(files, write)
+        if self.plan.pushgateway and self.metrics is not None:
+            self._push(write)
+        for ticket in self.plan.tickets:
+            self._attach(ticket, write)
+
+    def _attach(self, ticket: Any, write: Any) -> None:
+        reports_dir = self.plan.reports_dir
+        try:
+            where = attach.attach(ticket, (reports_dir / "summary.md").read_text(),
+                                  reports_dir / "report.html")
+        except (CouldNotCheck, OSError) as exc:
+            write(f"reports NOT attached to {ticket}: {self.redact(str(exc))}", red=True,
+                  bold=True)
+            self._fail_run()
+            return
+        write(f"reports attached to {ticket}: {where}")
+
+    def _push(self, write: Any) -> None:
+        assert self.plan.pushgateway is not None and self.metrics is not None
+        grouping = {"target": ",".join(t.label or t.name for t in self.plan.targets)}
+        try:
+            metrics.push(self.plan.pushgateway, self.metrics, grouping)
+        except Exception as exc:  # urllib: HTTPError, URLError, timeouts
+            write(f"metrics NOT pushed to {self.plan.pushgateway}: "
+                  f"{self.redact(str(exc).splitlines()[0])}", red=True, bold=True)
+            self._fail_run()
+            return
+        write(f"metrics pushed to {self.plan.pushgateway}")
+
+    def _fail_run(self) -> None:
+        if self.session is not None and self.session.exitstatus == pytest.ExitCode.OK:
+            # pytest reads the status after the whole sessionfinish hook, this included
+            self.session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
     def _upload(self, files: list[Path], write: Any) -> None:
         assert self.plan.upload is not None and self.run is not None
@@ -246,9 +294,7 @@ class Reports:
                 self.upload_error = str(exc)
         if self.upload_error:
             write(f"reports NOT uploaded: {self.redact(self.upload_error)}", red=True, bold=True)
-            if self.session is not None and self.session.exitstatus == pytest.ExitCode.OK:
-                # pytest reads the status after the whole sessionfinish hook, this included
-                self.session.exitstatus = pytest.ExitCode.TESTS_FAILED
+            self._fail_run()
             return
         write(f"report for the ticket (link valid {self.plan.upload.expiry_s // 3600} h): "
               f"{self.run.report_url}", bold=True)
@@ -258,6 +304,19 @@ def _width(terminalreporter: Any) -> int:
     """100 columns, or the terminal's width when it is a narrower terminal."""
     writer = terminalreporter._tw
     return min(100, writer.fullwidth) if writer.hasmarkup else 100
+
+
+def _last_success(reports_dir: Path, outcome: str) -> float | None:
+    """When a run last passed: now if this one did; kept in ``reports/.last-success``."""
+    state = reports_dir / ".last-success"
+    if outcome == "passed":
+        now = time.time()
+        state.write_text(f"{now}\n")
+        return now
+    try:
+        return float(state.read_text())
+    except (OSError, ValueError):
+        return None
 
 
 def _node(nodeid: str) -> str:

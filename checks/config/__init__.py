@@ -7,6 +7,7 @@ from the registry of kinds, so a new kind brings its own section and spec.
 from __future__ import annotations
 
 import tomllib
+from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import Any
 
@@ -62,6 +63,9 @@ def load(path: Path, migrations_dir: Path | None = None) -> Config:
     sections = {name: parse(raw.get(name), f"{where}: {name}") for name, parse in parsers.items()}
     for name, entries in sections.items():
         _reject_duplicate_ids(entries, f"{where}: {name}")
+    specs = {k.section: k.spec for k in REGISTRY.values() if k.section and k.spec}
+    overridden = {name: _overrides(env, raw, sections, specs, f"{where}: environments.{name}")
+                  for name, env in environments.items()}
     return Config(
         path=path,
         migrations_dir=Path(migrations_dir),
@@ -73,6 +77,7 @@ def load(path: Path, migrations_dir: Path | None = None) -> Config:
         aws=build(Aws, raw.get("aws", {}), f"{where}: aws"),
         environments=environments,
         sections=sections,
+        overridden=overridden,
     )
 
 
@@ -85,6 +90,29 @@ def _read(path: Path) -> dict[str, Any]:
         raise ConfigError(f"config file {path} cannot be read: {exc}") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"config file {path} is not valid TOML: {exc}") from None
+
+
+def _overrides(env: Environment, raw: dict[str, Any], sections: dict[str, list[Any]],
+               specs: dict[str, type], where: str) -> dict[tuple[str, str], Any]:
+    """An environment's own entries: each override merged into the entry it names and
+    validated like it; every override and skip pattern must name an entry."""
+    found: dict[tuple[str, str], Any] = {}
+    for key, values in env.overrides.items():
+        section, _, entry_id = key.partition(".")
+        ids = [e.id for e in sections.get(section, [])]
+        if section not in specs or entry_id not in ids:
+            raise ConfigError(f"{where}.overrides: {key!r} names no [[{section}]] entry "
+                              f"(use \"<section>.<entry id>\")")
+        entry = raw[section][ids.index(entry_id)]
+        merged = {**entry, **typed(values, dict, f"{where}.overrides.{key}")}
+        found[(section, entry_id)] = build(specs[section], merged, f"{where}.overrides.{key}")
+        if found[(section, entry_id)].id != entry_id:
+            raise ConfigError(f"{where}.overrides.{key}: an override cannot change the id")
+    every = [f"{section}.{e.id}" for section, entries in sections.items() for e in entries]
+    for pattern in env.skip:
+        if not any(fnmatchcase(name, pattern) for name in every):
+            raise ConfigError(f"{where}.skip: {pattern!r} matches no check entry")
+    return found
 
 
 def _reject_duplicate_ids(entries: list[Any], where: str) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
+from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -88,21 +89,45 @@ class Aws:
 
 @dataclass(frozen=True)
 class Environment:
-    """A named target from the config (``--env NAME``)."""
+    """A named target from the config (``--env NAME``): how to reach its database, its AWS
+    account, and how its checks differ from the defaults."""
 
     name: str
     dsn: str | None = None
     dsn_env: str | None = None
     """The name of an environment variable that holds the DSN (the DSN stays out of files)."""
+    ssm_prefix: str | None = None
+    """SSM parameters ``<prefix>/db_host``, ``db_port``, ``db_name`` (read at run time)."""
+    secret: str | None = None
+    """A Secrets Manager secret (JSON: ``username``, ``password``; also ``host``, ``port``,
+    ``dbname`` when there is no ``ssm_prefix``), read at run time, never written."""
     lambda_function: str | None = None
     database: str | None = None
     """The database the target must answer for (``current_database()``); else an error."""
     aws_region: str | None = None
     aws_profile: str | None = None
+    overrides: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """``"<section>.<entry id>" = { key = value }``: this environment's values of a check
+    (another cluster, log group, heartbeat age...)."""
+    skip: list[str] = field(default_factory=list)
+    """``"<section>.<entry id>"`` patterns not checked in this environment (skipped, with
+    that reason)."""
+
+    def __post_init__(self) -> None:
+        ways = [w for w, given in (("dsn", self.dsn), ("dsn_env", self.dsn_env),
+                                   ("ssm_prefix/secret", self.ssm_prefix or self.secret),
+                                   ("lambda_function", self.lambda_function)) if given]
+        if len(ways) != 1:
+            raise ConfigError("give exactly one way to reach the database (dsn, dsn_env, "
+                              f"ssm_prefix with secret, or lambda_function); got "
+                              f"{', '.join(ways) or 'none'}")
+        if self.ssm_prefix and not self.secret:
+            raise ConfigError("ssm_prefix needs a secret for the user and password")
 
     @property
     def has_aws(self) -> bool:
-        return bool(self.lambda_function or self.aws_region or self.aws_profile)
+        return bool(self.lambda_function or self.aws_region or self.aws_profile
+                    or self.ssm_prefix or self.secret)
 
 
 @dataclass(frozen=True)
@@ -162,9 +187,35 @@ class Config:
     environments: dict[str, Environment] = field(default_factory=dict)
     sections: dict[str, list[Any]] = field(default_factory=dict)
     """Each invariant section's entries, validated into their kind's spec."""
+    overridden: dict[str, dict[tuple[str, str], Any]] = field(default_factory=dict)
+    """Per environment, its own version of the entries it overrides."""
 
     def section(self, name: str) -> list[Any]:
         return self.sections.get(name, [])
+
+    def for_environment(self, name: str | None, section: str, entries: list[Any]) -> list[Any]:
+        """``entries`` of ``section`` as environment ``name`` sees them: its overrides in
+        place, and the entries it skips as :class:`Off`."""
+        env = self.environments.get(name or "")
+        if env is None:
+            return entries
+        own = self.overridden.get(env.name, {})
+        found = []
+        for entry in entries:
+            entry = own.get((section, entry.id), entry)
+            pattern = next((p for p in env.skip if fnmatchcase(f"{section}.{entry.id}", p)),
+                           None)
+            found.append(Off(entry.id, f"not checked in environment {env.name} (skip "
+                                       f"{pattern!r})") if pattern else entry)
+        return found
+
+
+@dataclass(frozen=True)
+class Off:
+    """A check an environment does not run; its item is skipped with the reason."""
+
+    id: str
+    reason: str
 
 
 def _zone(name: str) -> ZoneInfo:

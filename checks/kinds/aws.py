@@ -228,7 +228,9 @@ def log_heartbeat(h: LogHeartbeat, facts: Facts) -> Outcome:
                   f"{found['count']} in the window",
                   Evidence("Newest event", ("stream", "age", "message"),
                            [(newest.get("logStreamName"), human(age_s),
-                             str(newest.get("message", ""))[:200])]), *extra)
+                             str(newest.get("message", ""))[:200])]), *extra
+                  ).with_figures(age_s=age_s, max_age_s=duration_ms(h.max_age) / 1000,
+                                 events=found["count"])
 
 
 ECS = Kind("ecs_service_stable", "heartbeat", ecs_service_stable, ecs_needs,

@@ -52,10 +52,13 @@ def no_rows(c: CustomSql, facts: Facts) -> Outcome:
     evidence = Evidence(f"Rows returned by {c.name}", found["columns"], found["rows"],
                         total=found["total"])
     if c.severity == "info":
-        return passed(f"{c.name}: {found['total']} row(s){about}", evidence, sql=shown)
-    if not found["total"]:
-        return passed(f"{c.name}: no rows{about}", sql=shown)
-    return failed(f"{c.name}: {found['total']} row(s) returned{about}", evidence, sql=shown)
+        outcome = passed(f"{c.name}: {found['total']} row(s){about}", evidence, sql=shown)
+    elif not found["total"]:
+        outcome = passed(f"{c.name}: no rows{about}", sql=shown)
+    else:
+        outcome = failed(f"{c.name}: {found['total']} row(s) returned{about}", evidence,
+                         sql=shown)
+    return outcome.with_figures(rows=found["total"])
 
 
 CUSTOM_SQL = Kind("custom_sql", "data integrity", no_rows, needs, section="custom_sql",

@@ -69,9 +69,9 @@ def fresh(f: Freshness, facts: Facts) -> Outcome:
                       "problem", evidence, sql=shown)
     if age > duration_ms(f.max_age) / 1000:
         return failed(f"newest {subject} is {human(age)} old (max {f.max_age})", evidence,
-                      sql=shown)
+                      sql=shown).with_figures(age_s=age, max_age_s=duration_ms(f.max_age) / 1000)
     return passed(f"newest {subject} is {human(max(age, 0))} old (max {f.max_age})", evidence,
-                  sql=shown)
+                  sql=shown).with_figures(age_s=age, max_age_s=duration_ms(f.max_age) / 1000)
 
 
 def human(seconds: float | None) -> str:

@@ -91,6 +91,7 @@ def no_duplicates(u: Unique, facts: Facts) -> Outcome:
     guard = (f"database-level unique guard: {', '.join(guarded)}" if guarded else
              "no database-level unique guard (only the service prevents duplicates)")
     scope = f" where {u.where}" if u.where else ""
+    figures = {"duplicated_values": int(found["dup_keys"]), "rows": int(found["scanned"])}
     if int(found["dup_keys"]):
         sample = [(*(r[c] for c in u.columns), r["n"], ", ".join(r["row_ids"] or []))
                   for r in found["sample"]]
@@ -99,7 +100,7 @@ def no_duplicates(u: Unique, facts: Facts) -> Outcome:
             f"(of {found['scanned']} in scope); {guard}",
             Evidence(f"Duplicated {columns}", (*u.columns, "rows", "row ids (first 10)"),
                      sample, total=int(found["dup_keys"])),
-            sql=shown)
+            sql=shown).with_figures(**figures)
     if int(found["scanned"]) == 0:
         message = (f"no row with a {columns} in {u.table}{scope}: nothing was checked")
         if not u.allow_empty:
@@ -109,7 +110,7 @@ def no_duplicates(u: Unique, facts: Facts) -> Outcome:
         return failed(f"no duplicate {columns} among {found['scanned']} rows, but {guard}: "
                       f"the database does not stop the next one (require_guard)", sql=shown)
     return passed(f"no duplicate {columns} among {found['scanned']} rows in scope; {guard}",
-                  sql=shown)
+                  sql=shown).with_figures(**figures)
 
 
 UNIQUE = Kind("no_duplicates", "data integrity", no_duplicates, needs, section="unique",

@@ -6,7 +6,18 @@ import html
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from checks.reporting.model import MARKS, CheckResult, Run, areas, grouped, overall, verdict
+from checks.reporting.history import Past
+from checks.reporting.model import (
+    MARKS,
+    CheckResult,
+    Run,
+    area_rank,
+    areas,
+    counts,
+    grouped,
+    overall,
+    verdict,
+)
 
 MASK = "***"
 CSS = """
@@ -21,17 +32,30 @@ table.verify-evidence caption { text-align: left; font-weight: bold; padding: 2p
 .verify-error, .verify-interrupted { color: #9a6700; font-weight: bold; }
 .verify-skipped, .verify-accepted, .verify-info { color: #57606a; font-weight: bold; }
 .verify-warned { color: #bc4c00; font-weight: bold; }
+#environment-header, #environment { display: none; }  /* shown folded, below the verdict */
+div.logwrapper { display: none; }  /* the reason has its column, the evidence is below it */
+table.verify-strip td { padding: 1px 4px; font-size: 12px; }
+span.verify-cell { display: inline-block; width: 12px; height: 12px; margin: 0 1px;
+  border-radius: 2px; }
+span.verify-cell.passed { background: #1a7f37; } span.verify-cell.failed { background: #cf222e; }
+span.verify-cell.error, span.verify-cell.interrupted { background: #bf8700; }
+span.verify-cell.warned { background: #e16f24; }
+span.verify-cell.skipped, span.verify-cell.accepted, span.verify-cell.info,
+span.verify-cell.none { background: #d0d7de; }
 """
 
 
 def verdict_html(run: Run, results: Sequence[CheckResult], scrub: Callable[[str], str],
-                 evidence: Callable[[CheckResult], str]) -> str:
-    """The top of the report: the verdict, what did not pass with its evidence, the areas,
-    and the checks that did not run."""
+                 evidence: Callable[[CheckResult], str], history: Sequence[Past] = (),
+                 environment: dict[str, Any] | None = None) -> str:
+    """The top of the report: the verdict in plain words, what did not pass with its
+    evidence, the checks that did not run, the areas and their last runs, and the
+    environment folded below."""
     outcome = overall(results, run.not_run)
     parts = [f"<style>{CSS}</style>",
              f'<h2>Overall: <span class="verify-{outcome}">{_h(verdict(run, results), scrub)}'
              f"</span></h2>",
+             f"<p><b>{_h(in_words(run, results), scrub)}</b></p>",
              f"<p>Target: {_h(run.target_kind, scrub)} <code>{_h(run.target_name, scrub)}</code>;"
              f" release {_h(run.release or 'not given', scrub)}; "
              f"{_h(run.selection.describe(), scrub)}.</p>"]
@@ -50,7 +74,61 @@ def verdict_html(run: Run, results: Sequence[CheckResult], scrub: Callable[[str]
         items = "".join(f"<li><code>{_h(i, scrub)}</code></li>" for i in run.not_run)
         parts.append(f"<h3>Not run ({len(run.not_run)})</h3><ul>{items}</ul>")
     parts.append(areas_table(results))
+    if len(history) > 1:
+        parts.append(strip_html(history))
+    if environment:
+        rows = "".join(f"<tr><td>{_h(k, scrub)}</td><td>{_h(v, scrub)}</td></tr>"
+                       for k, v in environment.items())
+        parts.append("<details><summary>Environment (versions, plugins, who ran it)</summary>"
+                     f'<table class="verify-evidence">{rows}</table></details>')
     return "".join(parts)
+
+
+def strip_html(history: Sequence[Past]) -> str:
+    """Each area's outcome over the last runs (oldest left), and each heartbeat's age as
+    a small chart against its limit: a flapping check is visible at a glance."""
+    areas_seen = sorted({a for p in history for a in p.areas}, key=area_rank)
+    rows = "".join(
+        f"<tr><td>{html.escape(area)}</td><td>" + "".join(
+            f'<span class="verify-cell {p.areas.get(area, "none")}" '
+            f'title="{html.escape(p.run)}: {p.areas.get(area, "not run")}"></span>'
+            for p in history) + "</td></tr>"
+        for area in areas_seen)
+    rows += "".join(f"<tr><td>{html.escape(name)} age</td><td>{_sparkline(history, name)}</td>"
+                    "</tr>" for name in sorted({n for p in history for n in p.ages}))
+    return (f"<h3>The last {len(history)} runs</h3>"
+            f'<table class="verify-strip"><tbody>{rows}</tbody></table>')
+
+
+def _sparkline(history: Sequence[Past], name: str, width: int = 240, height: int = 28) -> str:
+    points = [(i, p.ages[name]) for i, p in enumerate(history) if name in p.ages]
+    limit = max((p.limits.get(name, 0.0) for p in history), default=0.0)
+    top = max([limit, *(age for _, age in points)]) or 1.0
+    step = width / max(1, len(history) - 1)
+
+    def y(value: float) -> float:
+        return height - 2 - (height - 4) * min(value, top) / top
+
+    line = " ".join(f"{i * step:.1f},{y(age):.1f}" for i, age in points)
+    ceiling = (f'<line x1="0" x2="{width}" y1="{y(limit):.1f}" y2="{y(limit):.1f}" '
+               'stroke="#cf222e" stroke-dasharray="3,3"/>' if limit else "")
+    latest = f"{points[-1][1]:.0f} s" if points else "n/a"
+    return (f'<svg width="{width}" height="{height}" role="img">{ceiling}'
+            f'<polyline fill="none" stroke="#0969da" stroke-width="1.5" points="{line}"/>'
+            f"</svg> {latest}")
+
+
+def in_words(run: Run, results: Sequence[CheckResult]) -> str:
+    """The verdict in plain words, e.g. "5 checks failed, 100 passed, 2 were skipped"."""
+    c = counts(results)
+    said = [f"{c['failed']} check{'s' if c['failed'] != 1 else ''} failed" if c["failed"] else "",
+            f"{c['error']} could not be checked" if c["error"] else "",
+            f"{len(run.not_run)} did not run" if run.not_run else "",
+            f"{c['warned']} warned" if c["warned"] else "",
+            f"{c['passed']} passed",
+            f"{c['accepted']} accepted (known history)" if c["accepted"] else "",
+            f"{c['skipped']} were skipped" if c["skipped"] else ""]
+    return ", ".join(s for s in said if s) + "."
 
 
 def areas_table(results: Sequence[CheckResult]) -> str:

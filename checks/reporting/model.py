@@ -31,6 +31,7 @@ class CheckResult:
     blocked_by: str | None = None
     attempts: int = 1
     first_passed_s: float | None = None
+    figures: dict[str, float] = field(default_factory=dict)
 
     @property
     def short_id(self) -> str:
@@ -115,7 +116,7 @@ def ordered(results: Sequence[CheckResult]) -> list[CheckResult]:
     """Failures first, then errors (root causes before the checks they blocked), then the
     rest; by area and id within each."""
     def key(r: CheckResult) -> tuple[Any, ...]:
-        return (ORDER.index(r.outcome), r.blocked_by is not None, _area_rank(r.area), r.id)
+        return (ORDER.index(r.outcome), r.blocked_by is not None, area_rank(r.area), r.id)
 
     return sorted(results, key=key)
 
@@ -136,10 +137,10 @@ def areas(results: Sequence[CheckResult]) -> list[tuple[str, str, dict[str, int]
     for r in results:
         by_area.setdefault(r.area, []).append(r)
     return [(area, min((r.outcome for r in members), key=ORDER.index), counts(members))
-            for area, members in sorted(by_area.items(), key=lambda a: _area_rank(a[0]))]
+            for area, members in sorted(by_area.items(), key=lambda a: area_rank(a[0]))]
 
 
-def _area_rank(area: str) -> tuple[int, str]:
+def area_rank(area: str) -> tuple[int, str]:
     return (AREAS.index(area) if area in AREAS else len(AREAS), area)
 
 

@@ -39,7 +39,8 @@ def summary(run: Run, results: Sequence[CheckResult]) -> dict[str, Any]:
         "not_run": run.not_run,
         "checks": [
             {"id": r.id, "outcome": r.outcome, "message": r.message,
-             "duration_s": round(r.duration_s, 4),
+             "duration_s": round(r.duration_s, 4), "area": r.area,
+             **({"figures": r.figures} if r.figures else {}),
              **({"blocked_by": r.blocked_by} if r.blocked_by else {}),
              **({"attempts": r.attempts, "first_passed_s": r.first_passed_s}
                 if r.attempts > 1 or r.first_passed_s is not None else {})}

@@ -31,6 +31,9 @@ class TargetSpec:
     or ``default`` (no target given)."""
     conninfo: str | None = None
     """The DSN with what libpq takes from ``PG*`` variables written in (never shown)."""
+    ssm_prefix: str | None = None
+    secret: str | None = None
+    """Where the DSN is kept when it is read at run time (SSM, Secrets Manager)."""
     function: str | None = None
     env_name: str | None = None
     database: str | None = None
@@ -47,8 +50,10 @@ class TargetSpec:
     @property
     def name(self) -> str:
         """Display name, without secrets."""
+        if self.kind == "dsn" and self.conninfo is None:
+            return f"{self.ssm_prefix or ''}{' + ' if self.ssm_prefix else ''}secret {self.secret}"
         if self.kind == "dsn":
-            return display_name(self.conninfo or "")
+            return display_name(self.conninfo)
         if self.kind == "lambda":
             return str(self.function)
         return "throwaway PostgreSQL (embedded default)"
@@ -137,6 +142,10 @@ def _environment(name: str, config: Config, environ: Mapping[str, str], read_onl
         return _dsn(dsn, chosen_by, environ, read_only, aws or env.has_aws, region, **extra)
     if env.dsn:
         return _dsn(env.dsn, chosen_by, environ, read_only, aws or env.has_aws, region, **extra)
+    if env.secret:
+        return TargetSpec("dsn", chosen_by, ssm_prefix=env.ssm_prefix, secret=env.secret,
+                          read_only=read_only, aws=aws is not False, aws_region=region,
+                          **extra)  # type: ignore[arg-type]
     if env.lambda_function:
         return _lambda(env.lambda_function, chosen_by, aws, region, **extra)
     raise ConfigError(f"environment {name!r} has neither dsn, dsn_env nor lambda_function")

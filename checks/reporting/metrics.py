@@ -1,0 +1,61 @@
+"""``metrics.prom`` for node_exporter's textfile collector, and the same metrics pushed to
+a Pushgateway: per-check outcomes, per-area counts, the run, heartbeat ages, the last
+success. Made with prometheus-client (its text format and its atomic file write)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from prometheus_client import CollectorRegistry, Gauge, push_to_gateway, write_to_textfile
+
+from checks.reporting.model import MARKS, CheckResult, Run, areas, overall
+
+RUN_OUTCOMES = ("passed", "failed", "error", "interrupted")
+
+
+def registry(run: Run, results: Sequence[CheckResult], last_success: float | None
+             ) -> CollectorRegistry:
+    """Every metric of one run."""
+    found = CollectorRegistry()
+    outcome = overall(results, run.not_run)
+    check = Gauge("ops_verify_check_outcome", "1 for the outcome each check ended in",
+                  ["check", "area", "outcome"], registry=found)
+    for r in results:
+        check.labels(r.short_id, r.area, r.outcome).set(1)
+    area = Gauge("ops_verify_area_checks", "Checks per area and outcome", ["area", "outcome"],
+                 registry=found)
+    for name, _, counts in areas(results):
+        for state in MARKS:
+            area.labels(name, state).set(counts[state])
+    run_outcome = Gauge("ops_verify_run_outcome", "1 for the run's outcome", ["outcome"],
+                        registry=found)
+    for state in RUN_OUTCOMES:
+        run_outcome.labels(state).set(1 if state == outcome else 0)
+    Gauge("ops_verify_run_duration_seconds", "How long the run took",
+          registry=found).set(run.duration_s)
+    Gauge("ops_verify_last_run_timestamp_seconds", "When the run ended (Unix time)",
+          registry=found).set(time.time())
+    Gauge("ops_verify_checks_selected", "Checks this run selected",
+          registry=found).set(run.selection.selected)
+    Gauge("ops_verify_checks_not_run", "Selected checks that reached no verdict",
+          registry=found).set(len(run.not_run))
+    age = Gauge("ops_verify_heartbeat_age_seconds", "Age of the newest heartbeat a check saw",
+                ["check"], registry=found)
+    for r in results:
+        if "age_s" in r.figures:
+            age.labels(r.short_id).set(r.figures["age_s"])
+    if last_success is not None:
+        Gauge("ops_verify_last_success_timestamp_seconds", "When a run last passed (Unix time)",
+              registry=found).set(last_success)
+    return found
+
+
+def write(path: Path, metrics: CollectorRegistry) -> None:
+    write_to_textfile(str(path), metrics)
+
+
+def push(url: str, metrics: CollectorRegistry, grouping: dict[str, str]) -> None:
+    """Push to a Pushgateway (job ``ops-verify``); raises on any failure."""
+    push_to_gateway(url, job="ops-verify", registry=metrics, grouping_key=grouping, timeout=10)

@@ -1,0 +1,258 @@
+"""Ready for the operators: environments and secrets, several targets in one run, metrics
+for the pager, reports attached to the ticket, the report and the workflows."""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.conftest import ROOT, MotoServer, log_heartbeat
+from tests.standins import TOKEN, serve
+
+DB_PASSWORD = "st4ging-Db-Pa55word"
+WORKFLOWS = ROOT / ".github" / "workflows"
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+def _staging(aws: MotoServer, database) -> None:
+    """Staging as the real system keeps it: the address in SSM, the credentials in Secrets
+    Manager, its own ECS cluster and log group."""
+    host = database.dsn.split("host=")[1].split()[0]
+    ssm = aws.client("ssm")
+    for name, value in (("db_host", host), ("db_port", "5432"), ("db_name", database.name)):
+        ssm.put_parameter(Name=f"/ops-pipeline-staging/{name}", Value=value, Type="String")
+    aws.client("secretsmanager").create_secret(
+        Name="ops-pipeline-staging/db",
+        SecretString=json.dumps({"username": "postgres", "password": DB_PASSWORD}))
+    ecs = aws.client("ecs")
+    ecs.create_cluster(clusterName="ops-pipeline-staging-cluster")
+    ecs.register_task_definition(family="trade-stream", containerDefinitions=[
+        {"name": "trade-stream", "image": "trade-stream:latest", "memory": 256}])
+    ecs.create_service(cluster="ops-pipeline-staging-cluster", serviceName="trade-stream",
+                       taskDefinition="trade-stream", desiredCount=1)
+    log_heartbeat(aws, seconds_ago=60, group="/ecs/ops-pipeline-staging/trade-stream")
+
+
+def test_staging_runs_every_check_with_no_other_option(verify, database, moto_server):
+    _staging(moto_server, database)
+    run = verify("--env", "staging", env=moto_server.env)
+    assert run.returncode == 0, run.output
+    outcomes = run.outcomes()
+    assert outcomes["test_ecs_service_stable[trade-stream]"] == "passed"
+    assert outcomes["test_log_heartbeat[trade_stream_logs]"] == "passed"
+    assert {k for k, v in outcomes.items() if v == "skipped"} == {
+        "test_custom_sql[open_positions_have_positive_quantity]"}
+    assert "not checked in environment staging" in run.message(
+        "[open_positions_have_positive_quantity]")
+    assert "(max 15m)" in run.message("test_fresh[trade_stream_heartbeat]")  # its override
+    assert "(chosen by --env staging)" in run.output.splitlines()[0]
+    assert DB_PASSWORD not in run.all_output()
+
+
+@pytest.mark.parametrize(("missing", "cause"), [
+    ("secret", "cannot read secret ops-pipeline-staging/db: ResourceNotFoundException"),
+    ("parameter", "cannot read SSM parameter /ops-pipeline-staging/db_host: ParameterNotFound"),
+])
+def test_a_missing_secret_or_parameter_is_one_cause(verify, database, moto_server, missing,
+                                                    cause):
+    _staging(moto_server, database)
+    if missing == "secret":
+        moto_server.client("secretsmanager").delete_secret(
+            SecretId="ops-pipeline-staging/db", ForceDeleteWithoutRecovery=True)
+    else:
+        moto_server.client("ssm").delete_parameter(Name="/ops-pipeline-staging/db_host")
+    run = verify("--env", "staging", env=moto_server.env)
+    assert run.returncode == 1
+    assert cause in run.message("test_migration_recorded[001_init]")
+    assert run.outcomes()["test_ecs_service_stable[trade-stream]"] == "passed"
+
+
+def test_two_targets_in_one_run_over_two_processes_make_one_report(verify, cluster, config_file):
+    from tests.conftest import REFERENCE, copy_of
+
+    with copy_of(cluster, REFERENCE) as blue, copy_of(cluster, REFERENCE) as green:
+        green.execute("INSERT INTO active_positions (ticker, instrument_type, side, quantity, "
+                      "entry_price, alpaca_order_id) VALUES ('AAPL', 'stock', 'long', 10, 189.5, "
+                      "'ord-1001')")
+        config = config_file(f'[environments.blue]\ndsn = "{blue.dsn}"\n'
+                             f'[environments.green]\ndsn = "{green.dsn}"\n'
+                             '[[unique]]\nname = "active_positions.alpaca_order_id"\n'
+                             'table = "active_positions"\ncolumns = ["alpaca_order_id"]\n')
+        run = verify("--env", "blue", "--env", "green", "--config", str(config), "-n", "2")
+    assert run.returncode == 1
+    assert "parallel: 2 processes, a target each" in run.output
+    outcomes = run.outcomes()
+    assert outcomes["test_no_duplicates[blue:active_positions.alpaca_order_id]"] == "passed"
+    assert outcomes["test_no_duplicates[green:active_positions.alpaca_order_id]"] == "failed"
+    assert {k for k, v in outcomes.items() if v == "failed"} == {
+        "test_no_duplicates[green:active_positions.alpaca_order_id]"}
+    assert len(outcomes) == 2 * len([k for k in outcomes if "[blue:" in k])
+    assert [t["label"] for t in run.summary["targets"]] == ["blue", "green"]
+
+
+def test_one_target_with_n_runs_in_one_process(verify, database):
+    run = verify("--dsn", database.dsn, "-n", "2")
+    assert run.returncode == 0, run.output
+    assert "parallel: one target: checks run in this process (-n ignored)" in run.output
+
+
+def test_metrics_for_the_textfile_collector_and_the_pushgateway(verify, database, tmp_path):
+    reports = tmp_path / "reports"
+    with serve("pushgateway") as gateway:
+        run = verify("--dsn", database.dsn, "--pushgateway", gateway.url, reports=reports)
+    assert run.returncode == 0, run.output
+    text = (reports / "metrics.prom").read_text()
+    assert 'ops_verify_run_outcome{outcome="passed"} 1.0' in text
+    assert re.search(r'ops_verify_heartbeat_age_seconds\{check="test_fresh\[trade_stream_'
+                     r'heartbeat\]"\} \d', text)
+    assert 'ops_verify_area_checks{area="drift",outcome="passed"}' in text
+    assert re.search(r"ops_verify_last_success_timestamp_seconds \d", text)
+    assert len(gateway.pushes) == 1
+    push = gateway.pushes[0]
+    assert push["job"] == "ops-verify" and "ops_verify_run_duration_seconds" in push["families"]
+    database.execute("DELETE FROM service_heartbeats")
+    failed = verify("--dsn", database.dsn, reports=reports)
+    text = (reports / "metrics.prom").read_text()
+    assert 'ops_verify_run_outcome{outcome="failed"} 1.0' in text
+    assert re.search(r"ops_verify_last_success_timestamp_seconds \d", text)  # kept
+    assert failed.returncode == 1
+
+
+def test_a_failed_push_fails_the_run_and_says_why(verify, database):
+    run = verify("--dsn", database.dsn, "-k", "recorded", "--pushgateway",
+                 "http://127.0.0.1:9")
+    assert run.returncode == 1
+    assert "metrics NOT pushed to http://127.0.0.1:9" in run.output
+
+
+@pytest.fixture
+def broken(database):
+    database.execute("INSERT INTO active_positions (ticker, instrument_type, side, quantity, "
+                     "entry_price, alpaca_order_id) VALUES ('AAPL', 'stock', 'long', 10, 189.5, "
+                     "'ord-1001')")
+    return database
+
+
+def test_attach_to_a_github_pull_request(verify, broken):
+    with serve("github", {"frotofraggins/inbound_aigen#42"}) as github:
+        run = verify("--dsn", broken.dsn, "--release", "v7", "--attach",
+                     "github:frotofraggins/inbound_aigen#42",
+                     env={"GITHUB_TOKEN": TOKEN, "GITHUB_API_URL": github.url})
+    assert run.returncode == 1  # the checks failed; the attachment worked
+    assert "reports attached to github:frotofraggins/inbound_aigen#42: https://github.com/" \
+        in run.output
+    (comment,) = github.comments
+    assert comment["body"] == (run.reports_dir / "summary.md").read_text()
+    assert "Post-deploy verification: FAILED" in comment["body"]
+    assert TOKEN not in run.all_output()
+
+
+def test_attach_to_a_jira_issue(verify, broken):
+    with serve("jira", {"OPS-42"}) as jira:
+        run = verify("--dsn", broken.dsn, "--attach", "jira:OPS-42",
+                     env={"JIRA_BASE_URL": jira.url, "JIRA_TOKEN": "jira-pat-token",
+                          "JIRA_USER": "ops@example.com"})
+    assert "reports attached to jira:OPS-42" in run.output, run.output
+    (attachment,) = jira.attachments
+    assert attachment["filename"] == "report.html"
+    assert b"Post-deploy verification" in attachment["content"]
+    assert jira.comments[0]["body"].startswith("## Post-deploy verification: FAILED")
+
+
+@pytest.mark.parametrize(("ticket", "env", "why"), [
+    ("github:o/r#404", {"GITHUB_TOKEN": TOKEN}, "answered HTTP 404: Not Found"),
+    ("github:o/r#1", {"GITHUB_TOKEN": "wrong-token"}, "answered HTTP 401: Bad credentials"),
+    ("jira:OPS-404", {"JIRA_TOKEN": "t"}, "answered HTTP 404: ['Issue does not exist"),
+])
+def test_a_failed_attach_fails_the_run_and_says_why(verify, database, ticket, env, why):
+    kind = ticket.split(":")[0]
+    with serve(kind, {"o/r#1", "OPS-1"}) as service:
+        base = {"GITHUB_API_URL": service.url} if kind == "github" else \
+            {"JIRA_BASE_URL": service.url}
+        run = verify("--dsn", database.dsn, "-k", "recorded", "--attach", ticket,
+                     env={**base, **env})
+    assert run.returncode == 1
+    assert f"reports NOT attached to {ticket}" in run.output and why in run.output
+
+
+@pytest.mark.parametrize(("value", "message"), [
+    ("github:o/r#1", "set GITHUB_TOKEN"),
+    ("jira:OPS-1", "set JIRA_BASE_URL and JIRA_TOKEN"),
+    ("linear:ABC-1", "expected github:owner/repo#123 or jira:KEY-123"),
+])
+def test_attach_settings_are_checked_before_anything_runs(verify, value, message):
+    run = verify("--attach", value)
+    assert run.returncode == 4
+    assert message in run.output
+
+
+def test_the_report_opens_with_the_verdict_and_the_failures_evidence(verify, broken, tmp_path):
+    reports = tmp_path / "reports"
+    for _ in range(2):
+        verify("--dsn", broken.dsn, "-k", "recorded", reports=reports)
+    run = verify("--dsn", broken.dsn, reports=reports)
+    page = (reports / "report.html").read_text()
+    text = " ".join(html.unescape(re.sub(r"<[^>]+>", " ", page)).split())
+    verdict, failure = text.index("Overall: FAILED"), text.index("ord-1001")
+    environment = text.index("Environment (versions, plugins, who ran it)")
+    assert verdict < failure < environment
+    assert "1 check failed" in text
+    assert "The last 3 runs" in page and "verify-cell failed" in page
+    assert run.returncode == 1
+    if CHROMIUM:
+        shot = tmp_path / "report.png"
+        subprocess.run([CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu",
+                        "--disable-background-networking", "--disable-component-update",
+                        "--disable-sync", "--no-first-run", f"--user-data-dir={tmp_path / 'c'}",
+                        "--window-size=1300,1400", f"--screenshot={shot}",
+                        (reports / "report.html").as_uri()], capture_output=True, timeout=120)
+        assert shot.read_bytes()[:4] == b"\x89PNG"
+
+
+# ---------------------------------------------------------------- the workflows
+def _workflow(name: str) -> dict:
+    document = yaml.safe_load((WORKFLOWS / name).read_text())
+    document["on"] = document.pop(True, document.get("on"))  # YAML 1.1 reads "on" as true
+    return document
+
+
+def test_the_post_deploy_workflow_verifies_the_release_it_is_given():
+    flow = _workflow("post-deploy-verify.yml")
+    assert set(flow["on"]) == {"workflow_call", "workflow_dispatch"}
+    for trigger in ("workflow_call", "workflow_dispatch"):
+        assert {"release", "environment"} <= set(flow["on"][trigger]["inputs"])
+    steps = flow["jobs"]["verify"]["steps"]
+    run = " ".join(s.get("run", "") for s in steps)
+    assert "pytest verify/ --env" in run and "--release" in run
+    assert any(s.get("uses", "").startswith("actions/upload-artifact") and
+               s.get("if") == "always()" for s in steps)
+    assert "GITHUB_STEP_SUMMARY" in run
+
+
+def test_the_smoke_workflow_runs_on_a_schedule():
+    flow = _workflow("smoke.yml")
+    assert flow["on"]["schedule"][0]["cron"]
+    steps = flow["jobs"]["smoke"]["steps"]
+    run = " ".join(s.get("run", "") for s in steps)
+    assert "pytest verify/ --env" in run and "GITHUB_STEP_SUMMARY" in run
+    assert any(s.get("uses", "").startswith("actions/upload-artifact") for s in steps)
+
+
+@pytest.mark.parametrize("linter", [
+    ["actionlint"],
+    ["check-jsonschema", "--builtin-schema", "vendor.github-workflows"],
+])
+def test_the_workflows_pass_their_linters(linter):
+    """actionlint, and GitHub's workflow schema (SchemaStore's, through check-jsonschema)."""
+    tool = Path(sys.executable).parent / linter[0]
+    done = subprocess.run([str(tool), *linter[1:], *map(str, sorted(WORKFLOWS.glob("*.yml")))],
+                          capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stdout + done.stderr
