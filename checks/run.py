@@ -7,9 +7,10 @@ be read, is the one cause of every check that needed it.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -53,6 +54,8 @@ class Resources:
     cache_dir: Path | None = None
     hide: Callable[[str], None] = lambda secret: None
     """Hands a secret read at run time to the run's redactor."""
+    settle_s: float = 0.0
+    """How long converging checks are retried until they pass (``--settle``)."""
     _normalizer: Normalizer | None = None
     _aws: dict[tuple[str | None, str | None], AwsClients] = field(default_factory=dict)
 
@@ -160,10 +163,44 @@ class TargetRun:
             if any(n.reads == "scratch" for n in wanted):
                 env.normalizer = self.resources.normalizer
             facts.results = gather(wanted, env, pool)
-        for check in live:
-            if check not in outcomes:
-                outcomes[check] = _judged(check, facts)
+            for check in live:
+                if check not in outcomes:
+                    outcomes[check] = _judged(check, facts)
+            if self.resources.settle_s > 0:
+                self._settle([c for c in live if c.kind.converging], outcomes, facts, env, pool)
         return {c: outcomes[c] for c in checks}
+
+    def _settle(self, converging: list[Check], outcomes: dict[Check, Outcome], facts: Facts,
+                env: Env, pool: ThreadPoolExecutor) -> None:
+        """Retry the checks of a converging state (rollouts, heartbeats) with backoff until
+        they pass or the settle window ends; each keeps how many attempts it took and when
+        it first passed. Invariants of the schema and data are never retried."""
+        start = time.monotonic()
+        deadline = start + self.resources.settle_s
+        attempts = dict.fromkeys(converging, 1)
+        first = {c: 0.0 for c in converging if outcomes[c].status is Status.PASSED}
+        delay = 1.0
+        while True:
+            pending = [c for c in converging if outcomes[c].status in (Status.FAILED,
+                                                                       Status.ERROR)
+                       and (self.target is not None or not c.kind.reads_target)]
+            left = deadline - time.monotonic()
+            if not pending or left <= 0:
+                break
+            time.sleep(min(delay, left))
+            delay = min(delay * 2, 15.0)
+            facts.now = env.now = datetime.now(UTC)
+            retried: dict[Check, Outcome] = {}
+            facts.results.update(gather(self._needs(pending, facts, retried), env, pool))
+            for check in pending:
+                outcomes[check] = retried.get(check) or _judged(check, facts)
+                attempts[check] += 1
+                if outcomes[check].status is Status.PASSED:
+                    first[check] = round(time.monotonic() - start, 1)
+        for check in converging:
+            if attempts[check] > 1:
+                outcomes[check] = replace(outcomes[check], attempts=attempts[check],
+                                          first_passed_s=first.get(check))
 
     def _open(self, db: list[Check], facts: Facts, env: Env,
               outcomes: dict[Check, Outcome]) -> None:

@@ -35,5 +35,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                          "jira:KEY-123 (JIRA_BASE_URL, JIRA_TOKEN, JIRA_USER)")
     group.addoption("--pushgateway", dest="pushgateway", metavar="URL",
                     help="also push the run's metrics to this Prometheus Pushgateway")
+    group.addoption("--release-manifest", dest="release_manifest", metavar="FILE",
+                    help="what the release deployed (JSON or TOML): each entry is a check")
+    group.addoption("--settle", dest="settle", metavar="DURATION",
+                    help="retry the checks of converging state (rollouts, heartbeats) with "
+                         "backoff until they pass or this long has passed, e.g. 10m")
     group.addoption("--pg-bin", dest="pg_bin", metavar="DIR",
                     help="PostgreSQL bin directory for the throwaway servers (default: embedded)")

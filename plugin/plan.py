@@ -18,8 +18,9 @@ from typing import Any
 import pytest
 
 from checks import config as config_mod
+from checks import manifest
 from checks.clients.aws import AwsClients
-from checks.config import Config, ConfigError
+from checks.config import Config, ConfigError, duration_ms
 from checks.infra.cluster import Engine
 from checks.infra.expected import Expected
 from checks.infra.scratch import Servers
@@ -111,14 +112,18 @@ def build(pytest_config: pytest.Config) -> Plan:
         if worker is not None and _WORKER_TARGETS in worker:
             targets = [TargetSpec(**t) for t in json.loads(worker[_WORKER_TARGETS])]
         else:
+            wants_aws = opt("aws") or (_manifest_needs_aws(opt("release_manifest")) or None)
             targets = resolve(cfg, os.environ, dsn=opt("dsn") or (),
                               via_lambda=opt("via_lambda") or (), env_name=opt("env_name") or (),
-                              read_only=opt("read_only"), aws=opt("aws"))
+                              read_only=opt("read_only"), aws=wants_aws)
         bin_dir = pg_bin(opt("pg_bin"))
         snapshot = cfg.path.parent / cfg.drift.snapshot if cfg.drift.snapshot else None
         if snapshot is not None and not snapshot.is_file():
             raise ConfigError(f"drift.snapshot: no such file: {cfg.drift.snapshot}")
         migrations = discover(cfg.migrations_dir, cfg.ledger.order)
+        release_manifest = (manifest.load(Path(opt("release_manifest")))
+                            if opt("release_manifest") else None)
+        settle_s = _settle(opt("settle"))
         upload = parse_destination(opt("upload"), opt("upload_expiry")) if opt("upload") else None
         pushgateway = _pushgateway(opt("pushgateway"))
         tickets = [attach.parse(value, os.environ) for value in opt("attach") or ()]
@@ -135,13 +140,15 @@ def build(pytest_config: pytest.Config) -> Plan:
     _clear_libpq_environment()
     engine = Engine((bin_dir or _default_bin()).resolve())
     servers = Servers(engine)
-    inputs = Inputs(cfg, migrations, Expected(migrations, cfg.settings, servers, snapshot))
+    inputs = Inputs(cfg, migrations, Expected(migrations, cfg.settings, servers, snapshot),
+                    release_manifest)
     return Plan(
         config=cfg,
         targets=targets,
         resources=Resources(inputs, servers, pg_bin=Engine(bin_dir.resolve()) if bin_dir else None,
-                            hide=redact.add),
-        release=opt("release") or os.environ.get("VERIFY_RELEASE") or None,
+                            hide=redact.add, settle_s=settle_s),
+        release=(opt("release") or os.environ.get("VERIFY_RELEASE")
+                 or (release_manifest.release if release_manifest else None) or None),
         reports_dir=reports_dir,
         started_at=datetime.now(UTC),
         redact=redact,
@@ -154,6 +161,23 @@ def build(pytest_config: pytest.Config) -> Plan:
 def worker_input(plan: Plan) -> str:
     """The resolved targets, for xdist workers (they do not see the libpq environment)."""
     return json.dumps([asdict(t) for t in plan.targets])
+
+
+def _settle(value: str | None) -> float:
+    if value is None:
+        return 0.0
+    try:
+        return duration_ms(value) / 1000
+    except ConfigError as exc:
+        raise ConfigError(f"--settle: {exc}") from None
+
+
+def _manifest_needs_aws(path: str | None) -> bool:
+    """A manifest naming Lambda functions or ECS services turns the AWS checks on."""
+    try:
+        return bool(path) and manifest.load(Path(path)).needs_aws
+    except ConfigError:
+        return False  # reported once, where the manifest is loaded
 
 
 def _pushgateway(url: str | None) -> str | None:

@@ -240,6 +240,8 @@ class Reports:
             write(self.redact(line), red=line.startswith(("FAIL", "ERROR")))
         for line in console_report.not_run_lines(run, width):
             write(line, yellow=True)
+        for line in console_report.settled_lines(results, width):
+            write(line)
         for line in console_report.area_lines(results):
             write(line)
         outcome = overall(results, run.not_run)

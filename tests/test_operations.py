@@ -228,10 +228,12 @@ def test_the_post_deploy_workflow_verifies_the_release_it_is_given():
     flow = _workflow("post-deploy-verify.yml")
     assert set(flow["on"]) == {"workflow_call", "workflow_dispatch"}
     for trigger in ("workflow_call", "workflow_dispatch"):
-        assert {"release", "environment"} <= set(flow["on"][trigger]["inputs"])
+        assert {"release", "environment", "manifest", "settle"} <= \
+            set(flow["on"][trigger]["inputs"])
     steps = flow["jobs"]["verify"]["steps"]
     run = " ".join(s.get("run", "") for s in steps)
     assert "pytest verify/ --env" in run and "--release" in run
+    assert "--release-manifest" in run and "--settle" in run
     assert any(s.get("uses", "").startswith("actions/upload-artifact") and
                s.get("if") == "always()" for s in steps)
     assert "GITHUB_STEP_SUMMARY" in run

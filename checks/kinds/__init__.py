@@ -15,6 +15,7 @@ from checks.kinds import (
     indexes,
     ledger,
     migration_files,
+    release,
     unique,
 )
 from checks.kinds.base import Kind
@@ -26,5 +27,6 @@ REGISTRY: dict[str, Kind] = {k.name: k for k in (
     check_constraints.DEFINITION, check_constraints.ENFORCED,
     unique.UNIQUE, indexes.PRESENT, indexes.HEALTH, custom_sql.CUSTOM_SQL,
     freshness.FRESHNESS, aws.ECS, aws.LOGS,
+    release.LAMBDA, release.ECS, release.MIGRATION,
 )}
 """Every kind by name, in the order areas are read."""

@@ -36,7 +36,7 @@ class AwsCall(Need):
     def run(self, env: Env) -> dict[str, Any]:
         assert env.aws is not None
         client = env.aws.client(self.service)
-        return _call(lambda: getattr(client, self.operation)(**json.loads(self.params)),
+        return call_aws(lambda: getattr(client, self.operation)(**json.loads(self.params)),
                      f"{self.service} {self.operation}")
 
 
@@ -61,7 +61,7 @@ class LogWindow(Need):
         newest: dict[str, Any] | None = None
         count = 0
         for _ in range(MAX_PAGES):
-            page = _call(lambda: logs.filter_log_events(**request), f"log group {self.group}")
+            page = call_aws(lambda: logs.filter_log_events(**request), f"log group {self.group}")
             if "error" in page:
                 return page
             for event in page.get("events", []):
@@ -74,7 +74,7 @@ class LogWindow(Need):
         raise CouldNotCheck(f"{self.group}: no end after {MAX_PAGES} pages of events")
 
 
-def _call(action: Any, what: str) -> dict[str, Any]:
+def call_aws(action: Any, what: str) -> dict[str, Any]:
     from botocore.exceptions import BotoCoreError, ClientError
 
     try:

@@ -20,6 +20,7 @@ from checks.outcome import CouldNotCheck, Outcome
 if TYPE_CHECKING:
     from checks.catalog import Catalog
     from checks.infra.expected import Expected
+    from checks.manifest import Manifest
     from checks.migrations import MigrationFile
 
 
@@ -77,6 +78,8 @@ class Inputs:
     config: Config
     migrations: list[MigrationFile]
     expected: Expected
+    manifest: Manifest | None = None
+    """The release manifest, when one was given (``--release-manifest``)."""
 
 
 def _no_needs(spec: Any, facts: Facts) -> Iterable[Need]:

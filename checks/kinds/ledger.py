@@ -23,20 +23,20 @@ class LedgerTable:
     id: str
 
 
-def _ledger_need(facts: Facts) -> LedgerRows | None:
+def ledger_need(facts: Facts) -> LedgerRows | None:
     ledger = facts.inputs.config.ledger
-    if _missing(facts) is not None:
+    if ledger_missing(facts) is not None:
         return None
     return LedgerRows(ledger.schema, ledger.table, ledger.version_column, ledger.applied_at_column
                       if _has_column(facts, ledger.applied_at_column) else None)
 
 
 def _needs(spec: Any, facts: Facts) -> list[LedgerRows]:
-    need = _ledger_need(facts)
+    need = ledger_need(facts)
     return [need] if need else []
 
 
-def _missing(facts: Facts) -> Outcome | None:
+def ledger_missing(facts: Facts) -> Outcome | None:
     """A failure naming what is missing when the ledger table or its column is absent."""
     ledger = facts.inputs.config.ledger
     where = f"{ledger.schema}.{ledger.table}"
@@ -54,7 +54,7 @@ def _has_column(facts: Facts, column: str | None) -> bool:
 
 
 def _rows(facts: Facts) -> tuple[list[tuple[str, str | None]], list[str]]:
-    need = _ledger_need(facts)
+    need = ledger_need(facts)
     assert need is not None
     found = facts[need]
     return found["rows"], [found["sql"]]
@@ -62,7 +62,7 @@ def _rows(facts: Facts) -> tuple[list[tuple[str, str | None]], list[str]]:
 
 def recorded(m: MigrationFile, facts: Facts) -> Outcome:
     """Passed when the ledger has a row for the file's version."""
-    if missing := _missing(facts):
+    if missing := ledger_missing(facts):
         return missing
     rows, shown = _rows(facts)
     table = facts.inputs.config.ledger.table
@@ -77,7 +77,7 @@ def recorded(m: MigrationFile, facts: Facts) -> Outcome:
 
 def no_unknown_versions(spec: LedgerTable, facts: Facts) -> Outcome:
     """Failed with the ledger rows that no migration file accounts for (run by hand?)."""
-    if missing := _missing(facts):
+    if missing := ledger_missing(facts):
         return missing
     rows, shown = _rows(facts)
     ledger = facts.inputs.config.ledger
@@ -102,7 +102,7 @@ def no_unknown_versions(spec: LedgerTable, facts: Facts) -> Outcome:
 
 def in_order(spec: LedgerTable, facts: Facts) -> Outcome:
     """Failed when a version was applied after a later one (in the configured order)."""
-    if missing := _missing(facts):
+    if missing := ledger_missing(facts):
         return missing
     ledger = facts.inputs.config.ledger
     if ledger.order == "applied":

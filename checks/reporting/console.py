@@ -17,6 +17,7 @@ from checks.reporting.model import (
     evidence_line,
     grouped,
     ordered,
+    settled,
 )
 
 
@@ -50,6 +51,10 @@ def problems(results: Sequence[CheckResult], width: int) -> list[str]:
         if proof := evidence_line(r):
             lines.append("      " + clip(proof, width - 6))
     return lines
+
+
+def settled_lines(results: Sequence[CheckResult], width: int) -> list[str]:
+    return [clip(f"SETTLED {line}", width) for line in settled(results)]
 
 
 def area_lines(results: Sequence[CheckResult]) -> list[str]:

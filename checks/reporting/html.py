@@ -16,6 +16,7 @@ from checks.reporting.model import (
     counts,
     grouped,
     overall,
+    settled,
     verdict,
 )
 
@@ -73,6 +74,9 @@ def verdict_html(run: Run, results: Sequence[CheckResult], scrub: Callable[[str]
     if run.not_run:
         items = "".join(f"<li><code>{_h(i, scrub)}</code></li>" for i in run.not_run)
         parts.append(f"<h3>Not run ({len(run.not_run)})</h3><ul>{items}</ul>")
+    if retried := settled(results):
+        items = "".join(f"<li><code>{_h(line, scrub)}</code></li>" for line in retried)
+        parts.append(f"<h3>Settled within the window</h3><ul>{items}</ul>")
     parts.append(areas_table(results))
     if len(history) > 1:
         parts.append(strip_html(history))

@@ -11,7 +11,7 @@ from typing import Any
 
 MARKS = {"passed": "PASS", "failed": "FAIL", "error": "ERROR", "skipped": "SKIP",
          "accepted": "ACCEPTED", "warned": "WARN", "info": "INFO"}
-AREAS = ("migrations", "drift", "constraints", "data integrity", "heartbeat")
+AREAS = ("release", "migrations", "drift", "constraints", "data integrity", "heartbeat")
 """Areas in reading order (each ``verify/`` module is one)."""
 ORDER = ("failed", "error", "warned", "accepted", "skipped", "info", "passed")
 """Outcomes in the order reports list them: failures first, then errors."""
@@ -142,6 +142,14 @@ def areas(results: Sequence[CheckResult]) -> list[tuple[str, str, dict[str, int]
 
 def area_rank(area: str) -> tuple[int, str]:
     return (AREAS.index(area) if area in AREAS else len(AREAS), area)
+
+
+def settled(results: Sequence[CheckResult]) -> list[str]:
+    """One line per check retried in the settle window: how many attempts, when it passed."""
+    return [f"{r.short_id}: " + (f"passed after {r.attempts} attempts ({r.first_passed_s:g} s)"
+                                 if r.first_passed_s is not None else
+                                 f"still {r.outcome} after {r.attempts} attempts")
+            for r in ordered(results) if r.attempts > 1]
 
 
 def evidence_line(r: CheckResult, limit: int = 3) -> str:

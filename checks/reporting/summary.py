@@ -16,6 +16,7 @@ from checks.reporting.model import (
     evidence_line,
     grouped,
     overall,
+    settled,
     verdict,
 )
 
@@ -84,6 +85,8 @@ def summary_markdown(run: Run, results: Sequence[CheckResult]) -> str:
         if len(problems) > MD_ROWS:
             lines.append(f"\n…and {len(problems) - MD_ROWS} more that did not pass: "
                          "see report.html")
+    if retried := settled(results):
+        lines += ["", "Settled within the window:", *(f"- `{line}`" for line in retried)]
     if run.not_run:
         lines += ["", f"Not run ({len(run.not_run)}): "
                   + ", ".join(f"`{i.split('::', 1)[-1]}`" for i in run.not_run[:10])

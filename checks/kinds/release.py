@@ -1,0 +1,140 @@
+"""Did the deploy land what was released? One check per entry of the release manifest:
+each Lambda function's code, each ECS service's task definition and images, each
+migration the release brings."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from checks.kinds.aws import AwsCall, call_aws
+from checks.kinds.base import Facts, Inputs, Kind
+from checks.kinds.ledger import ledger_missing, ledger_need
+from checks.manifest import EcsRelease, LambdaRelease, MigrationRelease
+from checks.need import Env, Need
+from checks.outcome import Evidence, Outcome, failed, passed, skipped
+
+
+def _lambda_need(spec: LambdaRelease) -> AwsCall:
+    params: dict[str, Any] = {"FunctionName": spec.name}
+    if spec.alias or spec.version:
+        params["Qualifier"] = spec.alias or spec.version
+    return AwsCall("lambda", "get_function_configuration", json.dumps(params))
+
+
+def lambda_needs(spec: LambdaRelease, facts: Facts) -> list[Need]:
+    return [] if facts.aws_off else [_lambda_need(spec)]
+
+
+def lambda_deployed(spec: LambdaRelease, facts: Facts) -> Outcome:
+    """Passed when the live function (at the alias or version) runs the released code."""
+    if facts.aws_off:
+        return skipped(facts.aws_off)
+    found = facts[_lambda_need(spec)]
+    if found.get("error"):
+        return failed(f"Lambda function {spec.id} does not exist ({found['message']})")
+    rows = [("code SHA-256", spec.code_sha256, found.get("CodeSha256")),
+            ("version", spec.version, found.get("Version")),
+            ("last modified", None, found.get("LastModified"))]
+    evidence = Evidence("Expected vs found", ("", "expected", "found"), rows)
+    wrong = [name for name, want, have in rows if want is not None and want != have]
+    if wrong:
+        return failed(f"{spec.id} is not the released one: {', '.join(wrong)} differ", evidence)
+    return passed(f"{spec.id} runs the released code (version {found.get('Version')})",
+                  evidence)
+
+
+@dataclass(frozen=True)
+class EcsState(Need):
+    """A service and the task definition it runs (two calls: the second needs the first)."""
+
+    reads = "aws"
+    cluster: str
+    service: str
+
+    def run(self, env: Env) -> dict[str, Any]:
+        assert env.aws is not None
+        ecs = env.aws.client("ecs")
+        answer = call_aws(lambda: ecs.describe_services(cluster=self.cluster,
+                                                     services=[self.service]),
+                       f"ECS service {self.cluster}/{self.service}")
+        if answer.get("error") or not answer.get("services"):
+            return {"service": None, "answer": answer}
+        service = answer["services"][0]
+        task = call_aws(lambda: ecs.describe_task_definition(
+            taskDefinition=service["taskDefinition"]), f"task definition of {self.service}")
+        return {"service": service, "task": task.get("taskDefinition", {})}
+
+
+def ecs_needs(spec: EcsRelease, facts: Facts) -> list[Need]:
+    return [] if facts.aws_off else [EcsState(spec.cluster, spec.service)]
+
+
+def ecs_deployed(spec: EcsRelease, facts: Facts) -> Outcome:
+    """Passed when the service runs the released task definition and images, and its
+    rollout is done (one deployment): converging, so ``--settle`` waits for it."""
+    if facts.aws_off:
+        return skipped(facts.aws_off)
+    found = facts[EcsState(spec.cluster, spec.service)]
+    service = found["service"]
+    if service is None:
+        return failed(f"ECS service {spec.id} does not exist")
+    task = found["task"]
+    running = f"{task.get('family')}:{task.get('revision')}"
+    images = {c["name"]: c.get("image", "") for c in task.get("containerDefinitions", [])}
+    rows = [("task definition", spec.task_definition, running),
+            *((f"image of {name}", want, images.get(name)) for name, want in
+              sorted(spec.images.items()))]
+    evidence = [Evidence("Expected vs found", ("", "expected", "found"), rows)]
+    wrong = [name for name, want, have in rows if want is not None and not _same(want, have)]
+    deployments = service.get("deployments", [])
+    if wrong:
+        return failed(f"{spec.id} does not run the release: {', '.join(wrong)} differ",
+                      *evidence)
+    if len(deployments) != 1 or service.get("runningCount") != service.get("desiredCount"):
+        return failed(f"{spec.id} runs the released task definition but is still rolling out "
+                      f"({len(deployments)} deployments, running {service.get('runningCount')} "
+                      f"of {service.get('desiredCount')})", *evidence)
+    return passed(f"{spec.id} runs {running} with the released images", *evidence)
+
+
+def _same(want: str, have: str | None) -> bool:
+    """An image equals the expected one, or has the expected tag when only a tag is given."""
+    if have is None:
+        return False
+    if ":" not in want and "/" not in want:
+        return have.rsplit(":", 1)[-1] == want
+    return have == want
+
+
+def migration_needs(spec: MigrationRelease, facts: Facts) -> list[Need]:
+    need = ledger_need(facts)
+    return [need] if need else []
+
+
+def migration_recorded(spec: MigrationRelease, facts: Facts) -> Outcome:
+    """Passed when the ledger records the migration the release brings."""
+    if missing := ledger_missing(facts):
+        return missing
+    need = ledger_need(facts)
+    assert need is not None
+    found = facts[need]
+    if spec.version in {v for v, _ in found["rows"]}:
+        return passed(f"the release's migration {spec.version} is recorded", sql=[found["sql"]])
+    return failed(f"the release brings migration {spec.version}, but the ledger has no row "
+                  "for it: it was not applied", sql=[found["sql"]])
+
+
+def _manifest(inputs: Inputs, name: str) -> list[Any]:
+    return list(getattr(inputs.manifest, name)) if inputs.manifest else []
+
+
+LAMBDA = Kind("release_lambda", "release", lambda_deployed, lambda_needs,
+              items=lambda inputs: _manifest(inputs, "lambda_functions"),
+              reads=frozenset({"aws"}))
+ECS = Kind("release_ecs_service", "release", ecs_deployed, ecs_needs,
+           items=lambda inputs: _manifest(inputs, "ecs_services"), reads=frozenset({"aws"}),
+           converging=True)
+MIGRATION = Kind("release_migration", "release", migration_recorded, migration_needs,
+                 items=lambda inputs: _manifest(inputs, "migrations"))

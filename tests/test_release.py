@@ -1,0 +1,159 @@
+"""Did the deploy land what was released (--release-manifest), and does the run wait for
+it to settle (--settle)? Against moto's server over real HTTP; settle windows of seconds."""
+
+from __future__ import annotations
+
+import io
+import json
+import threading
+import time
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import MotoServer, log_heartbeat
+
+IMAGE = "160027201036.dkr.ecr.us-west-2.amazonaws.com/ops-pipeline/trade-stream"
+
+
+def _zip(text: str) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("lambda_function.py", text)
+    return buffer.getvalue()
+
+
+@pytest.fixture
+def deployed(moto_server: MotoServer) -> dict:
+    """What a deploy of release v42 left on AWS: the db-query function and trade-stream on
+    its task definition revision 2 with the v42 image."""
+    iam = moto_server.client("iam")
+    role = iam.create_role(RoleName="ops-pipeline-lambda", AssumeRolePolicyDocument="{}")
+    function = moto_server.client("lambda").create_function(
+        FunctionName="ops-pipeline-db-query", Runtime="python3.11", Handler="x.handler",
+        Role=role["Role"]["Arn"], Code={"ZipFile": _zip("def handler(e, c): return 42")})
+    ecs = moto_server.client("ecs")
+    ecs.create_cluster(clusterName="ops-pipeline-cluster")
+    for tag in ("v41", "v42"):
+        ecs.register_task_definition(family="trade-stream", containerDefinitions=[
+            {"name": "trade-stream", "image": f"{IMAGE}:{tag}", "memory": 512}])
+    ecs.create_service(cluster="ops-pipeline-cluster", serviceName="trade-stream",
+                       taskDefinition="trade-stream:2", desiredCount=1)
+    log_heartbeat(moto_server, seconds_ago=1)
+    return {"code_sha256": function["CodeSha256"]}
+
+
+def _manifest(tmp_path: Path, deployed: dict, **changes: object) -> Path:
+    manifest = {
+        "release": "v42",
+        "lambda_functions": [{"name": "ops-pipeline-db-query",
+                              "code_sha256": deployed["code_sha256"]}],
+        "ecs_services": [{"cluster": "ops-pipeline-cluster", "service": "trade-stream",
+                          "task_definition": "trade-stream:2",
+                          "images": {"trade-stream": f"{IMAGE}:v42"}}],
+        "migrations": ["2026_02_02_0003_add_constraints_no_do",
+                       "2026_02_02_0004_service_heartbeats"],
+    }
+    manifest.update(changes)
+    path = tmp_path / "release-manifest.json"
+    path.write_text(json.dumps(manifest))
+    return path
+
+
+RELEASE_CHECKS = {"test_release_lambda[ops-pipeline-db-query]",
+                  "test_release_ecs_service[ops-pipeline-cluster/trade-stream]",
+                  "test_release_migration[2026_02_02_0003_add_constraints_no_do]",
+                  "test_release_migration[2026_02_02_0004_service_heartbeats]"}
+
+
+def test_a_manifest_that_matches_passes_and_names_the_release(verify, database, moto_server,
+                                                              deployed, tmp_path):
+    run = verify("--dsn", database.dsn, "--release-manifest",
+                 str(_manifest(tmp_path, deployed)), env=moto_server.env)
+    assert run.returncode == 0, run.output
+    assert {k: v for k, v in run.outcomes().items() if k in RELEASE_CHECKS} == \
+        dict.fromkeys(RELEASE_CHECKS, "passed")
+    assert run.summary["release"] == "v42"  # from the manifest: no --release given
+
+
+@pytest.mark.parametrize(("change", "failing", "said"), [
+    ({"lambda_functions": [{"name": "ops-pipeline-db-query", "code_sha256": "AAAA="}]},
+     "test_release_lambda[ops-pipeline-db-query]", "code SHA-256 differ"),
+    ({"ecs_services": [{"cluster": "ops-pipeline-cluster", "service": "trade-stream",
+                        "images": {"trade-stream": "v43"}}]},
+     "test_release_ecs_service[ops-pipeline-cluster/trade-stream]",
+     "image of trade-stream differ"),
+    ({"ecs_services": [{"cluster": "ops-pipeline-cluster", "service": "trade-stream",
+                        "task_definition": "trade-stream:3"}]},
+     "test_release_ecs_service[ops-pipeline-cluster/trade-stream]", "task definition differ"),
+    ({"migrations": ["2026_04_01_0001_not_applied"]},
+     "test_release_migration[2026_04_01_0001_not_applied]", "the ledger has no row"),
+], ids=["wrong-code-hash", "wrong-image-tag", "wrong-task-definition", "missing-migration"])
+def test_a_mismatch_fails_its_item_with_expected_and_found(verify, database, moto_server,
+                                                          deployed, tmp_path, change, failing,
+                                                          said):
+    run = verify("--dsn", database.dsn, "--release-manifest",
+                 str(_manifest(tmp_path, deployed, **change)), env=moto_server.env)
+    assert run.returncode == 1
+    assert {k for k, v in run.outcomes().items() if v == "failed"} == {failing}
+    assert said in run.message(failing)
+    if "ecs" in failing or "lambda" in failing:
+        evidence = run.detail(failing.split("::")[-1])["evidence"][0]
+        assert evidence["columns"] == ["", "expected", "found"]
+
+
+def test_a_bad_manifest_is_a_usage_error(verify, tmp_path):
+    path = tmp_path / "m.json"
+    path.write_text('{"release": "v1", "lambdas": []}')
+    run = verify("--release-manifest", str(path))
+    assert run.returncode == 4
+    assert "unknown key 'lambdas'" in run.output
+
+
+def _scaled_to_zero(moto_server: MotoServer) -> None:
+    ecs = moto_server.client("ecs")
+    ecs.create_cluster(clusterName="ops-pipeline-cluster")
+    ecs.register_task_definition(family="trade-stream", containerDefinitions=[
+        {"name": "trade-stream", "image": f"{IMAGE}:v42", "memory": 512}])
+    ecs.create_service(cluster="ops-pipeline-cluster", serviceName="trade-stream",
+                       taskDefinition="trade-stream", desiredCount=0)
+    log_heartbeat(moto_server, seconds_ago=1)
+
+
+def test_a_service_that_comes_up_within_the_window_passes_with_its_attempts(
+        verify, database, moto_server):
+    """The rollout is still scaling up when the run starts; it is done two seconds later."""
+    _scaled_to_zero(moto_server)
+
+    def scale_up() -> None:
+        time.sleep(2)
+        moto_server.client("ecs").update_service(cluster="ops-pipeline-cluster",
+                                                 service="trade-stream", desiredCount=1)
+
+    thread = threading.Thread(target=scale_up)
+    thread.start()
+    run = verify("--dsn", database.dsn, "--aws", "--settle", "60s", "-k",
+                 "ecs_service or recorded", env=moto_server.env)
+    thread.join()
+    assert run.returncode == 0, run.output
+    check = next(c for c in run.summary["checks"] if "ecs_service_stable" in c["id"])
+    assert check["outcome"] == "passed"
+    assert check["attempts"] > 1 and check["first_passed_s"] is not None
+    assert "SETTLED test_ecs_service_stable[trade-stream]: passed after" in run.output
+    recorded = [c for c in run.summary["checks"] if "recorded" in c["id"]]
+    assert all("attempts" not in c for c in recorded)  # invariants are never retried
+
+
+def test_a_service_that_never_settles_fails_when_the_window_ends(verify, database, moto_server):
+    _scaled_to_zero(moto_server)
+    started = time.monotonic()
+    run = verify("--dsn", database.dsn, "--aws", "--settle", "4s", "-k", "ecs_service",
+                 env=moto_server.env)
+    assert time.monotonic() - started < 120  # a bound, not a timing: the window is seconds
+    assert run.returncode == 1
+    check = next(c for c in run.summary["checks"] if "ecs_service_stable" in c["id"])
+    assert check["outcome"] == "failed" and check["attempts"] >= 2
+    assert check["first_passed_s"] is None
+    assert "scaled to zero" in check["message"]
+    assert "still failed after" in run.output
