@@ -195,11 +195,15 @@ class Duplicates(Need):
             [*(sql.SQL("{} IS NOT NULL").format(sql.Identifier(c)) for c in self.columns),
              *([sql.SQL("({})").format(sql.SQL(self.where))] if self.where else [])])
         table = table_name(self.schema, self.table)
+        # ROLLUP adds the grand total (the rows scanned) to the same sorted pass, and
+        # HAVING keeps only it and the duplicated keys: no second aggregate over every key.
         summary = sql.SQL(
-            "SELECT coalesce(sum(g.n), 0)::bigint AS scanned, "
-            "(count(*) FILTER (WHERE g.n > 1))::bigint AS dup_keys, "
-            "coalesce(sum(g.n) FILTER (WHERE g.n > 1), 0)::bigint AS dup_rows "
-            "FROM (SELECT count(*) AS n FROM {table} WHERE {scope} GROUP BY {keys}) AS g"
+            "SELECT coalesce(sum(g.n) FILTER (WHERE g.total), 0)::bigint AS scanned, "
+            "(count(*) FILTER (WHERE NOT g.total))::bigint AS dup_keys, "
+            "coalesce(sum(g.n) FILTER (WHERE NOT g.total), 0)::bigint AS dup_rows "
+            "FROM (SELECT GROUPING({keys}) <> 0 AS total, count(*) AS n FROM {table} "
+            "WHERE {scope} GROUP BY ROLLUP (({keys})) "
+            "HAVING count(*) > 1 OR GROUPING({keys}) <> 0) AS g"
         ).format(table=table, scope=scope, keys=keys)
         shown = [env.target.render(summary)]
         try:
