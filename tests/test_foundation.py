@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import subprocess
+import sys
+
+from tests.conftest import ROOT
 
 PASSWORD = "s3cr3t-Pa55word"
 
@@ -103,3 +106,10 @@ def test_parallel_run_reports_like_a_single_process(verify, database):
     detail = run.detail("test_no_duplicates")
     assert detail["evidence"][0]["rows"][0][0] == "ord-1001"
     assert run.summary["environment"]["Server version"]
+
+
+def test_the_code_is_ruff_clean():
+    """The style rules of pyproject.toml hold for every file, bench/ and tests/ included."""
+    run = subprocess.run([sys.executable, "-m", "ruff", "check", "--no-cache", str(ROOT)],
+                         capture_output=True, text=True, cwd=ROOT)
+    assert run.returncode == 0, run.stdout + run.stderr

@@ -4,24 +4,34 @@ through the services' REST APIs with a token from the environment."""
 
 from __future__ import annotations
 
+import base64
+import functools
 import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
-
-import urllib3
+from typing import TYPE_CHECKING, Any
 
 from checks.config import ConfigError
 from checks.outcome import CouldNotCheck
 
+if TYPE_CHECKING:
+    import urllib3
+
 _GITHUB = re.compile(r"github:([\w.-]+)/([\w.-]+)#(\d+)")
 _JIRA = re.compile(r"jira:([A-Z][A-Z0-9_]*-\d+)")
-_HTTP = urllib3.PoolManager(timeout=urllib3.Timeout(connect=5, read=30),
-                            retries=urllib3.Retry(total=2, connect=2, read=0, status=0,
-                                                  redirect=0))
-"""Retried only when the connection was never made: a repeated POST would comment twice."""
+
+
+@functools.cache
+def _http() -> urllib3.PoolManager:
+    """Retried only when the connection was never made: a repeated POST would comment twice.
+    (Made on first use: most runs attach nothing, and need not import urllib3.)"""
+    import urllib3
+
+    return urllib3.PoolManager(timeout=urllib3.Timeout(connect=5, read=30),
+                               retries=urllib3.Retry(total=2, connect=2, read=0, status=0,
+                                                     redirect=0))
 
 
 @dataclass(frozen=True)
@@ -54,7 +64,7 @@ def parse(value: str, environ: Mapping[str, str]) -> Ticket:
             raise ConfigError(f"--attach {value}: set JIRA_BASE_URL and JIRA_TOKEN (and "
                               "JIRA_USER for Jira Cloud's email + API token)")
         user = environ.get("JIRA_USER")
-        auth = (urllib3.make_headers(basic_auth=f"{user}:{token}")["authorization"] if user
+        auth = (f"Basic {base64.b64encode(f'{user}:{token}'.encode()).decode()}" if user
                 else f"Bearer {token}")
         return Ticket("jira", match[1], base.rstrip("/"), (("Authorization", auth),))
     raise ConfigError(f"--attach {value!r}: expected github:owner/repo#123 or jira:KEY-123")
@@ -78,12 +88,14 @@ def attach(ticket: Ticket, summary_md: str, report_html: Path) -> str:
 def _call(method: str, url: str, ticket: Ticket, *, json: Any = None,
           fields: dict[str, Any] | None = None, headers: dict[str, str] | None = None
           ) -> dict[str, Any]:
+    import urllib3
+
     all_headers = {**dict(ticket.headers), "User-Agent": "ops-verify", **(headers or {})}
     try:
         if fields is not None:
-            response = _HTTP.request(method, url, fields=fields, headers=all_headers)
+            response = _http().request(method, url, fields=fields, headers=all_headers)
         else:
-            response = _HTTP.request(method, url, json=json, headers=all_headers)
+            response = _http().request(method, url, json=json, headers=all_headers)
     except urllib3.exceptions.HTTPError as exc:
         raise CouldNotCheck(f"{ticket}: {url} cannot be reached: {exc}") from None
     if response.status >= 300:
