@@ -19,7 +19,7 @@ from typing import Any
 
 from psycopg import sql
 
-from checks.need import Env, Need
+from checks.need import Env, Need, TableRead
 from checks.outcome import CouldNotCheck
 from checks.targets.base import (
     LOCK_TIMEOUT,
@@ -36,8 +36,10 @@ def gather(needs: Iterable[Need], env: Env, pool: Executor) -> dict[Need, Any]:
     batches: dict[Hashable, list[Need]] = defaultdict(list)
     for need in dict.fromkeys(needs):  # distinct, in order
         batches[(type(need), need.batch())].append(need)
+    # The largest tables first: on a few cores, the longest scan must not start last.
+    ordered = sorted(batches.values(), key=lambda batch: -_pages(batch, env))
     futures: dict[Future[dict[Need, Any]], list[Need]] = {
-        pool.submit(_run_batch, batch, env): batch for batch in batches.values()}
+        pool.submit(_run_batch, batch, env): batch for batch in ordered}
     results: dict[Need, Any] = {}
     try:
         wait(futures, return_when=FIRST_EXCEPTION)
@@ -50,6 +52,13 @@ def gather(needs: Iterable[Need], env: Env, pool: Executor) -> dict[Need, Any]:
             env.target.cancel()
         raise
     return results
+
+
+def _pages(batch: list[Need], env: Env) -> int:
+    """The planner's size estimate of the largest table the batch reads (0: none)."""
+    sizes = [relation.pages for need in batch if isinstance(need, TableRead) and env.catalog
+             and (relation := env.catalog.relation(need.schema, need.table))]
+    return max(sizes, default=0)
 
 
 def _run_batch(batch: list[Need], env: Env) -> dict[Need, Any]:
@@ -112,12 +121,10 @@ class Scalar:
 
 
 @dataclass(frozen=True)
-class Aggregate(Need):
+class Aggregate(TableRead):
     """One aggregate over a whole table (e.g. a CHECK's violating rows); every aggregate
     of a table shares one scan."""
 
-    schema: str
-    table: str
     expression: str
     """SQL text of the aggregate, over the table's own column names."""
 
@@ -149,12 +156,10 @@ class Aggregate(Need):
 
 
 @dataclass(frozen=True)
-class Newest(Need):
+class Newest(TableRead):
     """The newest value of a timestamp column (an index answers it), and whether any
     row is in scope at all."""
 
-    schema: str
-    table: str
     column: str
     where: str | None = None
 
@@ -176,12 +181,10 @@ class Newest(Need):
 
 
 @dataclass(frozen=True)
-class Duplicates(Need):
-    """Keys that occur more than once: a GROUP BY over the key alone, then row ids for
-    the first duplicated keys only."""
+class Duplicates(TableRead):
+    """Keys that occur more than once, in one pass: a GROUP BY over the key alone, with
+    row ids for the first duplicated keys only."""
 
-    schema: str
-    table: str
     columns: tuple[str, ...]
     where: str | None
     row_id: tuple[str, ...]
@@ -190,35 +193,31 @@ class Duplicates(Need):
 
     def run(self, env: Env) -> dict[str, Any]:
         assert env.target is not None
+        statement = self._statement()
+        try:
+            rows = env.target.query(statement).rows
+        except CouldNotCheck as exc:
+            raise explained(exc, env, self.schema, self.table) from None
+        scanned, dup_keys, dup_rows = rows[0][:3]  # the grand total's row comes first
+        sample = [{**dict(zip(self.columns, r[5:], strict=True)), "n": r[3], "row_ids": r[4]}
+                  for r in rows[1:]]
+        return {"scanned": scanned, "dup_keys": dup_keys, "dup_rows": dup_rows,
+                "sample": sample, "sql": [env.target.render(statement)]}
+
+    def _statement(self) -> sql.Composable:
+        """Rows (scanned, dup_keys, dup_rows, n, row_ids, *key): the grand total's, then
+        one per sampled key, the most repeated first.
+
+        ROLLUP adds the grand total (the rows scanned) to the same sorted pass, and HAVING
+        keeps only it and the duplicated keys: no second aggregate over every key, and no
+        second scan for the sample. One plain SELECT (no WITH): the db-query Lambda runs
+        nothing else.
+        """
         keys = sql.SQL(", ").join(map(sql.Identifier, self.columns))
         scope = sql.SQL(" AND ").join(
             [*(sql.SQL("{} IS NOT NULL").format(sql.Identifier(c)) for c in self.columns),
              *([sql.SQL("({})").format(sql.SQL(self.where))] if self.where else [])])
         table = table_name(self.schema, self.table)
-        # ROLLUP adds the grand total (the rows scanned) to the same sorted pass, and
-        # HAVING keeps only it and the duplicated keys: no second aggregate over every key.
-        summary = sql.SQL(
-            "SELECT coalesce(sum(g.n) FILTER (WHERE g.total), 0)::bigint AS scanned, "
-            "(count(*) FILTER (WHERE NOT g.total))::bigint AS dup_keys, "
-            "coalesce(sum(g.n) FILTER (WHERE NOT g.total), 0)::bigint AS dup_rows "
-            "FROM (SELECT GROUPING({keys}) <> 0 AS total, count(*) AS n FROM {table} "
-            "WHERE {scope} GROUP BY ROLLUP (({keys})) "
-            "HAVING count(*) > 1 OR GROUPING({keys}) <> 0) AS g"
-        ).format(table=table, scope=scope, keys=keys)
-        shown = [env.target.render(summary)]
-        try:
-            found = env.target.query(summary).one()
-            found["sample"] = []
-            if found["dup_keys"]:
-                sample = self._sample(table, keys, scope)
-                shown.append(env.target.render(sample))
-                found["sample"] = env.target.query(sample).dicts()
-        except CouldNotCheck as exc:
-            raise explained(exc, env, self.schema, self.table) from None
-        return {**found, "sql": shown}
-
-    def _sample(self, table: sql.Composable, keys: sql.Composable, scope: sql.Composable
-                ) -> sql.Composable:
         match = sql.SQL(" AND ").join(sql.SQL("r.{c} = d.{c}").format(c=sql.Identifier(c))
                                       for c in self.columns)
         ids = (sql.SQL("(SELECT pg_catalog.array_agg(x.id ORDER BY x.id) FROM (SELECT "
@@ -228,16 +227,23 @@ class Duplicates(Need):
                        sql.SQL("r.{}::text").format(sql.Identifier(c)) for c in self.row_id),
                    table=table, match=match, scope=scope)
                if self.row_id else sql.SQL("NULL::text[]"))
-        key_text = sql.SQL(", ").join(sql.SQL("d.{c}::text AS {c}").format(c=sql.Identifier(c))
-                                      for c in self.columns)
+        name = {k: sql.Identifier(f"__ops_verify_{k}")
+                for k in ("grand", "n", "scanned", "dup_keys", "dup_rows")}
         return sql.SQL(
-            "SELECT {key_text}, d.n, {ids} AS row_ids FROM (SELECT {keys}, count(*)::bigint AS n "
-            "FROM {table} WHERE {scope} GROUP BY {keys} HAVING count(*) > 1 "
-            "ORDER BY count(*) DESC, {keys} LIMIT {limit}) AS d ORDER BY d.n DESC, {order}"
-        ).format(key_text=key_text, ids=ids, keys=keys, table=table, scope=scope,
-                 limit=sql.Literal(self.limit),
+            "SELECT d.{scanned}, d.{dup_keys}, d.{dup_rows}, d.{n}, {ids}, {key_text} FROM ("
+            "SELECT g.*, (sum(g.{n}) FILTER (WHERE g.{grand}) OVER ())::bigint AS {scanned}, "
+            "(count(*) FILTER (WHERE NOT g.{grand}) OVER ())::bigint AS {dup_keys}, "
+            "coalesce(sum(g.{n}) FILTER (WHERE NOT g.{grand}) OVER (), 0)::bigint AS {dup_rows} "
+            "FROM (SELECT GROUPING({keys}) <> 0 AS {grand}, {keys}, count(*)::bigint AS {n} "
+            "FROM {table} WHERE {scope} GROUP BY ROLLUP (({keys})) "
+            "HAVING count(*) > 1 OR GROUPING({keys}) <> 0) AS g "
+            "ORDER BY g.{grand} DESC, g.{n} DESC, {keys} LIMIT {limit}) AS d "
+            "ORDER BY d.{grand} DESC, d.{n} DESC, {order}"
+        ).format(keys=keys, table=table, scope=scope, ids=ids, limit=sql.Literal(self.limit + 1),
+                 key_text=sql.SQL(", ").join(sql.SQL("d.{}::text").format(sql.Identifier(c))
+                                             for c in self.columns),
                  order=sql.SQL(", ").join(sql.SQL("d.{}").format(sql.Identifier(c))
-                                          for c in self.columns))
+                                          for c in self.columns), **name)
 
 
 @dataclass(frozen=True)
@@ -259,11 +265,9 @@ class SelectRows(Need):
 
 
 @dataclass(frozen=True)
-class LedgerRows(Need):
+class LedgerRows(TableRead):
     """Every row of the migration ledger, oldest application first."""
 
-    schema: str
-    table: str
     version_column: str
     applied_at_column: str | None
 

@@ -38,6 +38,14 @@ class Need:
         raise NotImplementedError
 
 
+@dataclass(frozen=True)
+class TableRead(Need):
+    """A need that reads the rows of one table."""
+
+    schema: str
+    table: str
+
+
 @dataclass
 class Env:
     """What needs run against."""

@@ -26,7 +26,7 @@ from psycopg import sql
 
 from checks.catalog import Catalog
 from checks.catalog.expressions import check_expression
-from checks.need import Env, Need
+from checks.need import Env, TableRead
 from checks.outcome import CouldNotCheck
 from checks.targets.base import ProbeResult
 
@@ -69,11 +69,9 @@ class Rule:
 
 
 @dataclass(frozen=True)
-class Probe(Need):
+class Probe(TableRead):
     """One CHECK's enforcement probe; every probe of a table runs in one transaction."""
 
-    schema: str
-    table: str
     constraint: str
     columns: tuple[ProbeColumn, ...]
     rules: tuple[Rule, ...]

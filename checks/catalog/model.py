@@ -6,7 +6,7 @@ as JSON for the expected-schema cache and snapshots, and read by pure functions.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
+from dataclasses import MISSING, asdict, dataclass, fields
 from functools import cached_property
 from typing import Any
 
@@ -48,6 +48,9 @@ class Relation:
     parents: tuple[str, ...]
     extension: str | None
     locked: bool
+    pages: int = 0
+    """The planner's size estimate (pg_class.relpages): which tables to read first.
+    Not compared; absent from catalogs captured before it was."""
 
     @property
     def is_table(self) -> bool:
@@ -204,13 +207,16 @@ KINDS: dict[str, type] = {
     "functions": Function, "types": Type, "extensions": Extension,
 }
 """Each kind's ``.sql`` file (``<kind>.sql``) and the class its rows become."""
+NOT_SAVED = frozenset({"pages"})
+"""Fields that describe the data, not the schema: a saved catalog stays the same."""
 
 
 def from_row(cls: type, row: dict[str, Any]) -> Any:
     """An object from one row; lists become tuples so that objects are hashable."""
     names = {f.name for f in fields(cls)}
-    if set(row) != names:
-        missing, extra = sorted(names - set(row)), sorted(set(row) - names)
+    required = {f.name for f in fields(cls) if f.default is MISSING}
+    if not required <= set(row) <= names:
+        missing, extra = sorted(required - set(row)), sorted(set(row) - names)
         raise ValueError(f"{cls.__name__} row does not fit: missing {missing}, extra {extra}")
     return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in row.items()})
 
@@ -248,7 +254,8 @@ class Catalog:
     def to_json(self) -> dict[str, Any]:
         return {
             "session": asdict(self.session) if self.session else None,
-            **{kind: [asdict(o) for o in getattr(self, kind)] for kind in KINDS},
+            **{kind: [{k: v for k, v in asdict(o).items() if k not in NOT_SAVED}
+                      for o in getattr(self, kind)] for kind in KINDS},
         }
 
     @classmethod

@@ -23,7 +23,8 @@ SELECT c.oid::bigint                                        AS oid,
              JOIN pg_catalog.pg_namespace pn ON pn.oid = p.relnamespace
              WHERE i.inhrelid = c.oid ORDER BY i.inhseqno)::text[] AS parents,
        ext.extname                                          AS extension,
-       lk.locked                                            AS locked
+       lk.locked                                            AS locked,
+       greatest(c.relpages, 0)::bigint                      AS pages
 FROM pg_catalog.pg_class c
 JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
 LEFT JOIN pg_catalog.pg_depend ed
