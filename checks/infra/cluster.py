@@ -381,6 +381,10 @@ def _server_user() -> str | None:
     return SERVER_USER
 
 
+COPY_SOURCE = "ops-verify-source"
+"""In a copy of an installation: the installation's path."""
+
+
 def _reachable(bin_dir: Path, user: str | None, cache_dir: Path) -> Path:
     """``bin_dir`` if ``user`` can reach it, else a copy of its installation (bin, lib,
     share) in a folder the suite creates for it; nobody's permissions are changed."""
@@ -403,10 +407,21 @@ def _reachable(bin_dir: Path, user: str | None, cache_dir: Path) -> Path:
         for folder in [staging / "tree", *(staging / "tree").rglob("*")]:
             if folder.is_dir():
                 os.chmod(folder, 0o755)
+        (staging / "tree" / COPY_SOURCE).write_text(str(install), encoding="utf-8")
         with contextlib.suppress(OSError):
             os.replace(staging / "tree", copy)  # another run may have won the race
         shutil.rmtree(staging, ignore_errors=True)
+        _remove_orphaned_copies()
     return target
+
+
+def _remove_orphaned_copies() -> None:
+    """Copies of installations that no longer exist (a deleted virtualenv or clone)."""
+    for copy in Path(tempfile.gettempdir()).glob("ops-verify-pginstall-*"):
+        source = copy / COPY_SOURCE
+        with contextlib.suppress(OSError):
+            if not Path(source.read_text(encoding="utf-8")).exists():
+                shutil.rmtree(copy, ignore_errors=True)
 
 
 def _traversable(path: Path, user: str) -> bool:
