@@ -15,8 +15,8 @@ TooManyRequestsException.
 Faults, chosen by the function's name: ``crashing`` (an unhandled exception:
 X-Amz-Function-Error), ``http-500`` (the handler's 500), ``no-success`` (200 with
 ``success: false``), ``malformed`` (an answer that is not JSON), ``no-rows`` (no ``rows``),
-``throttled`` (every other call is throttled), ``hung`` (never answers in time),
-``slow`` (answers after ``latency``), ``wrong-db`` (answers for another database).
+``throttled`` (each distinct request is throttled once, then answered), ``hung`` (never
+answers in time), ``slow`` (answers after ``latency``), ``wrong-db`` (answers for another database).
 """
 
 from __future__ import annotations
@@ -68,6 +68,7 @@ class Server:
     calls: list[str] = field(default_factory=list)
     """The SQL of every invocation that reached a function, in order."""
     invocations: int = 0
+    throttled: set[bytes] = field(default_factory=set)
     latency: float = 0.0
     """Seconds every invocation waits before answering (real invocations are not free)."""
     hang: float = 60.0
@@ -84,7 +85,6 @@ def _handler_class(dsn: str, other_dsn: str | None, state: Server) -> type:
             body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
             with lock:
                 state.invocations += 1
-                number = state.invocations
             if not match or match.group(1) not in FUNCTIONS:
                 name = match.group(1) if match else self.path
                 self._error(404, "ResourceNotFoundException",
@@ -97,9 +97,15 @@ def _handler_class(dsn: str, other_dsn: str | None, state: Server) -> type:
                             f"invocation type (limit {MAX_PAYLOAD} bytes)")
                 return
             function = match.group(1)
-            if function == "throttled" and number % 2 == 0:
-                self._error(429, "TooManyRequestsException", "Rate Exceeded.")
-                return
+            if function == "throttled":
+                # Once per request, not by call number: concurrent retries could otherwise
+                # keep landing on throttled numbers and exhaust their attempts.
+                with lock:
+                    first = body not in state.throttled
+                    state.throttled.add(body)
+                if first:
+                    self._error(429, "TooManyRequestsException", "Rate Exceeded.")
+                    return
             event = json.loads(body or b"{}")
             with lock:
                 state.calls.append(event.get("sql", ""))
