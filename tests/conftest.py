@@ -228,7 +228,12 @@ def moto_server(monkeypatch: pytest.MonkeyPatch) -> Iterator[MotoServer]:
 def aws_world(moto_server: MotoServer) -> MotoServer:
     """The trade-stream service as the default config expects it: a stable ECS service and
     a heartbeat logged a second ago."""
+    return trade_stream(moto_server)
 
+
+def trade_stream(moto_server: MotoServer) -> MotoServer:
+    """The ECS service (running as many tasks as ``MOTO_ECS_SERVICE_RUNNING`` says, when it
+    is created) and a heartbeat logged a second ago."""
     ecs = moto_server.client("ecs")
     ecs.create_cluster(clusterName="ops-pipeline-cluster")
     ecs.register_task_definition(family="trade-stream", containerDefinitions=[

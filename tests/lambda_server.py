@@ -28,11 +28,13 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 import psycopg2
 import psycopg2.extras
+
+from tests.loopback import loopback
 
 _PATH = re.compile(r"/2015-03-31/functions/([^/]+)/invocations")
 MAX_PAYLOAD = 6 * 1024 * 1024
@@ -174,13 +176,5 @@ def lambda_server(dsn: str, other_dsn: str | None = None, latency: float = 0.0
                   ) -> Iterator[Server]:
     """Serve on a free loopback port until the block ends."""
     state = Server("", latency=latency)
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_class(dsn, other_dsn, state))
-    server.daemon_threads = True
-    state.endpoint = f"http://127.0.0.1:{server.server_address[1]}"
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with loopback(_handler_class(dsn, other_dsn, state)) as state.endpoint:
         yield state
-    finally:
-        server.shutdown()
-        server.server_close()

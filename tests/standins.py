@@ -9,14 +9,15 @@ import email
 import email.policy
 import json
 import re
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 from prometheus_client.parser import text_string_to_metric_families
+
+from tests.loopback import loopback
 
 TOKEN = "ghp-test-token-0123456789"
 
@@ -132,13 +133,5 @@ def serve(kind: str, known_issues: set[str] = frozenset()) -> Iterator[Service]:
     base = {"github": _GitHub, "jira": _Jira, "pushgateway": _Pushgateway}[kind]
     handler = type(f"{base.__name__}Handler", (base,),
                    {"service": service, "known_issues": set(known_issues)})
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    server.daemon_threads = True
-    service.url = f"http://127.0.0.1:{server.server_address[1]}"
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with loopback(handler) as service.url:
         yield service
-    finally:
-        server.shutdown()
-        server.server_close()

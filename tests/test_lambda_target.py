@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from tests.conftest import log_heartbeat
+from tests.conftest import trade_stream
 from tests.lambda_server import lambda_server
 
 SECRET = "wJalrXUtnFEMI-test-secret-key"
@@ -166,13 +166,7 @@ def test_a_missing_log_group_fails_its_own_item(verify, database, aws_world, aws
 def test_a_stopped_service_fails_its_own_item_with_its_events(verify, database, moto_server,
                                                               monkeypatch):
     monkeypatch.setenv("MOTO_ECS_SERVICE_RUNNING", "0")  # read by the in-process server
-    ecs = moto_server.client("ecs")
-    ecs.create_cluster(clusterName="ops-pipeline-cluster")
-    ecs.register_task_definition(family="trade-stream", containerDefinitions=[
-        {"name": "trade-stream", "image": "trade-stream:latest", "memory": 256}])
-    ecs.create_service(cluster="ops-pipeline-cluster", serviceName="trade-stream",
-                       taskDefinition="trade-stream", desiredCount=1)
-    log_heartbeat(moto_server, seconds_ago=1)
+    trade_stream(moto_server)
     with lambda_server(database.dsn) as server:
         run = verify("--via-lambda", FUNCTION, env={**moto_server.env,
                                                     "AWS_ENDPOINT_URL_LAMBDA": server.endpoint})
