@@ -199,8 +199,7 @@ class Duplicates(TableRead):
         except CouldNotCheck as exc:
             raise explained(exc, env, self.schema, self.table) from None
         scanned, dup_keys, dup_rows = rows[0][:3]  # the grand total's row comes first
-        sample = [{**dict(zip(self.columns, r[5:], strict=True)), "n": r[3], "row_ids": r[4]}
-                  for r in rows[1:]]
+        sample = [{"key": tuple(r[5:]), "n": r[3], "row_ids": r[4]} for r in rows[1:]]
         return {"scanned": scanned, "dup_keys": dup_keys, "dup_rows": dup_rows,
                 "sample": sample, "sql": [env.target.render(statement)]}
 

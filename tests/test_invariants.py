@@ -248,3 +248,28 @@ def test_query_error_in_a_check_is_one_line_error(verify, database, config_file)
     assert run.outcomes() == {"test_custom_sql[divides]": "error"}
     assert run.message("[divides]") == "division by zero"
     assert "ERROR test_custom_sql[divides]\n      division by zero" in run.output
+
+
+def test_duplicates_of_a_composite_key_are_counted_exactly_and_sampled(verify, database,
+                                                                       config_file):
+    """Column names that are also the statement's own names (n, scanned, g, d) change
+    nothing; counts stay exact when the evidence is capped; a key duplicated in one of
+    its columns only is no duplicate."""
+    database.execute(
+        'CREATE TABLE public.fills (account text, "n" text, scanned int, g int, d text, '
+        "PRIMARY KEY (account, g)); "
+        "INSERT INTO public.fills SELECT 'acct', 'ord-' || (i % 4), 1, i, 'x' "
+        "FROM generate_series(1, 10) AS i; "
+        "INSERT INTO public.fills VALUES ('acct', 'ord-9', 2, 11, 'x'), "
+        "('acct', NULL, 1, 12, 'x'), ('acct', NULL, 1, 13, 'x')")
+    config = config_file('[settings]\nsample_rows = 2\n'
+                         '[[unique]]\nname = "fills"\ntable = "fills"\n'
+                         'columns = ["n", "scanned"]\n')
+    run = verify("--dsn", database.dsn, "--config", str(config), "-k", "no_duplicates")
+    assert run.outcomes() == {"test_no_duplicates[fills]": "failed"}
+    assert ("4 duplicated n, scanned value(s) across 10 rows (of 11 in scope)"
+            in run.message("[fills]"))
+    evidence = run.detail("test_no_duplicates")["evidence"][0]
+    assert evidence["rows"] == [["ord-1", "1", 3, "acct,1, acct,5, acct,9"],
+                                ["ord-2", "1", 3, "acct,10, acct,2, acct,6"]]
+    assert evidence["total"] == 4

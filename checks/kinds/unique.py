@@ -93,8 +93,7 @@ def no_duplicates(u: Unique, facts: Facts) -> Outcome:
     scope = f" where {u.where}" if u.where else ""
     figures = {"duplicated_values": int(found["dup_keys"]), "rows": int(found["scanned"])}
     if int(found["dup_keys"]):
-        sample = [(*(r[c] for c in u.columns), r["n"], ", ".join(r["row_ids"] or []))
-                  for r in found["sample"]]
+        sample = [(*r["key"], r["n"], ", ".join(r["row_ids"] or [])) for r in found["sample"]]
         return failed(
             f"{found['dup_keys']} duplicated {columns} value(s) across {found['dup_rows']} rows "
             f"(of {found['scanned']} in scope); {guard}",
