@@ -267,3 +267,13 @@ def _clean_env() -> dict[str, str]:
            if not k.startswith(("VERIFY_", "PG", "AWS_", "PYTEST_"))}
     return {**env, "AWS_EC2_METADATA_DISABLED": "true", "AWS_CONFIG_FILE": "/dev/null",
             "AWS_SHARED_CREDENTIALS_FILE": "/dev/null"}
+
+
+@contextmanager
+def locked(dsn: str, table: str) -> Iterator[None]:
+    """Another session holds ``table`` ACCESS EXCLUSIVE until the block ends."""
+    with psycopg.connect(dsn) as conn:
+        conn.execute(sql.SQL("LOCK TABLE {} IN ACCESS EXCLUSIVE MODE").format(
+            sql.Identifier(table)))
+        yield
+        conn.rollback()

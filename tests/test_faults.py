@@ -19,7 +19,7 @@ import pytest
 from checks.infra.cluster import _PREFIX, Cluster, default_bin_dir, sweep_leftovers
 from checks.migrations import discover
 from checks.targets.ephemeral import build_database
-from tests.conftest import FIXTURES, MIGRATIONS, ROOT
+from tests.conftest import FIXTURES, MIGRATIONS, ROOT, locked
 
 PASSWORD = "correct-horse-battery"
 TARGET_CHECKS = ("test_migration_recorded", "test_ledger", "test_schema_object",
@@ -120,22 +120,8 @@ def test_a_statement_timeout_errors_only_the_checks_on_that_table(verify, databa
 
 
 def test_a_locked_table_errors_only_the_checks_that_read_it(verify, database):
-    holding, release = threading.Event(), threading.Event()
-
-    def hold() -> None:
-        with psycopg.connect(database.dsn) as conn:
-            conn.execute("LOCK TABLE active_positions IN ACCESS EXCLUSIVE MODE")
-            holding.set()
-            release.wait(120)
-
-    holder = threading.Thread(target=hold)
-    holder.start()
-    try:
-        assert holding.wait(30)
+    with locked(database.dsn, "active_positions"):
         run = verify("--dsn", database.dsn)
-    finally:
-        release.set()
-        holder.join()
     errors = {k for k, v in run.outcomes().items() if v == "error"}
     assert errors, run.output
     for check in errors:

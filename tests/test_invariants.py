@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import threading
-
-import psycopg
 import pytest
+
+from tests.conftest import locked
 
 STRATEGY = "test_check_constraint_definition[chk_active_positions_strategy_type]"
 
@@ -193,23 +192,8 @@ def test_read_only_skips_probes_with_reason(verify, database):
 
 
 def test_probe_blocked_by_lock_is_an_error_not_a_wait(verify, database):
-    holding = threading.Event()
-    release = threading.Event()
-
-    def hold_lock() -> None:
-        with psycopg.connect(database.dsn) as conn:
-            conn.execute("LOCK TABLE position_history IN ACCESS EXCLUSIVE MODE")
-            holding.set()
-            release.wait(60)
-
-    holder = threading.Thread(target=hold_lock)
-    holder.start()
-    try:
-        assert holding.wait(10)
+    with locked(database.dsn, "position_history"):
         run = verify("--dsn", database.dsn, "-k", "enforced[chk_position_history_side]")
-    finally:
-        release.set()
-        holder.join()
     assert run.returncode != 0
     assert run.not_passed() == {
         "test_check_constraint_enforced[chk_position_history_side]": "error"}
