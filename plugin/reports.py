@@ -8,6 +8,8 @@ run no check write no report at all (the previous run's were removed at start).
 from __future__ import annotations
 
 import getpass
+import os
+import shlex
 import shutil
 import subprocess
 import time
@@ -78,6 +80,7 @@ class Reports:
         self._say(f"checks: {self._run(ids).selection.describe()}")
 
     def pytest_sessionstart(self, session: pytest.Session) -> None:
+        _no_second_list(self.config)
         for line in console_report.header(self._run(selected=None))[:-1]:
             self._say(line, bold=line.startswith("target"))
         if spread := self.config.stash.get(SPREAD_KEY, None):
@@ -319,6 +322,20 @@ def _last_success(reports_dir: Path, outcome: str) -> float | None:
         return float(state.read_text())
     except (OSError, ValueError):
         return None
+
+
+def _no_second_list(config: pytest.Config) -> None:
+    """Drop pytest's "short test summary info" unless ``-r`` asked for another one.
+
+    The post-deploy section already lists every failure and error, folded by cause and
+    redacted; pytest's list repeats one line per item, unredacted, and on CI (``CI`` set)
+    with the whole message: one unreachable server printed its cause a hundred times.
+    """
+    writer = config.pluginmanager.get_plugin("terminalreporter")
+    given = [*config.invocation_params.args, *shlex.split(os.environ.get("PYTEST_ADDOPTS", "")),
+             *config.getini("addopts")]
+    if writer is not None and not any(a.startswith("-r") for a in given):
+        writer.reportchars = "".join(c for c in writer.reportchars if c not in "fE")
 
 
 def _node(nodeid: str) -> str:

@@ -36,7 +36,8 @@ def _target_outcomes(run) -> set[str]:
     ("host=nonexistent-db.invalid dbname=prod user=ops", "failed to resolve host"),
 ], ids=["connection-refused", "unknown-host"])
 def test_an_unreachable_server_is_one_cause_for_every_database_check(verify, dsn, cause):
-    run = verify("--dsn", dsn)
+    # CI set, as on the smoke job: pytest then prints its own per-item list unabbreviated.
+    run = verify("--dsn", dsn, env={"CI": "true"})
     assert run.returncode == 1
     assert _target_outcomes(run) == {"error"}
     messages = {c["message"] for c in run.summary["checks"] if c["outcome"] == "error"}
@@ -44,7 +45,15 @@ def test_an_unreachable_server_is_one_cause_for_every_database_check(verify, dsn
     ours = run.output.split("post-deploy verification")[-1].split("verdict:")[0]
     assert len([line for line in ours.splitlines() if line.startswith("ERROR")]) == 1
     assert "more with this cause" in ours  # the console folds them into one line
+    assert cause in " ".join(line.strip() for line in ours.splitlines())  # wrapped, not cut
     assert run.output.count(cause) <= 2  # no cause (or traceback) repeated per check
+    assert "short test summary" not in run.output
+
+
+def test_pytest_s_own_list_of_errors_comes_back_when_asked(verify):
+    run = verify("--dsn", "postgresql://ops:pw@127.0.0.1:9/prod", "-rE", env={"CI": "true"})
+    assert run.returncode == 1
+    assert run.output.count("ERROR verify/") > 90
 
 
 def test_a_missing_database_is_one_cause(verify, cluster):

@@ -93,7 +93,7 @@ def test_console_lists_failures_with_evidence_then_areas_and_verdict(broken_run)
     out = broken_run.output
     assert re.search(r"FAIL +test_check_constraint_definition\[chk_active_positions_side\]\n"
                      r" +constraint chk_active_positions_side does not exist", out)
-    assert re.search(r"FAIL +test_no_duplicates\[active_positions.alpaca_order_id\]\n.*\n +"
+    assert re.search(r"FAIL +test_no_duplicates\[active_positions.alpaca_order_id\]\n(?: .*\n)+? +"
                      r"alpaca_order_id=ord-1001; rows=2", out)
     assert re.search(r"constraints +FAIL", out)
     assert "verdict: FAILED" in out

@@ -4,6 +4,7 @@ Lines fit the terminal (at most 100 columns)."""
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Sequence
 
 from tabulate import tabulate
@@ -39,6 +40,9 @@ def _chosen(how: str) -> str:
     return f" (chosen by {how})" if how else ""
 
 
+MESSAGE_LINES = 4
+
+
 def problems(results: Sequence[CheckResult], width: int) -> list[str]:
     """What did not pass, folded where many share one cause."""
     lines = []
@@ -47,7 +51,9 @@ def problems(results: Sequence[CheckResult], width: int) -> list[str]:
             continue
         who = r.short_id if n == 1 else f"{r.short_id} and {n - 1} more with this cause"
         lines.append(f"{MARKS[r.outcome]:5} " + clip(who, width - 6))
-        lines.append("      " + clip(r.message, width - 6))
+        # The cause is often at the end of a long driver message: wrapped, never cut short.
+        lines += ["      " + part for part in textwrap.wrap(
+            r.message, width - 6, max_lines=MESSAGE_LINES, placeholder=" …")]
         if proof := evidence_line(r):
             lines.append("      " + clip(proof, width - 6))
     return lines
