@@ -64,3 +64,15 @@ def test_cli_bad_dsn_is_named(verify):
     run = verify("--dsn", "postgresql://[broken")
     assert run.returncode == 4
     assert "bad DSN" in run.output
+
+
+@pytest.mark.parametrize(("dsn", "secret"), [
+    ("postgresql://ops:S3cr%ZZet@db.internal/ops", "S3cr"),  # '%' not URL-encoded
+    ("host=db.internal user=ops password=Hunter2 Secret dbname=ops", "Secret"),
+], ids=["url", "key-value"])
+def test_a_dsn_libpq_cannot_parse_never_shows_its_password(verify, dsn, secret):
+    run = verify("--dsn", dsn)
+    assert run.returncode == 4
+    assert "bad DSN" in run.output and "quoted text hidden" in run.output
+    written = [p.read_text() for p in run.reports_dir.iterdir() if p.is_file()]
+    assert written and all(secret not in text for text in [run.output, *written])

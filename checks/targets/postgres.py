@@ -9,6 +9,7 @@ and whatever a statement changes in its session cannot reach the next one.
 from __future__ import annotations
 
 import queue
+import re
 import threading
 from collections.abc import Sequence
 
@@ -35,12 +36,24 @@ def display_name(conninfo: str) -> str:
     try:
         params = conninfo_to_dict(conninfo)
     except psycopg.Error as exc:
-        raise ConfigError(f"bad DSN: {first_line(exc)}") from None
+        raise ConfigError(f"bad DSN: {_parse_error(conninfo, first_line(exc))}") from None
     host = str(params.get("host") or params.get("hostaddr") or "localhost")
     if host.startswith("/"):
         host = "local socket"
     port = params.get("port") or "5432"
     return f"{host}:{port}/{params.get('dbname') or params.get('user') or 'postgres'}"
+
+
+# A password in a DSN libpq cannot parse: URL userinfo after its ':', or password=...
+_PASSWORD_IN_DSN = re.compile(r"^\w+://[^@/]*:[^@]*@|\bpassword\s*=", re.IGNORECASE)
+
+
+def _parse_error(conninfo: str, message: str) -> str:
+    """libpq's parse error, its quoted text hidden when the DSN holds a password: it quotes
+    the token it choked on, often the password itself (a '%' not URL-encoded)."""
+    if not _PASSWORD_IN_DSN.search(conninfo):
+        return message
+    return re.sub(r'"[^"]*"', '"…"', message) + " (quoted text hidden: the DSN holds a password)"
 
 
 def dsn_password(conninfo: str) -> str | None:
