@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 import pytest
 
+from plugin.plan import replace_stale_reports
 
-def pytest_addoption(parser: pytest.Parser) -> None:
+
+def pytest_addoption(parser: pytest.Parser, pluginmanager: pytest.PytestPluginManager) -> None:
+    config = pluginmanager.get_plugin("pytestconfig")
+    if config is not None:  # its cleanup runs even when pytest refuses the command line
+        config.add_cleanup(partial(replace_stale_reports, config, parser))
     group = parser.getgroup("verify", "post-deploy verification")
     group.addoption("--dsn", dest="dsn", metavar="URL", action="append",
                     help="verify a live PostgreSQL (libpq URL or key=value; env VERIFY_DSN); "

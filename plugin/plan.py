@@ -9,6 +9,8 @@ from __future__ import annotations
 import json
 import os
 import re
+import shlex
+import sys
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from functools import cached_property
@@ -207,6 +209,32 @@ def _prepare_reports_dir(reports_dir: Path) -> None:
     except OSError as exc:
         raise pytest.UsageError(f"--reports-dir {reports_dir}: not writable ({exc.strerror})"
                                 ) from None
+
+
+def replace_stale_reports(config: pytest.Config, parser: pytest.Parser) -> None:
+    """At pytest's cleanup: a run refused before the plan was built (an unknown option, a
+    plugin that failed to load) replaces the previous run's reports with its error too."""
+    failure = sys.exc_info()[1]
+    if failure is None or PLAN_KEY in config.stash or os.environ.get("PYTEST_XDIST_WORKER"):
+        return
+    args = [*shlex.split(os.environ.get("PYTEST_ADDOPTS", "")), *config.invocation_params.args]
+    given = getattr(parser.parse_known_args(args), "reports_dir", None)
+    reports_dir = Path(given) if given else config.rootpath / "reports"
+    lines = str(failure).splitlines() or [type(failure).__name__]
+    # argparse's message is "usage: ..." then "pytest: error: <what>"
+    message = next((line for line in lines if " error: " in line), lines[0])
+    head, found, rest = message.partition("unrecognized arguments: ")
+    if found:  # the values (a DSN with its password, say) stay out of the files
+        message = head + found + " ".join(a if a.startswith("-") else "…" for a in rest.split())
+    if not isinstance(failure, pytest.UsageError):
+        message = f"pytest could not start: {type(failure).__name__}: {message}"
+    try:
+        for name in REPORT_FILES:
+            (reports_dir / name).unlink(missing_ok=True)
+        if reports_dir.is_dir():
+            _write_usage_error(reports_dir, Redactor.from_environment(os.environ)(message))
+    except OSError:
+        pass  # an unwritable folder was never written by an earlier run either
 
 
 def _write_usage_error(reports_dir: Path, message: str) -> None:

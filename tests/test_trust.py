@@ -113,16 +113,24 @@ def test_a_run_stopped_at_the_first_failure_lists_what_it_did_not_run(verify, da
     assert "selected check(s) not run" in (run.reports_dir / "summary.md").read_text()
 
 
-def test_a_usage_error_replaces_the_previous_reports(verify, database, tmp_path, config_file):
+@pytest.mark.parametrize("mistake", ["config", "option-typo"])
+def test_a_usage_error_replaces_the_previous_reports(verify, database, tmp_path, config_file,
+                                                     mistake):
     reports = tmp_path / "reports"
     assert verify("--dsn", database.dsn, reports=reports).summary["outcome"] == "passed"
-    bad = config_file("[settings]\nsample_rows = 0\n")
-    run = verify("--dsn", database.dsn, "--config", str(bad), reports=reports)
+    if mistake == "config":  # refused by the suite, in pytest_configure
+        bad = config_file("[settings]\nsample_rows = 0\n")
+        run = verify("--dsn", database.dsn, "--config", str(bad), reports=reports)
+        cause = "sample_rows: 0 is out of range"
+    else:  # refused by pytest's own parser, before any hook of a run
+        run = verify("--dns", database.dsn, reports=reports)
+        cause = "unrecognized arguments: --dns"
     assert run.returncode == 4
-    assert "sample_rows: 0 is out of range" in run.output
+    assert cause in run.output
     assert run.summary["outcome"] == "error"
-    assert "sample_rows" in run.summary["usage_error"]
-    assert not (reports / "report.html").exists() and not (reports / "junit.xml").exists()
+    assert cause in run.summary["usage_error"]
+    assert database.dsn not in (reports / "summary.json").read_text()
+    assert not [n for n in ("report.html", "junit.xml", "metrics.prom") if (reports / n).exists()]
     assert "ERROR" in (reports / "summary.md").read_text().splitlines()[0]
 
 
