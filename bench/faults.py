@@ -87,6 +87,7 @@ def main() -> None:
                                                            "AWS_SHARED_CREDENTIALS_FILE":
                                                                "/dev/null"})),
             ("table locked ACCESS EXCLUSIVE", lambda: _locked(copy())),
+            ("server stops answering", lambda: _silent(cluster, copy())),
         ]
         for name, scenario in scenarios:
             elapsed, code, cause = scenario()
@@ -111,6 +112,16 @@ def _locked(dsn: str) -> tuple[float, int, str]:
     finally:
         release.set()
         thread.join()
+
+
+def _silent(cluster: Cluster, dsn: str) -> tuple[float, int, str]:
+    """Through a proxy that passes the session's setup, then swallows every query."""
+    from tests.loopback import silent_after
+
+    dbname = dict(p.split("=", 1) for p in dsn.split() if "=" in p)["dbname"]
+    with silent_after(f"{cluster.folder}/.s.PGSQL.5432", chunks=3) as port:
+        return verify("--dsn", f"host=127.0.0.1 port={port} user=postgres dbname={dbname} "
+                      "sslmode=disable gssencmode=disable")
 
 
 if __name__ == "__main__":

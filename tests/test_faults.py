@@ -20,6 +20,7 @@ from checks.infra.cluster import _PREFIX, Cluster, default_bin_dir, sweep_leftov
 from checks.migrations import discover
 from checks.targets.ephemeral import build_database
 from tests.conftest import FIXTURES, MIGRATIONS, ROOT, locked
+from tests.loopback import silent_after
 
 PASSWORD = "correct-horse-battery"
 TARGET_CHECKS = ("test_migration_recorded", "test_ledger", "test_schema_object",
@@ -109,6 +110,26 @@ def _stop_when_busy(server: Cluster) -> None:
     subprocess.run([str(server.bin_dir / "pg_ctl"), "-D", str(server.data_dir), "-m", "fast",
                     "stop"], user=server.user, capture_output=True, check=False,
                    env={k: v for k, v in os.environ.items() if not k.startswith("PG")})
+
+
+def test_a_server_that_stops_answering_ends_the_run_within_its_timeouts(verify, database,
+                                                                         config_file):
+    """A network that swallows the queries (the connection stays open, nothing answers):
+    statement_timeout cannot fire, so the client cuts the socket; every database check is
+    one error, and the run ends in about statement_timeout + connect_timeout."""
+    params = dict(part.split("=", 1) for part in database.dsn.split() if "=" in part)
+    config = config_file('[settings]\nstatement_timeout = "2s"\nconnect_timeout = "2s"\n')
+    # the startup packet and the session's two settings pass; then nothing is answered
+    with silent_after(f"{params['host']}/.s.PGSQL.5432", chunks=3) as port:
+        started = time.monotonic()
+        run = verify("--dsn", f"host=127.0.0.1 port={port} user=postgres "
+                     f"dbname={params['dbname']} sslmode=disable gssencmode=disable",
+                     "--config", str(config), timeout=120)
+        took = time.monotonic() - started
+    assert run.returncode == 1
+    assert _target_outcomes(run) == {"error"}
+    assert "no answer within 4s" in run.message("test_migration_recorded[001_init]")
+    assert took < 60, took  # never the kernel's TCP timeout; the bound is loose on purpose
 
 
 def test_a_statement_timeout_errors_only_the_checks_on_that_table(verify, database, config_file):

@@ -8,10 +8,13 @@ and whatever a statement changes in its session cannot reach the next one.
 
 from __future__ import annotations
 
+import os
 import queue
 import re
+import socket
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 
 import psycopg
 from psycopg import sql
@@ -92,6 +95,10 @@ class PostgresTarget:
         self._slots = threading.BoundedSemaphore(settings.concurrency)
         self._all: list[psycopg.Connection] = []
         self._lock = threading.Lock()
+        # statement_timeout needs a server that answers; past this, the socket is cut.
+        self._answer_s = (duration_ms(settings.statement_timeout)
+                          + duration_ms(settings.connect_timeout)) / 1000
+        self._broken: str | None = None
         self._idle.put(self._connect())  # fail now, once, if the target cannot be reached
 
     def _connect(self) -> psycopg.Connection:
@@ -104,9 +111,10 @@ class PostgresTarget:
         except psycopg.Error as exc:
             raise CouldNotCheck(f"cannot connect to {self.name}: {first_line(exc)}") from None
         try:
-            conn.execute(pins_statement(s, local=False))
-            conn.execute("SELECT pg_catalog.set_config('default_transaction_read_only', 'on', "
-                         "false)")
+            with self._answered(conn):
+                conn.execute(pins_statement(s, local=False))
+                conn.execute("SELECT pg_catalog.set_config('default_transaction_read_only', "
+                             "'on', false)")
         except psycopg.Error as exc:
             conn.close()
             raise CouldNotCheck(f"cannot configure a session on {self.name}: "
@@ -116,7 +124,26 @@ class PostgresTarget:
             self._all.append(conn)
         return conn
 
+    @contextmanager
+    def _answered(self, conn: psycopg.Connection) -> Iterator[None]:
+        """The block's statements answered within ``_answer_s``, or the target is broken:
+        the socket is cut (libpq fails at once) and later queries are not sent."""
+        with cut_after(conn, self._answer_s) as was_cut:
+            try:
+                yield
+            except psycopg.Error:
+                if not was_cut():
+                    raise
+                with self._lock:
+                    self._broken = self._broken or (
+                        f"{self.name}: no answer within {self._answer_s:g}s (statement_timeout"
+                        " + connect_timeout; the network or the server stopped answering); "
+                        "later queries not sent")
+                raise CouldNotCheck(self._broken) from None
+
     def _acquire(self) -> psycopg.Connection:
+        if self._broken:
+            raise CouldNotCheck(self._broken)
         self._slots.acquire()
         try:
             while True:
@@ -138,7 +165,7 @@ class PostgresTarget:
     def query(self, statement: Statement, params: Params = None) -> Rows:
         conn = self._acquire()
         try:
-            with conn.pipeline(), conn.transaction(force_rollback=True):
+            with self._answered(conn), conn.pipeline(), conn.transaction(force_rollback=True):
                 conn.execute(pins_statement(self._settings, local=True))
                 cur = conn.execute(statement, params)
             columns = tuple(c.name for c in cur.description or ())
@@ -157,16 +184,18 @@ class PostgresTarget:
         try:
             # currval()/lastval() are per session: forget earlier ones, so any defined after
             # the probes were defined by them.
-            conn.execute("DISCARD SEQUENCES")
-            with conn.transaction(force_rollback=True):
-                conn.execute("SET TRANSACTION READ WRITE")
-                conn.execute(pins_statement(self._settings, local=True))
-                results = [_probe_one(conn, statement, params) for statement, params in inserts]
-                advanced = []
-                if _used(conn, None):
-                    advanced = [f"{schema}.{name}" for schema, name in sequences
-                                if _used(conn, (schema, name))] or [
-                        "a sequence (not one the table owns)"]
+            with self._answered(conn):
+                conn.execute("DISCARD SEQUENCES")
+                with conn.transaction(force_rollback=True):
+                    conn.execute("SET TRANSACTION READ WRITE")
+                    conn.execute(pins_statement(self._settings, local=True))
+                    results = [_probe_one(conn, statement, params)
+                               for statement, params in inserts]
+                    advanced = []
+                    if _used(conn, None):
+                        advanced = [f"{schema}.{name}" for schema, name in sequences
+                                    if _used(conn, (schema, name))] or [
+                            "a sequence (not one the table owns)"]
         except psycopg.Error as exc:
             raise QueryError(f"probe transaction failed: {first_line(exc)}",
                              exc.sqlstate) from None
@@ -189,6 +218,35 @@ class PostgresTarget:
             for conn in self._all:
                 conn.close()
             self._all.clear()
+
+
+@contextmanager
+def cut_after(conn: psycopg.Connection, seconds: float) -> Iterator[Callable[[], bool]]:
+    """Shut the connection's socket down if the block is still running after ``seconds``;
+    yields whether that happened. A silent network (a failover, a black-holing firewall or
+    proxy) would otherwise hold a libpq call for the kernel's TCP timeout: hours."""
+    lock, state = threading.Lock(), {"done": False, "cut": False}
+
+    def cut() -> None:
+        with lock:
+            if state["done"]:
+                return
+            state["cut"] = True
+            try:  # shutdown() acts on the socket itself, so a duplicate descriptor will do
+                with socket.socket(fileno=os.dup(conn.pgconn.socket)) as dup:
+                    dup.shutdown(socket.SHUT_RDWR)
+            except (OSError, psycopg.Error):
+                pass
+
+    timer = threading.Timer(seconds, cut)
+    timer.daemon = True
+    timer.start()
+    try:
+        yield lambda: state["cut"]
+    finally:
+        with lock:
+            state["done"] = True
+        timer.cancel()
 
 
 def _probe_one(conn: psycopg.Connection, statement: Statement, params: Params) -> ProbeResult:
