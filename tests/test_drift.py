@@ -131,6 +131,14 @@ def test_drift_in_triggers_views_functions_validation(verify, extended_database,
                  {"test_no_unexpected_objects[table]": "failed",
                   "test_no_unexpected_objects[column]": "failed"},
                  id="shadowing-schema"),
+    pytest.param("CREATE TABLE hb_archive () INHERITS (service_heartbeats); "
+                 "CREATE FUNCTION now_fixed() RETURNS int LANGUAGE sql AS 'SELECT 1'; "
+                 "ALTER EXTENSION plpgsql ADD TABLE hb_archive; "
+                 "ALTER EXTENSION plpgsql ADD FUNCTION now_fixed()",
+                 {"test_no_unexpected_objects[table]": "failed",
+                  "test_no_unexpected_objects[column]": "failed",
+                  "test_no_unexpected_objects[function]": "failed"},
+                 id="hidden-in-plpgsql"),
     pytest.param("ALTER TABLE position_history ADD CONSTRAINT fk_position FOREIGN KEY (id) "
                  "REFERENCES active_positions (id) ON DELETE CASCADE NOT VALID",
                  {"test_no_unexpected_objects[constraint]": "failed"}, id="foreign-key-added"),

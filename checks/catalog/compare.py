@@ -36,13 +36,16 @@ class Difference:
 def objects(catalog: Catalog) -> dict[str, dict[str, Any]]:
     """Every object by id (``kind:schema.name``), with the attributes drift compares.
 
-    Members of an extension are compared as part of it (its version and member list).
+    Members of an extension are compared as part of it (its version and member list). A
+    member of an extension the capture leaves out (``plpgsql``, made by initdb) is compared
+    as an object of its own: ``ALTER EXTENSION plpgsql ADD TABLE`` must not hide a table.
     """
     found: dict[str, dict[str, Any]] = {}
     members: dict[str, list[str]] = {}
+    compared = {e.name for e in catalog.extensions}
 
     def add(object_id: str, extension: str | None, attrs: dict[str, Any]) -> None:
-        if extension:
+        if extension in compared:
             members.setdefault(extension, []).append(object_id)
         else:
             found[object_id] = attrs
@@ -59,7 +62,8 @@ def objects(catalog: Catalog) -> dict[str, dict[str, Any]]:
                 "kind": r.kind, "persistence": r.persistence, "rls_enabled": r.rls_enabled,
                 "rls_forced": r.rls_forced, "partition_key": r.partition_key,
                 "partition_bound": r.partition_bound, "parents": list(r.parents)})
-    extension_tables = {f"{r.schema}.{r.name}" for r in catalog.relations if r.extension}
+    extension_tables = {f"{r.schema}.{r.name}" for r in catalog.relations
+                        if r.extension in compared}
     for c in catalog.columns:
         if f"{c.schema}.{c.table}" in extension_tables:
             continue
