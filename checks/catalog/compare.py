@@ -117,7 +117,7 @@ def compare(object_id: str, expected: dict[str, Any], found: dict[str, Any]
     for attr in sorted(set(expected) | set(found)):
         want, have = expected.get(attr), found.get(attr)
         if want != have:
-            diffs.append(_judge(kind, attr, want, have))
+            diffs.append(_judge(kind, attr, _plain(want), _plain(have)))
     return diffs
 
 
@@ -130,9 +130,38 @@ def _judge(kind: str, attr: str, want: Any, have: Any) -> Difference:
     return Difference(attr, want, have)
 
 
+class Printed(str):
+    """A definition with its whitespace folded (what drift compares); ``raw`` keeps the
+    text as the server printed it (what a reprint creates: a function body's ``--``
+    comment ends at its newline)."""
+
+    raw: str
+
+    def __new__(cls, raw: str) -> Printed:
+        printed = super().__new__(cls, " ".join(raw.split()))
+        printed.raw = raw
+        return printed
+
+
+def as_compared(kind: str, attribute: str, text: str | None) -> str | None:
+    """A definition as :func:`objects` holds it, e.g. one reprinted by another engine."""
+    if kind == "constraint" and attribute == "definition":
+        return _strip_flags(text)
+    return _text(text)
+
+
+def raw_text(value: Any) -> Any:
+    """The text as the server printed it, for a :class:`Printed` value."""
+    return value.raw if isinstance(value, Printed) else value
+
+
 def _strip_flags(definition: str | None) -> str | None:
     return _text(strip_suffixes(definition, _CONSTRAINT_FLAGS)) if definition else definition
 
 
 def _text(value: str | None) -> str | None:
-    return " ".join(value.split()) if value is not None else None
+    return Printed(value) if value is not None else None
+
+
+def _plain(value: Any) -> Any:
+    return str(value) if isinstance(value, Printed) else value

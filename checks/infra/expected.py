@@ -81,11 +81,12 @@ class Expected:
         """The conninfo of the replayed database on this run's server (replayed now if the
         expected schema came from the cache)."""
         scratch = self._servers.get(engine)
-        with self._lock, psycopg.connect(scratch.conninfo(), autocommit=True) as conn:
-            exists = conn.execute("SELECT 1 FROM pg_catalog.pg_database WHERE datname = %s",
-                                  (REPLAY_DATABASE,)).fetchone()
-        if not exists:
-            apply_files(scratch.create_database(REPLAY_DATABASE), self.migrations)
+        with self._lock:  # concurrent reprints would each create it
+            with psycopg.connect(scratch.conninfo(), autocommit=True) as conn:
+                exists = conn.execute("SELECT 1 FROM pg_catalog.pg_database WHERE datname = "
+                                      "%s", (REPLAY_DATABASE,)).fetchone()
+            if not exists:
+                apply_files(scratch.create_database(REPLAY_DATABASE), self.migrations)
         return scratch.conninfo(REPLAY_DATABASE)
 
     # ---------------------------------------------------------------- internals

@@ -12,10 +12,19 @@ from fnmatch import fnmatchcase
 from typing import Any
 
 import psycopg
-from psycopg import sql
 
 from checks.catalog import Catalog
-from checks.catalog.compare import DEFINITIONS, KINDS, Difference, compare, kind_of, objects
+from checks.catalog.compare import (
+    DEFINITIONS,
+    KINDS,
+    Difference,
+    as_compared,
+    compare,
+    kind_of,
+    objects,
+    raw_text,
+)
+from checks.catalog.reprint import reprint
 from checks.kinds.base import Facts, Inputs, Kind, Unavailable
 from checks.need import Env, Need
 from checks.outcome import CouldNotCheck, Evidence, Outcome, failed, passed, skipped
@@ -44,31 +53,29 @@ class NoExtraObjects:
 
 @dataclass(frozen=True)
 class Reprinted(Need):
-    """A live view's definition as the expected schema's engine prints it: the view is
-    created from the live text on the replayed database (in a transaction that is rolled
-    back), so that two majors' ways of printing one query compare equal."""
+    """A live definition as the expected schema's engine prints it (see
+    :mod:`checks.catalog.reprint`), when the live server is of another major version."""
 
     reads = "scratch"
-    schema: str
-    name: str
-    definition: str
+    object_id: str
+    attribute: str
+    text: str
+    parents: tuple[str, ...] = ()
 
-    def run(self, env: Env) -> str:
+    def run(self, env: Env) -> str | None:
         assert env.expected is not None
-        view = sql.Identifier(self.schema, self.name)
         try:
             with psycopg.connect(env.expected.replay_database(), autocommit=True) as conn, \
                     conn.transaction(force_rollback=True):
-                conn.execute(sql.SQL("CREATE OR REPLACE VIEW {} AS {}").format(
-                    view, sql.SQL(self.definition.rstrip().rstrip(";"))))
-                row = conn.execute("SELECT pg_catalog.pg_get_viewdef(%s::regclass, true)",
-                                   (view.as_string(conn),)).fetchone()
-        except psycopg.Error as exc:
-            raise CouldNotCheck(f"the live definition of {self.schema}.{self.name} cannot be "
-                                f"created on the expected schema: {exc.diag.message_primary}"
-                                ) from None
-        assert row is not None
-        return " ".join(row[0].split())
+                found = reprint(conn, self.object_id, self.attribute, self.text, self.parents)
+        except (psycopg.Error, ValueError) as exc:
+            cause = exc.diag.message_primary if isinstance(exc, psycopg.Error) else str(exc)
+            raise CouldNotCheck(
+                f"{self.object_id}: its {self.attribute} differs from the expected schema's, "
+                f"which was built on another major version, and the live text cannot be "
+                f"created there to compare them ({cause}); install the live server's major "
+                "(or give --pg-bin) to compare exactly") from None
+        return as_compared(kind_of(self.object_id), self.attribute, found)
 
 
 def allowed_by(object_id: str, patterns: list[str]) -> str | None:
@@ -104,22 +111,23 @@ def _expected_items(inputs: Inputs, make: Any) -> list[Any]:
     return make(catalog)
 
 
-def _reprint(obj: ExpectedObject, facts: Facts) -> Reprinted | None:
-    """For a view whose text differs only maybe because another major printed it."""
-    if kind_of(obj.id) != "view" or facts.catalog.session is None:
-        return None
+def _reprints(obj: ExpectedObject, facts: Facts) -> list[Reprinted]:
+    """One per printed definition that differs while the live server is of another major
+    version than the expected schema's: compared only once both engines agree."""
+    if facts.catalog.session is None or not _other_major(facts):
+        return []
     expected = _objects(facts.expected).get(obj.id)
     live = _objects(facts.catalog).get(obj.id)
-    if not expected or not live or expected["definition"] == live["definition"] \
-            or not live["definition"] or not _other_major(facts):
-        return None
-    schema, name = obj.id.split(":", 1)[1].split(".", 1)
-    return Reprinted(schema, name, live["definition"])
+    if not expected or not live:
+        return []
+    kind = kind_of(obj.id)
+    return [Reprinted(obj.id, attr, raw_text(live[attr]), tuple(live.get("parents", ())))
+            for attr in sorted(live) if (kind, attr) in DEFINITIONS
+            and live[attr] and expected.get(attr) and live[attr] != expected[attr]]
 
 
 def matches_needs(obj: ExpectedObject, facts: Facts) -> list[Need]:
-    need = _reprint(obj, facts)
-    return [need] if need else []
+    return list(_reprints(obj, facts))
 
 
 def matches(obj: ExpectedObject, facts: Facts) -> Outcome:
@@ -139,17 +147,12 @@ def matches(obj: ExpectedObject, facts: Facts) -> Outcome:
     if _locked(obj.id, facts.catalog):
         raise CouldNotCheck(f"{obj.id}: its table is locked by another session, so its "
                             "definition was not read")
-    reprint = _reprint(obj, facts)
-    if reprint is not None:
-        live = {**live, "definition": facts[reprint]}
+    live = {**live, **{r.attribute: facts[r] for r in _reprints(obj, facts)}}
     diffs = compare(obj.id, expected, live)
     fatal = [d for d in diffs if d.fatal]
-    version_only = reprint is None and _version_only(obj.id, fatal, facts)
     if fatal and allowed:
         return skipped(f"{obj.id} differs ({_listed(fatal)}); allowed by [drift] allow "
                        f"{allowed!r}")
-    if fatal and version_only:
-        return _cross_version(obj.id, fatal, facts)
     if fatal:
         first = fatal[0]
         return failed(f"{obj.id}: {first.attribute} is {first.found!r}, expected "
@@ -159,13 +162,6 @@ def matches(obj: ExpectedObject, facts: Facts) -> Outcome:
         return passed(f"{obj.id} matches; differs in {_listed(diffs)} (not a fault)",
                       _evidence(diffs))
     return passed(f"{obj.id} matches")
-
-
-def _cross_version(object_id: str, fatal: list[Difference], facts: Facts) -> Outcome:
-    return skipped(f"{object_id}: {', '.join(d.attribute for d in fatal)} printed "
-                   f"differently by PostgreSQL {_live_major(facts)} and the expected schema's "
-                   f"{facts.expected_version}, which is not drift; install PostgreSQL "
-                   f"{_live_major(facts)} (or give --pg-bin) to compare these exactly")
 
 
 def no_extra(spec: NoExtraObjects, facts: Facts) -> Outcome:
@@ -195,17 +191,6 @@ def _other_major(facts: Facts) -> bool:
     live = facts.catalog.session
     return bool(live and facts.expected_version
                 and live.major != int(facts.expected_version.split(".")[0]))
-
-
-def _version_only(object_id: str, fatal: list[Difference], facts: Facts) -> bool:
-    """Whether every fatal difference is a printed definition, on another major version."""
-    kind = kind_of(object_id)
-    return _other_major(facts) and all((kind, d.attribute) in DEFINITIONS for d in fatal)
-
-
-def _live_major(facts: Facts) -> str:
-    session = facts.catalog.session
-    return str(session.major) if session else "?"
 
 
 def _locked(object_id: str, catalog: Catalog) -> bool:
