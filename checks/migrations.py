@@ -60,7 +60,12 @@ def discover(directory: Path, order: str = "numeric") -> list[MigrationFile]:
     ``applied`` replays in numeric order too)."""
     if not directory.is_dir():
         raise ConfigError(f"migrations dir not found: {directory}")
-    files = [MigrationFile(p) for p in directory.glob("*.sql") if p.is_file()]
+    for path in directory.iterdir():
+        if path.suffix.lower() == ".sql" and (path.suffix != ".sql" or not path.is_file()):
+            # what a migration runner may apply must never be silently left out here
+            problem = "not a readable file" if path.suffix == ".sql" else "suffix is not .sql"
+            raise ConfigError(f"migrations dir {directory}: {path.name}: {problem}")
+    files = [MigrationFile(p) for p in directory.glob("*.sql")]
     for f in files:
         version_key(f.version)  # a bad name is a config error, not a silently skipped file
     key = order_key(order)

@@ -53,6 +53,18 @@ def test_migration_without_numeric_version_is_an_error(tmp_path):
         discover(tmp_path)
 
 
+@pytest.mark.parametrize(("make", "problem"), [
+    (lambda d: (d / "0005_unique_order_id.SQL").write_text("SELECT 1;"), "suffix is not .sql"),
+    (lambda d: (d / "0006_link.sql").symlink_to(d / "gone.sql"), "not a readable file"),
+    (lambda d: (d / "0007_folder.sql").mkdir(), "not a readable file"),
+], ids=["upper-case-suffix", "broken-symlink", "directory"])
+def test_a_migration_file_that_would_be_left_out_is_an_error(tmp_path, make, problem):
+    (tmp_path / "001_init.sql").write_text("SELECT 1;")
+    make(tmp_path)
+    with pytest.raises(ConfigError, match=problem):
+        discover(tmp_path)
+
+
 def test_cli_config_errors_exit_before_sql(verify, tmp_path):
     bad = _write(tmp_path, "[ledger]\ntabel = 'x'\n")
     run = verify("--config", str(bad), "--dsn", "host=/nonexistent dbname=x")
