@@ -92,7 +92,7 @@ def load(path: Path) -> Manifest:
     release = raw.get("release")
     if release is not None:
         typed(release, str, f"{where}: release")
-    return Manifest(
+    found = Manifest(
         release=release,
         lambda_functions=tuple(_entries(raw, "lambda_functions", LambdaRelease, where)),
         ecs_services=tuple(_entries(raw, "ecs_services", EcsRelease, where)),
@@ -100,6 +100,24 @@ def load(path: Path) -> Manifest:
                          for i, v in enumerate(typed(raw.get("migrations", []), list,
                                                      f"{where}: migrations"))),
     )
+    # An entry with nothing to compare would pass as "the release": a deploy job that lost
+    # the hash or the tag must not turn into an existence check.
+    for i, fn in enumerate(found.lambda_functions):
+        if not (fn.code_sha256 or fn.version):
+            raise ConfigError(f"{where}: lambda_functions[{i}] ({fn.name}) names neither "
+                              "code_sha256 nor version")
+    for i, svc in enumerate(found.ecs_services):
+        if not (svc.task_definition or svc.images):
+            raise ConfigError(f"{where}: ecs_services[{i}] ({svc.service}) names neither "
+                              "task_definition nor images")
+    if not (found.lambda_functions or found.ecs_services or found.migrations):
+        raise ConfigError(f"{where}: names nothing the release deployed")
+    seen: set[str] = set()
+    for entry in (*found.lambda_functions, *found.ecs_services, *found.migrations):
+        if entry.id in seen:
+            raise ConfigError(f"{where}: {entry.id} is listed twice")
+        seen.add(entry.id)
+    return found
 
 
 def _entries(raw: dict[str, Any], key: str, cls: type, where: str) -> list[Any]:

@@ -103,12 +103,72 @@ def test_a_mismatch_fails_its_item_with_expected_and_found(verify, database, mot
         assert evidence["columns"] == ["", "expected", "found"]
 
 
+def _moto_state(service: str) -> object:
+    """moto's own record of what the real service would report (no API sets these)."""
+    region = "us-west-2"
+    if service == "ecs":
+        from moto.ecs.models import ecs_backends
+        return ecs_backends["123456789012"][region]
+    from moto.awslambda.models import lambda_backends
+    return lambda_backends["123456789012"][region]
+
+
+def _rollout(state: str) -> None:
+    for service in _moto_state("ecs").services.values():
+        service.deployments[0]["rolloutState"] = state
+
+
+def _lambda(attribute: str, value: str) -> None:
+    setattr(_moto_state("lambda").get_function("ops-pipeline-db-query"), attribute, value)
+
+
+ECS_ENTRY = "test_release_ecs_service[ops-pipeline-cluster/trade-stream]"
+LAMBDA_ENTRY = "test_release_lambda[ops-pipeline-db-query]"
+
+
+@pytest.mark.parametrize(("seed", "failing", "said"), [
+    (lambda ecs: ecs.update_service(cluster="ops-pipeline-cluster", service="trade-stream",
+                                    desiredCount=0), ECS_ENTRY, "scaled to zero"),
+    (lambda ecs: ecs.delete_service(cluster="ops-pipeline-cluster", service="trade-stream",
+                                    force=True), ECS_ENTRY, "status INACTIVE"),
+    (lambda ecs: _rollout("IN_PROGRESS"), ECS_ENTRY, "rollout IN_PROGRESS"),
+    (lambda ecs: _rollout("FAILED"), ECS_ENTRY, "a rollout FAILED"),
+    (lambda ecs: _lambda("state", "Failed"), LAMBDA_ENTRY, "state differ"),
+], ids=["ecs-scaled-to-zero", "ecs-deleted", "ecs-rolling-out", "ecs-rollout-failed",
+        "lambda-failed"])  # moto always answers LastUpdateStatus Successful
+def test_the_released_code_must_also_be_running(verify, database, moto_server, deployed,
+                                                tmp_path, seed, failing, said):
+    """The right revision or hash is not enough: a service scaled to zero, deleted or
+    still rolling out, a function whose update failed or is still in progress, fails."""
+    seed(moto_server.client("ecs"))
+    run = verify("--dsn", database.dsn, "--release-manifest",
+                 str(_manifest(tmp_path, deployed)), "-k", "release", env=moto_server.env)
+    assert run.returncode == 1
+    assert {k for k, v in run.outcomes().items() if v != "passed"} == {failing}
+    assert said in run.message(failing)
+
+
 def test_a_bad_manifest_is_a_usage_error(verify, tmp_path):
     path = tmp_path / "m.json"
     path.write_text('{"release": "v1", "lambdas": []}')
     run = verify("--release-manifest", str(path))
     assert run.returncode == 4
     assert "unknown key 'lambdas'" in run.output
+
+
+@pytest.mark.parametrize(("manifest", "said"), [
+    ({"lambda_functions": [{"name": "ops-pipeline-db-query"}]}, "names neither code_sha256"),
+    ({"ecs_services": [{"service": "trade-stream"}]}, "names neither task_definition"),
+    ({"release": "v1", "lambda_functions": [], "migrations": []}, "names nothing"),
+    ({"migrations": ["0001_a", "0001_a"]}, "0001_a is listed twice"),
+], ids=["lambda-without-hash", "ecs-without-revision", "empty", "twice"])
+def test_a_manifest_entry_with_nothing_to_compare_is_a_usage_error(verify, tmp_path,
+                                                                   manifest, said):
+    path = tmp_path / "m.json"
+    path.write_text(json.dumps(manifest))
+    run = verify("--release-manifest", str(path))
+    assert run.returncode == 4
+    assert said in run.output
 
 
 def _scaled_to_zero(moto_server: MotoServer) -> None:

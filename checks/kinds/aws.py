@@ -136,6 +136,21 @@ def ecs_service_stable(s: EcsService, facts: Facts) -> Outcome:
                           for d in deployments])]
     state = (f"{svc.get('status')}, {len(deployments)} deployment(s), running "
              f"{running} of {desired}, task definition {_task(svc.get('taskDefinition'))}")
+    problems = unsettled(svc)
+    if s.task_definition and not _task_matches(svc.get("taskDefinition"), s.task_definition):
+        problems.append(f"runs {_task(svc.get('taskDefinition'))}, expected {s.task_definition}")
+    if problems:
+        events = [(e.get("createdAt"), e.get("message")) for e in svc.get("events", [])[:5]]
+        evidence.append(Evidence("Recent service events", ("at", "message"), events))
+        return failed(f"{s.service} is not stable ({'; '.join(problems)}): {state}", *evidence)
+    return passed(f"{s.service} is stable: {state}", *evidence)
+
+
+def unsettled(svc: dict[str, Any]) -> list[str]:
+    """Why a described ECS service is not a finished rollout (none when it is): ACTIVE,
+    more than zero tasks desired and all running, one deployment, its rollout COMPLETED."""
+    running, desired = svc.get("runningCount"), svc.get("desiredCount", 0)
+    deployments = svc.get("deployments", [])
     problems = []
     if svc.get("status") != "ACTIVE":
         problems.append(f"status {svc.get('status')}")
@@ -150,13 +165,7 @@ def ecs_service_stable(s: EcsService, facts: Facts) -> Outcome:
         problems.append("a rollout FAILED")
     elif rollouts - {"COMPLETED"}:
         problems.append(f"rollout {', '.join(sorted(rollouts - {'COMPLETED'}))}")
-    if s.task_definition and not _task_matches(svc.get("taskDefinition"), s.task_definition):
-        problems.append(f"runs {_task(svc.get('taskDefinition'))}, expected {s.task_definition}")
-    if problems:
-        events = [(e.get("createdAt"), e.get("message")) for e in svc.get("events", [])[:5]]
-        evidence.append(Evidence("Recent service events", ("at", "message"), events))
-        return failed(f"{s.service} is not stable ({'; '.join(problems)}): {state}", *evidence)
-    return passed(f"{s.service} is stable: {state}", *evidence)
+    return problems
 
 
 def _task(arn: str | None) -> str:

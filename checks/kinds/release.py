@@ -8,7 +8,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from checks.kinds.aws import AwsCall, call_aws
+from checks.kinds.aws import AwsCall, call_aws, unsettled
 from checks.kinds.base import Facts, Inputs, Kind
 from checks.kinds.ledger import ledger_missing, ledger_need
 from checks.manifest import EcsRelease, LambdaRelease, MigrationRelease
@@ -36,11 +36,15 @@ def lambda_deployed(spec: LambdaRelease, facts: Facts) -> Outcome:
         return failed(f"Lambda function {spec.id} does not exist ({found['message']})")
     rows = [("code SHA-256", spec.code_sha256, found.get("CodeSha256")),
             ("version", spec.version, found.get("Version")),
+            # an update in progress reports the new code while the old one still answers
+            ("state", "Active", found.get("State", "Active")),
+            ("last update", "Successful", found.get("LastUpdateStatus", "Successful")),
             ("last modified", None, found.get("LastModified"))]
     evidence = Evidence("Expected vs found", ("", "expected", "found"), rows)
     wrong = [name for name, want, have in rows if want is not None and want != have]
     if wrong:
-        return failed(f"{spec.id} is not the released one: {', '.join(wrong)} differ", evidence)
+        return failed(f"{spec.id} does not run the released code, updated and active: "
+                      f"{', '.join(wrong)} differ", evidence)
     return passed(f"{spec.id} runs the released code (version {found.get('Version')})",
                   evidence)
 
@@ -88,14 +92,12 @@ def ecs_deployed(spec: EcsRelease, facts: Facts) -> Outcome:
               sorted(spec.images.items()))]
     evidence = [Evidence("Expected vs found", ("", "expected", "found"), rows)]
     wrong = [name for name, want, have in rows if want is not None and not _same(want, have)]
-    deployments = service.get("deployments", [])
     if wrong:
         return failed(f"{spec.id} does not run the release: {', '.join(wrong)} differ",
                       *evidence)
-    if len(deployments) != 1 or service.get("runningCount") != service.get("desiredCount"):
-        return failed(f"{spec.id} runs the released task definition but is still rolling out "
-                      f"({len(deployments)} deployments, running {service.get('runningCount')} "
-                      f"of {service.get('desiredCount')})", *evidence)
+    if problems := unsettled(service):
+        return failed(f"{spec.id} runs the released task definition but its rollout is not "
+                      f"done: {'; '.join(problems)}", *evidence)
     return passed(f"{spec.id} runs {running} with the released images", *evidence)
 
 
@@ -132,7 +134,7 @@ def _manifest(inputs: Inputs, name: str) -> list[Any]:
 
 LAMBDA = Kind("release_lambda", "release", lambda_deployed, lambda_needs,
               items=lambda inputs: _manifest(inputs, "lambda_functions"),
-              reads=frozenset({"aws"}))
+              reads=frozenset({"aws"}), converging=True)
 ECS = Kind("release_ecs_service", "release", ecs_deployed, ecs_needs,
            items=lambda inputs: _manifest(inputs, "ecs_services"), reads=frozenset({"aws"}),
            converging=True)
