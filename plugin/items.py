@@ -122,12 +122,13 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     report.verify_outcome = _redacted(found.to_dict(), item.config.stash[PLAN_KEY].redact)
     report.verify_area = item.stash[CHECK_KEY].kind.area
     report.verify_facts = item.config.stash[RUNS_KEY].facts
+    message = report.verify_outcome["message"]  # redacted: junit.xml writes longrepr
     if report.when == "setup" and found.status is Status.ERROR:
-        report.longrepr = f"could not check: {found.message}"
+        report.longrepr = f"could not check: {message}"
     elif report.when == "call":
         # The verdict is the check's, whatever the test body did.
         if found.status is Status.FAILED:
-            report.outcome, report.longrepr = "failed", found.message
+            report.outcome, report.longrepr = "failed", message
         else:
             report.outcome, report.longrepr = "passed", None
     return report

@@ -39,7 +39,7 @@ from tests.loopback import loopback
 _PATH = re.compile(r"/2015-03-31/functions/([^/]+)/invocations")
 MAX_PAYLOAD = 6 * 1024 * 1024
 FUNCTIONS = ("ops-pipeline-db-query", "crashing", "http-500", "no-success", "malformed",
-             "no-rows", "throttled", "hung", "slow", "wrong-db")
+             "no-rows", "no-count", "throttled", "hung", "slow", "wrong-db")
 
 
 def handler(event: dict[str, Any], dsn: str) -> dict[str, Any]:
@@ -134,6 +134,8 @@ def _handler_class(dsn: str, other_dsn: str | None, state: Server) -> type:
                 answer = {"statusCode": 200, "body": json.dumps({"success": False})}
             elif function == "no-rows":
                 answer = {"statusCode": 200, "body": json.dumps({"success": True})}
+            elif function == "no-count":  # every answer cut to nothing, and says nothing
+                answer = {"statusCode": 200, "body": json.dumps({"success": True, "rows": []})}
             else:
                 answer = handler(event, other_dsn if function == "wrong-db" and other_dsn
                                  else dsn)

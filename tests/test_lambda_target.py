@@ -83,6 +83,7 @@ def test_every_statement_the_suite_sends_passes_the_select_filter(verify, databa
     ("no-success", "the handler answered statusCode 200: no error given"),
     ("malformed", "the answer is not JSON"),
     ("no-rows", "rows are not a list of objects"),
+    ("no-count", "the answer says no count of rows but holds 0"),
     ("no-such-function", "the Invoke API answered HTTP 404 ResourceNotFoundException"),
 ])
 def test_proxy_faults_are_errors_never_passes(verify, database, aws_env, function, words):
