@@ -15,7 +15,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from checks.catalog import Catalog, capture
+from checks.catalog import Catalog, capture, identify
+from checks.catalog.model import Session
 from checks.clients.aws import AwsClients
 from checks.config import Settings, duration_ms
 from checks.config.model import Off
@@ -211,10 +212,12 @@ class TargetRun:
             env.target = self.target
             if any("catalog" in c.kind.reads for c in db):
                 self.catalog = capture(self.target)
-                self._check_identity(self.catalog)
+                self._check_identity(self.catalog.session)
                 facts._catalog = env.catalog = self.catalog
                 self.facts_shown["Server version"] = self.catalog.session.server_version \
                     if self.catalog.session else "?"
+            elif self.spec.database or self.spec.kind == "lambda":
+                self._check_identity(identify(self.target))
             if any("expected" in c.kind.reads for c in db):
                 facts._expected, facts.expected_version = self._expected()
         except Exception as exc:  # CouldNotCheck, or a bug: either way the one cause
@@ -222,8 +225,8 @@ class TargetRun:
             for check in db:
                 outcomes.setdefault(check, error(cause))
 
-    def _check_identity(self, catalog: Catalog) -> None:
-        session = catalog.session
+    def _check_identity(self, session: Session | None) -> None:
+        """The target answers for the expected database and, through a proxy, now."""
         if session is None:
             return
         self.facts_shown["Database"] = session.database
@@ -231,6 +234,13 @@ class TargetRun:
         if expected and session.database != expected:
             raise CouldNotCheck(f"{self.spec.name} answers for database {session.database!r}, "
                                 f"but the environment expects {expected!r}")
+        if self.spec.kind == "lambda":
+            off = abs((datetime.fromisoformat(session.now) - datetime.now(UTC)).total_seconds())
+            if off > duration_ms(self.resources.settings.proxy_clock_skew) / 1000:
+                raise CouldNotCheck(
+                    f"{self.spec.name} answered with the time {session.now}, {off:.0f}s from "
+                    "this machine's clock: a cached or replayed answer, or a clock that is "
+                    "off; nothing it says can be taken as current")
 
     def _expected(self) -> tuple[Catalog | CouldNotCheck, str]:
         """The expected catalog, replayed on the target's major version when its binaries

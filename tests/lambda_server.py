@@ -39,17 +39,21 @@ from tests.loopback import loopback
 _PATH = re.compile(r"/2015-03-31/functions/([^/]+)/invocations")
 MAX_PAYLOAD = 6 * 1024 * 1024
 FUNCTIONS = ("ops-pipeline-db-query", "crashing", "http-500", "no-success", "malformed",
-             "no-rows", "no-count", "throttled", "hung", "slow", "wrong-db")
+             "no-rows", "no-count", "throttled", "hung", "slow", "wrong-db", "cached",
+             "stale-answer")
 
 
-def handler(event: dict[str, Any], dsn: str) -> dict[str, Any]:
-    """The db-query handler, as the real function behaves."""
+def handler(event: dict[str, Any], dsn: str, answer_from: float = 0.0) -> dict[str, Any]:
+    """The db-query handler, as the real function behaves; ``answer_from`` seconds ago is
+    when its transaction began (now() says so): an answer that is not from now."""
     sql = event.get("sql", "")
     if not sql.strip().upper().startswith("SELECT"):
         return {"statusCode": 400, "body": json.dumps({"error": "Only SELECT queries allowed"})}
     try:
         conn = psycopg2.connect(dsn, connect_timeout=10)
         with conn.cursor(cursor_factory=psycopg2.extras.RealDictCursor) as cur:
+            if answer_from:
+                cur.execute("SELECT pg_sleep(%s)", (answer_from,))
             cur.execute(sql)
             rows = cur.fetchall()
         conn.close()
@@ -74,6 +78,8 @@ class Server:
     latency: float = 0.0
     """Seconds every invocation waits before answering (real invocations are not free)."""
     hang: float = 60.0
+    cache: dict[str, Any] = field(default_factory=dict)
+    """The ``cached`` function's answers, by request text."""
 
 
 def _handler_class(dsn: str, other_dsn: str | None, state: Server) -> type:
@@ -136,9 +142,14 @@ def _handler_class(dsn: str, other_dsn: str | None, state: Server) -> type:
                 answer = {"statusCode": 200, "body": json.dumps({"success": True})}
             elif function == "no-count":  # every answer cut to nothing, and says nothing
                 answer = {"statusCode": 200, "body": json.dumps({"success": True, "rows": []})}
+            elif function == "cached":  # a caching layer keyed on the text
+                key = event.get("sql", "")
+                if key not in state.cache:
+                    state.cache[key] = handler(event, dsn)
+                answer = state.cache[key]
             else:
                 answer = handler(event, other_dsn if function == "wrong-db" and other_dsn
-                                 else dsn)
+                                 else dsn, answer_from=2.0 if function == "stale-answer" else 0)
             payload = json.dumps(answer).encode()
             if len(payload) > MAX_PAYLOAD:
                 payload = json.dumps({

@@ -118,15 +118,46 @@ def test_a_hung_function_ends_the_run_fast_with_every_database_check_an_error(
     assert calls <= 4  # not retried, not one timeout after another
 
 
+@pytest.mark.parametrize("selection", [(), ("-k", "custom_sql")], ids=["all", "no-catalog"])
 def test_a_function_that_answers_for_another_database_is_an_error(verify, database, cluster,
-                                                                  aws_env, config_file):
+                                                                  aws_env, config_file,
+                                                                  selection):
+    """Also when no selected check reads the catalog (whose capture names the database)."""
     config = config_file(f'[environments.prod]\nlambda_function = "wrong-db"\n'
-                         f'database = "{database.name}"\n')
+                         f'database = "{database.name}"\n[[custom_sql]]\nname = "positive"\n'
+                         'sql = "SELECT id FROM active_positions WHERE quantity <= 0"\n')
     with lambda_server(database.dsn, other_dsn=cluster.conninfo("postgres")) as server:
-        run = verify("--env", "prod", "--config", str(config), env=aws_env(server.endpoint))
-    assert set(_database_checks(run).values()) == {"error"}
+        run = verify("--env", "prod", "--config", str(config), *selection,
+                     env=aws_env(server.endpoint))
+    checked = "test_custom_sql[positive]" if selection else "test_migration_recorded[001_init]"
+    assert run.outcomes()[checked] == "error"
+    assert set(_database_checks(run).values()) <= {"error"}
+    assert run.returncode == 1
     assert f"answers for database 'postgres', but the environment expects " \
-           f"'{database.name}'" in run.message("test_migration_recorded[001_init]")
+           f"'{database.name}'" in run.message(checked)
+
+
+def test_a_cache_in_front_of_the_function_cannot_answer_a_later_run(verify, database,
+                                                                   aws_env):
+    """Every request's text is its own, so a cache keyed on it never answers from an
+    earlier run: the faults seeded after the first run are seen by the second."""
+    with lambda_server(database.dsn) as server:
+        assert verify("--via-lambda", "cached", env=aws_env(server.endpoint)).returncode == 0
+        database.execute("UPDATE service_heartbeats SET last_beat_at = now() - interval '3h'")
+        run = verify("--via-lambda", "cached", env=aws_env(server.endpoint))
+    assert run.outcomes()["test_fresh[trade_stream_heartbeat]"] == "failed"
+
+
+def test_an_answer_that_is_not_from_now_is_an_error(verify, database, aws_env, config_file):
+    """The function's now() is checked against this machine's clock (here: its
+    transaction began 2 s before the query, over a 1 s allowance)."""
+    config = config_file('[settings]\nproxy_clock_skew = "1s"\n')
+    with lambda_server(database.dsn) as server:
+        run = verify("--via-lambda", "stale-answer", "--config", str(config),
+                     env=aws_env(server.endpoint))
+    assert set(_database_checks(run).values()) == {"error"}
+    assert "from this machine's clock: a cached or replayed answer" in run.message(
+        "test_migration_recorded[001_init]")
 
 
 def test_unreachable_proxy_is_an_error(verify, aws_env):

@@ -44,6 +44,13 @@ def capture_statement() -> str:
     return "SELECT " + ",\n".join(columns).replace("%(locked)s", locked)
 
 
+def identify(target: Target) -> Session:
+    """Who and what answers (the capture's session facts alone), for a run that captures
+    no catalog."""
+    statement = _without_comments(sql("session")).replace("%(locked)s", "'{}'")
+    return from_row(Session, target.query(statement).one())
+
+
 def capture(target: Target) -> Catalog:
     """The target's catalog, in one statement. A relation locked between the lock list and
     a definition makes it time out on lock_timeout: it is then read once more."""

@@ -41,6 +41,9 @@ class Settings:
     """How many queries (or Lambda invocations) run at once against one target."""
     proxy_timeout: Duration | None = None
     """How long to wait for one db-query Lambda invocation (default: statement_timeout + 10s)."""
+    proxy_clock_skew: Duration = "10m"
+    """An answer through the proxy whose ``now()`` is further than this from this machine's
+    clock is not taken as current (a cached or replayed answer, or a clock that is off)."""
 
     def __post_init__(self) -> None:
         _zone(self.timezone)

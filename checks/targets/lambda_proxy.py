@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import re
 import threading
+import uuid
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -70,9 +71,11 @@ def select_text(text: str) -> str:
 
 
 def request_text(settings: Settings, statement: Statement, params: Params = None) -> str:
-    """What is sent as ``{"sql": ...}``: the pins, then the statement."""
+    """What is sent as ``{"sql": ...}``: the pins, then the statement, then a comment
+    unique to this request (no cache keyed on the text can answer it from an earlier run)."""
     pins = pins_statement(settings, local=True, read_only=True).as_string(None)
-    return f"{pins};\n{select_text(render_sql(statement, params))}"
+    return (f"{pins};\n{select_text(render_sql(statement, params))}\n"
+            f"/* ops-verify request {uuid.uuid4().hex} */")
 
 
 class LambdaTarget:
