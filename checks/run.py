@@ -27,6 +27,7 @@ from checks.infra.scratch import Servers
 from checks.kinds.aws import OFF_REASON
 from checks.kinds.base import Env, Facts, Inputs, Kind, Need, Unavailable
 from checks.outcome import CouldNotCheck, Outcome, Status, error, skipped
+from checks.settle import Settling
 from checks.targets import TargetSpec
 from checks.targets.base import Target
 
@@ -118,6 +119,9 @@ def open_target(spec: TargetSpec, resources: Resources) -> Target:
                            resources.servers.get(), probe_block=spec.probe_block)
 
 
+_SAMPLED = (Status.PASSED, Status.FAILED, Status.ERROR)
+
+
 def _proxy_timeout(settings: Settings) -> float | None:
     return duration_ms(settings.proxy_timeout) / 1000 if settings.proxy_timeout else None
 
@@ -173,21 +177,19 @@ class TargetRun:
 
     def _settle(self, converging: list[Check], outcomes: dict[Check, Outcome], facts: Facts,
                 env: Env, pool: ThreadPoolExecutor) -> None:
-        """Retry the checks of a converging state (rollouts, heartbeats) with backoff until
-        they pass or the settle window ends; each keeps how many attempts it took and when
-        it first passed. Invariants of the schema and data are never retried."""
+        """Sample the checks of a converging state (rollouts, heartbeats) with backoff until
+        each passed on consecutive samples (one good sample of a flapping value is not
+        settled) or the window ends; each keeps how many attempts it took and when its
+        passing began. Invariants of the schema and data are never retried."""
         start = time.monotonic()
         deadline = start + self.resources.settle_s
-        attempts = dict.fromkeys(converging, 1)
-        first = {c: 0.0 for c in converging if outcomes[c].status is Status.PASSED}
+        sampled = [c for c in converging if outcomes[c].status in _SAMPLED
+                   and (self.target is not None or not c.kind.reads_target)]
+        settling = Settling()
+        for check in sampled:
+            settling.record(check, outcomes[check].status is Status.PASSED, 0.0)
         delay = 1.0
-        while True:
-            pending = [c for c in converging if outcomes[c].status in (Status.FAILED,
-                                                                       Status.ERROR)
-                       and (self.target is not None or not c.kind.reads_target)]
-            left = deadline - time.monotonic()
-            if not pending or left <= 0:
-                break
+        while (pending := settling.pending(sampled)) and (left := deadline - time.monotonic()) > 0:
             time.sleep(min(delay, left))
             delay = min(delay * 2, 15.0)
             facts.now = env.now = datetime.now(UTC)
@@ -195,13 +197,19 @@ class TargetRun:
             facts.results.update(gather(self._needs(pending, facts, retried), env, pool))
             for check in pending:
                 outcomes[check] = retried.get(check) or _judged(check, facts)
-                attempts[check] += 1
-                if outcomes[check].status is Status.PASSED:
-                    first[check] = round(time.monotonic() - start, 1)
-        for check in converging:
-            if attempts[check] > 1:
-                outcomes[check] = replace(outcomes[check], attempts=attempts[check],
-                                          first_passed_s=first.get(check))
+                settling.record(check, outcomes[check].status is Status.PASSED,
+                                time.monotonic() - start)
+        for check in sampled:
+            samples = settling.samples[check]
+            if samples.unconfirmed:
+                outcomes[check] = replace(
+                    outcomes[check], status=Status.FAILED,
+                    message=f"{outcomes[check].message}; but only its last sample passed, "
+                    "none after it within the settle window: not settled",
+                ).with_severity(getattr(check.spec, "severity", "fail"))
+            if samples.attempts > 1:
+                outcomes[check] = replace(outcomes[check], attempts=samples.attempts,
+                                          first_passed_s=samples.first_passed_s)
 
     def _open(self, db: list[Check], facts: Facts, env: Env,
               outcomes: dict[Check, Outcome]) -> None:

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from checks.settle import Settling
 from tests.conftest import MotoServer, log_heartbeat
 
 IMAGE = "160027201036.dkr.ecr.us-west-2.amazonaws.com/ops-pipeline/trade-stream"
@@ -217,3 +218,18 @@ def test_a_service_that_never_settles_fails_when_the_window_ends(verify, databas
     assert check["first_passed_s"] is None
     assert "scaled to zero" in check["message"]
     assert "still failed after" in run.output
+
+
+def test_one_good_sample_of_a_flapping_state_is_not_settled():
+    """Settled means passing on consecutive samples: a value that flaps between samples
+    never is, and its passing time restarts with each new streak."""
+    settling = Settling()
+    for elapsed, passed in enumerate([True, False, True, False, True]):
+        settling.record("flapping", passed, float(elapsed))
+    samples = settling.samples["flapping"]
+    assert samples.attempts == 5 and samples.unconfirmed and not samples.settled
+    assert samples.first_passed_s == 4.0
+    assert settling.pending(["flapping"]) == ["flapping"]
+    settling.record("flapping", True, 5.0)
+    assert samples.settled and settling.pending(["flapping"]) == []
+    assert samples.first_passed_s == 4.0  # the streak that settled it began at 4 s

@@ -146,8 +146,9 @@ def area_rank(area: str) -> tuple[int, str]:
 
 def settled(results: Sequence[CheckResult]) -> list[str]:
     """One line per check retried in the settle window: how many attempts, when it passed."""
-    return [f"{r.short_id}: " + (f"passed after {r.attempts} attempts ({r.first_passed_s:g} s)"
-                                 if r.first_passed_s is not None else
+    return [f"{r.short_id}: " + (f"passed after {r.attempts} attempts (passing since "
+                                 f"{r.first_passed_s:g} s, confirmed)"
+                                 if r.first_passed_s is not None and r.outcome == "passed" else
                                  f"still {r.outcome} after {r.attempts} attempts")
             for r in ordered(results) if r.attempts > 1]
 
