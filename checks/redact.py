@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
+from urllib.parse import quote, quote_plus
 
 MASK = "***"
 _SECRET_ENV = ("PGPASSWORD", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "GITHUB_TOKEN",
@@ -26,7 +27,8 @@ class Redactor:
 
     def add(self, secret: str | None) -> None:
         if secret and len(secret) >= 3:  # shorter strings would mask ordinary text
-            self._secrets.add(secret)
+            # also as a URL carries it (an AWS session token always holds '/', '+' or '=')
+            self._secrets.update({secret, quote(secret, safe=""), quote_plus(secret)})
 
     def __call__(self, text: str) -> str:
         text = _URL_PASSWORD.sub(rf"\1{MASK}\3", text)

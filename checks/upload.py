@@ -44,8 +44,15 @@ def run_key(dest: Destination, run_id: str, name: str) -> str:
 
 def presign(dest: Destination, run_id: str, clients: AwsClients) -> str:
     """The presigned link ``report.html`` of this run will have (its key is known ahead),
-    signed with SigV4, so that its expiry holds and KMS-encrypted buckets serve it."""
+    signed with SigV4, so that its expiry holds and KMS-encrypted buckets serve it. With
+    temporary credentials, the object's s3:// location instead: their link would carry
+    the session token (a secret) and die with the credentials."""
     try:
+        credentials = clients.session.get_credentials()
+        if credentials is not None and credentials.token:
+            return (f"s3://{dest.bucket}/{run_key(dest, run_id, 'report.html')} (no "
+                    "presigned link: the AWS credentials are temporary, and a link would "
+                    "carry their session token and expire with them)")
         return _client(clients).generate_presigned_url(
             "get_object", Params={"Bucket": dest.bucket,
                                   "Key": run_key(dest, run_id, "report.html")},

@@ -301,8 +301,9 @@ class Reports:
             write(f"reports NOT uploaded: {self.redact(self.upload_error)}", red=True, bold=True)
             self._fail_run()
             return
-        write(f"report for the ticket (link valid {self.plan.upload.expiry_s // 3600} h): "
-              f"{self.run.report_url}", bold=True)
+        valid = ("" if (self.run.report_url or "").startswith("s3://")
+                 else f" (link valid {self.plan.upload.expiry_s // 3600} h)")
+        write(f"report for the ticket{valid}: {self.run.report_url}", bold=True)
 
 
 def _width(terminalreporter: Any) -> int:

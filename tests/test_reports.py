@@ -7,6 +7,7 @@ import json
 import re
 import shutil
 import subprocess
+import urllib.parse
 import urllib.request
 from pathlib import Path
 
@@ -151,6 +152,22 @@ def test_upload_puts_reports_under_a_run_prefix_and_prints_a_working_link(
         assert b"Post-deploy verification" in response.read()
     assert link in (run.reports_dir / "summary.md").read_text()
     assert env["AWS_SECRET_ACCESS_KEY"] not in run.all_output()
+
+
+def test_temporary_credentials_give_the_location_not_a_link_with_their_token(
+        verify, database, s3_server):
+    """A presigned link made with a session token carries it (URL-encoded): the location
+    is printed instead, and the token appears nowhere in any encoding."""
+    env, client = s3_server
+    token = "FwoGZXIvYXdzEJr//////////wEaDtest+session/token=="
+    run = verify("--dsn", database.dsn, "--upload", "s3://release-evidence/ops-pipeline",
+                 env={**env, "AWS_SESSION_TOKEN": token})
+    assert run.returncode == 0, run.output
+    assert len(client.list_objects_v2(Bucket="release-evidence")["Contents"]) == 5
+    assert re.search(r"report for the ticket: s3://release-evidence/ops-pipeline/\S+/report"
+                     r"\.html \(no presigned link: the AWS credentials are temporary", run.output)
+    for shown in (token, urllib.parse.quote(token, safe=""), urllib.parse.quote_plus(token)):
+        assert shown not in run.all_output()
 
 
 def test_failed_upload_makes_the_run_fail(verify, database):
