@@ -300,6 +300,10 @@ class Reports:
         if self.upload_error:
             write(f"reports NOT uploaded: {self.redact(self.upload_error)}", red=True, bold=True)
             self._fail_run()
+            # the ticket's comment must not offer a link to what was never written
+            self.run.upload_error = self.upload_error
+            _write(self.plan.reports_dir / "summary.md",
+                   self.redact(summary_markdown(self.run, self._finished())))
             return
         valid = ("" if (self.run.report_url or "").startswith("s3://")
                  else f" (link valid {self.plan.upload.expiry_s // 3600} h)")

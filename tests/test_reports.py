@@ -177,6 +177,9 @@ def test_failed_upload_makes_the_run_fail(verify, database):
     assert run.summary["outcome"] == "passed"  # the checks themselves passed...
     assert run.returncode == 1  # ...but the ticket would lack its evidence
     assert "reports NOT uploaded" in run.output
+    summary = (run.reports_dir / "summary.md").read_text()  # what --attach would post
+    assert "Reports NOT uploaded: upload to s3://nowhere/x/" in summary
+    assert "Full report" not in summary
 
 
 def test_bad_upload_url_is_a_usage_error(verify):

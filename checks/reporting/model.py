@@ -72,6 +72,8 @@ class Run:
     targets: list[dict[str, str]] = field(default_factory=list)
     environment: dict[str, str] = field(default_factory=dict)
     report_url: str | None = None
+    upload_error: str | None = None
+    """Why the reports did not reach the ticket's storage (then no link is given)."""
     no_verdict: str | None = None
     """Why this run gives no verdict at all (e.g. ``--setup-only``)."""
 

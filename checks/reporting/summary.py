@@ -91,7 +91,9 @@ def summary_markdown(run: Run, results: Sequence[CheckResult]) -> str:
         lines += ["", f"Not run ({len(run.not_run)}): "
                   + ", ".join(f"`{i.split('::', 1)[-1]}`" for i in run.not_run[:10])
                   + (" …" if len(run.not_run) > 10 else "")]
-    if run.report_url:
+    if run.upload_error:
+        lines += ["", f"Reports NOT uploaded: {run.upload_error}"]
+    elif run.report_url:
         lines += ["", f"Full report: {run.report_url}"]
     return "\n".join(lines) + "\n"
 
