@@ -137,7 +137,7 @@ def build(pytest_config: pytest.Config) -> Plan:
             AwsClients(cfg.aws.region).require()
     except ConfigError as exc:
         if worker is None:
-            _write_usage_error(reports_dir, redact(str(exc)))
+            write_usage_error(reports_dir, redact(str(exc)))
         raise pytest.UsageError(redact(str(exc))) from None
     _clear_libpq_environment()
     engine = Engine((bin_dir or _default_bin()).resolve())
@@ -232,12 +232,12 @@ def replace_stale_reports(config: pytest.Config, parser: pytest.Parser) -> None:
         for name in REPORT_FILES:
             (reports_dir / name).unlink(missing_ok=True)
         if reports_dir.is_dir():
-            _write_usage_error(reports_dir, Redactor.from_environment(os.environ)(message))
+            write_usage_error(reports_dir, Redactor.from_environment(os.environ)(message))
     except OSError:
         pass  # an unwritable folder was never written by an earlier run either
 
 
-def _write_usage_error(reports_dir: Path, message: str) -> None:
+def write_usage_error(reports_dir: Path, message: str) -> None:
     summary = {"outcome": "error", "target": None, "release": None,
                "started_at": datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
                "duration_s": 0.0, "counts": {}, "selection": None, "checks": [],

@@ -27,7 +27,7 @@ from checks.reporting.history import current, past_runs
 from checks.reporting.html import evidence_html, mask_columns, verdict_html
 from checks.reporting.summary import summary_json, summary_markdown
 from plugin.items import CHECK_KEY, SPREAD_KEY
-from plugin.plan import PLAN_KEY, REPORT_FILES, Plan
+from plugin.plan import PLAN_KEY, REPORT_FILES, Plan, write_usage_error
 
 _ENV_KEYS = ("Duration", "Outcome", "Target", "Release", "Suite commit", "Started", "Run by",
              "Write probes", "Selection")
@@ -37,6 +37,13 @@ def pytest_configure(config: pytest.Config) -> None:
     # Runs after plugin.items builds the plan (tryfirst) and, being a conftest plugin,
     # before pytest-html and junitxml read their paths.
     plan = config.stash[PLAN_KEY]
+    if config.pluginmanager.is_blocked("terminal"):
+        # the console section, uploads, pushes and attachments all run at its summary
+        message = ("-p no:terminal: the suite reports through pytest's terminal plugin; keep "
+                   "it (use -q for less output)")
+        if not hasattr(config, "workerinput"):
+            write_usage_error(plan.reports_dir, message)
+        raise pytest.UsageError(message)
     if _no_verdict(config) is None:  # a mode that runs no check writes no report at all
         if not config.option.htmlpath:
             config.option.htmlpath = str(plan.reports_dir / "report.html")

@@ -113,7 +113,7 @@ def test_a_run_stopped_at_the_first_failure_lists_what_it_did_not_run(verify, da
     assert "selected check(s) not run" in (run.reports_dir / "summary.md").read_text()
 
 
-@pytest.mark.parametrize("mistake", ["config", "option-typo"])
+@pytest.mark.parametrize("mistake", ["config", "option-typo", "no-terminal"])
 def test_a_usage_error_replaces_the_previous_reports(verify, database, tmp_path, config_file,
                                                      mistake):
     reports = tmp_path / "reports"
@@ -122,9 +122,13 @@ def test_a_usage_error_replaces_the_previous_reports(verify, database, tmp_path,
         bad = config_file("[settings]\nsample_rows = 0\n")
         run = verify("--dsn", database.dsn, "--config", str(bad), reports=reports)
         cause = "sample_rows: 0 is out of range"
-    else:  # refused by pytest's own parser, before any hook of a run
+    elif mistake == "option-typo":  # refused by pytest's own parser, before any hook
         run = verify("--dns", database.dsn, reports=reports)
         cause = "unrecognized arguments: --dns"
+    else:  # the console, uploads and attachments all run at the terminal's summary
+        run = verify("--dsn", database.dsn, "-p", "no:terminal", "-o", "addopts=",
+                     reports=reports)
+        cause = "-p no:terminal: the suite reports through pytest's terminal plugin"
     assert run.returncode == 4
     assert cause in run.output
     assert run.summary["outcome"] == "error"
