@@ -95,9 +95,10 @@ class PostgresTarget:
         self._slots = threading.BoundedSemaphore(settings.concurrency)
         self._all: list[psycopg.Connection] = []
         self._lock = threading.Lock()
-        # statement_timeout needs a server that answers; past this, the socket is cut.
-        self._answer_s = (duration_ms(settings.statement_timeout)
-                          + duration_ms(settings.connect_timeout)) / 1000
+        # statement_timeout needs a server that answers; past this (per statement of a
+        # block, plus connect_timeout once), the socket is cut.
+        self._statement_s = duration_ms(settings.statement_timeout) / 1000
+        self._grace_s = duration_ms(settings.connect_timeout) / 1000
         self._broken: str | None = None
         self._idle.put(self._connect())  # fail now, once, if the target cannot be reached
 
@@ -111,7 +112,7 @@ class PostgresTarget:
         except psycopg.Error as exc:
             raise CouldNotCheck(f"cannot connect to {self.name}: {first_line(exc)}") from None
         try:
-            with self._answered(conn):
+            with self._answered(conn, statements=2):
                 conn.execute(pins_statement(s, local=False))
                 conn.execute("SELECT pg_catalog.set_config('default_transaction_read_only', "
                              "'on', false)")
@@ -125,10 +126,12 @@ class PostgresTarget:
         return conn
 
     @contextmanager
-    def _answered(self, conn: psycopg.Connection) -> Iterator[None]:
-        """The block's statements answered within ``_answer_s``, or the target is broken:
-        the socket is cut (libpq fails at once) and later queries are not sent."""
-        with cut_after(conn, self._answer_s) as was_cut:
+    def _answered(self, conn: psycopg.Connection, statements: int = 1) -> Iterator[None]:
+        """The block's ``statements`` answered within statement_timeout each (plus
+        connect_timeout), or the target is broken: the socket is cut (libpq fails at once)
+        and later queries are not sent."""
+        limit = statements * self._statement_s + self._grace_s
+        with cut_after(conn, limit) as was_cut:
             try:
                 yield
             except psycopg.Error:
@@ -136,9 +139,9 @@ class PostgresTarget:
                     raise
                 with self._lock:
                     self._broken = self._broken or (
-                        f"{self.name}: no answer within {self._answer_s:g}s (statement_timeout"
-                        " + connect_timeout; the network or the server stopped answering); "
-                        "later queries not sent")
+                        f"{self.name}: no answer within {limit:g}s (statement_timeout per "
+                        "statement + connect_timeout; the network or the server stopped "
+                        "answering); later queries not sent")
                 raise CouldNotCheck(self._broken) from None
 
     def _acquire(self) -> psycopg.Connection:
@@ -184,7 +187,8 @@ class PostgresTarget:
         try:
             # currval()/lastval() are per session: forget earlier ones, so any defined after
             # the probes were defined by them.
-            with self._answered(conn):
+            # DISCARD, SET, the pins, each probe, lastval() and a currval() per sequence
+            with self._answered(conn, statements=len(inserts) + len(sequences) + 4):
                 conn.execute("DISCARD SEQUENCES")
                 with conn.transaction(force_rollback=True):
                     conn.execute("SET TRANSACTION READ WRITE")
