@@ -91,7 +91,7 @@ def test_not_valid_constraint_with_violating_rows_fails(verify, database, config
     run = verify("--dsn", database.dsn, "-k", "test_check_constraint_definition")
     check = "test_check_constraint_definition[chk_active_positions_side]"
     assert run.outcomes()[check] == "failed"
-    assert "1 existing rows violate it (VALIDATE CONSTRAINT would fail)" in run.message(
+    assert "it is NOT VALID, and 1 existing rows violate it" in run.message(
         "[chk_active_positions_side]")
     config = config_file(
         '[[check_constraints]]\ntable = "active_positions"\nname = "chk_active_positions_side"\n'
@@ -257,3 +257,68 @@ def test_duplicates_of_a_composite_key_are_counted_exactly_and_sampled(verify, d
     assert evidence["rows"] == [["ord-1", "1", 3, "acct,1, acct,5, acct,9"],
                                 ["ord-2", "1", 3, "acct,10, acct,2, acct,6"]]
     assert evidence["total"] == 4
+
+
+_QUANTITY = ('[[check_constraints]]\ntable = "{table}"\nname = "chk_quantity"\n'
+             'expression = "{expression}"\n')
+
+
+@pytest.mark.parametrize(("seed", "table", "expression", "said"), [
+    pytest.param(
+        "CREATE FUNCTION valid_quantity(q numeric) RETURNS boolean LANGUAGE sql IMMUTABLE "
+        "AS 'SELECT q >= 0'; ALTER TABLE active_positions ADD CONSTRAINT chk_quantity "
+        "CHECK (valid_quantity(quantity)); UPDATE active_positions SET quantity = 0 "
+        "WHERE ticker = 'AAPL'; CREATE OR REPLACE FUNCTION valid_quantity(q numeric) "
+        "RETURNS boolean LANGUAGE sql IMMUTABLE AS 'SELECT q > 0'",
+        "active_positions", "valid_quantity(quantity)",
+        "it calls valid_quantity(numeric), and PostgreSQL re-checks no row when a function "
+        "is redefined, and 1 existing rows violate it", id="function-redefined"),
+    pytest.param(
+        "CREATE TABLE position_history_archive () INHERITS (position_history); "
+        "ALTER TABLE position_history ADD CONSTRAINT chk_quantity CHECK (quantity > 0) "
+        "NO INHERIT; INSERT INTO position_history_archive (execution_uuid, ticker, side, "
+        "quantity, entry_price, exit_price, exit_time) VALUES (gen_random_uuid(), 'X', "
+        "'long', -3, 1, 1, now())",
+        "position_history", "quantity > 0",
+        "it is NO INHERIT, and the table has children whose rows it does not check, and 1 "
+        "existing rows violate it", id="no-inherit-child"),
+])
+def test_a_validated_rule_that_rows_break_all_the_same_fails(verify, database, config_file,
+                                                            seed, table, expression, said):
+    """Validated proves the rows only while the rule cannot change under them: a
+    redefined function, or NO INHERIT over child tables, and the rows are counted."""
+    database.execute(seed)
+    config = config_file(_QUANTITY.format(table=table, expression=expression))
+    run = verify("--dsn", database.dsn, "--config", str(config), "-k", "definition")
+    assert run.outcomes() == {"test_check_constraint_definition[chk_quantity]": "failed"}
+    assert said in run.message("[chk_quantity]")
+
+
+@pytest.mark.parametrize(("seed", "said"), [
+    pytest.param(
+        "CREATE TABLE fills (id bigint NOT NULL, filled_at timestamptz NOT NULL, quantity "
+        "numeric NOT NULL, CONSTRAINT chk_quantity CHECK (quantity > 0)) PARTITION BY RANGE "
+        "(filled_at); CREATE TABLE fills_2026 PARTITION OF fills FOR VALUES FROM "
+        "('2026-01-01') TO ('2027-01-01'); CREATE SEQUENCE fill_no; CREATE FUNCTION "
+        "bump() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN PERFORM setval('fill_no', 7); "
+        "RETURN NEW; END $$; CREATE TRIGGER trg_bump BEFORE INSERT ON fills_2026 FOR EACH "
+        "ROW EXECUTE FUNCTION bump()",
+        "has trigger trg_bump (on public.fills_2026)"),
+    pytest.param(
+        "CREATE FUNCTION audited(q numeric) RETURNS boolean LANGUAGE sql VOLATILE AS "
+        "'SELECT q > 0'; CREATE DOMAIN audited_quantity AS numeric CHECK (audited(VALUE)); "
+        "CREATE TABLE fills (id bigint PRIMARY KEY, size audited_quantity NOT NULL, "
+        "quantity numeric NOT NULL CONSTRAINT chk_quantity CHECK (quantity > 0))",
+        "(or on a domain of its columns) calls non-immutable audited(numeric)"),
+], ids=["partition-trigger", "domain-calls-volatile"])
+def test_a_probe_that_would_run_code_elsewhere_is_not_run(verify, database, config_file,
+                                                         seed, said):
+    """The probe's row is routed to a partition, and a domain's CHECK runs on its values:
+    their triggers and functions would run too (a sequence set, a row written elsewhere)."""
+    database.execute(seed)
+    config = config_file(_QUANTITY.format(table="fills", expression="quantity > 0"))
+    run = verify("--dsn", database.dsn, "--config", str(config), "-k", "enforced")
+    assert run.outcomes() == {"test_check_constraint_enforced[chk_quantity]": "skipped"}
+    assert said in run.message("[chk_quantity]")
+    if "fill_no" in seed:
+        assert database.execute("SELECT is_called FROM fill_no") == [(False,)]

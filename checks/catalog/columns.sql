@@ -1,6 +1,7 @@
 -- Columns of user tables: type (as PostgreSQL prints it, and its length or precision),
 -- nullability, default, identity, generated expression, and a collation other than the
 -- type's own. Defaults of tables locked by another session are left NULL.
+-- volatile_calls: non-IMMUTABLE functions its domain's CHECKs call (a probe would run them).
 SELECT c.oid::bigint                                        AS relation,
        n.nspname                                            AS schema,
        c.relname                                            AS "table",
@@ -19,7 +20,19 @@ SELECT c.oid::bigint                                        AS relation,
        a.attidentity::text                                  AS identity,
        a.attgenerated::text                                 AS generated,
        CASE WHEN a.attcollation <> 0 AND a.attcollation <> t.typcollation
-            THEN cn.nspname || '.' || co.collname END       AS collation
+            THEN cn.nspname || '.' || co.collname END       AS collation,
+       ARRAY(WITH RECURSIVE domains(oid) AS (
+                 SELECT t.oid WHERE t.typtype = 'd'
+                 UNION
+                 SELECT b.typbasetype FROM pg_catalog.pg_type b JOIN domains d ON b.oid = d.oid
+                 WHERE b.typtype = 'd')
+             SELECT DISTINCT p.oid::pg_catalog.regprocedure::text
+             FROM domains d
+             JOIN pg_catalog.pg_constraint dc ON dc.contypid = d.oid
+             CROSS JOIN LATERAL pg_catalog.regexp_matches(coalesce(dc.conbin::text, ''),
+                                            ':(?:funcid|opfuncid) (\d+)', 'g') AS m
+             JOIN pg_catalog.pg_proc p ON p.oid = m[1]::pg_catalog.oid
+             WHERE p.provolatile <> 'i')::text[]            AS volatile_calls
 FROM pg_catalog.pg_attribute a
 JOIN pg_catalog.pg_class c ON c.oid = a.attrelid
 JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace

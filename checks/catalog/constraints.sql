@@ -1,6 +1,8 @@
 -- Table constraints of every kind but NOT NULL (PostgreSQL 18 catalogs those as
 -- constraints; nullability is compared on the columns). conenforced exists from 18 on.
 -- volatile_calls: functions a CHECK calls that are not IMMUTABLE (a probe would run them).
+-- user_calls: functions it calls that were created after initdb (one redefined later
+-- changes the rule, and PostgreSQL re-checks no existing row).
 SELECT con.oid::bigint                                      AS oid,
        n.nspname                                            AS schema,
        c.relname                                            AS "table",
@@ -24,7 +26,12 @@ SELECT con.oid::bigint                                      AS oid,
              FROM pg_catalog.regexp_matches(coalesce(con.conbin::text, ''),
                                             ':(?:funcid|opfuncid) (\d+)', 'g') AS m
              JOIN pg_catalog.pg_proc p ON p.oid = m[1]::pg_catalog.oid
-             WHERE p.provolatile <> 'i')::text[]            AS volatile_calls
+             WHERE p.provolatile <> 'i')::text[]            AS volatile_calls,
+       ARRAY(SELECT DISTINCT p.oid::pg_catalog.regprocedure::text
+             FROM pg_catalog.regexp_matches(coalesce(con.conbin::text, ''),
+                                            ':(?:funcid|opfuncid) (\d+)', 'g') AS m
+             JOIN pg_catalog.pg_proc p ON p.oid = m[1]::pg_catalog.oid
+             WHERE p.oid >= 16384)::text[]                  AS user_calls
 FROM pg_catalog.pg_constraint con
 JOIN pg_catalog.pg_class c ON c.oid = con.conrelid
 JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace

@@ -77,6 +77,8 @@ class Column:
     identity: str
     generated: str
     collation: str | None
+    volatile_calls: tuple[str, ...] = ()
+    """Non-IMMUTABLE functions the CHECKs of its domain (and base domains) call."""
 
 
 @dataclass(frozen=True)
@@ -96,6 +98,9 @@ class Constraint:
     columns: tuple[str, ...]
     references: str | None
     volatile_calls: tuple[str, ...]
+    user_calls: tuple[str, ...] = ()
+    """Functions it calls that were created after initdb (a later redefinition changes the
+    rule without re-checking any row)."""
 
 
 @dataclass(frozen=True)
@@ -297,6 +302,19 @@ class Catalog:
 
     def column(self, schema: str, table: str, name: str) -> Column | None:
         return next((c for c in self.of_table("columns", schema, table) if c.name == name), None)
+
+    def descendants(self, schema: str, table: str) -> list[Relation]:
+        """Its partitions and inheritance children, and theirs: the tables a row written
+        to it may land in, and whose rows a read of it returns."""
+        found: list[Relation] = []
+        parents = {f"{schema}.{table}"}
+        while True:
+            children = [r for r in self.relations if set(r.parents) & parents
+                        and r not in found]
+            if not children:
+                return found
+            found += children
+            parents = {f"{r.schema}.{r.name}" for r in children}
 
     def sequences_of(self, schema: str, table: str) -> list[Sequence]:
         prefix = f"{schema}.{table}."

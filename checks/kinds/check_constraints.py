@@ -72,6 +72,19 @@ def _violators(c: CheckConstraint, live: Constraint) -> Aggregate:
                      f"count(*) FILTER (WHERE NOT ({check_expression(live.definition or '')}))")
 
 
+def _unproven(c: CheckConstraint, live: Constraint, catalog: Catalog) -> str | None:
+    """Why PostgreSQL's own word does not prove that every row holds the rule, if so (then
+    the rows are counted)."""
+    if not live.validated:
+        return "it is NOT VALID"
+    if live.user_calls:
+        return (f"it calls {', '.join(live.user_calls)}, and PostgreSQL re-checks no row "
+                "when a function is redefined")
+    if live.no_inherit and catalog.descendants(c.schema, c.table):
+        return "it is NO INHERIT, and the table has children whose rows it does not check"
+    return None
+
+
 def definition_needs(c: CheckConstraint, facts: Facts) -> list[Need]:
     live = _found(c, facts.catalog)[1]
     if live is None:
@@ -79,7 +92,7 @@ def definition_needs(c: CheckConstraint, facts: Facts) -> list[Need]:
     columns = _columns(c, facts.catalog)
     needs: list[Need] = [Normalized(columns, c.expression),
                          Normalized(columns, check_expression(live.definition or ""))]
-    if not live.validated and live.enforced:
+    if live.enforced and _unproven(c, live, facts.catalog):
         needs.append(_violators(c, live))
     return needs
 
@@ -105,15 +118,15 @@ def definition(c: CheckConstraint, facts: Facts) -> Outcome:
                       f"({c.expression}), found {live.definition}", compare)
     if not live.enforced:
         return failed(f"{c.name} is NOT ENFORCED: PostgreSQL does not apply it", compare)
-    if live.validated:
+    unproven = _unproven(c, live, facts.catalog)
+    if unproven is None:
         return passed(f"{c.name} matches and is validated", compare)
     count = facts[_violators(c, live)]
     rows = int(count.value)
     if rows == 0:
-        return passed(f"{c.name} matches; NOT VALID, and 0 existing rows violate it "
-                      "(VALIDATE CONSTRAINT would succeed)", compare, sql=[count.sql])
-    message = (f"{c.name} matches, but it is NOT VALID and {rows} existing rows violate it "
-               "(VALIDATE CONSTRAINT would fail)")
+        return passed(f"{c.name} matches; {unproven}, and 0 existing rows violate it",
+                      compare, sql=[count.sql])
+    message = f"{c.name} matches, but {unproven}, and {rows} existing rows violate it"
     if c.allow_violating_rows:
         return accepted(message + "; accepted by allow_violating_rows", compare,
                         sql=[count.sql])
@@ -128,18 +141,26 @@ def _probe_block(c: CheckConstraint, facts: Facts) -> str | None:
         return "not probed: probe = false in the config" + (f" ({c.description})"
                                                             if c.description else "")
     catalog = facts.catalog
+    # the probe's row may be routed to a partition: its triggers and checks run too
+    tables = [(c.schema, c.table), *((r.schema, r.name)
+                                     for r in catalog.descendants(c.schema, c.table))]
     if not c.probe_with_triggers:
-        triggers = [t.name for t in catalog.of_table("triggers", c.schema, c.table)]
-        rules = [r.name for r in catalog.of_table("rules", c.schema, c.table)]
-        if triggers or rules:
-            what = ", ".join([*(f"trigger {t}" for t in triggers), *(f"rule {r}" for r in rules)])
-            return (f"not probed: {c.schema}.{c.table} has {what}, which would run on the "
-                    "probe's INSERT (set probe_with_triggers = true to probe anyway)")
-    volatile = sorted({f for k in catalog.of_table("constraints", c.schema, c.table)
-                       for f in k.volatile_calls})
+        found = [f"{kind} {o.name}" + ("" if (o.schema, o.table) == tables[0]
+                                       else f" (on {o.schema}.{o.table})")
+                 for schema, table in tables
+                 for kind, objects in (("trigger", catalog.of_table("triggers", schema, table)),
+                                       ("rule", catalog.of_table("rules", schema, table)))
+                 for o in objects]
+        if found:
+            return (f"not probed: {c.schema}.{c.table} has {', '.join(found)}, which would "
+                    "run on the probe's INSERT (set probe_with_triggers = true to probe "
+                    "anyway)")
+    volatile = sorted({f for schema, table in tables
+                       for kind in ("constraints", "columns")
+                       for o in catalog.of_table(kind, schema, table) for f in o.volatile_calls})
     if volatile:
-        return (f"not probed: a CHECK on {c.schema}.{c.table} calls non-immutable "
-                f"{', '.join(volatile)}, which the probe would run")
+        return (f"not probed: a CHECK on {c.schema}.{c.table} (or on a domain of its columns)"
+                f" calls non-immutable {', '.join(volatile)}, which the probe would run")
     return None
 
 
