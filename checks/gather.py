@@ -214,7 +214,8 @@ class Duplicates(TableRead):
         """
         keys = sql.SQL(", ").join(map(sql.Identifier, self.columns))
         scope = sql.SQL(" AND ").join(
-            [*(sql.SQL("{} IS NOT NULL").format(sql.Identifier(c)) for c in self.columns),
+            # NOT (x IS NULL): a composite key with one NULL field is a key all the same
+            [*(sql.SQL("NOT ({} IS NULL)").format(sql.Identifier(c)) for c in self.columns),
              *([sql.SQL("({})").format(sql.SQL(self.where))] if self.where else [])])
         table = table_name(self.schema, self.table)
         match = sql.SQL(" AND ").join(sql.SQL("r.{c} = d.{c}").format(c=sql.Identifier(c))

@@ -294,7 +294,10 @@ def test_config_values_are_range_checked(verify, config_file, text, message):
     ("CREATE UNIQUE INDEX uq_real ON active_positions (alpaca_order_id) "
      "WHERE alpaca_order_id IS NOT NULL", True),
     ("CREATE UNIQUE INDEX uq_full ON active_positions (alpaca_order_id)", True),
-], ids=["where-false", "deferrable", "other-columns", "not-null-partial", "full"])
+    ("CREATE UNIQUE INDEX uq_parent ON active_positions (alpaca_order_id); "
+     "CREATE TABLE active_positions_archive () INHERITS (active_positions)", False),
+], ids=["where-false", "deferrable", "other-columns", "not-null-partial", "full",
+        "parent-of-children"])
 def test_a_unique_guard_counts_only_if_it_guards_every_row(verify, database, config_file,
                                                            guard, is_guard):
     database.execute(guard)
@@ -304,6 +307,21 @@ def test_a_unique_guard_counts_only_if_it_guards_every_row(verify, database, con
     assert run.outcomes() == {"test_no_duplicates[orders]": "passed" if is_guard else "failed"}
     if not is_guard:
         assert "no database-level unique guard" in run.message("[orders]")
+
+
+def test_a_composite_key_with_a_null_field_is_still_a_key(verify, database, config_file):
+    """Only a NULL key is out of scope: (broker, NULL) twice is a duplicate, as a unique
+    index would say (x IS NOT NULL is false for it, NOT (x IS NULL) is true)."""
+    database.execute(
+        "CREATE TYPE order_ref AS (broker text, leg int); "
+        "ALTER TABLE active_positions ADD COLUMN order_ref order_ref; "
+        "UPDATE active_positions SET order_ref = ROW('alpaca-' || id, 1); "
+        "UPDATE active_positions SET order_ref = ROW('alpaca-x', NULL) "
+        "WHERE id IN (SELECT id FROM active_positions ORDER BY id LIMIT 2)")
+    config = config_file('[[unique]]\nname = "refs"\ntable = "active_positions"\n'
+                         'columns = ["order_ref"]\n')
+    run = verify("--dsn", database.dsn, "--config", str(config), "-k", "no_duplicates")
+    assert run.outcomes() == {"test_no_duplicates[refs]": "failed"}
 
 
 # ---------------------------------------------------------------- probes leave no trace

@@ -37,7 +37,11 @@ class Unique(Common):
 def guards(catalog: Catalog, schema: str, table: str, columns: list[str]) -> list[Index]:
     """Unique indexes that really guard every row: valid and ready, checked at once (not
     deferrable), on exactly these columns, and not partial (a predicate that only leaves
-    out NULL keys, which are never compared, still guards every row)."""
+    out NULL keys, which are never compared, still guards every row). A plain table's
+    index guards none of its inheritance children's rows (a partitioned one's does)."""
+    relation = catalog.table(schema, table)
+    if relation and relation.kind != "p" and catalog.descendants(schema, table):
+        return []
     return [i for i in catalog.of_table("indexes", schema, table)
             if i.unique and i.valid and i.ready and i.immediate
             and sorted(c or "" for c in i.columns) == sorted(columns)
