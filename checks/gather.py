@@ -165,7 +165,7 @@ class Newest(TableRead):
 
     def run(self, env: Env) -> dict[str, Any]:
         assert env.target is not None
-        scope = sql.SQL(" WHERE ({})").format(sql.SQL(self.where)) if self.where else sql.SQL("")
+        scope = sql.SQL(" WHERE ({})").format(user_sql(self.where)) if self.where else sql.SQL("")
         table = table_name(self.schema, self.table)
         statement = sql.SQL(
             "SELECT max({col})::text AS newest, "
@@ -216,7 +216,7 @@ class Duplicates(TableRead):
         scope = sql.SQL(" AND ").join(
             # NOT (x IS NULL): a composite key with one NULL field is a key all the same
             [*(sql.SQL("NOT ({} IS NULL)").format(sql.Identifier(c)) for c in self.columns),
-             *([sql.SQL("({})").format(sql.SQL(self.where))] if self.where else [])])
+             *([sql.SQL("({})").format(user_sql(self.where))] if self.where else [])])
         table = table_name(self.schema, self.table)
         match = sql.SQL(" AND ").join(sql.SQL("r.{c} = d.{c}").format(c=sql.Identifier(c))
                                       for c in self.columns)
@@ -246,6 +246,12 @@ class Duplicates(TableRead):
                                           for c in self.columns), **name)
 
 
+def user_sql(text: str) -> sql.SQL:
+    """SQL from the config, to be wrapped in the suite's own: no trailing semicolon, and a
+    line end, so that a trailing ``--`` comment cannot swallow what follows it."""
+    return sql.SQL(text.strip().rstrip(";").rstrip() + "\n")
+
+
 @dataclass(frozen=True)
 class SelectRows(Need):
     """A configured SELECT: its first ``limit`` rows and how many there are in all."""
@@ -256,7 +262,7 @@ class SelectRows(Need):
     def run(self, env: Env) -> dict[str, Any]:
         assert env.target is not None
         statement = sql.SQL("SELECT q.*, count(*) OVER () AS {} FROM ({}) AS q LIMIT {}").format(
-            sql.Identifier(TOTAL), sql.SQL(self.text.strip().rstrip(";")),
+            sql.Identifier(TOTAL), user_sql(self.text),
             sql.Literal(self.limit))
         rows = env.target.query(statement)
         total = rows.rows[0][-1] if rows.rows else 0

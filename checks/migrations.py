@@ -61,6 +61,11 @@ def discover(directory: Path, order: str = "numeric") -> list[MigrationFile]:
     if not directory.is_dir():
         raise ConfigError(f"migrations dir not found: {directory}")
     for path in directory.iterdir():
+        if path.is_dir() and path.suffix.lower() != ".sql" and any(path.rglob("*.[sS][qQ][lL]")):
+            raise ConfigError(f"migrations dir {directory}: {path.name}/ holds .sql files; a "
+                              "runner that reads subfolders would apply them, and this suite "
+                              "reads only the folder itself: move them up, or point "
+                              "--migrations-dir elsewhere")
         if path.suffix.lower() == ".sql" and (path.suffix != ".sql" or not path.is_file()):
             # what a migration runner may apply must never be silently left out here
             problem = "not a readable file" if path.suffix == ".sql" else "suffix is not .sql"

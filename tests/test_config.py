@@ -57,7 +57,9 @@ def test_migration_without_numeric_version_is_an_error(tmp_path):
     (lambda d: (d / "0005_unique_order_id.SQL").write_text("SELECT 1;"), "suffix is not .sql"),
     (lambda d: (d / "0006_link.sql").symlink_to(d / "gone.sql"), "not a readable file"),
     (lambda d: (d / "0007_folder.sql").mkdir(), "not a readable file"),
-], ids=["upper-case-suffix", "broken-symlink", "directory"])
+    (lambda d: ((d / "2026_03").mkdir(), (d / "2026_03" / "2026_03_05_0001_x.sql").write_text(
+        "SELECT 1;")), "2026_03/ holds .sql files"),
+], ids=["upper-case-suffix", "broken-symlink", "directory", "subfolder"])
 def test_a_migration_file_that_would_be_left_out_is_an_error(tmp_path, make, problem):
     (tmp_path / "001_init.sql").write_text("SELECT 1;")
     make(tmp_path)

@@ -234,6 +234,24 @@ def test_query_error_in_a_check_is_one_line_error(verify, database, config_file)
     assert "ERROR test_custom_sql[divides]\n      division by zero" in run.output
 
 
+def test_config_sql_ending_in_a_line_comment_still_runs(verify, database, config_file):
+    """The suite wraps the config's SQL in its own; a trailing ``--`` comment (a TOML
+    multi-line string loses its last line end) must not swallow the wrapper."""
+    database.execute("UPDATE active_positions SET quantity = -1 WHERE ticker = 'AAPL'")
+    config = config_file(
+        '[[custom_sql]]\nname = "negative"\n'
+        'sql = """SELECT id FROM active_positions WHERE quantity < 0 -- open or not"""\n'
+        '[[unique]]\nname = "orders"\ntable = "active_positions"\n'
+        'columns = ["alpaca_order_id"]\nwhere = "status = \'open\' -- live ones"\n'
+        '[[freshness]]\nname = "beat"\ntable = "service_heartbeats"\n'
+        'column = "last_beat_at"\nwhere = "service = \'trade-stream\' -- ours"\n')
+    run = verify("--dsn", database.dsn, "--config", str(config), "-k",
+                 "custom_sql or no_duplicates or fresh")
+    assert run.outcomes() == {"test_custom_sql[negative]": "failed",
+                              "test_no_duplicates[orders]": "passed",
+                              "test_fresh[beat]": "passed"}, run.output
+
+
 def test_duplicates_of_a_composite_key_are_counted_exactly_and_sampled(verify, database,
                                                                        config_file):
     """Column names that are also the statement's own names (n, scanned, g, d) change
