@@ -342,6 +342,24 @@ def test_a_default_that_calls_nextval_is_never_evaluated(verify, database):
             _sequence(database, "position_history_id_seq")) == before
 
 
+def test_a_check_function_that_sets_a_sequence_is_caught(verify, database, config_file):
+    """setval() defines currval() but not lastval(): the sequences that moved during the
+    probe are asked too (here a function that says IMMUTABLE and is not)."""
+    database.execute(
+        "CREATE SEQUENCE sneaky_seq; "
+        "CREATE FUNCTION sneaky(q numeric) RETURNS boolean LANGUAGE plpgsql IMMUTABLE AS "
+        "$$ BEGIN IF q <= 0 THEN PERFORM setval('sneaky_seq', 42); END IF; RETURN q > 0; "
+        "END $$; "
+        "ALTER TABLE active_positions ADD CONSTRAINT chk_sneaky CHECK (sneaky(quantity)) "
+        "NOT VALID")
+    config = config_file('[[check_constraints]]\ntable = "active_positions"\n'
+                         'name = "chk_sneaky"\nexpression = "sneaky(quantity)"\n'
+                         'violation = { quantity = -1 }\n')
+    run = verify("--dsn", database.dsn, "--config", str(config), "-k", "enforced")
+    assert run.outcomes() == {"test_check_constraint_enforced[chk_sneaky]": "error"}
+    assert "the probe advanced public.sneaky_seq" in run.message("[chk_sneaky]")
+
+
 TRIGGER = ("CREATE SEQUENCE trg_seq; "
            "CREATE FUNCTION count_insert() RETURNS trigger LANGUAGE plpgsql AS "
            "$$ BEGIN PERFORM nextval('trg_seq'); RETURN NEW; END $$; "

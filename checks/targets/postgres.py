@@ -187,19 +187,29 @@ class PostgresTarget:
         try:
             # currval()/lastval() are per session: forget earlier ones, so any defined after
             # the probes were defined by them.
-            # DISCARD, SET, the pins, each probe, lastval() and a currval() per sequence
-            with self._answered(conn, statements=len(inserts) + len(sequences) + 4):
+            # DISCARD, SET, the pins, two looks at the sequences, each probe, lastval(),
+            # a currval() per sequence, and a few that moved meanwhile
+            with self._answered(conn, statements=len(inserts) + len(sequences) + 10):
                 conn.execute("DISCARD SEQUENCES")
                 with conn.transaction(force_rollback=True):
                     conn.execute("SET TRANSACTION READ WRITE")
                     conn.execute(pins_statement(self._settings, local=True))
+                    before = _sequence_values(conn)
                     results = [_probe_one(conn, statement, params)
                                for statement, params in inserts]
                     advanced = []
                     if _used(conn, None):
                         advanced = [f"{schema}.{name}" for schema, name in sequences
-                                    if _used(conn, (schema, name))] or [
-                            "a sequence (not one the table owns)"]
+                                    if _used(conn, (schema, name))] or [_UNOWNED]
+                    # setval() defines currval() but not lastval(): look at those that moved
+                    # (the service's own inserts move them too, but define no currval here)
+                    after = _sequence_values(conn)
+                    moved = [f"{schema}.{name}" for (schema, name), value in after.items()
+                             if value != before.get((schema, name))
+                             and f"{schema}.{name}" not in advanced
+                             and _used(conn, (schema, name))]
+                    if moved:
+                        advanced = [*(a for a in advanced if a != _UNOWNED), *moved]
         except psycopg.Error as exc:
             raise QueryError(f"probe transaction failed: {first_line(exc)}",
                              exc.sqlstate) from None
@@ -262,6 +272,15 @@ def _probe_one(conn: psycopg.Connection, statement: Statement, params: Params) -
             raise
         return ProbeResult(True, exc.sqlstate, exc.diag.constraint_name, first_line(exc))
     return ProbeResult(False)
+
+
+_UNOWNED = "a sequence (not one the table owns)"
+
+
+def _sequence_values(conn: psycopg.Connection) -> dict[tuple[str, str], int | None]:
+    """Every sequence's last value as this role may see it (NULL where it may not)."""
+    return {(schema, name): value for schema, name, value in conn.execute(
+        "SELECT schemaname::text, sequencename::text, last_value FROM pg_catalog.pg_sequences")}
 
 
 def _used(conn: psycopg.Connection, sequence: tuple[str, str] | None) -> bool:
