@@ -232,6 +232,15 @@ def test_version_applied_out_of_order_is_reported(verify, database):
     assert run.outcomes() == {"test_ledger_in_order[schema_migrations]": "failed"}
 
 
+def test_versions_applied_in_one_transaction_are_not_out_of_order(verify, database):
+    """They share applied_at (now() is the transaction's start): no order among them."""
+    database.execute("BEGIN; INSERT INTO schema_migrations (version, applied_at) VALUES "
+                     "('3000_9_x', now() + interval '1 day'), "
+                     "('3000_10_y', now() + interval '1 day'); COMMIT")
+    run = verify("--dsn", database.dsn, "-k", "test_ledger_in_order")
+    assert run.outcomes() == {"test_ledger_in_order[schema_migrations]": "passed"}
+
+
 def test_ledger_with_the_old_column_name_fails_clearly(verify, database, config_file):
     config = config_file('[ledger]\nversion_column = "migration_name"\n')
     run = verify("--dsn", database.dsn, "--config", str(config), "-k", "recorded[001_init]")

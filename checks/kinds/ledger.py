@@ -116,11 +116,15 @@ def in_order(spec: LedgerTable, facts: Facts) -> Outcome:
     history = History(ledger)
     key = order_key(ledger.order)
     late, newest = [], None
+    numbered = []
     for version, applied_at in rows:
         try:
-            this = key(version)
+            numbered.append((key(version), version, applied_at))
         except ValueError:
             continue  # not a numbered version: reported by the unknown-versions check
+    # rows applied in one transaction share applied_at: no order among them to judge
+    ranks = {at: i for i, at in enumerate(dict.fromkeys(at for _, _, at in numbered))}
+    for this, version, applied_at in sorted(numbered, key=lambda r: (ranks[r[2]], r[0])):
         if newest is not None and this < newest[0]:
             known = (history.accepted(version, ledger.accept_out_of_order)
                      or history.before_baseline(version))
