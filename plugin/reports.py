@@ -8,6 +8,7 @@ run no check write no report at all (the previous run's were removed at start).
 from __future__ import annotations
 
 import getpass
+import html
 import os
 import shlex
 import shutil
@@ -195,6 +196,10 @@ class Reports:
         self.history = [*past_runs(reports_dir / "history"),
                         current(self.plan.run_id, outcome, results)]
         self.environment = {k: str(v) for k, v in metadata.items()}
+        # pytest-html writes these values into the page unescaped (innerHTML); a database,
+        # target or release name is text from outside
+        metadata.update({k: html.escape(self.redact(v)) for k, v in metadata.items()
+                         if isinstance(v, str)})
         self.metrics = metrics.registry(run, results, _last_success(reports_dir, outcome))
         metrics.write(reports_dir / "metrics.prom", self.metrics)
         if outcome != "passed" and session.exitstatus == pytest.ExitCode.OK:
@@ -225,8 +230,10 @@ class Reports:
         cells.insert(2, "<th>Reason</th>")
 
     def pytest_html_results_table_row(self, report: pytest.TestReport, cells: list[str]) -> None:
-        import html
-
+        # pytest-html writes the node id unescaped; ids carry file names and config names
+        test_id = report.nodeid + (f"::{report.when}" if report.when != "call" else "")
+        cells[:] = [f'<td class="col-testId">{html.escape(self.redact(test_id))}</td>'
+                    if 'class="col-testId"' in cell else cell for cell in cells]
         cells.insert(2, f"<td>{html.escape(getattr(report, 'verify_reason', ''))}</td>")
 
     # ---------------------------------------------------------------- console

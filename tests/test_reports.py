@@ -11,7 +11,12 @@ import urllib.parse
 import urllib.request
 from pathlib import Path
 
+import psycopg
 import pytest
+from psycopg import sql
+from psycopg.conninfo import make_conninfo
+
+from tests.conftest import MIGRATIONS, REFERENCE
 
 PASSWORD = "Tr4de-Str3am-pw!"
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -54,6 +59,34 @@ def test_browser_shows_failures_evidence_and_environment(broken_run, tmp_path):
     shot = tmp_path / "report.png"
     _chromium("--window-size=1400,2200", f"--screenshot={shot}", report.as_uri(), tmp=tmp_path)
     assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_names_from_outside_never_run_as_script_in_the_report(verify, cluster, tmp_path):
+    """A database name, a migration file name and the release are text from outside:
+    pytest-html writes the environment and the node ids into the page with innerHTML, so
+    each is escaped before it gets there."""
+    assert CHROMIUM, "Chromium is not installed (.ci/run installs it)"
+    name = "<img src=x onerror=document.title='PWNED'>"
+    with psycopg.connect(cluster.conninfo(), autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(
+            sql.Identifier(name), sql.Identifier(REFERENCE)))
+    try:
+        migrations = tmp_path / "migrations"
+        shutil.copytree(MIGRATIONS, migrations)
+        (migrations / "2099_01_01_0001_<b onmouseover=alert(1)>x.sql").write_text(
+            "SELECT 1;")
+        dsn = make_conninfo(cluster.conninfo("x"), dbname=name)
+        run = verify("--dsn", dsn, "--migrations-dir", str(migrations), "--release", name)
+        assert run.returncode == 1  # the new file is not in the ledger
+        dom = _chromium("--dump-dom", (run.reports_dir / "report.html").as_uri(),
+                        tmp=tmp_path).stdout
+        title = re.search(r"<title[^>]*>(.*?)</title>", dom, re.S).group(1)
+        assert title.startswith("Post-deploy verification"), title  # no script ran
+        assert 'onerror="' not in dom and 'onmouseover="' not in dom  # no live element
+        assert "onerror=document.title" in html.unescape(dom)  # shown as text
+    finally:
+        with psycopg.connect(cluster.conninfo(), autocommit=True) as conn:
+            conn.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name)))
 
 
 def test_ticket_summary_names_both_failures(broken_run):
