@@ -81,6 +81,19 @@ def test_cli_bad_dsn_is_named(verify):
 
 
 @pytest.mark.parametrize(("dsn", "secret"), [
+    ("postgresql://ops_verify:Zq9/Kx7vLm2pR4tW@localhost:5432/db", "Kx7vLm2pR4tW"),
+    ("postgresql://ops_verify:Zq9@Kx7vLm2pR4tW@localhost:5432/db", "Kx7vLm2pR4tW"),
+], ids=["slash", "at"])
+def test_a_url_password_with_a_raw_slash_or_at_is_a_usage_error(verify, dsn, secret):
+    """libpq would read part of it as the host or database: the wrong server, and the
+    password printed as its name."""
+    run = verify("--dsn", dsn)
+    assert run.returncode == 4
+    assert "its password holds '/' or '@' that is not URL-encoded" in run.output
+    assert secret not in run.all_output()
+
+
+@pytest.mark.parametrize(("dsn", "secret"), [
     ("postgresql://ops:S3cr%ZZet@db.internal/ops", "S3cr"),  # '%' not URL-encoded
     ("host=db.internal user=ops password=Hunter2 Secret dbname=ops", "Secret"),
 ], ids=["url", "key-value"])

@@ -36,6 +36,11 @@ from checks.targets.base import (
 
 def display_name(conninfo: str) -> str:
     """``host:port/dbname`` of a DSN, never its password; a bad DSN is a ConfigError."""
+    if (userinfo := _URL_USERINFO.match(conninfo)) and re.search(r"[/@]", userinfo.group(1)):
+        # libpq would read part of the password as a host, port or database: the wrong
+        # server, and the password shown as its name
+        raise ConfigError("bad DSN: its password holds '/' or '@' that is not URL-encoded "
+                          "(write %2F and %40)")
     try:
         params = conninfo_to_dict(conninfo)
     except psycopg.Error as exc:
@@ -47,6 +52,8 @@ def display_name(conninfo: str) -> str:
     return f"{host}:{port}/{params.get('dbname') or params.get('user') or 'postgres'}"
 
 
+# The text between the user's ':' and the last '@' of a URL DSN: its password as written.
+_URL_USERINFO = re.compile(r"^\w+://[^:/@?#\s]*:([^?#]*)@[^@]*$", re.DOTALL)
 # A password in a DSN libpq cannot parse: URL userinfo after its ':', or password=...
 _PASSWORD_IN_DSN = re.compile(r"^\w+://[^@/]*:[^@]*@|\bpassword\s*=", re.IGNORECASE)
 
