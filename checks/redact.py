@@ -10,6 +10,8 @@ MASK = "***"
 _SECRET_ENV = ("PGPASSWORD", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "GITHUB_TOKEN",
                "JIRA_TOKEN")
 _URL_PASSWORD = re.compile(r"(postgres(?:ql)?://[^:/@\s]*:)([^@\s]+)(@)")
+_ANY_URL_PASSWORD = re.compile(r"(\b[a-z][a-z0-9+.-]*://[^:/@\s]*:)([^@\s/]+)(@)",
+                               re.IGNORECASE)  # e.g. a Pushgateway behind basic auth
 _KV_PASSWORD = re.compile(r"(password\s*=\s*)('(?:[^'\\]|\\.)*'|\S+)", re.IGNORECASE)
 
 
@@ -32,6 +34,7 @@ class Redactor:
 
     def __call__(self, text: str) -> str:
         text = _URL_PASSWORD.sub(rf"\1{MASK}\3", text)
+        text = _ANY_URL_PASSWORD.sub(rf"\1{MASK}\3", text)
         text = _KV_PASSWORD.sub(rf"\1{MASK}", text)
         for secret in sorted(self._secrets, key=len, reverse=True):
             text = text.replace(secret, MASK)

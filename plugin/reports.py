@@ -293,11 +293,11 @@ class Reports:
         try:
             metrics.push(self.plan.pushgateway, self.metrics, grouping)
         except Exception as exc:  # urllib: HTTPError, URLError, timeouts
-            write(f"metrics NOT pushed to {self.plan.pushgateway}: "
-                  f"{self.redact(str(exc).splitlines()[0])}", red=True, bold=True)
+            write(self.redact(f"metrics NOT pushed to {self.plan.pushgateway}: "
+                              f"{str(exc).splitlines()[0]}"), red=True, bold=True)
             self._fail_run()
             return
-        write(f"metrics pushed to {self.plan.pushgateway}")
+        write(self.redact(f"metrics pushed to {self.plan.pushgateway}"))
 
     def _fail_run(self) -> None:
         if self.session is not None and self.session.exitstatus == pytest.ExitCode.OK:

@@ -127,10 +127,12 @@ def test_metrics_for_the_textfile_collector_and_the_pushgateway(verify, database
 
 
 def test_a_failed_push_fails_the_run_and_says_why(verify, database):
+    """...and never shows the gateway's basic-auth password."""
     run = verify("--dsn", database.dsn, "-k", "recorded", "--pushgateway",
-                 "http://127.0.0.1:9")
+                 "http://pushuser:PushS3cret99@127.0.0.1:9")
     assert run.returncode == 1
-    assert "metrics NOT pushed to http://127.0.0.1:9" in run.output
+    assert "metrics NOT pushed to http://pushuser:***@127.0.0.1:9" in run.output
+    assert "PushS3cret99" not in run.all_output()
 
 
 @pytest.fixture
