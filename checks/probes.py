@@ -28,6 +28,7 @@ from checks.catalog import Catalog
 from checks.catalog.expressions import check_expression
 from checks.need import Env, TableRead
 from checks.outcome import CouldNotCheck
+from checks.redact import MASK
 from checks.targets.base import ProbeResult
 
 MARKER = "__ops_verify_probe__"
@@ -108,9 +109,13 @@ class Probe(TableRead):
                 reports[need] = found
                 continue
             inserts.append((need, *_insert(need, base, found)))
-        batch = env.target.probe([(s, p) for _, s, p in inserts], needs[0].sequences)
-        for (need, statement, params), result in zip(inserts, batch.results, strict=True):
-            reports[need] = ProbeReport(env.target.render(statement, params), result,
+        batch = env.target.probe([(s, p) for _, s, _, p in inserts], needs[0].sequences)
+        hidden = set(env.settings.sensitive_columns)  # the base row is a real one
+        for (need, statement, names, params), result in zip(inserts, batch.results,
+                                                            strict=True):
+            shown = [MASK if name in hidden else value for name, value in zip(names, params,
+                                                                               strict=True)]
+            reports[need] = ProbeReport(env.target.render(statement, shown), result,
                                         tuple(batch.advanced_sequences))
         return reports
 
@@ -295,8 +300,9 @@ def _typed_value(col: ProbeColumn, given: dict[str, Any]) -> sql.Composable:
 
 
 def _insert(need: Probe, base: dict[str, Any], violation: dict[str, Any]
-            ) -> tuple[sql.Composable, list[Any]]:
-    """``INSERT`` of the base row with fresh keys, configured values and the violation."""
+            ) -> tuple[sql.Composable, list[str], list[Any]]:
+    """``INSERT`` of the base row with fresh keys, configured values and the violation;
+    the columns it names, and their values."""
     given = dict(need.values)
     names, values, overriding = [], [], False
     for col in need.columns:
@@ -321,7 +327,7 @@ def _insert(need: Probe, base: dict[str, Any], violation: dict[str, Any]
         sql.SQL("OVERRIDING SYSTEM VALUE " if overriding else ""),
         sql.SQL(", ").join(sql.SQL("{}::{}").format(sql.Placeholder(), sql.SQL(c.cast))
                            for c in need.columns if c.name in names))
-    return statement, values
+    return statement, names, values
 
 
 # ---------------------------------------------------------------- candidates

@@ -146,6 +146,21 @@ def test_sensitive_columns_are_masked(verify, database, config_file):
     assert run.detail("test_no_duplicates")["evidence"][0]["rows"][0][0] == "***"
 
 
+def test_sensitive_columns_are_masked_in_the_probes_sql(verify, database, config_file):
+    """The probe row is copied from a real row: the SQL shown for it masks them too."""
+    database.execute("UPDATE active_positions SET ticker = 'SECRETTKR', "
+                     "alpaca_order_id = 'ord-secret-' || id")
+    config = config_file('[settings]\nsensitive_columns = ["ticker", "alpaca_order_id"]\n'
+                         '[[check_constraints]]\ntable = "active_positions"\n'
+                         'name = "chk_active_positions_side"\n'
+                         "expression = \"side IN ('long', 'short', 'call', 'put')\"\n")
+    run = verify("--dsn", database.dsn, "--config", str(config), "-k", "enforced")
+    assert run.returncode == 0, run.output
+    shown = run.detail("test_check_constraint_enforced")["sql"][0]
+    assert shown.startswith("INSERT INTO") and "'***'" in shown
+    assert "SECRETTKR" not in run.all_output() and "ord-secret-" not in run.all_output()
+
+
 def test_history_keeps_earlier_runs_beside_the_stable_report(verify, database, tmp_path,
                                                              config_file):
     config = config_file('[settings]\nreport_history = 2\n')
