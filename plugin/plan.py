@@ -30,7 +30,7 @@ from checks.kinds import REGISTRY
 from checks.kinds.base import Inputs, Unavailable
 from checks.migrations import discover
 from checks.redact import Redactor
-from checks.reporting import attach
+from checks.reporting import attach, metrics
 from checks.reporting.attach import Ticket
 from checks.run import Check, Resources
 from checks.targets import TargetSpec, pg_bin, resolve
@@ -245,6 +245,8 @@ def write_usage_error(reports_dir: Path, message: str) -> None:
     (reports_dir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
     (reports_dir / "summary.md").write_text(
         f"## Post-deploy verification: ERROR\n\nNothing was checked: usage error: {message}\n")
+    metrics.write(reports_dir / "metrics.prom",
+                  metrics.usage_error(metrics.last_success(reports_dir, full_pass=False)))
 
 
 def _clear_libpq_environment() -> None:

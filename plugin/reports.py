@@ -200,7 +200,8 @@ class Reports:
         # target or release name is text from outside
         metadata.update({k: html.escape(self.redact(v)) for k, v in metadata.items()
                          if isinstance(v, str)})
-        self.metrics = metrics.registry(run, results, _last_success(reports_dir, outcome))
+        self.metrics = metrics.registry(run, results, metrics.last_success(
+            reports_dir, outcome == "passed" and not run.selection.partial))
         metrics.write(reports_dir / "metrics.prom", self.metrics)
         if outcome != "passed" and session.exitstatus == pytest.ExitCode.OK:
             session.exitstatus = (pytest.ExitCode.INTERRUPTED if outcome == "interrupted"
@@ -328,19 +329,6 @@ def _width(terminalreporter: Any) -> int:
     """100 columns, or the terminal's width when it is a narrower terminal."""
     writer = terminalreporter._tw
     return min(100, writer.fullwidth) if writer.hasmarkup else 100
-
-
-def _last_success(reports_dir: Path, outcome: str) -> float | None:
-    """When a run last passed: now if this one did; kept in ``reports/.last-success``."""
-    state = reports_dir / ".last-success"
-    if outcome == "passed":
-        now = time.time()
-        state.write_text(f"{now}\n")
-        return now
-    try:
-        return float(state.read_text())
-    except (OSError, ValueError):
-        return None
 
 
 def _no_second_list(config: pytest.Config) -> None:

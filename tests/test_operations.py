@@ -126,6 +126,17 @@ def test_metrics_for_the_textfile_collector_and_the_pushgateway(verify, database
     assert failed.returncode == 1
 
 
+def test_a_partial_run_never_counts_as_the_last_success(verify, database, tmp_path):
+    reports = tmp_path / "reports"
+    run = verify("--dsn", database.dsn, "-k", "recorded", reports=reports)
+    assert run.returncode == 0, run.output
+    prom = (reports / "metrics.prom").read_text()
+    selected = int(float(re.search(r"^ops_verify_checks_selected (\S+)$", prom, re.M).group(1)))
+    total = int(float(re.search(r"^ops_verify_checks_total (\S+)$", prom, re.M).group(1)))
+    assert selected < total
+    assert "ops_verify_last_success_timestamp_seconds" not in prom  # no full pass yet
+
+
 def test_a_failed_push_fails_the_run_and_says_why(verify, database):
     """...and never shows the gateway's basic-auth password."""
     run = verify("--dsn", database.dsn, "-k", "recorded", "--pushgateway",

@@ -134,8 +134,13 @@ def test_a_usage_error_replaces_the_previous_reports(verify, database, tmp_path,
     assert run.summary["outcome"] == "error"
     assert cause in run.summary["usage_error"]
     assert database.dsn not in (reports / "summary.json").read_text()
-    assert not [n for n in ("report.html", "junit.xml", "metrics.prom") if (reports / n).exists()]
+    assert not [n for n in ("report.html", "junit.xml") if (reports / n).exists()]
     assert "ERROR" in (reports / "summary.md").read_text().splitlines()[0]
+    # the pager sees an error now, not series that vanished
+    prom = (reports / "metrics.prom").read_text()
+    assert 'ops_verify_run_outcome{outcome="error"} 1.0' in prom
+    assert 'ops_verify_run_outcome{outcome="passed"} 0.0' in prom
+    assert "ops_verify_last_success_timestamp_seconds" in prom  # the earlier pass, kept
 
 
 # ---------------------------------------------------------------- partial runs say so

@@ -29,16 +29,11 @@ def registry(run: Run, results: Sequence[CheckResult], last_success: float | Non
     for name, _, counts in areas(results):
         for state in MARKS:
             area.labels(name, state).set(counts[state])
-    run_outcome = Gauge("ops_verify_run_outcome", "1 for the run's outcome", ["outcome"],
-                        registry=found)
-    for state in RUN_OUTCOMES:
-        run_outcome.labels(state).set(1 if state == outcome else 0)
-    Gauge("ops_verify_run_duration_seconds", "How long the run took",
-          registry=found).set(run.duration_s)
-    Gauge("ops_verify_last_run_timestamp_seconds", "When the run ended (Unix time)",
-          registry=found).set(time.time())
+    _run(found, outcome, run.duration_s, last_success)
     Gauge("ops_verify_checks_selected", "Checks this run selected",
           registry=found).set(run.selection.selected)
+    Gauge("ops_verify_checks_total", "Checks the config defines (a run that selected fewer "
+          "is partial)", registry=found).set(run.selection.total)
     Gauge("ops_verify_checks_not_run", "Selected checks that reached no verdict",
           registry=found).set(len(run.not_run))
     age = Gauge("ops_verify_heartbeat_age_seconds", "Age of the newest heartbeat a check saw",
@@ -46,10 +41,30 @@ def registry(run: Run, results: Sequence[CheckResult], last_success: float | Non
     for r in results:
         if "age_s" in r.figures:
             age.labels(r.short_id).set(r.figures["age_s"])
-    if last_success is not None:
-        Gauge("ops_verify_last_success_timestamp_seconds", "When a run last passed (Unix time)",
-              registry=found).set(last_success)
     return found
+
+
+def usage_error(last_success: float | None) -> CollectorRegistry:
+    """The metrics of a run refused before it checked anything: an error, now, so that
+    an alert on the outcome fires instead of the series vanishing."""
+    found = CollectorRegistry()
+    _run(found, "error", 0.0, last_success)
+    return found
+
+
+def _run(found: CollectorRegistry, outcome: str, duration_s: float,
+         last_success: float | None) -> None:
+    run_outcome = Gauge("ops_verify_run_outcome", "1 for the run's outcome", ["outcome"],
+                        registry=found)
+    for state in RUN_OUTCOMES:
+        run_outcome.labels(state).set(1 if state == outcome else 0)
+    Gauge("ops_verify_run_duration_seconds", "How long the run took",
+          registry=found).set(duration_s)
+    Gauge("ops_verify_last_run_timestamp_seconds", "When the run ended (Unix time)",
+          registry=found).set(time.time())
+    if last_success is not None:
+        Gauge("ops_verify_last_success_timestamp_seconds", "When a full run last passed (Unix "
+              "time)", registry=found).set(last_success)
 
 
 def write(path: Path, metrics: CollectorRegistry) -> None:
@@ -59,3 +74,17 @@ def write(path: Path, metrics: CollectorRegistry) -> None:
 def push(url: str, metrics: CollectorRegistry, grouping: dict[str, str]) -> None:
     """Push to a Pushgateway (job ``ops-verify``); raises on any failure."""
     push_to_gateway(url, job="ops-verify", registry=metrics, grouping_key=grouping, timeout=10)
+
+
+def last_success(reports_dir: Path, full_pass: bool) -> float | None:
+    """When a full run last passed: now if this one did (a partial one never counts);
+    kept in ``reports/.last-success``."""
+    state = reports_dir / ".last-success"
+    if full_pass:
+        now = time.time()
+        state.write_text(f"{now}\n")
+        return now
+    try:
+        return float(state.read_text())
+    except (OSError, ValueError):
+        return None
