@@ -52,6 +52,9 @@ def test_staging_runs_every_check_with_no_other_option(verify, database, moto_se
         "test_custom_sql[open_positions_have_positive_quantity]"}
     assert "not checked in environment staging" in run.message(
         "[open_positions_have_positive_quantity]")
+    # what the environment turns off is part of the verdict, not only of one row
+    assert "1 check(s) off in this environment by its skip list" in run.summary["verdict"]
+    assert "verdict: PASSED (1 check(s) off in this environment" in run.output
     assert "(max 15m)" in run.message("test_fresh[trade_stream_heartbeat]")  # its override
     assert "(chosen by --env staging)" in run.output.splitlines()[0]
     assert DB_PASSWORD not in run.all_output()

@@ -208,9 +208,13 @@ class Config:
             entry = own.get((section, entry.id), entry)
             pattern = next((p for p in env.skip if fnmatchcase(f"{section}.{entry.id}", p)),
                            None)
-            found.append(Off(entry.id, f"not checked in environment {env.name} (skip "
+            found.append(Off(entry.id, f"{OFF_IN_ENVIRONMENT} {env.name} (skip "
                                        f"{pattern!r})") if pattern else entry)
         return found
+
+
+OFF_IN_ENVIRONMENT = "not checked in environment"
+"""How the reason of a check an environment's ``skip`` turns off begins."""
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from checks.config.model import OFF_IN_ENVIRONMENT
+
 MARKS = {"passed": "PASS", "failed": "FAIL", "error": "ERROR", "skipped": "SKIP",
          "accepted": "ACCEPTED", "warned": "WARN", "info": "INFO"}
 AREAS = ("release", "migrations", "drift", "constraints", "data integrity", "heartbeat")
@@ -111,6 +113,9 @@ def verdict(run: Run, results: Sequence[CheckResult]) -> str:
         notes.append(f"{len(run.not_run)} selected check(s) not run")
     if not results and not run.not_run:
         notes.append("no check ran: the run verified nothing")
+    if off := sum(r.outcome == "skipped" and r.message.startswith(OFF_IN_ENVIRONMENT)
+                  for r in results):
+        notes.append(f"{off} check(s) off in this environment by its skip list")
     return f"{outcome} ({'; '.join(notes)})" if notes else outcome
 
 
