@@ -89,12 +89,32 @@ def test_names_from_outside_never_run_as_script_in_the_report(verify, cluster, t
             conn.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name)))
 
 
+def test_data_in_the_ticket_comment_is_code_never_markdown(verify, database):
+    """An order id or a ledger version is text from outside: on the ticket it must not
+    render as an image (a green PASSED badge), a link, a mention or HTML."""
+    payload = "![PASSED](https://img.example/ok.svg) [x](https://evil.example) @octocat <b>"
+    database.execute("INSERT INTO active_positions (ticker, instrument_type, side, quantity, "
+                     "entry_price, alpaca_order_id) SELECT ticker, instrument_type, side, "
+                     "quantity, entry_price, %s FROM active_positions LIMIT 2", (payload,))
+    database.execute("INSERT INTO schema_migrations (version) VALUES (%s)",
+                     ("9999_`x`_" + payload,))
+    run = verify("--dsn", database.dsn, "--release", "v1 @octocat")
+    assert run.returncode == 1
+    rows = [line for line in (run.reports_dir / "summary.md").read_text().splitlines()
+            if line.startswith("|") or line.startswith("- Release")]
+    shown = "\n".join(rows)
+    assert "octocat" in shown and "evil.example" in shown
+    for line in rows:  # each outside text sits inside a code span
+        outside = re.sub(r"(`+) ?.*? ?\1", "", line)
+        assert "@octocat" not in outside and "](" not in outside and "<b>" not in outside, line
+
+
 def test_ticket_summary_names_both_failures(broken_run):
     assert broken_run.returncode == 1
     summary_md = (broken_run.reports_dir / "summary.md").read_text()
     assert "FAILED" in summary_md.splitlines()[0]
     assert DEFINITION in summary_md and DUPLICATES in summary_md
-    assert "Release: v2026.11.25" in summary_md
+    assert "Release: `v2026.11.25`" in summary_md
     assert len(summary_md) < 4000
 
 
@@ -226,7 +246,7 @@ def test_failed_upload_makes_the_run_fail(verify, database):
     assert run.returncode == 1  # ...but the ticket would lack its evidence
     assert "reports NOT uploaded" in run.output
     summary = (run.reports_dir / "summary.md").read_text()  # what --attach would post
-    assert "Reports NOT uploaded: upload to s3://nowhere/x/" in summary
+    assert "Reports NOT uploaded: `upload to s3://nowhere/x/" in summary
     assert "Full report" not in summary
 
 

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -66,10 +67,10 @@ def summary_markdown(run: Run, results: Sequence[CheckResult]) -> str:
     lines = [
         f"## Post-deploy verification: {verdict(run, results)}",
         "",
-        f"- Target: {run.target_kind} `{run.target_name}`"
+        f"- Target: {run.target_kind} {_code(run.target_name)}"
         + (f" (server {run.environment['Server version']})"
            if "Server version" in run.environment else ""),
-        f"- Release: {run.release or 'not given'}",
+        f"- Release: {_code(run.release) if run.release else 'not given'}",
         f"- Started: {run.started_at} ({run.duration_s:.1f} s)",
         f"- Checks: {run.selection.describe()}; " + ", ".join(
             f"{n} {outcome}" for outcome, n in c.items() if n or outcome in
@@ -92,11 +93,22 @@ def summary_markdown(run: Run, results: Sequence[CheckResult]) -> str:
                   + ", ".join(f"`{i.split('::', 1)[-1]}`" for i in run.not_run[:10])
                   + (" …" if len(run.not_run) > 10 else "")]
     if run.upload_error:
-        lines += ["", f"Reports NOT uploaded: {run.upload_error}"]
+        lines += ["", f"Reports NOT uploaded: {_code(run.upload_error)}"]
     elif run.report_url:
         lines += ["", f"Full report: {run.report_url}"]
     return "\n".join(lines) + "\n"
 
 
 def _cell(text: str) -> str:
-    return clip(text.replace("|", "\\|"), 200)
+    return _code(text, 200).replace("|", "\\|")
+
+
+def _code(text: str, limit: int = 300) -> str:
+    """Text from outside (data, names, messages) as an inline code span: no link, image,
+    mention or HTML in it renders on the ticket."""
+    text = clip(" ".join(text.split()), limit)
+    if not text:
+        return ""
+    fence = "`" * (max((len(run) for run in re.findall("`+", text)), default=0) + 1)
+    pad = " " if text.startswith("`") or text.endswith("`") else ""
+    return f"{fence}{pad}{text}{pad}{fence}"
