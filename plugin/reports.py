@@ -30,6 +30,7 @@ from checks.reporting.summary import summary_json, summary_markdown
 from plugin.items import CHECK_KEY, SPREAD_KEY
 from plugin.plan import PLAN_KEY, REPORT_FILES, Plan, write_usage_error
 
+_REPORTING_PLUGINS = ("terminal", "html", "junitxml", "metadata")
 _ENV_KEYS = ("Duration", "Outcome", "Target", "Release", "Suite commit", "Started", "Run by",
              "Write probes", "Selection")
 
@@ -38,10 +39,12 @@ def pytest_configure(config: pytest.Config) -> None:
     # Runs after plugin.items builds the plan (tryfirst) and, being a conftest plugin,
     # before pytest-html and junitxml read their paths.
     plan = config.stash[PLAN_KEY]
-    if config.pluginmanager.is_blocked("terminal"):
-        # the console section, uploads, pushes and attachments all run at its summary
-        message = ("-p no:terminal: the suite reports through pytest's terminal plugin; keep "
-                   "it (use -q for less output)")
+    # the console section, uploads, pushes and attachments run at the terminal's summary;
+    # report.html, junit.xml and the environment come from the others
+    if blocked := [p for p in _REPORTING_PLUGINS if config.pluginmanager.is_blocked(p)]:
+        message = (f"-p no:{blocked[0]}: the suite reports through pytest's {blocked[0]} "
+                   "plugin; keep it" + (" (use -q for less output)"
+                                        if blocked[0] == "terminal" else ""))
         if not hasattr(config, "workerinput"):
             write_usage_error(plan.reports_dir, message)
         raise pytest.UsageError(message)

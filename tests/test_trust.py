@@ -282,6 +282,8 @@ def test_sampling_caps_the_evidence_never_the_verdict(verify, database, config_f
     ("[[unique]]\ntable='t'\ncolumns=['c']\nseverity='maybe'\n", "is not one of"),
     ("[[custom_sql]]\nname='x'\nsql='DELETE FROM t'\n", "must be one SELECT"),
     ("[[custom_sql]]\nname='x'\nsql='SELECT 1; DROP TABLE t'\n", "must be one SELECT"),
+    ("[[unique]]\ntable='t'\ncolumns=[]\n", "columns: name at least one column"),
+    ("[[indexes]]\ntable='t'\n", "name the index, its columns, or primary_key = true"),
 ])
 def test_config_values_are_range_checked(verify, config_file, text, message):
     run = verify("--config", str(config_file(text)))

@@ -8,7 +8,7 @@ from typing import Any
 
 from checks.catalog import Catalog
 from checks.catalog.model import Index
-from checks.config import Common, Identifier, check_identifier, typed
+from checks.config import Common, ConfigError, Identifier, check_identifier, typed
 from checks.config.fields import reject_unknown
 from checks.kinds.base import Facts, Kind
 from checks.outcome import Evidence, Outcome, failed, passed
@@ -26,6 +26,10 @@ class IndexSpec(Common):
     unique: bool | None = None
     primary_key: bool = False
     schema: Identifier = "public"
+
+    def __post_init__(self) -> None:
+        if not (self.name or self.columns or self.primary_key):
+            raise ConfigError("name the index, its columns, or primary_key = true")
 
     @property
     def id(self) -> str:

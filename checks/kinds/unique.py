@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from checks.catalog import Catalog
 from checks.catalog.model import Index
-from checks.config import Common, Identifier
+from checks.config import Common, ConfigError, Identifier
 from checks.gather import Duplicates
 from checks.kinds.base import Facts, Kind, Need
 from checks.outcome import Evidence, Outcome, accepted, failed, passed
@@ -28,6 +28,10 @@ class Unique(Common):
     """Whether no row in scope is a pass (by default it is a failure: nothing was checked)."""
     require_guard: bool = False
     """Fail unless a unique index guards the columns (code using ``ON CONFLICT`` needs one)."""
+
+    def __post_init__(self) -> None:
+        if not self.columns:
+            raise ConfigError("columns: name at least one column")
 
     @property
     def id(self) -> str:
