@@ -391,6 +391,13 @@ def _junit_properties(config: pytest.Config, run: Run, results: list[CheckResult
     xml.add_global_property("selection", run.selection.describe())
     if run.not_run:
         xml.add_global_property("not_run", " ".join(run.not_run))
+    # each check not run is an error testcase: a CI's test view must not read a stopped
+    # run as green
+    for nodeid in run.not_run:
+        path, _, name = nodeid.partition("::")
+        xml.pytest_runtest_logreport(pytest.TestReport(
+            nodeid, (path, None, name), {}, "failed",
+            "not run: the run stopped before this check reached a verdict", "setup"))
 
 
 def _environment(plan: Plan, root: Path) -> dict[str, str]:

@@ -6,6 +6,7 @@ Each case ends non-green (or says it is partial) and names its cause.
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import signal
 import subprocess
@@ -111,6 +112,11 @@ def test_a_run_stopped_at_the_first_failure_lists_what_it_did_not_run(verify, da
     assert run.summary["outcome"] == "failed"
     assert len(run.summary["not_run"]) > 50
     assert "selected check(s) not run" in (run.reports_dir / "summary.md").read_text()
+    junit = (run.reports_dir / "junit.xml").read_text()  # what a CI's test view reads
+    assert junit.count('>not run: the run stopped before') == \
+        len(run.summary["not_run"])
+    errors = int(re.search(r'errors="(\d+)"', junit).group(1))
+    assert errors >= len(run.summary["not_run"])
 
 
 @pytest.mark.parametrize("mistake", ["config", "option-typo", "no-terminal"])
