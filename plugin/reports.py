@@ -268,6 +268,7 @@ class Reports:
         outcome = overall(results, run.not_run)
         write(f"verdict: {verdict(run, results)}  (reports in {self.plan.reports_dir})",
               green=outcome == "passed", red=outcome != "passed", bold=True)
+        _gather_elsewhere(self.config, self.plan.reports_dir)
         files = [self.plan.reports_dir / n for n in REPORT_FILES
                  if (self.plan.reports_dir / n).is_file()]
         _keep_history(files, self.plan.reports_dir / "history", self.plan.run_id,
@@ -378,6 +379,16 @@ def _no_verdict(config: pytest.Config) -> str | None:
         if config.getoption(option, False):
             return f"{flag} runs no check"
     return None
+
+
+def _gather_elsewhere(config: pytest.Config, reports_dir: Path) -> None:
+    """``--html`` / ``--junitxml`` given elsewhere: a copy in the reports folder too, which
+    the history, the upload (its link names report.html) and the ticket read."""
+    for given, name in ((config.option.htmlpath, "report.html"),
+                        (config.option.xmlpath, "junit.xml")):
+        if given and Path(given).is_file() and Path(given).resolve() != (
+                reports_dir / name).resolve():
+            shutil.copyfile(given, reports_dir / name)
 
 
 def _junit_properties(config: pytest.Config, run: Run, results: list[CheckResult]) -> None:

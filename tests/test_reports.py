@@ -222,6 +222,20 @@ def test_upload_puts_reports_under_a_run_prefix_and_prints_a_working_link(
     assert env["AWS_SECRET_ACCESS_KEY"] not in run.all_output()
 
 
+def test_a_report_written_elsewhere_is_still_the_one_uploaded(verify, database, s3_server,
+                                                              tmp_path):
+    """--html elsewhere: the link names report.html, so the reports folder gets a copy."""
+    env, client = s3_server
+    run = verify("--dsn", database.dsn, "--html", str(tmp_path / "mine.html"),
+                 "--self-contained-html", "--upload", "s3://release-evidence/x", env=env)
+    assert run.returncode == 0, run.output
+    keys = [o["Key"] for o in client.list_objects_v2(Bucket="release-evidence")["Contents"]]
+    assert any(k.endswith("/report.html") for k in keys)
+    link = re.search(r"report for the ticket \(link valid \d+ h\): (\S+)", run.output).group(1)
+    with urllib.request.urlopen(link) as response:
+        assert b"Post-deploy verification" in response.read()
+
+
 def test_temporary_credentials_give_the_location_not_a_link_with_their_token(
         verify, database, s3_server):
     """A presigned link made with a session token carries it (URL-encoded): the location
