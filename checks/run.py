@@ -70,7 +70,8 @@ class Resources:
         if self._normalizer is None:
             engine = self.servers.default_engine
             cache = (self.cache_dir or default_cache_dir()) / "normalized" / f"{engine.key}.json"
-            self._normalizer = Normalizer(self._normalizing_database, cache)
+            self._normalizer = Normalizer(self._normalizing_database, cache,
+                                          self.inputs.expected.schema_key(engine))
         return self._normalizer
 
     def _normalizing_database(self, user_types: bool) -> str:

@@ -60,7 +60,7 @@ def engines(request, tmp_path_factory):
             conn.execute("CREATE TYPE mood AS ENUM ('up', 'down', 'flat')")
             conn.execute(f"CREATE TABLE rules ({COLUMNS})")
         cache = tmp_path_factory.mktemp("normalized") / "cache.json"
-        normalizer = Normalizer(lambda user_types: server.conninfo(), cache)
+        normalizer = Normalizer(lambda user_types: server.conninfo(), cache, "rules")
         yield server, normalizer
         normalizer.close()
 

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import shutil
+
 import pytest
 
-from tests.conftest import locked
+from tests.conftest import MIGRATIONS, locked
 
 STRATEGY = "test_check_constraint_definition[chk_active_positions_strategy_type]"
 
@@ -279,15 +281,18 @@ def test_duplicates_of_a_composite_key_are_counted_exactly_and_sampled(verify, d
 
 _QUANTITY = ('[[check_constraints]]\ntable = "{table}"\nname = "chk_quantity"\n'
              'expression = "{expression}"\n')
+_QUANTITY_MIGRATION = (  # the rule as a migration brought it: q >= 0 was the rule then
+    "CREATE FUNCTION valid_quantity(q numeric) RETURNS boolean LANGUAGE sql IMMUTABLE "
+    "AS 'SELECT q >= 0'; ALTER TABLE active_positions ADD CONSTRAINT chk_quantity "
+    "CHECK (valid_quantity(quantity)); INSERT INTO schema_migrations (version) "
+    "VALUES ('2026_03_01_0001_quantity')")
 
 
 @pytest.mark.parametrize(("seed", "table", "expression", "said"), [
     pytest.param(
-        "CREATE FUNCTION valid_quantity(q numeric) RETURNS boolean LANGUAGE sql IMMUTABLE "
-        "AS 'SELECT q >= 0'; ALTER TABLE active_positions ADD CONSTRAINT chk_quantity "
-        "CHECK (valid_quantity(quantity)); UPDATE active_positions SET quantity = 0 "
-        "WHERE ticker = 'AAPL'; CREATE OR REPLACE FUNCTION valid_quantity(q numeric) "
-        "RETURNS boolean LANGUAGE sql IMMUTABLE AS 'SELECT q > 0'",
+        "UPDATE active_positions SET quantity = 0 WHERE ticker = 'AAPL'; CREATE OR REPLACE "
+        "FUNCTION valid_quantity(q numeric) RETURNS boolean LANGUAGE sql IMMUTABLE AS "
+        "'SELECT q > 0'",
         "active_positions", "valid_quantity(quantity)",
         "it calls valid_quantity(numeric), and PostgreSQL re-checks no row when a function "
         "is redefined, and 1 existing rows violate it", id="function-redefined"),
@@ -301,14 +306,21 @@ _QUANTITY = ('[[check_constraints]]\ntable = "{table}"\nname = "chk_quantity"\n'
         "it is NO INHERIT, and the table has children whose rows it does not check, and 1 "
         "existing rows violate it", id="no-inherit-child"),
 ])
-def test_a_validated_rule_that_rows_break_all_the_same_fails(verify, database, config_file,
-                                                            seed, table, expression, said):
+def test_a_validated_rule_that_rows_break_all_the_same_fails(verify, database, tmp_path,
+                                                            config_file, seed, table,
+                                                            expression, said):
     """Validated proves the rows only while the rule cannot change under them: a
     redefined function, or NO INHERIT over child tables, and the rows are counted."""
+    migrations = tmp_path / "migrations"
+    shutil.copytree(MIGRATIONS, migrations)
+    (migrations / "2026_03_01_0001_quantity.sql").write_text(_QUANTITY_MIGRATION + ";\n")
+    database.execute(_QUANTITY_MIGRATION)
     database.execute(seed)
     config = config_file(_QUANTITY.format(table=table, expression=expression))
-    run = verify("--dsn", database.dsn, "--config", str(config), "-k", "definition")
-    assert run.outcomes() == {"test_check_constraint_definition[chk_quantity]": "failed"}
+    run = verify("--dsn", database.dsn, "--config", str(config), "--migrations-dir",
+                 str(migrations), "-k", "definition")
+    assert run.outcomes() == {"test_check_constraint_definition[chk_quantity]": "failed"}, \
+        run.output
     assert said in run.message("[chk_quantity]")
 
 

@@ -90,6 +90,10 @@ class Expected:
         return scratch.conninfo(REPLAY_DATABASE)
 
     # ---------------------------------------------------------------- internals
+    def schema_key(self, engine: Engine) -> str:
+        """What identifies the replayed schema on ``engine`` (for caches that depend on it)."""
+        return self._key(engine)
+
     def _key(self, engine: Engine) -> str:
         digest = hashlib.sha256(f"{CACHE_FORMAT}|{engine.key}|{self._settings.search_path}|"
                                 f"{self._settings.timezone}".encode())

@@ -48,9 +48,10 @@ class Normalizer:
     column has a user-defined type, to the replayed database where that type exists.
     """
 
-    def __init__(self, connect: Callable[[bool], str], cache_file: Path) -> None:
+    def __init__(self, connect: Callable[[bool], str], cache_file: Path, schema: str) -> None:
         self._connect = connect
         self._cache_file = cache_file
+        self._schema = schema  # the replayed schema's identity: its functions and types
         self._cache: dict[str, str] | None = None
         self._dirty = False
         self._conns: dict[bool, psycopg.Connection] = {}
@@ -61,7 +62,8 @@ class Normalizer:
         literals relabelled through varchar to text written as plain text literals (the
         same value: ``IN (...)`` and ``= ANY (ARRAY[...])`` on a VARCHAR column differ by
         only that relabelling), then brought to its fixed point again."""
-        key = hashlib.sha256(json.dumps([list(columns), expression]).encode()).hexdigest()
+        key = hashlib.sha256(json.dumps([self._schema, list(columns), expression]).encode()
+                             ).hexdigest()
         with self._lock:
             cache = self._load()
             if key not in cache:
