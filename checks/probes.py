@@ -81,6 +81,9 @@ class Probe(TableRead):
     violation: tuple[tuple[str, Any], ...] = ()
     """A configured violation: used instead of searching for one."""
     sequences: tuple[tuple[str, str], ...] = ()
+    user_code: bool = False
+    """Whether the INSERT may run code of the database's own (a user function in a CHECK,
+    a domain's CHECK, a trigger or rule): then every sequence it could move is watched."""
 
     def batch(self) -> Hashable:
         return (self.schema, self.table)
@@ -109,7 +112,8 @@ class Probe(TableRead):
                 reports[need] = found
                 continue
             inserts.append((need, *_insert(need, base, found)))
-        batch = env.target.probe([(s, p) for _, s, _, p in inserts], needs[0].sequences)
+        batch = env.target.probe([(s, p) for _, s, _, p in inserts], needs[0].sequences,
+                                 watch_all=needs[0].user_code)
         hidden = set(env.settings.sensitive_columns)  # the base row is a real one
         for (need, statement, names, params), result in zip(inserts, batch.results,
                                                             strict=True):
@@ -145,9 +149,16 @@ def plan(catalog: Catalog, schema: str, table: str, constraint: str,
         for c in catalog.of_table("columns", schema, table))
     rules = tuple(Rule(k.name, check_expression(k.definition or ""), k.columns)
                   for k in constraints if k.type == "c" and k.definition)
+    tables = [(schema, table), *((r.schema, r.name) for r in catalog.descendants(schema, table))]
+    user_code = any(
+        any(k.user_calls for k in catalog.of_table("constraints", s, t))
+        or catalog.of_table("triggers", s, t) or catalog.of_table("rules", s, t)
+        or any(c.type_kind == "d" for c in catalog.of_table("columns", s, t))
+        for s, t in tables)
     return Probe(schema, table, constraint, columns, rules,
                  tuple(sorted(values.items())), tuple(sorted(violation.items())),
-                 tuple((s.schema, s.name) for s in catalog.sequences_of(schema, table)))
+                 tuple((s.schema, s.name) for s in catalog.sequences_of(schema, table)),
+                 bool(user_code))
 
 
 def _referenced_column(catalog: Catalog, k: Any) -> str:

@@ -81,9 +81,10 @@ class Target(Protocol):
         ...
 
     def probe(self, inserts: Sequence[tuple[Statement, Params]],
-              sequences: Sequence[tuple[str, str]]) -> ProbeBatch:
+              sequences: Sequence[tuple[str, str]], watch_all: bool = False) -> ProbeBatch:
         """Run each write in a savepoint of one transaction that is always rolled back, and
-        say which of ``sequences`` the session advanced."""
+        say which of ``sequences`` (with ``watch_all``, of any sequence) the session
+        advanced."""
         ...
 
     def render(self, statement: Statement, params: Params = None) -> str:

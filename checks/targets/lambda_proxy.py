@@ -145,7 +145,7 @@ class LambdaTarget:
         raise CouldNotCheck(cause)
 
     def probe(self, inserts: Sequence[tuple[Statement, Params]],
-              sequences: Sequence[tuple[str, str]]) -> ProbeBatch:
+              sequences: Sequence[tuple[str, str]], watch_all: bool = False) -> ProbeBatch:
         raise CouldNotCheck(PROBE_BLOCK)
 
     def render(self, statement: Statement, params: Params = None) -> str:

@@ -187,7 +187,7 @@ class PostgresTarget:
             self._release(conn)
 
     def probe(self, inserts: Sequence[tuple[Statement, Params]],
-              sequences: Sequence[tuple[str, str]]) -> ProbeBatch:
+              sequences: Sequence[tuple[str, str]], watch_all: bool = False) -> ProbeBatch:
         if self.probe_block:
             raise CouldNotCheck(self.probe_block)
         conn = self._acquire()
@@ -201,22 +201,24 @@ class PostgresTarget:
                 with conn.transaction(force_rollback=True):
                     conn.execute("SET TRANSACTION READ WRITE")
                     conn.execute(pins_statement(self._settings, local=True))
-                    before = _sequence_values(conn)
+                    before = _sequence_values(conn) if watch_all else {}
                     results = [_probe_one(conn, statement, params)
                                for statement, params in inserts]
                     advanced = []
                     if _used(conn, None):
                         advanced = [f"{schema}.{name}" for schema, name in sequences
                                     if _used(conn, (schema, name))] or [_UNOWNED]
-                    # setval() defines currval() but not lastval(): look at those that moved
-                    # (the service's own inserts move them too, but define no currval here)
-                    after = _sequence_values(conn)
-                    moved = [f"{schema}.{name}" for (schema, name), value in after.items()
-                             if value != before.get((schema, name))
-                             and f"{schema}.{name}" not in advanced
-                             and _used(conn, (schema, name))]
-                    if moved:
-                        advanced = [*(a for a in advanced if a != _UNOWNED), *moved]
+                    if watch_all:
+                        # the database's own code ran: setval() defines currval() but not
+                        # lastval(), so ask those that moved (the service's inserts move
+                        # them too, but define no currval() in this session)
+                        after = _sequence_values(conn)
+                        moved = [f"{schema}.{name}" for (schema, name), value in after.items()
+                                 if value != before.get((schema, name))
+                                 and f"{schema}.{name}" not in advanced
+                                 and _used(conn, (schema, name))]
+                        if moved:
+                            advanced = [*(a for a in advanced if a != _UNOWNED), *moved]
         except psycopg.Error as exc:
             raise QueryError(f"probe transaction failed: {first_line(exc)}",
                              exc.sqlstate) from None
