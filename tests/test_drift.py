@@ -139,6 +139,17 @@ def test_drift_in_triggers_views_functions_validation(verify, extended_database,
                   "test_no_unexpected_objects[column]": "failed",
                   "test_no_unexpected_objects[function]": "failed"},
                  id="hidden-in-plpgsql"),
+    pytest.param("ALTER TABLE active_positions ALTER COLUMN created_at DROP NOT NULL; "
+                 "ALTER TABLE active_positions ADD CONSTRAINT created_at_nn NOT NULL created_at "
+                 "NOT VALID",  # PostgreSQL 18 (the embedded default): a NULL may stay
+                 {SCHEMA_OBJECT.format("column:public.active_positions.created_at"): "failed"},
+                 id="not-null-not-valid"),
+    pytest.param("CREATE FUNCTION pg_toast.vc_ne(varchar, varchar) RETURNS bool LANGUAGE sql "
+                 "IMMUTABLE AS 'SELECT $1::text <> $2::text'",
+                 {"test_no_unexpected_objects[function]": "failed"}, id="function-in-pg-toast"),
+    pytest.param("SET allow_system_table_mods = on; CREATE SCHEMA pg_temp_ops; "
+                 "RESET allow_system_table_mods; CREATE TYPE pg_temp_ops.t AS ENUM ('a')",
+                 {"test_no_unexpected_objects[type]": "failed"}, id="schema-named-like-temp"),
     pytest.param("ALTER TABLE position_history ADD CONSTRAINT fk_position FOREIGN KEY (id) "
                  "REFERENCES active_positions (id) ON DELETE CASCADE NOT VALID",
                  {"test_no_unexpected_objects[constraint]": "failed"}, id="foreign-key-added"),
@@ -230,6 +241,32 @@ def test_version_applied_out_of_order_is_reported(verify, database):
                      "WHERE version = '009_add_position_tracking'")
     run = verify("--dsn", database.dsn, "-k", "test_ledger_in_order")
     assert run.outcomes() == {"test_ledger_in_order[schema_migrations]": "failed"}
+
+
+@pytest.mark.parametrize("switch", [
+    "ALTER TABLE position_history DISABLE TRIGGER ALL",
+    "DO $$ DECLARE t text; BEGIN FOR t IN SELECT tgname FROM pg_trigger WHERE tgrelid = "
+    "'position_history'::regclass AND tgisinternal LOOP EXECUTE format('ALTER TABLE "
+    "position_history ENABLE REPLICA TRIGGER %I', t); END LOOP; END $$",
+], ids=["disabled", "replica-only"])
+def test_a_foreign_key_whose_own_triggers_are_off_is_drift(verify, database, tmp_path, switch):
+    """A foreign key is enforced by internal triggers; with them off (or replica-only) it
+    still looks valid, and orphan rows are accepted."""
+    migration = ("ALTER TABLE position_history ADD COLUMN active_id bigint "
+                 "CONSTRAINT fk_history_active REFERENCES active_positions (id); "
+                 "INSERT INTO schema_migrations (version) VALUES ('2026_03_01_0001_fk')")
+    migrations = tmp_path / "migrations"
+    shutil.copytree(MIGRATIONS, migrations)
+    (migrations / "2026_03_01_0001_fk.sql").write_text(migration + ";\n")
+    database.execute(migration)
+    args = ("--dsn", database.dsn, "--migrations-dir", str(migrations), "-k",
+            "test_schema_object or test_no_unexpected")
+    assert verify(*args).returncode == 0
+    database.execute(switch)
+    run = verify(*args)
+    assert _drift_only(run) == {SCHEMA_OBJECT.format(
+        "constraint:public.position_history.fk_history_active"): "failed"}
+    assert "enforced" in run.message("fk_history_active]")
 
 
 def test_versions_applied_in_one_transaction_are_not_out_of_order(verify, database):

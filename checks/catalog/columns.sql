@@ -13,7 +13,10 @@ SELECT c.oid::bigint                                        AS relation,
        t.typcategory::text                                  AS category,
        t.typtype::text                                      AS type_kind,
        t.oid >= 16384                                       AS user_type,
-       a.attnotnull                                         AS not_null,
+       a.attnotnull AND NOT EXISTS (                        -- 18: NOT NULL NOT VALID
+           SELECT 1 FROM pg_catalog.pg_constraint nn
+           WHERE nn.conrelid = a.attrelid AND nn.contype = 'n' AND NOT nn.convalidated
+             AND a.attnum = ANY (nn.conkey))                AS not_null,
        ad.oid IS NOT NULL                                   AS has_default,
        CASE WHEN ad.oid IS NOT NULL AND NOT (c.oid = ANY (%(locked)s::pg_catalog.oid[]))
             THEN pg_catalog.pg_get_expr(ad.adbin, ad.adrelid) END AS "default",
@@ -43,5 +46,5 @@ LEFT JOIN pg_catalog.pg_namespace cn ON cn.oid = co.collnamespace
 WHERE c.relkind IN ('r', 'p', 'f')
   AND a.attnum > 0 AND NOT a.attisdropped
   AND c.oid >= 16384
-  AND n.nspname <> 'pg_toast' AND n.nspname !~ '^pg_(toast_)?temp_'
+  AND n.nspname <> 'pg_toast' AND n.nspname !~ '^pg_(toast_)?temp_[0-9]+$'
 ORDER BY 2, 3, 5

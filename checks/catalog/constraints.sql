@@ -11,7 +11,10 @@ SELECT con.oid::bigint                                      AS oid,
        CASE WHEN NOT (c.oid = ANY (%(locked)s::pg_catalog.oid[]))
             THEN pg_catalog.pg_get_constraintdef(con.oid) END AS definition,
        con.convalidated                                     AS validated,
-       coalesce((pg_catalog.to_jsonb(con.*) ->> 'conenforced')::boolean, true) AS enforced,
+       coalesce((pg_catalog.to_jsonb(con.*) ->> 'conenforced')::boolean, true)
+       AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_trigger tg   -- a foreign key's own
+                       WHERE tg.tgconstraint = con.oid AND tg.tgisinternal -- triggers, off
+                         AND tg.tgenabled IN ('D', 'R'))    AS enforced,
        con.condeferrable                                    AS deferrable,
        con.condeferred                                      AS deferred,
        con.connoinherit                                     AS no_inherit,
@@ -37,5 +40,5 @@ JOIN pg_catalog.pg_class c ON c.oid = con.conrelid
 JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
 WHERE con.contype <> 'n'
   AND c.oid >= 16384
-  AND n.nspname <> 'pg_toast' AND n.nspname !~ '^pg_(toast_)?temp_'
+  AND n.nspname <> 'pg_toast' AND n.nspname !~ '^pg_(toast_)?temp_[0-9]+$'
 ORDER BY 2, 3, 4

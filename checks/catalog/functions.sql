@@ -19,5 +19,6 @@ LEFT JOIN pg_catalog.pg_depend ed
       AND ed.deptype = 'e'
 LEFT JOIN pg_catalog.pg_extension ext ON ext.oid = ed.refobjid
 WHERE p.oid >= 16384
-  AND n.nspname <> 'pg_toast' AND n.nspname !~ '^pg_(toast_)?temp_'
+  -- pg_toast is not left out: it holds no function or type of its own
+  AND n.nspname !~ '^pg_(toast_)?temp_[0-9]+$'
 ORDER BY 1, 2

@@ -36,5 +36,5 @@ LEFT JOIN pg_catalog.pg_depend ed
 LEFT JOIN pg_catalog.pg_extension ext ON ext.oid = ed.refobjid
 CROSS JOIN LATERAL (SELECT c.oid = ANY (%(locked)s::pg_catalog.oid[]) AS locked) lk
 WHERE c.oid >= 16384
-  AND n.nspname <> 'pg_toast' AND n.nspname !~ '^pg_(toast_)?temp_'
+  AND n.nspname <> 'pg_toast' AND n.nspname !~ '^pg_(toast_)?temp_[0-9]+$'
 ORDER BY 2, 3

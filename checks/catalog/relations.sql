@@ -43,5 +43,5 @@ CROSS JOIN LATERAL (
 ) lk
 WHERE c.relkind IN ('r', 'p', 'f', 'v', 'm', 'S')
   AND c.oid >= 16384
-  AND n.nspname <> 'pg_toast' AND n.nspname !~ '^pg_(toast_)?temp_'
+  AND n.nspname <> 'pg_toast' AND n.nspname !~ '^pg_(toast_)?temp_[0-9]+$'
 ORDER BY 2, 3

@@ -22,5 +22,6 @@ LEFT JOIN pg_catalog.pg_depend ed
 LEFT JOIN pg_catalog.pg_extension ext ON ext.oid = ed.refobjid
 WHERE t.oid >= 16384
   AND (t.typtype IN ('e', 'd', 'r') OR (t.typtype = 'c' AND tc.relkind = 'c'))
-  AND n.nspname <> 'pg_toast' AND n.nspname !~ '^pg_(toast_)?temp_'
+  -- pg_toast is not left out: it holds no function or type of its own
+  AND n.nspname !~ '^pg_(toast_)?temp_[0-9]+$'
 ORDER BY 1, 2
