@@ -139,6 +139,13 @@ def test_drift_in_triggers_views_functions_validation(verify, extended_database,
                   "test_no_unexpected_objects[column]": "failed",
                   "test_no_unexpected_objects[function]": "failed"},
                  id="hidden-in-plpgsql"),
+    pytest.param("CREATE PUBLICATION open_only FOR TABLE active_positions "
+                 "WHERE (status = 'open')",  # the service's UPDATE of status is refused
+                 {SCHEMA_OBJECT.format("table:public.active_positions"): "failed"},
+                 id="publication-row-filter"),
+    pytest.param("ALTER TABLE service_heartbeats REPLICA IDENTITY NOTHING",
+                 {SCHEMA_OBJECT.format("table:public.service_heartbeats"): "failed"},
+                 id="replica-identity-nothing"),
     pytest.param("ALTER TABLE active_positions ALTER COLUMN created_at DROP NOT NULL; "
                  "ALTER TABLE active_positions ADD CONSTRAINT created_at_nn NOT NULL created_at "
                  "NOT VALID",  # PostgreSQL 18 (the embedded default): a NULL may stay

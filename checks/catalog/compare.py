@@ -61,7 +61,12 @@ def objects(catalog: Catalog) -> dict[str, dict[str, Any]]:
             add(f"table:{r.schema}.{r.name}", r.extension, {
                 "kind": r.kind, "persistence": r.persistence, "rls_enabled": r.rls_enabled,
                 "rls_forced": r.rls_forced, "partition_key": r.partition_key,
-                "partition_bound": r.partition_bound, "parents": list(r.parents)})
+                "partition_bound": r.partition_bound, "parents": list(r.parents),
+                # only when not the default, so a snapshot taken before they were read
+                # still compares equal on a table that has none
+                **({"replica_identity": r.replica_identity}
+                   if r.replica_identity != "d" else {}),
+                **({"publications": list(r.publications)} if r.publications else {})})
     extension_tables = {f"{r.schema}.{r.name}" for r in catalog.relations
                         if r.extension in compared}
     for c in catalog.columns:

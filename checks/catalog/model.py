@@ -48,6 +48,10 @@ class Relation:
     parents: tuple[str, ...]
     extension: str | None
     locked: bool
+    replica_identity: str = "d"
+    """d default (the key), n nothing, f full, i an index."""
+    publications: tuple[str, ...] = ()
+    """The publications that take it, with their actions, row filter and columns."""
     pages: int = 0
     """The planner's size estimate (pg_class.relpages): which tables to read first.
     Not compared; absent from catalogs captured before it was."""

@@ -22,6 +22,24 @@ SELECT c.oid::bigint                                        AS oid,
              JOIN pg_catalog.pg_class p ON p.oid = i.inhparent
              JOIN pg_catalog.pg_namespace pn ON pn.oid = p.relnamespace
              WHERE i.inhrelid = c.oid ORDER BY i.inhseqno)::text[] AS parents,
+       c.relreplident::text                                 AS replica_identity,
+       -- a publication with a row filter (or a table without a replica identity) refuses
+       -- the service's UPDATEs and DELETEs
+       ARRAY(SELECT p.pubname || ' (' || concat_ws(', ',
+                        CASE WHEN p.pubinsert THEN 'insert' END,
+                        CASE WHEN p.pubupdate THEN 'update' END,
+                        CASE WHEN p.pubdelete THEN 'delete' END,
+                        CASE WHEN p.pubtruncate THEN 'truncate' END) || ')'
+                    || coalesce(' WHERE ' || pg_catalog.pg_get_expr(pr.prqual, pr.prrelid), '')
+                    || coalesce(' COLUMNS ' || pr.prattrs::text, '')
+             FROM pg_catalog.pg_publication p
+             LEFT JOIN pg_catalog.pg_publication_rel pr
+                    ON pr.prpubid = p.oid AND pr.prrelid = c.oid
+             WHERE c.relkind IN ('r', 'p')
+               AND (p.puballtables OR pr.prrelid IS NOT NULL OR EXISTS (
+                    SELECT 1 FROM pg_catalog.pg_publication_namespace pn
+                    WHERE pn.pnpubid = p.oid AND pn.pnnspid = c.relnamespace))
+             ORDER BY 1)::text[]                            AS publications,
        ext.extname                                          AS extension,
        lk.locked                                            AS locked,
        greatest(c.relpages, 0)::bigint                      AS pages
