@@ -42,7 +42,8 @@ def test_healthy_stand_in_gives_the_direct_outcomes_check_by_check(verify, datab
     assert probes and set(probes.values()) == {"skipped"}
     assert "db-query Lambda is read-only" in through.message("enforced[chk_active_positions_side]")
     writes = re.compile(r"\b(INSERT|UPDATE|DELETE|ALTER|CREATE|DROP|TRUNCATE)\b", re.I)
-    assert server.calls and not [q for q in server.calls if writes.search(q)]
+    literals = re.compile(r"'(?:[^']|'')*'")  # e.g. a publication's 'insert' action
+    assert server.calls and not [q for q in server.calls if writes.search(literals.sub("", q))]
     assert len(server.calls) <= 15
     assert SECRET not in through.all_output()
 
