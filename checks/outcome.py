@@ -73,6 +73,9 @@ class Outcome:
     """Seconds into the settle window when it first passed."""
     figures: tuple[tuple[str, float], ...] = ()
     """Numbers for metrics and charts (a heartbeat's age, duplicated values, ...)."""
+    progress: str | None = None
+    """What a live thing last showed (the newest heartbeat): ``--settle`` confirms a pass
+    only when a later sample shows it moved."""
 
     def to_dict(self) -> dict[str, Any]:
         found = {
@@ -88,6 +91,9 @@ class Outcome:
             found["attempts"] = self.attempts
             found["first_passed_s"] = self.first_passed_s
         return found
+
+    def moved_to(self, progress: str | None) -> Outcome:
+        return replace(self, progress=progress)
 
     def with_figures(self, **figures: float) -> Outcome:
         return replace(self, figures=(*self.figures, *((k, float(v)) for k, v in figures.items()

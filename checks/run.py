@@ -188,7 +188,8 @@ class TargetRun:
                    and (self.target is not None or not c.kind.reads_target)]
         settling = Settling()
         for check in sampled:
-            settling.record(check, outcomes[check].status is Status.PASSED, 0.0)
+            settling.record(check, outcomes[check].status is Status.PASSED, 0.0,
+                            outcomes[check].progress)
         delay = 1.0
         while (pending := settling.pending(sampled)) and (left := deadline - time.monotonic()) > 0:
             time.sleep(min(delay, left))
@@ -199,14 +200,14 @@ class TargetRun:
             for check in pending:
                 outcomes[check] = retried.get(check) or _judged(check, facts)
                 settling.record(check, outcomes[check].status is Status.PASSED,
-                                time.monotonic() - start)
+                                time.monotonic() - start, outcomes[check].progress)
         for check in sampled:
             samples = settling.samples[check]
             if samples.unconfirmed:
                 outcomes[check] = replace(
                     outcomes[check], status=Status.FAILED,
-                    message=f"{outcomes[check].message}; but only its last sample passed, "
-                    "none after it within the settle window: not settled",
+                    message=f"{outcomes[check].message}; but no later sample within the "
+                    "settle window confirmed it (a heartbeat must also move on): not settled",
                 ).with_severity(getattr(check.spec, "severity", "fail"))
             if samples.attempts > 1:
                 outcomes[check] = replace(outcomes[check], attempts=samples.attempts,

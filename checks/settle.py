@@ -19,6 +19,9 @@ class Samples:
     """Passing samples in a row, up to the latest."""
     first_passed_s: float | None = None
     """When the current streak of passes began (seconds into the window)."""
+    progress: str | None = None
+    """What the latest passing sample showed (the newest heartbeat): a pass confirms only
+    if it shows something newer (one heartbeat at boot, then a hang, is not settled)."""
 
     @property
     def settled(self) -> bool:
@@ -36,15 +39,19 @@ class Settling:
 
     samples: dict[Hashable, Samples] = field(default_factory=dict)
 
-    def record(self, check: Hashable, passed: bool, elapsed_s: float) -> None:
+    def record(self, check: Hashable, passed: bool, elapsed_s: float,
+               progress: str | None = None) -> None:
         found = self.samples.setdefault(check, Samples())
         found.attempts += 1
         if not passed:
-            found.streak, found.first_passed_s = 0, None
+            found.streak, found.first_passed_s, found.progress = 0, None, None
             return
         if found.streak == 0:
             found.first_passed_s = round(elapsed_s, 1)
-        found.streak += 1
+            found.streak = 1
+        elif progress is None or progress != found.progress:
+            found.streak += 1
+        found.progress = progress
 
     def pending(self, checks: list[Hashable]) -> list[Hashable]:
         return [c for c in checks if not self.samples.setdefault(c, Samples()).settled]

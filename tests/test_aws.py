@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from tests.conftest import log_heartbeat
@@ -56,6 +58,26 @@ def test_faults_fail_exactly_their_check(verify, database, moto_server, fault, e
     if fault == "no-log-group":
         assert "log group /ecs/ops-pipeline/trade-stream does not exist" in run.message(
             "[trade_stream_logs]")
+
+
+def test_a_service_that_logs_only_errors_and_replays_is_not_alive(verify, database,
+                                                                   moto_server):
+    """Recent lines, none of them the healthy poll line: the log heartbeat fails."""
+    ecs = moto_server.client("ecs")
+    ecs.create_cluster(clusterName="ops-pipeline-cluster")
+    ecs.register_task_definition(family="trade-stream", containerDefinitions=[
+        {"name": "trade-stream", "image": "trade-stream:latest", "memory": 256}])
+    ecs.create_service(cluster="ops-pipeline-cluster", serviceName="trade-stream",
+                       taskDefinition="trade-stream", desiredCount=1)
+    log_heartbeat(moto_server, seconds_ago=3 * 3600)
+    now = int(time.time() * 1000)
+    moto_server.client("logs").put_log_events(
+        logGroupName="/ecs/ops-pipeline/trade-stream", logStreamName="trade-stream/task-1",
+        logEvents=[{"timestamp": now - 2000, "message": "ERROR - WebSocket disconnected; "
+                    "heartbeat timeout, reconnecting"},
+                   {"timestamp": now - 1000, "message": "INFO - Event already processed: e-1"}])
+    run = verify("--dsn", database.dsn, "--aws", env=moto_server.env)
+    assert _aws_outcomes(run) == {ECS: "passed", LOGS: "failed"}
 
 
 def test_unreachable_aws_is_an_error(verify, database):

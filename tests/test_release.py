@@ -233,3 +233,14 @@ def test_one_good_sample_of_a_flapping_state_is_not_settled():
     settling.record("flapping", True, 5.0)
     assert samples.settled and settling.pending(["flapping"]) == []
     assert samples.first_passed_s == 4.0  # the streak that settled it began at 4 s
+
+
+def test_a_heartbeat_that_does_not_move_is_not_settled():
+    """Two passes that saw the same newest heartbeat prove nothing: one beat at boot, then
+    a hang, is not settled; a newer beat in the next sample is."""
+    settling = Settling()
+    settling.record("beat", True, 0.0, progress="2026-11-28 12:00:01")
+    settling.record("beat", True, 2.0, progress="2026-11-28 12:00:01")
+    assert settling.samples["beat"].unconfirmed
+    settling.record("beat", True, 4.0, progress="2026-11-28 12:00:04")
+    assert settling.samples["beat"].settled

@@ -290,6 +290,11 @@ def test_sampling_caps_the_evidence_never_the_verdict(verify, database, config_f
     ("[[custom_sql]]\nname='x'\nsql='SELECT 1; DROP TABLE t'\n", "must be one SELECT"),
     ("[[unique]]\ntable='t'\ncolumns=[]\n", "columns: name at least one column"),
     ("[[indexes]]\ntable='t'\n", "name the index, its columns, or primary_key = true"),
+    ("[[log_heartbeats]]\nname='x'\npattern=''\n", "pattern: name the line the service"),
+    ("[[freshness]]\nname='x'\ntable='t'\ncolumn='c'\nactive={days=[]}\n",
+     "days: name at least one day"),
+    ("[[freshness]]\nname='x'\ntable='t'\ncolumn='c'\nactive={hours='09:75-16:00'}\n",
+     "not a time of day"),
 ])
 def test_config_values_are_range_checked(verify, config_file, text, message):
     run = verify("--config", str(config_file(text)))

@@ -146,9 +146,15 @@ class Schedule:
         match = _HOURS.fullmatch(self.hours)
         if not match:
             raise ConfigError(f"hours {self.hours!r}: use HH:MM-HH:MM, e.g. 09:30-16:00")
+        h1, m1, h2, m2 = (int(g) for g in match.groups())
+        if m1 > 59 or m2 > 59 or h1 > 24 or h2 > 24:
+            raise ConfigError(f"hours {self.hours!r}: not a time of day")
         start, end = self._minutes()
         if not (0 <= start < end <= 24 * 60):
             raise ConfigError(f"hours {self.hours!r}: the start must come before the end")
+        if not self.days:
+            raise ConfigError("days: name at least one day (an empty list would turn the "
+                              "check off for good)")
 
     def _minutes(self) -> tuple[int, int]:
         h1, m1, h2, m2 = (int(g) for g in _HOURS.fullmatch(self.hours).groups())  # type: ignore[union-attr]

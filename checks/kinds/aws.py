@@ -10,7 +10,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from checks.config import Common, Duration, duration_ms
+from checks.config import Common, ConfigError, Duration, duration_ms
 from checks.kinds.base import Facts, Kind
 from checks.kinds.freshness import human
 from checks.need import Env, Need
@@ -184,12 +184,18 @@ class LogHeartbeat(Common):
     """A log group must hold an event matching ``pattern`` within ``max_age``."""
 
     name: str
+    pattern: str
+    """A CloudWatch Logs filter pattern for the line the service writes while healthy,
+    e.g. ``'"Account activities: fetched="'`` (any line would count its errors too)."""
     log_group: str = "/ecs/ops-pipeline/trade-stream"
-    pattern: str = ""
-    """A CloudWatch Logs filter pattern; empty: any event."""
     max_age: Duration = "10m"
     count_pattern: str = ""
     """Events of the window to count and show (e.g. ``"Event already processed"``)."""
+
+    def __post_init__(self) -> None:
+        if not self.pattern.strip():
+            raise ConfigError("pattern: name the line the service writes while healthy (an "
+                              "empty pattern counts every line, its errors too)")
 
     @property
     def id(self) -> str:
@@ -239,7 +245,7 @@ def log_heartbeat(h: LogHeartbeat, facts: Facts) -> Outcome:
                            [(newest.get("logStreamName"), human(age_s),
                              str(newest.get("message", ""))[:200])]), *extra
                   ).with_figures(age_s=age_s, max_age_s=duration_ms(h.max_age) / 1000,
-                                 events=found["count"])
+                                 events=found["count"]).moved_to(str(newest["timestamp"]))
 
 
 ECS = Kind("ecs_service_stable", "heartbeat", ecs_service_stable, ecs_needs,

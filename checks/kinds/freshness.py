@@ -71,7 +71,8 @@ def fresh(f: Freshness, facts: Facts) -> Outcome:
         return failed(f"newest {subject} is {human(age)} old (max {f.max_age})", evidence,
                       sql=shown).with_figures(age_s=age, max_age_s=duration_ms(f.max_age) / 1000)
     return passed(f"newest {subject} is {human(max(age, 0))} old (max {f.max_age})", evidence,
-                  sql=shown).with_figures(age_s=age, max_age_s=duration_ms(f.max_age) / 1000)
+                  sql=shown).with_figures(age_s=age, max_age_s=duration_ms(f.max_age) / 1000
+                                          ).moved_to(row["newest"])
 
 
 def human(seconds: float | None) -> str:
