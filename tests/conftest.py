@@ -231,16 +231,16 @@ def aws_world(moto_server: MotoServer) -> MotoServer:
     return trade_stream(moto_server)
 
 
-def trade_stream(moto_server: MotoServer) -> MotoServer:
+def trade_stream(moto_server: MotoServer, heartbeat_age_s: float = 1) -> MotoServer:
     """The ECS service (running as many tasks as ``MOTO_ECS_SERVICE_RUNNING`` says, when it
-    is created) and a heartbeat logged a second ago."""
+    is created) and a heartbeat logged ``heartbeat_age_s`` ago."""
     ecs = moto_server.client("ecs")
     ecs.create_cluster(clusterName="ops-pipeline-cluster")
     ecs.register_task_definition(family="trade-stream", containerDefinitions=[
         {"name": "trade-stream", "image": "trade-stream:latest", "memory": 256}])
     ecs.create_service(cluster="ops-pipeline-cluster", serviceName="trade-stream",
                        taskDefinition="trade-stream", desiredCount=1)
-    log_heartbeat(moto_server, seconds_ago=1)
+    log_heartbeat(moto_server, seconds_ago=heartbeat_age_s)
     return moto_server
 
 

@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from tests.conftest import log_heartbeat
+from tests.conftest import log_heartbeat, trade_stream
 
 ECS = "test_ecs_service_stable[trade-stream]"
 LOGS = "test_log_heartbeat[trade_stream_logs]"
@@ -63,13 +63,7 @@ def test_faults_fail_exactly_their_check(verify, database, moto_server, fault, e
 def test_a_service_that_logs_only_errors_and_replays_is_not_alive(verify, database,
                                                                    moto_server):
     """Recent lines, none of them the healthy poll line: the log heartbeat fails."""
-    ecs = moto_server.client("ecs")
-    ecs.create_cluster(clusterName="ops-pipeline-cluster")
-    ecs.register_task_definition(family="trade-stream", containerDefinitions=[
-        {"name": "trade-stream", "image": "trade-stream:latest", "memory": 256}])
-    ecs.create_service(cluster="ops-pipeline-cluster", serviceName="trade-stream",
-                       taskDefinition="trade-stream", desiredCount=1)
-    log_heartbeat(moto_server, seconds_ago=3 * 3600)
+    trade_stream(moto_server, heartbeat_age_s=3 * 3600)
     now = int(time.time() * 1000)
     moto_server.client("logs").put_log_events(
         logGroupName="/ecs/ops-pipeline/trade-stream", logStreamName="trade-stream/task-1",
