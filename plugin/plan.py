@@ -211,14 +211,18 @@ def _prepare_reports_dir(reports_dir: Path) -> None:
                                 ) from None
 
 
+def command_line(config: pytest.Config) -> list[str]:
+    """The arguments as given: ``PYTEST_ADDOPTS``, then the command line."""
+    return [*shlex.split(os.environ.get("PYTEST_ADDOPTS", "")), *config.invocation_params.args]
+
+
 def replace_stale_reports(config: pytest.Config, parser: pytest.Parser) -> None:
     """At pytest's cleanup: a run refused before the plan was built (an unknown option, a
     plugin that failed to load) replaces the previous run's reports with its error too."""
     failure = sys.exc_info()[1]
     if failure is None or PLAN_KEY in config.stash or os.environ.get("PYTEST_XDIST_WORKER"):
         return
-    args = [*shlex.split(os.environ.get("PYTEST_ADDOPTS", "")), *config.invocation_params.args]
-    given = getattr(parser.parse_known_args(args), "reports_dir", None)
+    given = getattr(parser.parse_known_args(command_line(config)), "reports_dir", None)
     reports_dir = Path(given) if given else config.rootpath / "reports"
     lines = str(failure).splitlines() or [type(failure).__name__]
     # argparse's message is "usage: ..." then "pytest: error: <what>"

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import getpass
 import html
-import os
-import shlex
 import shutil
 import subprocess
 import time
@@ -28,7 +26,7 @@ from checks.reporting.history import current, past_runs
 from checks.reporting.html import evidence_html, mask_columns, verdict_html
 from checks.reporting.summary import summary_json, summary_markdown
 from plugin.items import CHECK_KEY, SPREAD_KEY
-from plugin.plan import PLAN_KEY, REPORT_FILES, Plan, write_usage_error
+from plugin.plan import PLAN_KEY, REPORT_FILES, Plan, command_line, write_usage_error
 
 _REPORTING_PLUGINS = ("terminal", "html", "junitxml", "metadata")
 _ENV_KEYS = ("Duration", "Outcome", "Target", "Release", "Suite commit", "Started", "Run by",
@@ -343,8 +341,7 @@ def _no_second_list(config: pytest.Config) -> None:
     with the whole message: one unreachable server printed its cause a hundred times.
     """
     writer = config.pluginmanager.get_plugin("terminalreporter")
-    given = [*config.invocation_params.args, *shlex.split(os.environ.get("PYTEST_ADDOPTS", "")),
-             *config.getini("addopts")]
+    given = [*command_line(config), *config.getini("addopts")]
     if writer is not None and not any(a.startswith("-r") for a in given):
         writer.reportchars = "".join(c for c in writer.reportchars if c not in "fE")
 
