@@ -307,6 +307,29 @@ def test_snapshot_replaces_replay(verify, database, tmp_path, config_file):
         SCHEMA_OBJECT.format("column:public.active_positions.status"): "failed"}
 
 
+def test_an_object_beyond_the_expected_schema_is_named_by_where_it_was_expected(
+        verify, database, tmp_path, config_file):
+    """Against a snapshot, an extra object is "not in the snapshot"; against the replay, it
+    is "not created by the migrations" (a snapshot is what a database held)."""
+    snapshot = tmp_path / "expected_schema.json"
+    done = subprocess.run([sys.executable, "-m", "checks.snapshot", "--dsn", database.dsn,
+                           "--out", str(snapshot)], cwd=ROOT, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    database.execute("CREATE TABLE hotfix_scratch (id int)")
+    item = "test_no_unexpected_objects[table]"
+    against_snapshot = verify("--dsn", database.dsn, "--config",
+                              str(config_file(f'[drift]\nsnapshot = "{snapshot}"\n')), "-k", item)
+    against_replay = verify("--dsn", database.dsn, "--config", str(config_file("")), "-k", item)
+    assert against_snapshot.outcomes() == against_replay.outcomes() == {item: "failed"}
+    assert against_snapshot.message(item) == "1 table(s) not in the snapshot: public.hotfix_scratch"
+    assert against_replay.message(item) == \
+        "1 table(s) not created by the migrations: public.hotfix_scratch"
+    database.execute("DROP TABLE hotfix_scratch")
+    passed = verify("--dsn", database.dsn, "--config",
+                    str(config_file(f'[drift]\nsnapshot = "{snapshot}"\n')), "-k", item)
+    assert passed.message(item) == "no table beyond what the snapshot holds"
+
+
 def test_postgresql_15_target_has_no_version_drift_and_drift_is_caught(verify):
     with Cluster(PG15) as cluster:
         build_database(cluster, "prod15", discover(MIGRATIONS), FIXTURES)

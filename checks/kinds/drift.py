@@ -175,15 +175,23 @@ def no_extra(spec: NoExtraObjects, facts: Facts) -> Outcome:
     prefix = spec.kind + ":"
     evidence = Evidence(f"Unexpected {spec.kind}s", ("object", "status"),
                         [(i, "allowed" if i in allowed else "unexpected") for i in extra])
+    absent, source = _absent_from(facts)
     if problems:
-        return failed(f"{len(problems)} {spec.kind}(s) not created by the migrations: "
+        return failed(f"{len(problems)} {spec.kind}(s) {absent}: "
                       + ", ".join(i.removeprefix(prefix) for i in problems[:5])
                       + (" ..." if len(problems) > 5 else ""), evidence)
     if allowed:
-        return skipped(f"{len(allowed)} {spec.kind}(s) not created by the migrations, allowed "
-                       f"by [drift] allow: " + ", ".join(i.removeprefix(prefix)
-                                                        for i in allowed[:5]))
-    return passed(f"no {spec.kind} beyond what the migrations create")
+        return skipped(f"{len(allowed)} {spec.kind}(s) {absent}, allowed by [drift] allow: "
+                       + ", ".join(i.removeprefix(prefix) for i in allowed[:5]))
+    return passed(f"no {spec.kind} beyond what {source}")
+
+
+def _absent_from(facts: Facts) -> tuple[str, str]:
+    """How to name objects the expected schema lacks, and the expected schema itself: a
+    snapshot is what a database held, not what the migrations create."""
+    if facts.inputs.expected.snapshot is not None:
+        return "not in the snapshot", "the snapshot holds"
+    return "not created by the migrations", "the migrations create"
 
 
 def _other_major(facts: Facts) -> bool:
