@@ -35,7 +35,7 @@ import ast
 import csv
 import re
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -228,7 +228,7 @@ def run_migrator(conninfo: str, tools: Tools) -> Run:
 
 
 def rebuild(conninfo: str, tools: Tools, rows: Sequence[Path] = (),
-            say: callable = print) -> list[Run]:
+            say: Callable[[str], None] = print) -> list[Run]:
     """Build production into the empty database ``conninfo``; each run as it happened."""
     _require_empty(conninfo)
     runs: list[Run] = []
@@ -448,7 +448,7 @@ def _command(args: argparse.Namespace) -> int:
                 raise AdoptError(f"--rows {path}: not a file")
         runs = rebuild(args.dsn, read_tools(args.upstream), args.rows)
         print(", ".join(f"{n} {what}" for what, n in shape(args.dsn).items()))
-        return 1 if runs[-1].failed else 0
+        return 1 if any(run.failed for run in runs) else 0
     if args.command == "capture":
         from checks import snapshot
 

@@ -1,8 +1,15 @@
-"""The example config for the real system, on a database built like production: PostgreSQL
-15, the production-like schema and its real migration history (tests/data/production)."""
+"""The example config for the real system, on a database equal to its rebuilt production.
+
+The database is made from what was captured from production rebuilt the way its tools built
+it (``python -m checks.adopt rebuild``, from a checkout of frotofraggins/inbound_aigen): the
+schema of the shipped snapshot (``checks.adopt.ddl``), the 38-row ledger and healthy rows
+(tests/data/production). No checkout is needed; ``OPS_PIPELINE_CHECKOUT`` names one for the
+test that rebuilds from it.
+"""
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -11,44 +18,58 @@ import psycopg
 import pytest
 from psycopg import sql
 
+from checks import adopt
+from checks.catalog import capture, load_file
+from checks.catalog.compare import compare, objects
+from checks.config import Settings
 from checks.infra.cluster import Cluster
+from checks.targets.postgres import PostgresTarget
 from tests.conftest import PG15, ROOT
 
 DATA = Path(__file__).parent / "data" / "production"
-MIGRATIONS = DATA / "migrations"
+MIGRATIONS = DATA / "migrations"  # upstream's file names only: the ledger checks read names
+ROWS = DATA / "rows.sql"
+LEDGER = DATA / "ledger.csv"
 EXAMPLE = ROOT / "examples" / "ops-pipeline-production.toml"
 SNAPSHOT = ROOT / "examples" / "ops-pipeline-production.schema.json"
-# The sample data's pipeline times are as fresh as the copy (the pipeline runs all along).
-REFRESH = "; ".join(
-    f"UPDATE {table} SET {column} = {column} + (now() - (SELECT max({column}) FROM {table}))"
-    for table, column in (("lane_telemetry", "ts"), ("lane_features", "computed_at"),
-                          ("dispatch_recommendations", "ts")))
+BASELINE = {"test_no_duplicates[alpaca_order_id_guard]": "warned"}
+"""What the example reports on a healthy production: the missing arbiter, as a warning."""
 
 
-def _build(server: Cluster, name: str) -> None:
+def build(conninfo: str) -> None:
+    """The snapshot's schema, the ledger as production has it, and the sample rows."""
+    catalog, _ = load_file(SNAPSHOT)
+    with psycopg.connect(conninfo, autocommit=True) as conn, conn.transaction():
+        conn.execute(adopt.ddl(catalog))
+        with conn.cursor() as cur:
+            cur.executemany("INSERT INTO schema_migrations (version, applied_at) VALUES (%s, %s)",
+                            adopt.read_ledger(LEDGER))
+        conn.execute(ROWS.read_text(encoding="utf-8"))
+
+
+def _create(server: Cluster, name: str, template: str = "template0") -> str:
     with psycopg.connect(server.conninfo(), autocommit=True) as conn:
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    with psycopg.connect(server.conninfo(name), autocommit=True) as conn:
-        conn.execute((DATA / "build_production.sql").read_text())
+        conn.execute(sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(
+            sql.Identifier(name), sql.Identifier(template)))
+    return server.conninfo(name)
 
 
 @pytest.fixture(scope="module")
 def production() -> Iterator[Cluster]:
     with Cluster(PG15) as server:
-        _build(server, "ops_pipeline_template")
+        build(_create(server, "ops_pipeline_template"))
         yield server
 
 
 @pytest.fixture
 def prod(production: Cluster) -> Iterator[str]:
-    """A fresh copy of the production-like database; its conninfo."""
+    """A fresh copy of production; its conninfo. The rows are written again, so their times
+    are as fresh as the copy (the pipeline runs all along)."""
     name = f"ops_pipeline_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(production.conninfo(), autocommit=True) as conn:
-        conn.execute(sql.SQL("CREATE DATABASE {} TEMPLATE ops_pipeline_template").format(
-            sql.Identifier(name)))
-    with psycopg.connect(production.conninfo(name), autocommit=True) as conn:
-        conn.execute(REFRESH)
-    yield production.conninfo(name)
+    conninfo = _create(production, name, "ops_pipeline_template")
+    with psycopg.connect(conninfo, autocommit=True) as conn, conn.transaction():
+        conn.execute(ROWS.read_text(encoding="utf-8"))
+    yield conninfo
     with psycopg.connect(production.conninfo(), autocommit=True) as conn:
         conn.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name)))
 
@@ -57,11 +78,11 @@ def prod(production: Cluster) -> Iterator[str]:
 def example(tmp_path: Path):
     """The example config, runnable from a temp folder, with its market-hours windows
     removed (so the freshness checks run whenever the tests do) unless ``windows``."""
-    def write(*, snapshot: bool = True, windows: bool = False) -> Path:
+    def write(*, windows: bool = False) -> Path:
         lines = EXAMPLE.read_text().splitlines()
         lines = [line for line in lines if windows or not line.startswith("active = ")]
         text = "\n".join(lines).replace('snapshot = "ops-pipeline-production.schema.json"',
-                                        f'snapshot = "{SNAPSHOT}"' if snapshot else "")
+                                        f'snapshot = "{SNAPSHOT}"')
         path = tmp_path / f"example-{uuid.uuid4().hex[:6]}.toml"
         path.write_text(f'fixtures_dir = "{ROOT / "db" / "fixtures"}"\n' + text)
         return path
@@ -71,6 +92,42 @@ def example(tmp_path: Path):
 def _run(verify, dsn: str, config: Path, *args: str):
     return verify("--dsn", dsn, "--config", str(config), "--migrations-dir", str(MIGRATIONS),
                   *args)
+
+
+def _differences(conninfo: str) -> dict[str, object]:
+    """What drift compares, live against the snapshot: objects on one side only, and the
+    attributes that differ."""
+    target = PostgresTarget(conninfo, Settings())
+    try:
+        live = objects(capture(target))
+    finally:
+        target.close()
+    expected = objects(load_file(SNAPSHOT)[0])
+    found: dict[str, object] = {i: "missing" for i in expected.keys() - live.keys()}
+    found |= {i: "unexpected" for i in live.keys() - expected.keys()}
+    found |= {i: diffs for i in expected.keys() & live.keys()
+              if (diffs := compare(i, expected[i], live[i]))}
+    return found
+
+
+def test_the_fixture_is_the_snapshot_with_production_s_ledger(prod):
+    assert _differences(prod) == {}
+    with psycopg.connect(prod) as conn:
+        ledger = [v for (v,) in conn.execute(
+            "SELECT version FROM schema_migrations ORDER BY applied_at")]
+        shape = conn.execute(
+            "SELECT (SELECT count(*) FROM pg_tables WHERE schemaname = 'public'),"
+            " (SELECT count(*) FROM pg_views WHERE schemaname = 'public')").fetchone()
+    assert ledger == [v for v, _ in adopt.read_ledger(LEDGER)]
+    assert (len(ledger), shape) == (38, (24, 12))
+
+
+def test_the_drift_check_finds_the_fixture_equal_to_the_snapshot(verify, prod, example):
+    run = _run(verify, prod, example(), "-k", "schema_object or no_unexpected_objects")
+    assert run.returncode == 0, run.output
+    outcomes = run.outcomes()
+    assert set(outcomes.values()) == {"passed"}
+    assert len(outcomes) == len(objects(load_file(SNAPSHOT)[0])) + 12  # one per kind, too
 
 
 def test_the_example_is_green_on_a_healthy_production_with_its_history_accepted(
@@ -83,12 +140,15 @@ def test_the_example_is_green_on_a_healthy_production_with_its_history_accepted(
         "test_ledger_has_no_unknown_versions[schema_migrations]": "accepted",
         "test_ledger_in_order[schema_migrations]": "accepted",
         "test_migration_versions_distinct[migrations]": "accepted"}
-    assert outcomes["test_no_duplicates[alpaca_order_id_guard]"] == "warned"
+    assert {k: v for k, v in outcomes.items() if v == "warned"} == BASELINE
     assert "failed" not in outcomes.values() and "error" not in outcomes.values()
     assert {v for k, v in outcomes.items() if k.startswith("test_check_constraint_def")} == \
         {"passed"}
+    assert {v for k, v in outcomes.items() if k.startswith("test_fresh")} == {"passed"}
     assert "9 version(s) in schema_migrations have no file, all accepted" in run.message(
         "unknown_versions[schema_migrations]")
+    assert "16 version(s) applied out of numeric order" in run.message(
+        "in_order[schema_migrations]")
 
 
 @pytest.mark.parametrize(("fault", "expected"), [
@@ -100,6 +160,17 @@ def test_the_example_is_green_on_a_healthy_production_with_its_history_accepted(
         {"test_no_duplicates[active_positions.alpaca_order_id]": "failed",
          "test_no_duplicates[alpaca_order_id_guard]": "warned"},
         id="duplicate-order-id"),
+    pytest.param(
+        "DROP INDEX idx_active_positions_alpaca_order_id; "
+        "INSERT INTO active_positions (ticker, instrument_type, strategy_type, side, quantity, "
+        "entry_price, entry_time, status, alpaca_order_id) SELECT ticker, instrument_type, "
+        "strategy_type, side, quantity, entry_price, entry_time, 'open', alpaca_order_id "
+        "FROM active_positions WHERE alpaca_order_id IS NOT NULL LIMIT 1",
+        {"test_no_duplicates[active_positions.alpaca_order_id]": "failed",
+         "test_no_duplicates[alpaca_order_id_guard]": "warned",
+         "test_index_present[idx_active_positions_alpaca_order_id]": "failed",
+         "test_schema_object[index:public.idx_active_positions_alpaca_order_id]": "failed"},
+        id="dropped-index-and-duplicate"),
     pytest.param(
         "ALTER TABLE active_positions DROP CONSTRAINT chk_active_positions_side",
         {"test_check_constraint_definition[chk_active_positions_side]": "failed",
@@ -119,7 +190,7 @@ def test_the_example_is_green_on_a_healthy_production_with_its_history_accepted(
         {"test_check_constraint_definition[chk_active_positions_strategy_type]": "failed",
          "test_schema_object[constraint:public.active_positions."
          "chk_active_positions_strategy_type]": "failed"},
-        id="old-definition"),
+        id="weakened-check"),
     pytest.param(
         "UPDATE pg_index SET indisvalid = false "
         "WHERE indexrelid = 'idx_active_positions_alpaca_order_id'::regclass",
@@ -139,34 +210,28 @@ def test_each_injected_fault_fails_its_own_item(verify, prod, example, fault, ex
     assert run.returncode == 1, run.output
     found = {k: v for k, v in run.outcomes().items()
              if v not in ("passed", "skipped", "accepted", "info")}
-    baseline = {"test_no_duplicates[alpaca_order_id_guard]": "warned"}
-    assert found == {**baseline, **expected}
+    assert found == {**BASELINE, **expected}
 
 
-def test_a_history_that_does_not_replay_shows_its_root_cause_first(verify, prod, example):
-    run = _run(verify, prod, example(snapshot=False))
-    assert run.returncode == 1
-    first = "test_migration_replays[008_add_options_support]"
-    assert run.outcomes()[first] == "failed"
-    message = run.message("replays[008_add_options_support]")
-    assert message.index("does not exist") < message.index("statement")
-    assert {k: v for k, v in run.outcomes().items() if k.startswith("test_schema_object")} == {
-        "test_schema_object[expected-schema]": "error"}
-    assert "008_add_options_support" in run.message("test_schema_object[expected-schema]")
-    ours = run.output.split("post-deploy verification")[-1]
-    assert next(line for line in ours.splitlines() if line.startswith(("FAIL", "ERROR"))) \
-        .split()[1] == first
-    summary_md = (run.reports_dir / "summary.md").read_text()
-    assert first in next(line for line in summary_md.splitlines() if line.startswith("| FAIL"))
-    html = (run.reports_dir / "report.html").read_text()
-    problems = html[html.index("What did not pass"):]
-    assert problems.index(first) < problems.index("ERROR")
+def test_an_object_outside_the_snapshot_fails_as_not_in_the_snapshot(verify, prod, example):
+    with psycopg.connect(prod, autocommit=True) as conn:
+        conn.execute("CREATE TABLE hotfix_positions (id int)")
+    run = _run(verify, prod, example())
+    found = {k: v for k, v in run.outcomes().items()
+             if v not in ("passed", "skipped", "accepted", "info")}
+    assert found == {**BASELINE, **{f"test_no_unexpected_objects[{kind}]": "failed"
+                                    for kind in ("table", "column")}}
+    assert run.message("test_no_unexpected_objects[table]") == \
+        "1 table(s) not in the snapshot: public.hotfix_positions"
+    assert run.message("test_no_unexpected_objects[column]") == \
+        "1 column(s) not in the snapshot: public.hotfix_positions.id"
 
 
 def test_the_declared_rules_pass_on_varchar_columns_of_postgresql_18_too(verify, example):
     with Cluster() as server:
-        _build(server, "ops_pipeline")
-        run = _run(verify, server.conninfo("ops_pipeline"), example(), "-k", "check_constraint")
+        conninfo = _create(server, "ops_pipeline")
+        build(conninfo)
+        run = _run(verify, conninfo, example(), "-k", "check_constraint")
     assert run.returncode == 0, run.output
     assert {v for k, v in run.outcomes().items() if "definition" in k} == {"passed"}
 
@@ -184,3 +249,21 @@ def test_outside_market_hours_the_pipeline_checks_are_skipped_with_the_window(
     if not open_now:
         assert "mon,tue,wed,thu,fri 09:30-16:00 America/New_York" in run.message(
             "[telemetry_bars]")
+
+
+CHECKOUT = os.environ.get("OPS_PIPELINE_CHECKOUT")
+
+
+@pytest.mark.skipif(not CHECKOUT, reason="OPS_PIPELINE_CHECKOUT names no checkout of "
+                    "frotofraggins/inbound_aigen (tests reach no GitHub)")
+def test_the_rebuild_from_a_checkout_is_what_the_snapshot_and_ledger_hold(production):
+    """The shipped snapshot and ledger are what the rebuild from upstream gives: rebuild,
+    then compare (the ledger by version and order; its times are the rebuild's own)."""
+    assert CHECKOUT is not None
+    conninfo = _create(production, f"rebuild_{uuid.uuid4().hex[:8]}")
+    runs = adopt.rebuild(conninfo, adopt.read_tools(Path(CHECKOUT)), say=lambda _: None)
+    assert [r.failed for r in runs] == [None] * len(runs)
+    assert adopt.shape(conninfo) == {"ledger rows": 38, "tables": 24, "views": 12}
+    assert _differences(conninfo) == {}
+    assert [v for v, _ in adopt.ledger_rows(conninfo)] == \
+        [v for v, _ in adopt.read_ledger(LEDGER)]

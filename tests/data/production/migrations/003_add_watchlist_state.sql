@@ -1,3 +1,1 @@
--- Models 003_add_watchlist_state: its watchlist table is out of scope; only its own ledger row is kept.
-INSERT INTO schema_migrations (version) VALUES ('003_add_watchlist_state')
-    ON CONFLICT (version) DO NOTHING;
+-- Stands for db/migrations/003_add_watchlist_state.sql of frotofraggins/inbound_aigen: only its name is read here.

@@ -1,4 +1,1 @@
--- Models 006_fix_dispatcher_status_constraint: widens the recommendation status CHECK to the dispatcher's states.
-ALTER TABLE dispatch_recommendations DROP CONSTRAINT IF EXISTS dispatch_recommendations_status_check;
-ALTER TABLE dispatch_recommendations ADD CONSTRAINT dispatch_recommendations_status_check
-    CHECK (status IN ('PENDING', 'PROCESSING', 'SIMULATED', 'SKIPPED', 'FAILED', 'EXECUTED', 'CANCELLED'));
+-- Stands for db/migrations/006_fix_dispatcher_status_constraint.sql of frotofraggins/inbound_aigen: only its name is read here.

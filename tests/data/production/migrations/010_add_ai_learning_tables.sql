@@ -1,3 +1,1 @@
--- Models 010_add_ai_learning_tables: its learning tables are out of scope; it records its ledger row as the integer 10 (stored as '10').
-INSERT INTO schema_migrations (version, applied_at) VALUES (10, now())
-    ON CONFLICT (version) DO NOTHING;
+-- Stands for db/migrations/010_add_ai_learning_tables.sql of frotofraggins/inbound_aigen: only its name is read here.

@@ -1,2 +1,1 @@
--- Models 016_create_lane_features_clean_view: the view itself is out of scope; this reads the rows it would expose (needs 007's volume_ratio).
-SELECT count(*) AS clean_rows FROM lane_features WHERE volume_ratio IS NOT NULL;
+-- Stands for db/migrations/016_create_lane_features_clean_view.sql of frotofraggins/inbound_aigen: only its name is read here.
