@@ -44,6 +44,7 @@ from psycopg import sql
 
 from checks.catalog import Catalog, load_file
 from checks.catalog.model import Column, Constraint, Relation
+from checks.infra.replay import apply_script
 from checks.redact import Redactor
 from checks.targets.postgres import dsn_password
 
@@ -54,7 +55,7 @@ MAX_INVOCATIONS = 10
 
 
 class AdoptError(Exception):
-    """A problem with the input: one line, before anything is written."""
+    """A problem with the input (said before anything is written) or with the history."""
 
 
 # ------------------------------------------------------------------------ the checkout
@@ -187,7 +188,7 @@ def invoke_lambda(conninfo: str, tools: Tools) -> Run:
     """One invocation of the migration Lambda (psycopg2 semantics: a transaction begins
     with the first statement and ends with ``commit``)."""
     run = Run("migration Lambda")
-    with psycopg.connect(conninfo) as conn:
+    with _session(conninfo) as conn:
         conn.execute(tools.lambda_ledger_ddl)
         conn.commit()
         applied = {row[0] for row in conn.execute(tools.lambda_applied_query)}
@@ -208,7 +209,7 @@ def invoke_lambda(conninfo: str, tools: Tools) -> Run:
 def run_migrator(conninfo: str, tools: Tools) -> Run:
     """One run of the ECS db-migrator task."""
     run = Run("ECS db-migrator")
-    with psycopg.connect(conninfo) as conn:
+    with _session(conninfo) as conn:
         conn.execute(tools.migrator_ledger_ddl)
         conn.commit()
         applied = {row[0] for row in conn.execute(tools.migrator_applied_query)}
@@ -225,6 +226,15 @@ def run_migrator(conninfo: str, tools: Tools) -> Run:
                 break
             run.applied.append(path.stem)
     return run
+
+
+def _session(conninfo: str) -> psycopg.Connection:
+    """A session like the tools' on RDS: not autocommit, time zone UTC (RDS's default), so
+    that ``now()`` written to a naive timestamp column is UTC wall-clock time."""
+    conn = psycopg.connect(conninfo)
+    conn.execute("SET TIME ZONE 'UTC'")
+    conn.commit()
+    return conn
 
 
 def rebuild(conninfo: str, tools: Tools, rows: Sequence[Path] = (),
@@ -245,8 +255,7 @@ def rebuild(conninfo: str, tools: Tools, rows: Sequence[Path] = (),
     runs.append(run)
     say(f"{len(runs)}. {run.line()}")
     for path in rows:
-        with psycopg.connect(conninfo, autocommit=True) as conn, conn.transaction():
-            conn.execute(path.read_text(encoding="utf-8"))
+        apply_script(conninfo, path)
         say(f"rows: {path}")
     return runs
 
