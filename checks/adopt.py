@@ -335,16 +335,13 @@ def ddl(catalog: Catalog) -> str:
             schema, table_name = owner.split(".", 1)
             statements.append(f"ALTER SEQUENCE {_ident(s.schema)}.{_ident(s.name)} OWNED BY "
                               f"{_ident(schema)}.{_ident(table_name)}.{_ident(column)};")
-    # keys first: a foreign key needs the referenced key to exist
-    constraints = sorted(catalog.constraints, key=lambda k: (k.type == "f", k.schema, k.table,
-                                                             k.name))
-    backing = set()
-    for k in constraints:
-        statements.append(_constraint(k))
-        if k.type in ("p", "u", "x"):
-            backing.add((k.schema, k.name))
+    # keys and indexes before foreign keys: a foreign key needs the referenced key's index
+    keys = [k for k in catalog.constraints if k.type != "f"]
+    statements += [_constraint(k) for k in keys]
+    backing = {(k.schema, k.name) for k in keys if k.type in ("p", "u", "x")}
     statements += [f"{_reparsable(i.definition or '')};" for i in catalog.indexes
                    if (i.schema, i.name) not in backing]
+    statements += [_constraint(k) for k in catalog.constraints if k.type == "f"]
     statements += [f"CREATE VIEW {_name(v)} AS\n{(v.definition or '').rstrip().rstrip(';')};"
                    for v in _views_in_order(catalog)]
     return "\n".join(statements) + "\n"
@@ -400,11 +397,12 @@ def _reparsable(text: str) -> str:
 def _views_in_order(catalog: Catalog) -> list[Relation]:
     """Views after the views they read (by name in their definition)."""
     views = [r for r in catalog.relations if r.kind == "v"]
+    reads = {v.name: {o.name for o in views if o is not v and re.search(
+        rf"(?<![\w$]){re.escape(o.name)}(?![\w$])", v.definition or "")} for v in views}
     done: list[Relation] = []
     while len(done) < len(views):
-        ready = [v for v in views if v not in done and not any(
-            other is not v and other not in done and other.name in (v.definition or "")
-            for other in views)]
+        named = {d.name for d in done}
+        ready = [v for v in views if v not in done and reads[v.name] <= named]
         if not ready:
             raise AdoptError("views that read each other in a circle: "
                              + ", ".join(v.name for v in views if v not in done))

@@ -214,7 +214,8 @@ def test_the_command_line_says_what_is_wrong_in_one_line(tmp_path):
 
 def test_ddl_builds_the_schema_a_snapshot_holds(server, empty, tmp_path):
     """Through PostgreSQL's own printing: a VARCHAR IN-list CHECK, a partial unique index,
-    a serial, a foreign key and a view read back exactly as captured."""
+    a serial, foreign keys (one on a unique index, not a constraint) and views (one reading
+    another) read back exactly as captured."""
     source = empty  # the original
     with psycopg.connect(source, autocommit=True) as conn:
         conn.execute("""
@@ -223,6 +224,10 @@ def test_ddl_builds_the_schema_a_snapshot_holds(server, empty, tmp_path):
             CREATE TABLE child (parent_id int REFERENCES parent (id), code varchar(5));
             CREATE UNIQUE INDEX child_code ON child (code) WHERE code IN ('a', 'b');
             CREATE VIEW longs AS SELECT id FROM parent WHERE side = 'long' ORDER BY id;
+            CREATE VIEW a_longs_first AS SELECT id AS longs_id FROM longs;
+            CREATE TABLE codes (code text);
+            CREATE UNIQUE INDEX codes_code ON codes (code);
+            CREATE TABLE uses (code text REFERENCES codes (code));
         """)
     snapshot = tmp_path / "snapshot.json"
     save_file(_capture(source), snapshot, "test")
