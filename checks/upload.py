@@ -6,7 +6,7 @@ import mimetypes
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlparse
+from urllib.parse import quote, urlencode, urlparse
 
 from checks.clients.aws import AwsClients
 from checks.config import ConfigError, duration_ms
@@ -42,23 +42,41 @@ def run_key(dest: Destination, run_id: str, name: str) -> str:
     return "/".join(p for p in (dest.prefix, run_id, name) if p)
 
 
-def presign(dest: Destination, run_id: str, clients: AwsClients) -> str:
+@dataclass(frozen=True)
+class Link:
+    """Where ``report.html`` of this run is read once uploaded."""
+
+    url: str
+    note: str
+    """What kind of link it is, for the reader (how long it works, or that it needs a
+    login)."""
+
+
+def presign(dest: Destination, run_id: str, clients: AwsClients) -> Link:
     """The presigned link ``report.html`` of this run will have (its key is known ahead),
     signed with SigV4, so that its expiry holds and KMS-encrypted buckets serve it. With
-    temporary credentials, the object's s3:// location instead: their link would carry
-    the session token (a secret) and die with the credentials."""
+    temporary credentials (every CI), the S3 console's page of the object instead: a
+    presigned link would carry the session token (a secret) and die with the credentials,
+    while the console asks the reader to log in."""
+    key = run_key(dest, run_id, "report.html")
     try:
         credentials = clients.session.get_credentials()
         if credentials is not None and credentials.token:
-            return (f"s3://{dest.bucket}/{run_key(dest, run_id, 'report.html')} (no "
-                    "presigned link: the AWS credentials are temporary, and a link would "
-                    "carry their session token and expire with them)")
-        return _client(clients).generate_presigned_url(
-            "get_object", Params={"Bucket": dest.bucket,
-                                  "Key": run_key(dest, run_id, "report.html")},
+            region = clients.session.region_name or "us-east-1"
+            query = urlencode({"region": region, "bucketType": "general", "prefix": key})
+            return Link(f"https://{region}.console.aws.amazon.com/s3/object/"
+                        f"{quote(dest.bucket)}?{query}",
+                        f"AWS console, needs a login; s3://{dest.bucket}/{key}")
+        url = _client(clients).generate_presigned_url(
+            "get_object", Params={"Bucket": dest.bucket, "Key": key},
             ExpiresIn=dest.expiry_s)
+        return Link(url, f"link valid {_hours(dest.expiry_s)}")
     except Exception as exc:  # botocore: no credentials, bad region...
         raise CouldNotCheck(f"cannot presign a link: {str(exc).splitlines()[0]}") from None
+
+
+def _hours(seconds: int) -> str:
+    return f"{seconds // 3600} h" if seconds >= 3600 else f"{seconds} s"
 
 
 def upload(files: list[Path], dest: Destination, run_id: str, clients: AwsClients

@@ -61,6 +61,7 @@ def _spread_targets(config: pytest.Config, plan: Plan) -> None:
         config.stash[SPREAD_KEY] = f"{len(config.option.tx)} processes, a target each"
 
 
+@pytest.hookimpl(optionalhook=True)  # pytest-xdist is optional
 def pytest_configure_node(node: Any) -> None:
     """xdist: workers get the resolved targets (they cannot see the libpq environment)."""
     node.workerinput["verify_targets"] = worker_input(node.config.stash[PLAN_KEY])

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import getpass
 import html
+import os
 import shutil
 import subprocess
 import time
@@ -20,8 +21,9 @@ from pytest_metadata.plugin import metadata_key
 
 from checks import upload
 from checks.outcome import CouldNotCheck
-from checks.reporting import CheckResult, Run, Selection, attach, metrics, overall, verdict
+from checks.reporting import CheckResult, Run, Selection, attach, junit, metrics, overall, verdict
 from checks.reporting import console as console_report
+from checks.reporting.ci import ci_run_url
 from checks.reporting.history import current, past_runs
 from checks.reporting.html import evidence_html, mask_columns, verdict_html
 from checks.reporting.summary import summary_json, summary_markdown
@@ -74,12 +76,15 @@ class Reports:
         self.history: list[Any] = []
         self.environment: dict[str, str] = {}
         self.metrics: Any = None
+        self.delivered: list[str] = []
+        """The console lines of the upload, push and attachments."""
 
     # ---------------------------------------------------------------- what ran
     @pytest.hookimpl(trylast=True)
     def pytest_collection_finish(self, session: pytest.Session) -> None:
         self._selected([_node(i.nodeid) for i in session.items if CHECK_KEY in i.stash])
 
+    @pytest.hookimpl(optionalhook=True)  # pytest-xdist is optional
     def pytest_xdist_node_collection_finished(self, node: Any, ids: list[str]) -> None:
         if not self.selected:
             self._selected([_node(i) for i in ids if "::test_" in i])
@@ -162,6 +167,7 @@ class Reports:
             not_run=[i for i in (selected or []) if i not in finished],
             targets=[{"kind": t.kind, "name": t.name, "chosen_by": t.chosen_by,
                       **({"label": t.label} if t.label else {}),
+                      **({"env": t.env_name} if t.env_name else {}),
                       **({"ignored": list(t.ignored)} if t.ignored else {})}
                      for t in plan.targets],
             no_verdict=_no_verdict(self.config),
@@ -183,16 +189,17 @@ class Reports:
         metadata["Selection"] = run.selection.describe()
         if self.plan.upload:
             try:
-                run.report_url = upload.presign(self.plan.upload, self.plan.run_id,
-                                                self.plan.upload_clients)
+                link = upload.presign(self.plan.upload, self.plan.run_id,
+                                      self.plan.upload_clients)
+                run.report_url, run.report_url_note = link.url, link.note
             except CouldNotCheck as exc:
                 self.upload_error = str(exc)
+        run.ci_url = ci_run_url(os.environ)
         run.environment = {k: str(v) for k, v in metadata.items()
                            if k in _ENV_KEYS or k in self.facts}
         reports_dir = self.plan.reports_dir
         _write(reports_dir / "summary.json", self.redact(summary_json(run, results)))
         _write(reports_dir / "summary.md", self.redact(summary_markdown(run, results)))
-        _junit_properties(self.config, run, results)
         outcome = overall(results, run.not_run)
         self.history = [*past_runs(reports_dir / "history"),
                         current(self.plan.run_id, outcome, results)]
@@ -251,6 +258,7 @@ class Reports:
         if run.no_verdict:
             write(f"NO VERDICT: {run.no_verdict}; no report written", yellow=True, bold=True)
             return
+        self._deliver()
         for line in console_report.header(run):
             write(self.redact(line))
         if self.config.get_verbosity() > 0 and results:
@@ -263,51 +271,75 @@ class Reports:
             write(line)
         for line in console_report.area_lines(results):
             write(line)
-        outcome = overall(results, run.not_run)
+        for line in self.delivered:
+            write(self.redact(line), red=line.startswith("reports NOT")
+                  or line.startswith("metrics NOT"), bold=True)
+        outcome = overall(results, run.not_run, run.delivery_errors)
         write(f"verdict: {verdict(run, results)}  (reports in {self.plan.reports_dir})",
               green=outcome == "passed", red=outcome != "passed", bold=True)
-        _gather_elsewhere(self.config, self.plan.reports_dir)
-        files = [self.plan.reports_dir / n for n in REPORT_FILES
-                 if (self.plan.reports_dir / n).is_file()]
-        _keep_history(files, self.plan.reports_dir / "history", self.plan.run_id,
-                      self.plan.config.settings.report_history)
-        if self.plan.upload:
-            self._upload(files, write)
-        if self.plan.pushgateway and self.metrics is not None:
-            self._push(write)
-        for ticket in self.plan.tickets:
-            self._attach(ticket, write)
 
-    def _attach(self, ticket: Any, write: Any) -> None:
+    def _deliver(self) -> None:
+        """Upload, push and attach before the verdict is printed: a run whose evidence
+        did not arrive is not green, and says so in its verdict and summaries."""
+        assert self.run is not None
         reports_dir = self.plan.reports_dir
-        try:
-            where = attach.attach(ticket, (reports_dir / "summary.md").read_text(),
-                                  reports_dir / "report.html")
-        except (CouldNotCheck, OSError) as exc:
-            write(f"reports NOT attached to {ticket}: {self.redact(str(exc))}", red=True,
-                  bold=True)
+        if self.config.option.xmlpath and Path(self.config.option.xmlpath).is_file():
+            results = self._finished()
+            junit.amend(Path(self.config.option.xmlpath), [
+                ("verdict", verdict(self.run, results)),
+                ("selection", self.run.selection.describe()),
+                *([("not_run", " ".join(self.run.not_run))] if self.run.not_run else [])],
+                self.run.not_run)
+        _gather_elsewhere(self.config, reports_dir)
+        files = [reports_dir / n for n in REPORT_FILES if (reports_dir / n).is_file()]
+        if self.plan.upload:
+            self._upload(files)
+        if self.plan.pushgateway and self.metrics is not None:
+            self._push()
+        for ticket in self.plan.tickets:
+            self._attach(ticket)
+        if self.run.delivery_errors:
             self._fail_run()
-            return
-        write(f"reports attached to {ticket}: {where}")
+            results = self._finished()
+            _write(reports_dir / "summary.json", self.redact(summary_json(self.run, results)))
+            _write(reports_dir / "summary.md", self.redact(summary_markdown(self.run, results)))
+        _keep_history(files, reports_dir / "history", self.plan.run_id,
+                      self.plan.config.settings.report_history)
 
-    def _push(self, write: Any) -> None:
+    def _undelivered(self, line: str, cause: str) -> None:
+        assert self.run is not None
+        self.delivered.append(line)
+        self.run.delivery_errors.append(self.redact(cause))
+
+    def _attach(self, ticket: Any) -> None:
+        assert self.run is not None
+        try:
+            where = attach.attach(ticket, self.run, self._finished(),
+                                  self.plan.reports_dir / "report.html", self.redact)
+        except (CouldNotCheck, OSError) as exc:
+            self._undelivered(f"reports NOT attached to {ticket}: {self.redact(str(exc))}",
+                              f"ticket {ticket}: {exc}")
+            return
+        self.delivered.append(f"reports attached to {ticket}: {where}")
+
+    def _push(self) -> None:
         assert self.plan.pushgateway is not None and self.metrics is not None
         grouping = {"target": ",".join(t.label or t.name for t in self.plan.targets)}
         try:
             metrics.push(self.plan.pushgateway, self.metrics, grouping)
         except Exception as exc:  # urllib: HTTPError, URLError, timeouts
-            write(self.redact(f"metrics NOT pushed to {self.plan.pushgateway}: "
-                              f"{str(exc).splitlines()[0]}"), red=True, bold=True)
-            self._fail_run()
+            cause = str(exc).splitlines()[0]
+            self._undelivered(f"metrics NOT pushed to {self.plan.pushgateway}: {cause}",
+                              f"pushgateway: {cause}")
             return
-        write(self.redact(f"metrics pushed to {self.plan.pushgateway}"))
+        self.delivered.append(f"metrics pushed to {self.plan.pushgateway}")
 
     def _fail_run(self) -> None:
         if self.session is not None and self.session.exitstatus == pytest.ExitCode.OK:
             # pytest reads the status after the whole sessionfinish hook, this included
             self.session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
-    def _upload(self, files: list[Path], write: Any) -> None:
+    def _upload(self, files: list[Path]) -> None:
         assert self.plan.upload is not None and self.run is not None
         if self.upload_error is None:
             try:
@@ -315,22 +347,19 @@ class Reports:
             except CouldNotCheck as exc:
                 self.upload_error = str(exc)
         if self.upload_error:
-            write(f"reports NOT uploaded: {self.redact(self.upload_error)}", red=True, bold=True)
-            self._fail_run()
             # the ticket's comment must not offer a link to what was never written
-            self.run.upload_error = self.upload_error
-            _write(self.plan.reports_dir / "summary.md",
-                   self.redact(summary_markdown(self.run, self._finished())))
+            self._undelivered(f"reports NOT uploaded: {self.upload_error}",
+                              f"upload: {self.upload_error}")
             return
-        valid = ("" if (self.run.report_url or "").startswith("s3://")
-                 else f" (link valid {self.plan.upload.expiry_s // 3600} h)")
-        write(f"report for the ticket{valid}: {self.run.report_url}", bold=True)
+        self.delivered.append(f"report for the ticket ({self.run.report_url_note}): "
+                              f"{self.run.report_url}")
 
 
 def _width(terminalreporter: Any) -> int:
     """100 columns, or the terminal's width when it is a narrower terminal."""
-    writer = terminalreporter._tw
-    return min(100, writer.fullwidth) if writer.hasmarkup else 100
+    if not terminalreporter.isatty:
+        return 100
+    return min(100, shutil.get_terminal_size().columns)
 
 
 def _no_second_list(config: pytest.Config) -> None:
@@ -386,26 +415,6 @@ def _gather_elsewhere(config: pytest.Config, reports_dir: Path) -> None:
         if given and Path(given).is_file() and Path(given).resolve() != (
                 reports_dir / name).resolve():
             shutil.copyfile(given, reports_dir / name)
-
-
-def _junit_properties(config: pytest.Config, run: Run, results: list[CheckResult]) -> None:
-    """The verdict, the selection and the checks not run, as junit.xml suite properties."""
-    from _pytest.junitxml import xml_key
-
-    xml = config.stash.get(xml_key, None)
-    if xml is None:
-        return
-    xml.add_global_property("verdict", verdict(run, results))
-    xml.add_global_property("selection", run.selection.describe())
-    if run.not_run:
-        xml.add_global_property("not_run", " ".join(run.not_run))
-    # each check not run is an error testcase: a CI's test view must not read a stopped
-    # run as green
-    for nodeid in run.not_run:
-        path, _, name = nodeid.partition("::")
-        xml.pytest_runtest_logreport(pytest.TestReport(
-            nodeid, (path, None, name), {}, "failed",
-            "not run: the run stopped before this check reached a verdict", "setup"))
 
 
 def _environment(plan: Plan, root: Path) -> dict[str, str]:

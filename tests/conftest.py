@@ -264,7 +264,8 @@ def _clean_env() -> dict[str, str]:
     import os
 
     env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("VERIFY_", "PG", "AWS_", "PYTEST_"))}
+           if not k.startswith(("VERIFY_", "PG", "AWS_", "PYTEST_", "GITHUB_", "CI_JOB_URL",
+                                  "BUILD_URL", "BUILDKITE_"))}
     return {**env, "AWS_EC2_METADATA_DISABLED": "true", "AWS_CONFIG_FILE": "/dev/null",
             "AWS_SHARED_CREDENTIALS_FILE": "/dev/null"}
 

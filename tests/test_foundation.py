@@ -113,3 +113,10 @@ def test_the_code_is_ruff_clean():
     run = subprocess.run([sys.executable, "-m", "ruff", "check", "--no-cache", str(ROOT)],
                          capture_output=True, text=True, cwd=ROOT)
     assert run.returncode == 0, run.stdout + run.stderr
+
+
+def test_pytest_xdist_is_optional(verify, database):
+    """Its hooks are optional: a run without the plugin (or without the package) works."""
+    run = verify("--dsn", database.dsn, "-k", "recorded", "-p", "no:xdist")
+    assert run.returncode == 0, run.output
+    assert run.summary["outcome"] == "passed"

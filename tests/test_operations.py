@@ -9,6 +9,7 @@ import re
 import shutil
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -171,16 +172,26 @@ def test_attach_to_a_github_pull_request(verify, broken):
     assert TOKEN not in run.all_output()
 
 
-def test_attach_to_a_jira_issue(verify, broken):
+def test_attach_to_a_jira_issue_in_wiki_markup(verify, broken):
+    """Jira's REST API v2 renders wiki markup: Markdown's ``##`` would be a list and
+    ``| --- |`` a table row; text from outside is escaped monospace."""
     with serve("jira", {"OPS-42"}) as jira:
         run = verify("--dsn", broken.dsn, "--attach", "jira:OPS-42",
-                     env={"JIRA_BASE_URL": jira.url, "JIRA_TOKEN": "jira-pat-token",
+                     env={"JIRA_BASE_URL": jira.url, "JIRA_TOKEN": "jira-pat-token-0123",
                           "JIRA_USER": "ops@example.com"})
+    assert run.returncode == 1, run.output  # the checks failed; the attachment worked
     assert "reports attached to jira:OPS-42" in run.output, run.output
     (attachment,) = jira.attachments
     assert attachment["filename"] == "report.html"
     assert b"Post-deploy verification" in attachment["content"]
-    assert jira.comments[0]["body"].startswith("## Post-deploy verification: FAILED")
+    (comment,) = jira.comments
+    body = comment["body"]
+    assert body.startswith("h2. Post-deploy verification: FAILED")
+    assert "||result||check||why||evidence||" in body
+    assert "## " not in body and "| --- |" not in body and "`" not in body
+    row = next(line for line in body.splitlines() if line.startswith("|FAIL|"))
+    assert "{{test\\_no\\_duplicates\\[" in row  # escaped: _ and [ are markup
+    assert "jira-pat-token-0123" not in run.all_output()
 
 
 @pytest.mark.parametrize(("ticket", "env", "why"), [
@@ -253,15 +264,56 @@ def test_the_post_deploy_workflow_verifies_the_release_it_is_given():
     assert any(s.get("uses", "").startswith("actions/upload-artifact") and
                s.get("if") == "always()" for s in steps)
     assert "GITHUB_STEP_SUMMARY" in run
+    # the evidence reaches the ticket: uploaded, and posted where the caller says
+    assert "--upload" in run and '--attach "$TICKET"' in run
+    assert {"ticket"} <= set(flow["on"]["workflow_call"]["inputs"])
+    assert flow["permissions"]["issues"] == "write"
 
 
-def test_the_smoke_workflow_runs_on_a_schedule():
+@pytest.mark.parametrize("name", ["post-deploy-verify.yml", "smoke.yml"])
+def test_the_workflows_install_pinned_dependencies_from_the_lock_file(name):
+    """Both workflows install exactly the locked versions (hashes checked), cache pip's
+    downloads keyed by the lock file, and name their artifacts per attempt (a re-run's
+    upload must not collide with the first attempt's)."""
+    flow = _workflow(name)
+    (job,) = flow["jobs"].values()
+    steps = job["steps"]
+    install = next(s["run"] for s in steps if s.get("name", "").startswith("Install"))
+    assert "--require-hashes -r requirements.lock" in install
+    assert "--no-deps -e ." in install
+    setup = next(s for s in steps if s.get("uses", "").startswith("actions/setup-python"))
+    assert setup["with"]["cache"] == "pip"
+    assert setup["with"]["cache-dependency-path"] == "requirements.lock"
+    artifact = next(s for s in steps if s.get("uses", "").startswith("actions/upload-artifact"))
+    assert "${{ github.run_attempt }}" in artifact["with"]["name"]
+    locked = {line.split("==")[0] for line in (ROOT / "requirements.lock").read_text()
+              .splitlines() if "==" in line}
+    declared = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
+    assert {re.split(r"[\[<>=]", d)[0] for d in declared} <= locked
+
+
+def test_the_smoke_workflow_runs_on_a_schedule_and_feeds_the_alerts():
+    """The alerts of the README read ops_verify_* from a Pushgateway, and the last
+    success and history strip need the earlier runs' reports/: a runner starts empty, so
+    the job pushes its metrics and restores and saves reports/ between runs; it never
+    waits on an environment's approval rules (144 runs a day)."""
     flow = _workflow("smoke.yml")
     assert flow["on"]["schedule"][0]["cron"]
-    steps = flow["jobs"]["smoke"]["steps"]
+    job = flow["jobs"]["smoke"]
+    assert "environment" not in job
+    steps = job["steps"]
     run = " ".join(s.get("run", "") for s in steps)
     assert "pytest verify/ --env" in run and "GITHUB_STEP_SUMMARY" in run
-    assert any(s.get("uses", "").startswith("actions/upload-artifact") for s in steps)
+    assert '--pushgateway "$PUSHGATEWAY_URL"' in run
+    uses = [s.get("uses", "") for s in steps]
+    restore = uses.index(next(u for u in uses if u.startswith("actions/cache/restore")))
+    verify_step = next(i for i, s in enumerate(steps) if "pytest verify/" in s.get("run", ""))
+    save = next(i for i, s in enumerate(steps) if s.get("uses", "").startswith(
+        "actions/cache/save"))
+    assert restore < verify_step < save
+    assert steps[save]["if"] == "always()" and steps[save]["with"]["path"] == "reports/"
+    assert steps[restore]["with"]["restore-keys"]
+    assert any(u.startswith("actions/upload-artifact") for u in uses)
 
 
 @pytest.mark.parametrize("linter", [

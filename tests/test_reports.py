@@ -10,6 +10,7 @@ import subprocess
 import urllib.parse
 import urllib.request
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
@@ -236,32 +237,53 @@ def test_a_report_written_elsewhere_is_still_the_one_uploaded(verify, database, 
         assert b"Post-deploy verification" in response.read()
 
 
-def test_temporary_credentials_give_the_location_not_a_link_with_their_token(
+def test_temporary_credentials_give_a_console_link_not_one_with_their_token(
         verify, database, s3_server):
-    """A presigned link made with a session token carries it (URL-encoded): the location
-    is printed instead, and the token appears nowhere in any encoding."""
+    """A presigned link made with a session token carries it (URL-encoded): the S3
+    console's page of the object is given instead (it asks for a login), with the object's
+    location, and the token appears nowhere in any encoding."""
     env, client = s3_server
     token = "FwoGZXIvYXdzEJr//////////wEaDtest+session/token=="
     run = verify("--dsn", database.dsn, "--upload", "s3://release-evidence/ops-pipeline",
                  env={**env, "AWS_SESSION_TOKEN": token})
     assert run.returncode == 0, run.output
-    assert len(client.list_objects_v2(Bucket="release-evidence")["Contents"]) == 5
-    assert re.search(r"report for the ticket: s3://release-evidence/ops-pipeline/\S+/report"
-                     r"\.html \(no presigned link: the AWS credentials are temporary", run.output)
+    (key,) = [o["Key"] for o in client.list_objects_v2(Bucket="release-evidence")["Contents"]
+              if o["Key"].endswith("/report.html")]
+    line = next(x for x in run.output.splitlines() if x.startswith("report for the ticket"))
+    assert f"(AWS console, needs a login; s3://release-evidence/{key}): " in line
+    link = line.rsplit(": ", 1)[1]
+    parsed = urllib.parse.urlsplit(link)
+    assert (parsed.scheme, parsed.netloc, parsed.path) == (
+        "https", "us-west-2.console.aws.amazon.com", "/s3/object/release-evidence")
+    assert urllib.parse.parse_qs(parsed.query)["prefix"] == [key]
+    summary_md = (run.reports_dir / "summary.md").read_text()
+    assert f"Full report: [report.html]({link})" in summary_md
     for shown in (token, urllib.parse.quote(token, safe=""), urllib.parse.quote_plus(token)):
         assert shown not in run.all_output()
 
 
-def test_failed_upload_makes_the_run_fail(verify, database):
+def test_failed_upload_is_not_green_anywhere(verify, database):
+    """The checks pass, the upload fails: no report says PASSED above the upload error."""
     env = {"AWS_ENDPOINT_URL_S3": "http://127.0.0.1:9", "AWS_ACCESS_KEY_ID": "AKIATESTING",
            "AWS_SECRET_ACCESS_KEY": "x" * 20, "AWS_REGION": "us-east-1"}
     run = verify("--dsn", database.dsn, "--upload", "s3://nowhere/x", env=env)
-    assert run.summary["outcome"] == "passed"  # the checks themselves passed...
-    assert run.returncode == 1  # ...but the ticket would lack its evidence
-    assert "reports NOT uploaded" in run.output
-    summary = (run.reports_dir / "summary.md").read_text()  # what --attach would post
-    assert "Reports NOT uploaded: `upload to s3://nowhere/x/" in summary
-    assert "Full report" not in summary
+    assert run.returncode == 1  # the ticket would lack its evidence
+    summary = run.summary
+    assert summary["outcome"] == "error"
+    assert summary["counts"]["failed"] == summary["counts"]["error"] == 0  # checks passed
+    assert summary["verdict"].startswith("ERROR (every check passed, but the reports were "
+                                         "NOT delivered: upload")
+    (cause,) = summary["delivery_errors"]
+    assert cause.startswith("upload: upload to s3://nowhere/x/")
+    lines = run.output.splitlines()
+    verdict = next(i for i, x in enumerate(lines) if x.startswith("verdict:"))
+    assert lines[verdict].startswith("verdict: ERROR (every check passed, but")
+    assert any(x.startswith("reports NOT uploaded") for x in lines[:verdict])
+    assert "PASSED" not in run.output.split("post-deploy verification", 1)[1]
+    summary_md = (run.reports_dir / "summary.md").read_text()  # what --attach would post
+    assert summary_md.splitlines()[0].startswith("## Post-deploy verification: ERROR")
+    assert "NOT DELIVERED: `upload: upload to s3://nowhere/x/" in summary_md
+    assert "Full report" not in summary_md
 
 
 def test_bad_upload_url_is_a_usage_error(verify):
@@ -276,3 +298,68 @@ def test_ticket_summary_stays_short_when_everything_fails(verify, cluster):
     assert run.summary["counts"]["failed"] > 50
     assert len(re.findall(r"^\| (FAIL|ERROR|SKIP) \|", summary_md, re.MULTILINE)) == 25
     assert "more that did not pass: see report.html" in summary_md
+
+
+def test_the_ticket_names_the_environment_and_links_the_ci_run(verify, database, config_file):
+    """summary.md, which goes on the ticket, names the target the way operators do (the
+    environment, not an SSM path or a secret's name) and links the CI run (its attempt)."""
+    config = config_file('[environments.prod-direct]\ndsn_env = "OPS_TEST_DSN"\n')
+    run = verify("--config", str(config), "--env", "prod-direct", "-k", "recorded",
+                 env={"OPS_TEST_DSN": database.dsn, "GITHUB_ACTIONS": "true",
+                      "GITHUB_SERVER_URL": "https://github.com",
+                      "GITHUB_REPOSITORY": "frotofraggins/ops-verify", "GITHUB_RUN_ID": "4242",
+                      "GITHUB_RUN_ATTEMPT": "2"})
+    assert run.returncode == 0, run.output
+    summary_md = (run.reports_dir / "summary.md").read_text()
+    target = next(line for line in summary_md.splitlines() if line.startswith("- Target:"))
+    assert target.startswith("- Target: `prod-direct` (dsn `"), target
+    url = "https://github.com/frotofraggins/ops-verify/actions/runs/4242/attempts/2"
+    assert f"- CI run: [this run]({url})" in summary_md
+    assert run.summary["ci_run"] == url
+    assert run.summary["targets"][0]["env"] == "prod-direct"
+
+
+def _ticket_run(message: str) -> tuple[Any, list[Any]]:
+    from checks.reporting.model import CheckResult, Run, Selection
+
+    run = Run(target_kind="dsn", target_name="db/ops", release="v1",
+              started_at="2026-12-03T10:00:00Z", duration_s=1.0,
+              selection=Selection(None, 2, 2), targets=[{"kind": "dsn", "name": "db/ops"}])
+    results = [CheckResult("verify/x.py::test_custom_sql[a]", "data integrity", "failed",
+                           message),
+               CheckResult("verify/x.py::test_fresh[b]", "heartbeat", "passed", "ok")]
+    return run, results
+
+
+@pytest.mark.parametrize("hostile", [
+    "[~admin] please look", "{color:red}alarm{color}", "!https://evil.example/x.png!",
+    "a | b || c", "*bold* _it_ -strike- +under+ ^sup^ ~sub~ ??cite?? #list",
+    "[click|https://evil.example]", "back\\slash {{mono}}",
+])
+def test_jira_wiki_text_from_outside_renders_as_itself(hostile):
+    """Every wiki-markup character in a message is escaped inside the monospace span, so a
+    value from the database cannot mention, link, colour or break the table."""
+    from checks.reporting.summary import JIRA_WIKI, summary_text
+
+    run, results = _ticket_run(hostile)
+    body = summary_text(run, results, JIRA_WIKI)
+    row = next(line for line in body.splitlines() if line.startswith("|FAIL|"))
+    cells = re.split(r"(?<!\\)\|", row)
+    assert len(cells) == 6, row  # |FAIL|check|why|evidence| : no cell added by the value
+    why = cells[3]
+    assert why.startswith("{{") and why.endswith("}}")
+    unescaped = re.sub(r"\\(.)", r"\1", why[2:-2])
+    assert unescaped == " ".join(hostile.split())
+    assert not re.search(r"(?<!\\)[\[\]{}|!*_~^+?#-]", why[2:-2]), why
+    assert "||" not in row  # an empty cell would start a header cell
+
+
+def test_markdown_text_from_outside_is_a_code_span():
+    from checks.reporting.summary import MARKDOWN, summary_text
+
+    run, results = _ticket_run("see `rm -rf` and <img src=x> @team [a](https://x)")
+    body = summary_text(run, results, MARKDOWN)
+    row = next(line for line in body.splitlines() if line.startswith("| FAIL |"))
+    assert "``see `rm -rf` and <img src=x> @team [a](https://x)``" in row
+    assert body.splitlines()[0] == "## Post-deploy verification: FAILED"
+    assert "| --- | --- | --- | --- |" in body

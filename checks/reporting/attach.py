@@ -8,13 +8,15 @@ import base64
 import functools
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from checks.config import ConfigError
 from checks.outcome import CouldNotCheck
+from checks.reporting.model import CheckResult, Run
+from checks.reporting.summary import JIRA_WIKI, MARKDOWN, summary_text
 
 if TYPE_CHECKING:
     import urllib3
@@ -70,18 +72,23 @@ def parse(value: str, environ: Mapping[str, str]) -> Ticket:
     raise ConfigError(f"--attach {value!r}: expected github:owner/repo#123 or jira:KEY-123")
 
 
-def attach(ticket: Ticket, summary_md: str, report_html: Path) -> str:
-    """Post the reports; returns where they went. Any failure is a CouldNotCheck."""
+def attach(ticket: Ticket, run: Run, results: Sequence[CheckResult], report_html: Path,
+           redact: Callable[[str], str]) -> str:
+    """Post the reports; returns where they went. Any failure is a CouldNotCheck.
+
+    GitHub renders Markdown; Jira's REST API v2 (Cloud, Server and Data Center alike)
+    renders wiki markup, where Markdown's ``##`` is a list and ``| --- |`` a table row.
+    """
     if ticket.service == "github":
         repo, number = ticket.ref.split("#")
         answer = _call("POST", f"{ticket.base_url}/repos/{repo}/issues/{number}/comments",
-                       ticket, json={"body": summary_md})
+                       ticket, json={"body": redact(summary_text(run, results, MARKDOWN))})
         return str(answer.get("html_url") or ticket)
     _call("POST", f"{ticket.base_url}/rest/api/2/issue/{ticket.ref}/attachments", ticket,
           fields={"file": (report_html.name, report_html.read_bytes(), "text/html")},
           headers={"X-Atlassian-Token": "no-check"})
     _call("POST", f"{ticket.base_url}/rest/api/2/issue/{ticket.ref}/comment", ticket,
-          json={"body": summary_md})
+          json={"body": redact(summary_text(run, results, JIRA_WIKI))})
     return f"{ticket.base_url}/browse/{ticket.ref}"
 
 

@@ -5,7 +5,7 @@ Pure data and pure functions, so every report reads the same verdict.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -74,10 +74,25 @@ class Run:
     targets: list[dict[str, str]] = field(default_factory=list)
     environment: dict[str, str] = field(default_factory=dict)
     report_url: str | None = None
-    upload_error: str | None = None
-    """Why the reports did not reach the ticket's storage (then no link is given)."""
+    """Where the uploaded report.html is read: a presigned link, or (temporary AWS
+    credentials) the S3 console's page of the object, which needs a login."""
+    report_url_note: str = ""
+    """What the link is (``valid 168 h``, ``AWS console: needs a login``)."""
+    ci_url: str | None = None
+    """The CI run that ran the suite, when a CI says (GitHub Actions, GitLab, Jenkins)."""
+    delivery_errors: list[str] = field(default_factory=list)
+    """Why the reports did not reach where they were sent (upload, ticket, Pushgateway):
+    the run is not green then, whatever its checks said."""
     no_verdict: str | None = None
     """Why this run gives no verdict at all (e.g. ``--setup-only``)."""
+
+
+def target_title(run: Run, code: Callable[[str], str] = str) -> str:
+    """The targets as an operator names them: the environment first (``prod: lambda
+    ops-pipeline-db-query``), else the kind and name; ``code`` marks text from outside."""
+    targets = run.targets or [{"kind": run.target_kind, "name": run.target_name}]
+    return ", ".join((f"{code(t['env'])} ({t['kind']} {code(t['name'])})" if t.get("env")
+                      else f"{t['kind']} {code(t['name'])}") for t in targets)
 
 
 def counts(results: Sequence[CheckResult]) -> dict[str, int]:
@@ -87,11 +102,13 @@ def counts(results: Sequence[CheckResult]) -> dict[str, int]:
     return tally
 
 
-def overall(results: Sequence[CheckResult], not_run: Sequence[str] = ()) -> str:
+def overall(results: Sequence[CheckResult], not_run: Sequence[str] = (),
+            delivery_errors: Sequence[str] = ()) -> str:
     """``error`` if anything errored, else ``failed`` if anything failed, else
     ``interrupted`` if a selected check reached no verdict, else ``passed`` when at least
     one check reached a verdict (passed, accepted, warned, info); a run whose checks were
-    all skipped (or that had none) checked nothing: ``error``."""
+    all skipped (or that had none) checked nothing: ``error``; so is a passing run whose
+    reports did not reach where they were sent (the ticket would lack its evidence)."""
     c = counts(results)
     if c["error"]:
         return "error"
@@ -99,13 +116,15 @@ def overall(results: Sequence[CheckResult], not_run: Sequence[str] = ()) -> str:
         return "failed"
     if not_run:
         return "interrupted"
+    if delivery_errors:
+        return "error"
     return "passed" if c["passed"] + c["accepted"] + c["warned"] + c["info"] else "error"
 
 
 def verdict(run: Run, results: Sequence[CheckResult]) -> str:
     """The verdict in words: ``PASSED``, ``PASSED (3 of 103 checks selected)``,
     ``INTERRUPTED (39 of 103 checks reached a verdict)``..."""
-    outcome = overall(results, run.not_run).upper()
+    outcome = overall(results, run.not_run, run.delivery_errors).upper()
     notes = []
     if run.selection.partial:
         notes.append(run.selection.describe())
@@ -116,6 +135,11 @@ def verdict(run: Run, results: Sequence[CheckResult]) -> str:
     if off := sum(r.outcome == "skipped" and r.message.startswith(OFF_IN_ENVIRONMENT)
                   for r in results):
         notes.append(f"{off} check(s) off in this environment by its skip list")
+    if run.delivery_errors:
+        checks = overall(results, run.not_run)
+        notes.append(("every check passed, but " if checks == "passed" else "")
+                     + "the reports were NOT delivered: "
+                     + "; ".join(e.split(":", 1)[0] for e in run.delivery_errors))
     return f"{outcome} ({'; '.join(notes)})" if notes else outcome
 
 

@@ -1,11 +1,12 @@
-"""``summary.json`` (the public interface's shape, plus environment and details) and
-``summary.md`` (the verdict for a ticket comment)."""
+"""``summary.json`` (the public interface's shape, plus environment and details) and the
+verdict for a ticket comment, in Markdown (``summary.md``, GitHub) or Jira wiki markup."""
 
 from __future__ import annotations
 
 import json
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from checks.reporting.model import (
@@ -18,17 +19,18 @@ from checks.reporting.model import (
     grouped,
     overall,
     settled,
+    target_title,
     verdict,
 )
 
 MD_ROWS = 25
-"""At most this many lines of checks that did not pass go into summary.md."""
+"""At most this many lines of checks that did not pass go into a ticket comment."""
 
 
 def summary(run: Run, results: Sequence[CheckResult]) -> dict[str, Any]:
     """The summary.json document."""
     return {
-        "outcome": overall(results, run.not_run),
+        "outcome": overall(results, run.not_run, run.delivery_errors),
         "verdict": verdict(run, results),
         "target": {"kind": run.target_kind, "name": run.target_name},
         "targets": run.targets,
@@ -39,6 +41,9 @@ def summary(run: Run, results: Sequence[CheckResult]) -> dict[str, Any]:
         "selection": {"expression": run.selection.expression,
                       "selected": run.selection.selected, "total": run.selection.total},
         "not_run": run.not_run,
+        **({"ci_run": run.ci_url} if run.ci_url else {}),
+        **({"report_url": run.report_url} if run.report_url else {}),
+        **({"delivery_errors": run.delivery_errors} if run.delivery_errors else {}),
         "checks": [
             {"id": r.id, "outcome": r.outcome, "message": r.message,
              "duration_s": round(r.duration_s, 4), "area": r.area,
@@ -60,55 +65,115 @@ def summary_json(run: Run, results: Sequence[CheckResult]) -> str:
     return json.dumps(summary(run, results), indent=2, default=str) + "\n"
 
 
-def summary_markdown(run: Run, results: Sequence[CheckResult]) -> str:
+@dataclass(frozen=True)
+class Markup:
+    """How a ticket writes headings, lists, tables, links and text from outside."""
+
+    heading: str
+    bullet: str
+    table_rule: bool
+    """Markdown needs a ``| --- |`` row under the header; Jira wiki has none."""
+    link: str
+    """``{text}`` and ``{url}`` placeholders."""
+
+    def code(self, text: str, limit: int = 300) -> str:
+        """Text from outside (data, names, messages) as inline code: no link, image,
+        mention, macro or HTML in it renders on the ticket."""
+        raise NotImplementedError
+
+    def cell(self, text: str) -> str:
+        return self.code(text, 200).replace("|", "\\|")
+
+    def row(self, cells: Sequence[str], header: bool = False) -> str:
+        return f"| {' | '.join(cells)} |"
+
+
+class _Markdown(Markup):
+    def code(self, text: str, limit: int = 300) -> str:
+        text = clip(" ".join(text.split()), limit)
+        if not text:
+            return ""
+        fence = "`" * (max((len(run) for run in re.findall("`+", text)), default=0) + 1)
+        pad = " " if text.startswith("`") or text.endswith("`") else ""
+        return f"{fence}{pad}{text}{pad}{fence}"
+
+
+_WIKI_SPECIAL = re.compile(r"([\\{}\[\]|*_+^~?!#\-])")
+
+
+class _JiraWiki(Markup):
+    def code(self, text: str, limit: int = 300) -> str:
+        # Jira reads markup inside {{monospace}} too: every special character is escaped.
+        text = clip(" ".join(text.split()), limit)
+        return "{{" + _WIKI_SPECIAL.sub(r"\\\1", text) + "}}" if text else ""
+
+    def cell(self, text: str) -> str:
+        return self.code(text, 200) or " "  # "||" would start a header cell
+
+    def row(self, cells: Sequence[str], header: bool = False) -> str:
+        bar = "||" if header else "|"
+        return f"{bar}{bar.join(cells)}{bar}"
+
+
+MARKDOWN = _Markdown(heading="## ", bullet="- ", table_rule=True,
+                     link="[{text}]({url})")
+JIRA_WIKI = _JiraWiki(heading="h2. ", bullet="* ", table_rule=False,
+                      link="[{text}|{url}]")
+
+
+def summary_text(run: Run, results: Sequence[CheckResult], markup: Markup = MARKDOWN) -> str:
     """The verdict for the release ticket: outcome, target, counts, then what did not pass
-    (failures first, one line of evidence each), then what did not run."""
+    (failures first, one line of evidence each), then what did not run, then where the
+    full report is."""
+    code, bullet = markup.code, markup.bullet
     c = counts(results)
+    server = run.environment.get("Server version")
     lines = [
-        f"## Post-deploy verification: {verdict(run, results)}",
+        f"{markup.heading}Post-deploy verification: {verdict(run, results)}",
         "",
-        f"- Target: {run.target_kind} {_code(run.target_name)}"
-        + (f" (server {run.environment['Server version']})"
-           if "Server version" in run.environment else ""),
-        f"- Release: {_code(run.release) if run.release else 'not given'}",
-        f"- Started: {run.started_at} ({run.duration_s:.1f} s)",
-        f"- Checks: {run.selection.describe()}; " + ", ".join(
+        f"{bullet}Target: {target_title(run, code)}"
+        + (f" (server {code(server)})" if server else ""),
+        f"{bullet}Release: {code(run.release) if run.release else 'not given'}",
+        f"{bullet}Started: {run.started_at} ({run.duration_s:.1f} s)",
+        f"{bullet}Checks: {run.selection.describe()}; " + ", ".join(
             f"{n} {outcome}" for outcome, n in c.items() if n or outcome in
             ("passed", "failed", "error", "skipped")),
     ]
+    if run.ci_url:
+        lines.append(f"{bullet}CI run: {_link(markup, 'this run', run.ci_url)}")
     problems = grouped(results)
     if problems:
-        lines += ["", "| result | check | why | evidence |", "| --- | --- | --- | --- |"]
+        lines += ["", markup.row(["result", "check", "why", "evidence"], header=True)]
+        if markup.table_rule:
+            lines.append(markup.row(["---"] * 4))
         for r, n in problems[:MD_ROWS]:
-            check = f"`{r.short_id}`" + (f" and {n - 1} more" if n > 1 else "")
-            lines.append(f"| {MARKS[r.outcome]} | {check} | {_cell(r.message)} | "
-                         f"{_cell(evidence_line(r))} |")
+            check = code(r.short_id) + (f" and {n - 1} more" if n > 1 else "")
+            lines.append(markup.row([MARKS[r.outcome], check, markup.cell(r.message),
+                                     markup.cell(evidence_line(r))]))
         if len(problems) > MD_ROWS:
             lines.append(f"\n…and {len(problems) - MD_ROWS} more that did not pass: "
                          "see report.html")
     if retried := settled(results):
-        lines += ["", "Settled within the window:", *(f"- `{line}`" for line in retried)]
+        lines += ["", "Settled within the window:", *(f"{bullet}{code(line)}"
+                                                      for line in retried)]
     if run.not_run:
         lines += ["", f"Not run ({len(run.not_run)}): "
-                  + ", ".join(f"`{i.split('::', 1)[-1]}`" for i in run.not_run[:10])
+                  + ", ".join(code(i.split("::", 1)[-1]) for i in run.not_run[:10])
                   + (" …" if len(run.not_run) > 10 else "")]
-    if run.upload_error:
-        lines += ["", f"Reports NOT uploaded: {_code(run.upload_error)}"]
-    elif run.report_url:
-        lines += ["", f"Full report: {run.report_url}"]
+    for problem in run.delivery_errors:
+        lines += ["", f"NOT DELIVERED: {code(problem)}"]
+    if run.report_url and not any(e.startswith("upload") for e in run.delivery_errors):
+        lines += ["", f"Full report: {_link(markup, 'report.html', run.report_url)}"]
     return "\n".join(lines) + "\n"
 
 
-def _cell(text: str) -> str:
-    return _code(text, 200).replace("|", "\\|")
+def _link(markup: Markup, text: str, url: str) -> str:
+    """A link the suite made itself (presigned, console or CI URL); an ``s3://`` location
+    is shown as code: no browser opens it."""
+    if not url.startswith("https://"):
+        return markup.code(url, 2000)
+    return markup.link.format(text=text, url=url)
 
 
-def _code(text: str, limit: int = 300) -> str:
-    """Text from outside (data, names, messages) as an inline code span: no link, image,
-    mention or HTML in it renders on the ticket."""
-    text = clip(" ".join(text.split()), limit)
-    if not text:
-        return ""
-    fence = "`" * (max((len(run) for run in re.findall("`+", text)), default=0) + 1)
-    pad = " " if text.startswith("`") or text.endswith("`") else ""
-    return f"{fence}{pad}{text}{pad}{fence}"
+def summary_markdown(run: Run, results: Sequence[CheckResult]) -> str:
+    return summary_text(run, results, MARKDOWN)
