@@ -77,6 +77,19 @@ def discover(directory: Path, order: str = "numeric") -> list[MigrationFile]:
     return sorted(files, key=lambda f: key(f.version))
 
 
+def creating(files: Sequence[MigrationFile], name: str) -> MigrationFile | None:
+    """The first migration (in order) whose text names ``name`` as a whole word: where an
+    operator looks for the object a failure says is missing."""
+    word = re.compile(rf"(?<![\w$]){re.escape(name)}(?![\w$])", re.IGNORECASE)
+    for f in files:
+        try:
+            if word.search(f.sql()):
+                return f
+        except (OSError, UnicodeDecodeError):
+            continue
+    return None
+
+
 def shared_prefixes(files: Sequence[MigrationFile]) -> dict[tuple[int, ...], list[MigrationFile]]:
     """Version prefixes that more than one file uses (``1002_a.sql`` and ``1002_b.sql``)."""
     by_key: dict[tuple[int, ...], list[MigrationFile]] = defaultdict(list)

@@ -76,6 +76,9 @@ class Outcome:
     progress: str | None = None
     """What a live thing last showed (the newest heartbeat): ``--settle`` confirms a pass
     only when a later sample shows it moved."""
+    fix: str | None = None
+    """What an operator can do about a failure (the migration that creates what is
+    missing, the statement that guards a key), shown under its cause."""
 
     def to_dict(self) -> dict[str, Any]:
         found = {
@@ -87,10 +90,15 @@ class Outcome:
         }
         if self.blocked_by:
             found["blocked_by"] = self.blocked_by
+        if self.fix:
+            found["fix"] = self.fix
         if self.attempts > 1 or self.first_passed_s is not None:
             found["attempts"] = self.attempts
             found["first_passed_s"] = self.first_passed_s
         return found
+
+    def fixed_by(self, fix: str | None) -> Outcome:
+        return replace(self, fix=fix)
 
     def moved_to(self, progress: str | None) -> Outcome:
         return replace(self, progress=progress)

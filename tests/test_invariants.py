@@ -63,6 +63,39 @@ def test_seeded_fault_fails_exactly_its_items(verify, database, fault, expected)
     assert run.not_passed(drift=False) == expected
 
 
+def test_failures_say_how_to_fix_them(verify, database):
+    """A missing index names the migration that creates it and a statement that does not
+    block writers; a duplicate says how to guard the key; a stale heartbeat where to look;
+    a missing CHECK how to add it back without a long lock. The evidence of a missing
+    index lists only indexes that could have been meant."""
+    database.execute(
+        "DROP INDEX idx_active_positions_execution_uuid_unique; "
+        "ALTER TABLE active_positions DROP CONSTRAINT chk_active_positions_side; "
+        "INSERT INTO active_positions (ticker, instrument_type, side, quantity, entry_price, "
+        "alpaca_order_id) VALUES ('AAPL', 'stock', 'long', 10, 189.5, 'ord-1001'); "
+        "UPDATE service_heartbeats SET last_beat_at = now() - interval '3 hours'")
+    run = verify("--dsn", database.dsn, "-k", "index_present or duplicates or fresh or "
+                 "definition")
+    assert run.returncode == 1
+    fixes = {c["id"].split("::")[1]: c.get("fix", "") for c in run.summary["checks"]
+             if c["outcome"] == "failed"}
+    index = fixes["test_index_present[idx_active_positions_execution_uuid_unique]"]
+    assert index.startswith("2026_02_02_0002_websocket_idempotency.sql creates it; ")
+    assert "CREATE UNIQUE INDEX CONCURRENTLY idx_active_positions_execution_uuid_unique ON " \
+        "public.active_positions (execution_uuid)" in index
+    assert "CREATE UNIQUE INDEX CONCURRENTLY ON public.active_positions (alpaca_order_id)" \
+        in fixes["test_no_duplicates[active_positions.alpaca_order_id]"]
+    assert "check that its service runs" in fixes["test_fresh[trade_stream_heartbeat]"]
+    side = fixes["test_check_constraint_definition[chk_active_positions_side]"]
+    assert "ADD CONSTRAINT chk_active_positions_side CHECK (side IN" in side
+    assert side.endswith("VALIDATE CONSTRAINT chk_active_positions_side")
+    assert "fix: 2026_02_02_0002_websocket_idempotency.sql creates it" in run.output
+    # no index on execution_uuid is left: nothing related to show as evidence
+    assert not [d for d in run.summary["details"]
+                if "idx_active_positions_execution_uuid" in d["id"] and d["evidence"]]
+    assert "its other indexes: " in run.message("[idx_active_positions_execution_uuid_unique]")
+
+
 def test_old_allowed_list_shows_expected_and_found(verify, database):
     database.execute(
         "ALTER TABLE active_positions DROP CONSTRAINT chk_active_positions_strategy_type; "

@@ -12,6 +12,7 @@ from checks.catalog.model import Constraint
 from checks.config import Common, Identifier
 from checks.gather import Aggregate, Normalized
 from checks.kinds.base import Facts, Kind, Need
+from checks.migrations import creating
 from checks.outcome import CouldNotCheck, Evidence, Outcome, accepted, failed, passed, skipped
 from checks.probes import Probe, ProbeReport, plan
 
@@ -97,6 +98,16 @@ def definition_needs(c: CheckConstraint, facts: Facts) -> list[Need]:
     return needs
 
 
+def _recreate(c: CheckConstraint, facts: Facts, *, replace: bool) -> str:
+    """Where the rule comes from, and how to put it back without a long lock."""
+    table = f"{c.schema}.{c.table}"
+    source = creating(facts.inputs.migrations, c.name)
+    steps = (f"ALTER TABLE {table} DROP CONSTRAINT {c.name}; " if replace else "") + (
+        f"ALTER TABLE {table} ADD CONSTRAINT {c.name} CHECK ({c.expression}) NOT VALID; "
+        f"ALTER TABLE {table} VALIDATE CONSTRAINT {c.name}")
+    return (f"{source.path.name} creates it; " if source else "") + f"re-create it: {steps}"
+
+
 def definition(c: CheckConstraint, facts: Facts) -> Outcome:
     """Passed when the constraint exists under its name with the declared rule (both
     normalized by PostgreSQL to a fixed point), is enforced, and no row breaks it; a NOT
@@ -104,7 +115,7 @@ def definition(c: CheckConstraint, facts: Facts) -> Outcome:
     missing, live = _found(c, facts.catalog)
     if live is None:
         assert missing is not None
-        return missing
+        return missing.fixed_by(_recreate(c, facts, replace=False))
     columns = _columns(c, facts.catalog)
     live_expression = check_expression(live.definition or "")
     expected = facts[Normalized(columns, c.expression)]
@@ -115,7 +126,8 @@ def definition(c: CheckConstraint, facts: Facts) -> Outcome:
     ])
     if expected != actual:
         return failed(f"{c.name} exists but says something else: expected CHECK "
-                      f"({c.expression}), found {live.definition}", compare)
+                      f"({c.expression}), found {live.definition}", compare
+                      ).fixed_by(_recreate(c, facts, replace=True))
     if not live.enforced:
         return failed(f"{c.name} is NOT ENFORCED: PostgreSQL does not apply it", compare)
     unproven = _unproven(c, live, facts.catalog)

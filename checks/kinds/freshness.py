@@ -69,7 +69,11 @@ def fresh(f: Freshness, facts: Facts) -> Outcome:
                       "problem", evidence, sql=shown)
     if age > duration_ms(f.max_age) / 1000:
         return failed(f"newest {subject} is {human(age)} old (max {f.max_age})", evidence,
-                      sql=shown).with_figures(age_s=age, max_age_s=duration_ms(f.max_age) / 1000)
+                      sql=shown).with_figures(age_s=age, max_age_s=duration_ms(f.max_age) / 1000
+                                              ).fixed_by(
+            f"the writer of {f.table} stopped or cannot write: check that its service runs "
+            "(ECS running tasks, its CloudWatch logs for errors) and that it reaches the "
+            "database")
     return passed(f"newest {subject} is {human(max(age, 0))} old (max {f.max_age})", evidence,
                   sql=shown).with_figures(age_s=age, max_age_s=duration_ms(f.max_age) / 1000
                                           ).moved_to(row["newest"])

@@ -11,6 +11,7 @@ from checks.catalog.model import Index
 from checks.config import Common, ConfigError, Identifier, check_identifier, typed
 from checks.config.fields import reject_unknown
 from checks.kinds.base import Facts, Kind
+from checks.migrations import creating
 from checks.outcome import Evidence, Outcome, failed, passed
 
 _SHOWN = ("name", "columns", "unique", "primary", "partial", "valid", "ready", "definition")
@@ -66,8 +67,14 @@ def present(ix: IndexSpec, facts: Facts) -> Outcome:
     indexes = catalog.of_table("indexes", ix.schema, ix.table)
     match = [i for i in indexes if _matches(i, ix)]
     if not match:
-        return failed(f"no index {ix.id} on {ix.schema}.{ix.table}",
-                      _evidence(f"Indexes on {ix.schema}.{ix.table}", indexes))
+        # only indexes that could be meant (same columns, or the primary key asked for):
+        # the table's other indexes say nothing about this one
+        near = [i for i in indexes if (ix.primary_key and i.primary)
+                or (ix.columns and set(ix.columns) & {c for c in i.columns if c})]
+        others = ", ".join(i.name for i in indexes if i not in near) or "none"
+        return failed(f"no index {ix.id} on {ix.schema}.{ix.table} (its other indexes: "
+                      f"{others})", *([_evidence("Indexes on the same columns", near)]
+                                      if near else [])).fixed_by(_create(ix, facts))
     found = match[0]
     problems = []
     if ix.columns and list(found.columns) != list(ix.columns):
@@ -83,6 +90,18 @@ def present(ix: IndexSpec, facts: Facts) -> Outcome:
     return passed(f"{found.name}: {found.definition}", shown)
 
 
+def _create(ix: IndexSpec, facts: Facts) -> str | None:
+    """Where the index comes from, and how to build it without blocking writers."""
+    source = creating(facts.inputs.migrations, ix.name) if ix.name else None
+    where = f"{source.path.name} creates it; " if source else ""
+    if ix.primary_key or not ix.columns:
+        return where or None
+    unique = "UNIQUE " if ix.unique else ""
+    return (f"{where}build it without blocking writers: CREATE {unique}INDEX CONCURRENTLY "
+            f"{ix.name or ''}{' ' if ix.name else ''}ON {ix.schema}.{ix.table} "
+            f"({', '.join(ix.columns)})")
+
+
 def healthy(t: TableIndexes, facts: Facts) -> Outcome:
     """Failed with the indexes that are invalid, not ready or not live."""
     catalog = facts.catalog
@@ -93,7 +112,10 @@ def healthy(t: TableIndexes, facts: Facts) -> Outcome:
     if broken:
         names = ", ".join(f"{i.name} ({'; '.join(i.health_problems)})" for i in broken)
         return failed(f"{len(broken)} unusable index(es) on {t.table}: {names}",
-                      _evidence("Unusable indexes", broken))
+                      _evidence("Unusable indexes", broken)).fixed_by(
+            "drop each with DROP INDEX CONCURRENTLY and build it again with CREATE INDEX "
+            "CONCURRENTLY (its definition is in the evidence); a failed CONCURRENTLY build "
+            "leaves such an index behind")
     if not indexes:
         return failed(f"{t.table} has no index at all")
     return passed(f"all {len(indexes)} indexes on {t.table} are valid and ready",

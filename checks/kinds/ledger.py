@@ -71,8 +71,11 @@ def recorded(m: MigrationFile, facts: Facts) -> Outcome:
     if History(facts.inputs.config.ledger).before_baseline(m.version):
         return accepted(f"{m.path.name} has no row in {table}; it comes before the baseline "
                         f"{facts.inputs.config.ledger.baseline}, so it is not required", sql=shown)
+    column = facts.inputs.config.ledger.version_column
     return failed(f"{m.path.name} has no row in {table}: the file was never applied, or it "
-                  "did not record itself", sql=shown)
+                  "did not record itself", sql=shown).fixed_by(
+        f"apply {m.path.name} with the migration tool; if it was applied by hand, record it: "
+        f"INSERT INTO {table} ({column}) VALUES ('{m.version}')")
 
 
 def no_unknown_versions(spec: LedgerTable, facts: Facts) -> Outcome:
@@ -92,7 +95,10 @@ def no_unknown_versions(spec: LedgerTable, facts: Facts) -> Outcome:
     if problems:
         return failed(f"{len(problems)} version(s) in {ledger.table} have no migration file: "
                       + ", ".join(problems[:5]) + (" ..." if len(problems) > 5 else "")
-                      + (f" ({len(known)} more accepted)" if known else ""), evidence, sql=shown)
+                      + (f" ({len(known)} more accepted)" if known else ""), evidence,
+                      sql=shown).fixed_by("commit the migration file that was run, or, if the "
+                                          "version is known history, list it in [ledger] "
+                                          "accept_unknown")
     if known:
         return accepted(f"{len(known)} version(s) in {ledger.table} have no file, all "
                         f"accepted by the config: {', '.join(known[:5])}"

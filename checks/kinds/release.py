@@ -40,7 +40,7 @@ def lambda_deployed(spec: LambdaRelease, facts: Facts) -> Outcome:
             ("state", "Active", found.get("State", "Active")),
             ("last update", "Successful", found.get("LastUpdateStatus", "Successful")),
             ("last modified", None, found.get("LastModified"))]
-    evidence = Evidence("Expected vs found", ("", "expected", "found"), rows)
+    evidence = Evidence("Expected vs found", ("what", "expected", "found"), rows)
     wrong = [name for name, want, have in rows if want is not None and want != have]
     if wrong:
         return failed(f"{spec.id} does not run the released code, updated and active: "
@@ -90,7 +90,7 @@ def ecs_deployed(spec: EcsRelease, facts: Facts) -> Outcome:
     rows = [("task definition", spec.task_definition, running),
             *((f"image of {name}", want, images.get(name)) for name, want in
               sorted(spec.images.items()))]
-    evidence = [Evidence("Expected vs found", ("", "expected", "found"), rows)]
+    evidence = [Evidence("Expected vs found", ("what", "expected", "found"), rows)]
     wrong = [name for name, want, have in rows if want is not None and not _same(want, have)]
     if wrong:
         return failed(f"{spec.id} does not run the release: {', '.join(wrong)} differ",

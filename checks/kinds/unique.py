@@ -107,7 +107,12 @@ def no_duplicates(u: Unique, facts: Facts) -> Outcome:
             f"(of {found['scanned']} in scope); {guard}",
             Evidence(f"Duplicated {columns}", (*u.columns, "rows", "row ids (first 10)"),
                      sample, total=int(found["dup_keys"])),
-            sql=shown).with_figures(**figures)
+            sql=shown).with_figures(**figures).fixed_by(
+            f"keep one row per {columns} (the evidence names the rows), then "
+            + (f"rebuild the guard, which let them in (REINDEX INDEX CONCURRENTLY "
+               f"{guarded[0]}: a collation whose version changed can corrupt it)" if guarded
+               else f"guard it: CREATE UNIQUE INDEX CONCURRENTLY ON {u.schema}.{u.table} "
+                    f"({columns})" + (f" WHERE {u.where}" if u.where else "")))
     if int(found["scanned"]) == 0:
         message = (f"no row with a {columns} in {u.table}{scope}: nothing was checked")
         if not u.allow_empty:

@@ -56,11 +56,14 @@ def problems(results: Sequence[CheckResult], width: int) -> list[str]:
             r.message, width - 6, max_lines=MESSAGE_LINES, placeholder=" …")]
         if proof := evidence_line(r):
             lines.append("      " + clip(proof, width - 6))
+        if r.fix and r.outcome in ("failed", "warned"):
+            lines += ["      " + part for part in textwrap.wrap(
+                f"fix: {r.fix}", width - 6, max_lines=MESSAGE_LINES, placeholder=" …")]
     return lines
 
 
 def settled_lines(results: Sequence[CheckResult], width: int) -> list[str]:
-    return [clip(f"SETTLED {line}", width) for line in settled(results)]
+    return [clip(line, width) for line in settled(results)]
 
 
 def area_lines(results: Sequence[CheckResult]) -> list[str]:

@@ -66,7 +66,9 @@ def verdict_html(run: Run, results: Sequence[CheckResult], scrub: Callable[[str]
             f'<tr><td class="verify-{r.outcome}">{MARKS[r.outcome]}</td>'
             f"<td><code>{_h(r.short_id, scrub)}</code>"
             + (f" and {n - 1} more" if n > 1 else "")
-            + f"</td><td>{_h(r.message, scrub)}{evidence(r)}</td></tr>"
+            + f"</td><td>{_h(r.message, scrub)}"
+            + (f"<p><b>Fix:</b> {_h(r.fix, scrub)}</p>" if r.fix else "")
+            + f"{evidence(r)}</td></tr>"
             for r, n in problems)
         parts.append('<h3>What did not pass</h3><table class="verify-problems"><thead><tr>'
                      "<th>result</th><th>check</th><th>why, and the evidence</th></tr></thead>"
@@ -76,7 +78,7 @@ def verdict_html(run: Run, results: Sequence[CheckResult], scrub: Callable[[str]
         parts.append(f"<h3>Not run ({len(run.not_run)})</h3><ul>{items}</ul>")
     if retried := settled(results):
         items = "".join(f"<li><code>{_h(line, scrub)}</code></li>" for line in retried)
-        parts.append(f"<h3>Settled within the window</h3><ul>{items}</ul>")
+        parts.append(f"<h3>Retried in the settle window</h3><ul>{items}</ul>")
     parts.append(areas_table(results))
     if len(history) > 1:
         parts.append(strip_html(history))

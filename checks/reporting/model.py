@@ -34,6 +34,8 @@ class CheckResult:
     attempts: int = 1
     first_passed_s: float | None = None
     figures: dict[str, float] = field(default_factory=dict)
+    fix: str | None = None
+    """What an operator can do about it (failures only)."""
 
     @property
     def short_id(self) -> str:
@@ -176,11 +178,12 @@ def area_rank(area: str) -> tuple[int, str]:
 
 
 def settled(results: Sequence[CheckResult]) -> list[str]:
-    """One line per check retried in the settle window: how many attempts, when it passed."""
-    return [f"{r.short_id}: " + (f"passed after {r.attempts} attempts (passing since "
-                                 f"{r.first_passed_s:g} s, confirmed)"
-                                 if r.first_passed_s is not None and r.outcome == "passed" else
-                                 f"still {r.outcome} after {r.attempts} attempts")
+    """One line per check retried in the settle window: how many attempts and when it
+    passed, or that it never settled."""
+    return [(f"SETTLED {r.short_id}: passed after {r.attempts} attempts (passing since "
+             f"{r.first_passed_s:g} s, confirmed)"
+             if r.first_passed_s is not None and r.outcome == "passed" else
+             f"NOT SETTLED {r.short_id}: still {r.outcome} after {r.attempts} attempts")
             for r in ordered(results) if r.attempts > 1]
 
 

@@ -49,6 +49,7 @@ def summary(run: Run, results: Sequence[CheckResult]) -> dict[str, Any]:
              "duration_s": round(r.duration_s, 4), "area": r.area,
              **({"figures": r.figures} if r.figures else {}),
              **({"blocked_by": r.blocked_by} if r.blocked_by else {}),
+             **({"fix": r.fix} if r.fix else {}),
              **({"attempts": r.attempts, "first_passed_s": r.first_passed_s}
                 if r.attempts > 1 or r.first_passed_s is not None else {})}
             for r in results
@@ -148,13 +149,14 @@ def summary_text(run: Run, results: Sequence[CheckResult], markup: Markup = MARK
             lines.append(markup.row(["---"] * 4))
         for r, n in problems[:MD_ROWS]:
             check = code(r.short_id) + (f" and {n - 1} more" if n > 1 else "")
-            lines.append(markup.row([MARKS[r.outcome], check, markup.cell(r.message),
+            why = r.message + (f" (fix: {r.fix})" if r.fix else "")
+            lines.append(markup.row([MARKS[r.outcome], check, markup.cell(why),
                                      markup.cell(evidence_line(r))]))
         if len(problems) > MD_ROWS:
             lines.append(f"\n…and {len(problems) - MD_ROWS} more that did not pass: "
                          "see report.html")
     if retried := settled(results):
-        lines += ["", "Settled within the window:", *(f"{bullet}{code(line)}"
+        lines += ["", "Retried in the settle window:", *(f"{bullet}{code(line)}"
                                                       for line in retried)]
     if run.not_run:
         lines += ["", f"Not run ({len(run.not_run)}): "
