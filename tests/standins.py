@@ -135,3 +135,101 @@ def serve(kind: str, known_issues: set[str] = frozenset()) -> Iterator[Service]:
                    {"service": service, "known_issues": set(known_issues)})
     with loopback(handler) as service.url:
         yield service
+
+
+@dataclass
+class AwsFront:
+    """A stand-in in front of moto's server: forwards every AWS request to it, records
+    each one's operation, and answers chosen operations with an error as AWS would."""
+
+    url: str = ""
+    calls: list[tuple[str, bytes]] = field(default_factory=list)
+    faults: dict[str, tuple[int, str]] = field(default_factory=dict)
+    """Operation (``DescribeServices``) -> (HTTP status, AWS error code)."""
+
+    def operations(self) -> list[str]:
+        return [op for op, _ in self.calls]
+
+
+_REST_OPERATIONS = [  # the REST APIs the checks call: (method, path pattern, operation)
+    ("GET", r"/schedules", "ListSchedules"),
+    ("GET", r"/schedules/[^/]+", "GetSchedule"),
+    ("GET", r"/2015-03-31/functions/[^/]+/configuration", "GetFunctionConfiguration"),
+]
+
+
+def _operation(method: str, path: str, headers: Any) -> str:
+    if target := headers.get("X-Amz-Target"):
+        return target.rsplit(".", 1)[-1]
+    if path.startswith("/service/"):  # Smithy RPC v2 (CloudWatch): .../operation/<name>
+        return path.rsplit("/", 1)[-1]
+    bare = path.split("?", 1)[0]
+    return next((op for m, pattern, op in _REST_OPERATIONS
+                 if m == method and re.fullmatch(pattern, bare)), f"{method} {bare}")
+
+
+def _cbor_text(text: str) -> bytes:
+    data = text.encode()
+    return (bytes([0x60 + len(data)]) if len(data) < 24 else bytes([0x78, len(data)])) + data
+
+
+def _error_response(path: str, headers: Any, code: str) -> tuple[dict[str, str], bytes]:
+    """An AWS error in the request's protocol: JSON 1.1, Smithy RPC v2 CBOR, or REST-JSON."""
+    message = f"stand-in: {code}"
+    if headers.get("X-Amz-Target"):
+        return ({"Content-Type": "application/x-amz-json-1.1"},
+                json.dumps({"__type": code, "message": message}).encode())
+    if path.startswith("/service/"):
+        body = bytes([0xA2]) + _cbor_text("__type") + _cbor_text(code) + \
+            _cbor_text("message") + _cbor_text(message)
+        return {"Content-Type": "application/cbor", "smithy-protocol": "rpc-v2-cbor"}, body
+    return ({"Content-Type": "application/json", "x-amzn-ErrorType": code},
+            json.dumps({"message": message}).encode())
+
+
+@contextmanager
+def aws_front(upstream: str, faults: dict[str, tuple[int, str]] | None = None
+              ) -> Iterator[AwsFront]:
+    """Serve an :class:`AwsFront` for ``upstream`` (moto's endpoint) on a free port."""
+    import urllib.error
+    import urllib.request
+
+    front = AwsFront(faults=dict(faults or {}))
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+        def _any(self) -> None:
+            body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+            operation = _operation(self.command, self.path, self.headers)
+            front.calls.append((operation, body))
+            if operation in front.faults:
+                status, code = front.faults[operation]
+                headers, payload = _error_response(self.path, self.headers, code)
+            else:
+                request = urllib.request.Request(upstream + self.path, data=body or None,
+                                                 method=self.command, headers={
+                                                     k: v for k, v in self.headers.items()
+                                                     if k.lower() != "host"})
+                try:
+                    with urllib.request.urlopen(request, timeout=30) as answer:
+                        status, headers, payload = answer.status, dict(answer.headers), \
+                            answer.read()
+                except urllib.error.HTTPError as exc:
+                    status, headers, payload = exc.code, dict(exc.headers), exc.read()
+            self.send_response(status)
+            for key, value in headers.items():
+                if key.lower() not in ("content-length", "connection", "transfer-encoding",
+                                       "server", "date"):
+                    self.send_header(key, value)
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload)
+
+        do_GET = do_POST = do_PUT = do_DELETE = _any
+
+    with loopback(Handler) as front.url:
+        yield front

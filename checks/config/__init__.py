@@ -19,6 +19,7 @@ from checks.config.fields import (
     build,
     check_identifier,
     duration_ms,
+    one_of,
     reject_unknown,
     typed,
 )
@@ -35,7 +36,7 @@ from checks.config.model import (
 
 __all__ = ["Aws", "Common", "Config", "ConfigError", "Drift", "Duration", "Environment",
            "Identifier", "Ledger", "Range", "Schedule", "Settings", "build", "check_identifier",
-           "duration_ms", "load"]
+           "duration_ms", "load", "one_of"]
 
 _FIXED = {"migrations_dir", "fixtures_dir", "settings", "ledger", "drift", "aws",
           "environments"}

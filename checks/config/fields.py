@@ -53,6 +53,18 @@ def check_identifier(value: Any, where: str) -> str:
     return value
 
 
+def one_of(spec: Any, keys: tuple[str, ...], empty_means: str = "everything") -> str:
+    """The one key of ``keys`` the spec gives, non-empty; else a ConfigError (an entry that
+    names nothing, or two things, or an empty prefix that would match everything)."""
+    given = [k for k in keys if getattr(spec, k) is not None]
+    if len(given) != 1:
+        raise ConfigError(f"give exactly one of {', '.join(keys)}; got "
+                          f"{', '.join(given) or 'none'}")
+    if not str(getattr(spec, given[0])).strip():
+        raise ConfigError(f"{given[0]} must not be empty (it would match {empty_means})")
+    return given[0]
+
+
 def build(cls: type, raw: Any, where: str, **extra: Any) -> Any:
     """Instantiate dataclass ``cls`` from a TOML table, validating keys and value types.
 

@@ -7,15 +7,19 @@ one item per spec. Adding a kind: write its module, add it here, add its test fu
 from __future__ import annotations
 
 from checks.kinds import (
+    alarms,
     aws,
     check_constraints,
     custom_sql,
     drift,
     freshness,
     indexes,
+    lambda_errors,
     ledger,
+    log_errors,
     migration_files,
     release,
+    schedules,
     unique,
 )
 from checks.kinds.base import Kind
@@ -27,6 +31,8 @@ REGISTRY: dict[str, Kind] = {k.name: k for k in (
     check_constraints.DEFINITION, check_constraints.ENFORCED,
     unique.UNIQUE, indexes.PRESENT, indexes.HEALTH, custom_sql.CUSTOM_SQL,
     freshness.FRESHNESS, aws.ECS, aws.LOGS,
+    schedules.SCHEDULE_ENABLED, alarms.ALARM_NOT_FIRING, log_errors.LOG_ERRORS,
+    lambda_errors.LAMBDA_ERRORS,
     release.LAMBDA, release.ECS, release.MIGRATION,
 )}
 """Every kind by name, in the order areas are read."""

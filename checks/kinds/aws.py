@@ -1,11 +1,14 @@
-"""The trade-stream service seen from AWS: the ECS service is stable, its logs are recent.
+"""The services seen from AWS: ECS services are stable, their logs are recent.
 
 A missing cluster, service or log group is a failure that says so; missing credentials,
-an unreachable endpoint or a refused call is an error, never a pass.
+an unreachable endpoint or a refused call (throttled, denied) is an error, never a pass.
+The shared pieces of every AWS kind live here: one read-only call, a time-bounded log
+search, and the reason AWS checks are skipped.
 """
 
 from __future__ import annotations
 
+import heapq
 import json
 from dataclasses import dataclass
 from typing import Any
@@ -21,6 +24,8 @@ OFF_REASON = ("AWS checks are off: use --aws (on by default with --via-lambda an
 NOT_FOUND = ("ResourceNotFoundException", "ClusterNotFoundException",
              "ServiceNotFoundException")
 MAX_PAGES = 100
+ECS_BATCH = 10
+"""describe_services takes at most ten services per call (the API's limit)."""
 
 
 @dataclass(frozen=True)
@@ -37,19 +42,22 @@ class AwsCall(Need):
         assert env.aws is not None
         client = env.aws.client(self.service)
         return call_aws(lambda: getattr(client, self.operation)(**json.loads(self.params)),
-                     f"{self.service} {self.operation}")
+                        f"{self.service} {self.operation}")
 
 
 @dataclass(frozen=True)
 class LogWindow(Need):
-    """Events of a log group matching a filter pattern in a time window: the newest one
-    and how many, all pages followed (empty pages with a token do not mean the end)."""
+    """Events of a log group matching a filter pattern in a time window: how many, and the
+    newest ``keep`` of them (at least the newest one), all pages followed (empty pages
+    with a token do not mean the end). ``complete`` is false when the search stopped at
+    the page cap: the count is then a lower bound."""
 
     reads = "aws"
     group: str
     pattern: str
     start_ms: int
     end_ms: int
+    keep: int = 1
 
     def run(self, env: Env) -> dict[str, Any]:
         assert env.aws is not None
@@ -58,7 +66,7 @@ class LogWindow(Need):
                                    "endTime": self.end_ms}
         if self.pattern:
             request["filterPattern"] = self.pattern
-        newest: dict[str, Any] | None = None
+        newest: list[tuple[int, int, dict[str, Any]]] = []  # a min-heap of the newest events
         count = 0
         for _ in range(MAX_PAGES):
             page = call_aws(lambda: logs.filter_log_events(**request), f"log group {self.group}")
@@ -66,12 +74,27 @@ class LogWindow(Need):
                 return page
             for event in page.get("events", []):
                 count += 1
-                if newest is None or event["timestamp"] > newest["timestamp"]:
-                    newest = event
+                item = (event["timestamp"], count, event)
+                if len(newest) < max(self.keep, 1):
+                    heapq.heappush(newest, item)
+                elif item[0] > newest[0][0]:
+                    heapq.heapreplace(newest, item)
             if "nextToken" not in page:
-                return {"newest": newest, "count": count}
+                return self._found(newest, count, complete=True)
             request["nextToken"] = page["nextToken"]
-        raise CouldNotCheck(f"{self.group}: no end after {MAX_PAGES} pages of events")
+        return self._found(newest, count, complete=False)
+
+    @staticmethod
+    def _found(newest: list[tuple[int, int, dict[str, Any]]], count: int, *, complete: bool
+               ) -> dict[str, Any]:
+        events = [e for _, _, e in sorted(newest, key=lambda i: (-i[0], -i[1]))]
+        return {"newest": events[0] if events else None, "events": events, "count": count,
+                "complete": complete}
+
+
+def tally_text(found: dict[str, Any]) -> str | int:
+    """A log search's count, as a lower bound when the search stopped at the page cap."""
+    return found["count"] if found["complete"] else f"at least {found['count']}"
 
 
 def call_aws(action: Any, what: str) -> dict[str, Any]:
@@ -89,24 +112,93 @@ def call_aws(action: Any, what: str) -> dict[str, Any]:
         raise CouldNotCheck(f"{what}: {str(exc).splitlines()[0]}") from None
 
 
+def pages(call: Any, what: str, token: str = "NextToken", **request: Any) -> list[dict[str, Any]]:
+    """Every page of a paginated read (``token`` names the continuation key); a not-found
+    answer is the one page; more than MAX_PAGES pages is an error, never a partial list."""
+    found = []
+    for _ in range(MAX_PAGES):
+        page = call_aws(lambda: call(**request), what)
+        found.append(page)
+        if "error" in page or not page.get(token):
+            return found
+        request[token] = page[token]
+    raise CouldNotCheck(f"{what}: no end after {MAX_PAGES} pages")
+
+
 @dataclass(frozen=True)
 class EcsService(Common):
     """An ECS service that must be stable: active, running what it should, rolled out."""
 
     name: str
     cluster: str = "ops-pipeline-cluster"
-    service: str = "trade-stream"
+    service: str | None = None
+    """The service's name or ARN (default: the entry's ``name``)."""
     task_definition: str | None = None
     """The expected task definition: ``family`` or ``family:revision``."""
+
+    def __post_init__(self) -> None:
+        if not self.cluster.strip() or (self.service is not None and not self.service.strip()):
+            raise ConfigError("cluster and service must not be empty")
 
     @property
     def id(self) -> str:
         return self.name
 
+    @property
+    def service_name(self) -> str:
+        return self.service or self.name
 
-def _describe(s: EcsService) -> AwsCall:
-    return AwsCall("ecs", "describe_services",
-                   json.dumps({"cluster": s.cluster, "services": [s.service]}))
+
+@dataclass(frozen=True)
+class EcsDescribe(Need):
+    """One ECS service as ``describe_services`` shows it. The services of one cluster are
+    described together, ten names per call (the API's limit), never one call each."""
+
+    reads = "aws"
+    cluster: str
+    service: str
+
+    def batch(self) -> str:
+        return self.cluster
+
+    @classmethod
+    def run_batch(cls, needs: list[EcsDescribe], env: Env) -> dict[Any, Any]:
+        assert env.aws is not None
+        ecs = env.aws.client("ecs")
+        cluster = needs[0].cluster
+        results: dict[Any, Any] = {}
+        for start in range(0, len(needs), ECS_BATCH):
+            chunk = needs[start:start + ECS_BATCH]
+            names = list(dict.fromkeys(n.service for n in chunk))
+            try:
+                answer = call_aws(lambda names=names: ecs.describe_services(
+                    cluster=cluster, services=names), f"ECS cluster {cluster}")
+            except CouldNotCheck as exc:  # throttled or denied: this call's services error
+                results.update(dict.fromkeys(chunk, exc))
+                continue
+            results.update({n: _one_service(answer, n) for n in chunk})
+        return results
+
+
+def _one_service(answer: dict[str, Any], need: EcsDescribe) -> Any:
+    """One service's part of a describe_services answer: the service, or why it is not
+    there; a service the answer does not mention is an error, never a pass."""
+    if answer.get("error"):
+        return answer
+    named = [svc for svc in answer.get("services", [])
+             if need.service in (svc.get("serviceName"), svc.get("serviceArn"))]
+    if named:  # a service deleted and created again may also be there, INACTIVE
+        return {"service": next((s for s in named if s.get("status") == "ACTIVE"), named[0])}
+    for failure in answer.get("failures", []):
+        arn = failure.get("arn", "")
+        if need.service in (arn, arn.rsplit("/", 1)[-1]):
+            return {"failure": failure.get("reason", "?")}
+    return CouldNotCheck(f"ECS service {need.service}: describe_services on cluster "
+                         f"{need.cluster} answered neither the service nor a failure for it")
+
+
+def _describe(s: EcsService) -> EcsDescribe:
+    return EcsDescribe(s.cluster, s.service_name)
 
 
 def ecs_needs(s: EcsService, facts: Facts) -> list[Need]:
@@ -122,10 +214,10 @@ def ecs_service_stable(s: EcsService, facts: Facts) -> Outcome:
     answer = facts[_describe(s)]
     if answer.get("error"):
         return failed(f"ECS cluster {s.cluster} does not exist ({answer['message']})")
-    if not answer.get("services"):
-        reasons = ", ".join(f.get("reason", "?") for f in answer.get("failures", []))
-        return failed(f"ECS service {s.service} not found in cluster {s.cluster} ({reasons})")
-    svc = answer["services"][0]
+    if "failure" in answer:
+        return failed(f"ECS service {s.service_name} not found in cluster {s.cluster} "
+                      f"({answer['failure']})")
+    svc = answer["service"]
     deployments = svc.get("deployments", [])
     running, desired = svc.get("runningCount"), svc.get("desiredCount", 0)
     evidence = [Evidence("Deployments", ("id", "status", "rollout", "task definition",
@@ -142,8 +234,8 @@ def ecs_service_stable(s: EcsService, facts: Facts) -> Outcome:
     if problems:
         events = [(e.get("createdAt"), e.get("message")) for e in svc.get("events", [])[:5]]
         evidence.append(Evidence("Recent service events", ("at", "message"), events))
-        return failed(f"{s.service} is not stable ({'; '.join(problems)}): {state}", *evidence)
-    return passed(f"{s.service} is stable: {state}", *evidence)
+        return failed(f"{s.service_name} is not stable ({'; '.join(problems)}): {state}", *evidence)
+    return passed(f"{s.service_name} is stable: {state}", *evidence)
 
 
 def unsettled(svc: dict[str, Any]) -> list[str]:
@@ -234,13 +326,15 @@ def log_heartbeat(h: LogHeartbeat, facts: Facts) -> Outcome:
         tally = facts[counted]
         if not tally.get("error"):
             extra.append(Evidence(f"Events in the window matching {h.count_pattern!r}",
-                                  ("count", "window"), [(tally["count"], h.max_age)]))
+                                  ("count", "window"), [(tally_text(tally), h.max_age)]))
     newest = found["newest"]
+    if newest is None and not found["complete"]:
+        raise CouldNotCheck(f"{h.log_group}: no end after {MAX_PAGES} pages of events")
     if newest is None:
         return failed(f"no {what} in {h.log_group} within the last {h.max_age}", *extra)
     age_s = max(0.0, (main.end_ms - newest["timestamp"]) / 1000)
     return passed(f"newest {what} in {h.log_group} is {human(age_s)} old (max {h.max_age}); "
-                  f"{found['count']} in the window",
+                  f"{tally_text(found)} in the window",
                   Evidence("Newest event", ("stream", "age", "message"),
                            [(newest.get("logStreamName"), human(age_s),
                              str(newest.get("message", ""))[:200])]), *extra

@@ -38,9 +38,14 @@ def registry(run: Run, results: Sequence[CheckResult], last_success: float | Non
           registry=found).set(len(run.not_run))
     age = Gauge("ops_verify_heartbeat_age_seconds", "Age of the newest heartbeat a check saw",
                 ["check"], registry=found)
+    figure = Gauge("ops_verify_check_figure", "A number a check saw (error lines, alarms "
+                   "by state, invocations, duplicated values, ...)", ["check", "figure"],
+                   registry=found)
     for r in results:
         if "age_s" in r.figures:
             age.labels(r.short_id).set(r.figures["age_s"])
+        for name, value in r.figures.items():
+            figure.labels(r.short_id, name).set(value)
     return found
 
 

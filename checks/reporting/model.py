@@ -13,7 +13,8 @@ from checks.config.model import OFF_IN_ENVIRONMENT
 
 MARKS = {"passed": "PASS", "failed": "FAIL", "error": "ERROR", "skipped": "SKIP",
          "accepted": "ACCEPTED", "warned": "WARN", "info": "INFO"}
-AREAS = ("release", "migrations", "drift", "constraints", "data integrity", "heartbeat")
+AREAS = ("release", "migrations", "drift", "constraints", "data integrity", "heartbeat",
+         "pipeline")
 """Areas in reading order (each ``verify/`` module is one)."""
 ORDER = ("failed", "error", "warned", "accepted", "skipped", "info", "passed")
 """Outcomes in the order reports list them: failures first, then errors."""
