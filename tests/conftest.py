@@ -144,7 +144,8 @@ class VerifyRun:
         """Outcomes of the checks that need the database (not the file-only or AWS ones)."""
         return {k: v for k, v in self.outcomes().items() if not k.startswith(
             ("test_migration_replays", "test_migration_versions_distinct",
-             "test_ecs_service_stable", "test_log_heartbeat"))}
+             "test_ecs_service_stable", "test_log_heartbeat", "test_schedule_enabled",
+             "test_alarm_not_firing", "test_log_errors", "test_lambda_errors"))}
 
     def detail(self, check_id: str) -> dict[str, Any]:
         """Evidence and SQL of the check whose id contains ``check_id``."""

@@ -1,0 +1,137 @@
+"""The pipeline kinds' judges on plain answers: the corners moto cannot produce (a search
+cut at the page cap, a state nobody documents, a service AWS leaves out of its answer)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from checks.config import Settings
+from checks.kinds import REGISTRY
+from checks.kinds.alarms import Alarms, alarm_not_firing
+from checks.kinds.alarms import _need as alarm_need
+from checks.kinds.aws import EcsDescribe, LogHeartbeat, _one_service, log_heartbeat
+from checks.kinds.aws import _windows as heartbeat_windows
+from checks.kinds.base import Facts
+from checks.kinds.lambda_errors import LambdaErrors, lambda_errors
+from checks.kinds.lambda_errors import _needs as lambda_needs
+from checks.kinds.log_errors import LogErrors, log_errors
+from checks.kinds.log_errors import _window as error_window
+from checks.kinds.schedules import Schedules, schedule_enabled
+from checks.kinds.schedules import _need as schedule_need
+from checks.outcome import CouldNotCheck, Status
+
+NOW = datetime(2026, 3, 2, 15, 30, 20, tzinfo=UTC)
+
+
+def _facts(results: dict[Any, Any]) -> Facts:
+    return Facts(Settings(), NOW, inputs=None, results=results)  # type: ignore[arg-type]
+
+
+def _events(count: int, *, complete: bool) -> dict[str, Any]:
+    events = [{"timestamp": int(NOW.timestamp() * 1000) - i, "logStreamName": "s",
+               "message": "ERROR - x"} for i in range(min(count, 10))]
+    return {"newest": events[0] if events else None, "events": events, "count": count,
+            "complete": complete}
+
+
+def test_converging_kinds_are_the_states_a_deploy_converges_to():
+    converging = {k.name for k in REGISTRY.values() if k.converging}
+    assert {"ecs_service_stable", "alarm_not_firing"} <= converging
+    # counts over a past window would settle only by letting a burst slide out of it
+    assert not {"log_errors", "lambda_errors", "schedule_enabled"} & converging
+
+
+def test_an_error_search_cut_at_the_page_cap_fails_only_with_too_many_already():
+    spec = LogErrors(name="d", log_group="/g", max_count=5)
+    many = log_errors(spec, _facts({error_window(spec, _facts({})): _events(1_000_000,
+                                                                            complete=False)}))
+    assert many.status is Status.FAILED
+    assert "at least 1000000 line(s)" in many.message
+    few = _facts({error_window(spec, _facts({})): _events(3, complete=False)})
+    with pytest.raises(CouldNotCheck, match="no end after 100 pages"):
+        log_errors(spec, few)
+
+
+def test_a_heartbeat_search_cut_at_the_page_cap_with_nothing_found_is_an_error():
+    spec = LogHeartbeat(name="h", pattern='"poll"')
+    window, _ = heartbeat_windows(spec, _facts({}))
+    with pytest.raises(CouldNotCheck, match="no end after 100 pages"):
+        log_heartbeat(spec, _facts({window: _events(0, complete=False)}))
+
+
+@pytest.mark.parametrize(("item", "verdict"), [
+    ({"state": "ENABLED_WITH_ALL_CLOUDTRAIL_MANAGEMENT_EVENTS", "targets": 1}, None),
+    ({"state": None}, "is ?"),
+    ({"state": "ENABLED", "start": (NOW + timedelta(days=1)).isoformat()}, "starts only at"),
+    ({"state": "ENABLED", "end": NOW.isoformat()}, "ended at"),
+    ({"state": "ENABLED", "targets": 0}, "has no target"),
+])
+def test_what_makes_a_schedule_not_fire(item, verdict):
+    spec = Schedules(name="s", rule_prefix="ops-")
+    found = {"found": [{"name": "ops-x", "expression": "rate(1 minute)", **item}]}
+    outcome = schedule_enabled(spec, _facts({schedule_need(spec): found}))
+    if verdict is None:
+        assert outcome.status is Status.PASSED, outcome.message
+    else:
+        assert outcome.status is Status.FAILED
+        assert f"ops-x {verdict}" in outcome.message
+
+
+def test_an_alarm_state_nobody_documents_is_not_ok():
+    spec = Alarms(name="a", prefix="ops-")
+    found = [{"name": "ops-a", "type": "metric", "state": "PENDING", "since": "", "reason": "",
+              "actions": True}]
+    outcome = alarm_not_firing(spec, _facts({alarm_need(spec): found}))
+    assert outcome.status is Status.FAILED
+    assert "ops-a (PENDING)" in outcome.message
+
+
+def test_a_named_alarm_is_matched_by_its_whole_name():
+    spec = Alarms(name="a", alarm="ops-pipeline-lag")
+    found = [{"name": "ops-pipeline-lag-2", "type": "metric", "state": "OK", "since": "",
+              "reason": "", "actions": True}]
+    outcome = alarm_not_firing(spec, _facts({alarm_need(spec): found}))
+    assert outcome.status is Status.FAILED
+    assert "does not exist" in outcome.message
+
+
+def test_a_service_the_answer_leaves_out_is_an_error_and_the_active_one_wins():
+    need = EcsDescribe("c", "trade-stream")
+    assert isinstance(_one_service({"services": [], "failures": []}, need), CouldNotCheck)
+    inactive = {"serviceName": "trade-stream", "status": "INACTIVE"}
+    active = {"serviceName": "trade-stream", "status": "ACTIVE"}
+    assert _one_service({"services": [inactive, active]}, need) == {"service": active}
+    missing = {"services": [], "failures": [
+        {"arn": "arn:aws:ecs:us-west-2:1:service/c/trade-stream", "reason": "MISSING"}]}
+    assert _one_service(missing, need) == {"failure": "MISSING"}
+
+
+def _metrics(errors: list[float], invocations: list[float]) -> dict[str, Any]:
+    return {"Errors": {"sum": sum(errors), "datapoints": len(errors)},
+            "Invocations": {"sum": sum(invocations), "datapoints": len(invocations)},
+            "Throttles": {"sum": 0.0, "datapoints": 0}}
+
+
+@pytest.mark.parametrize(("spec", "metrics", "status", "says"), [
+    (LambdaErrors(name="f"), _metrics([], []), Status.PASSED, "not invoked"),
+    (LambdaErrors(name="f", min_invocations=1), _metrics([], []), Status.FAILED,
+     "fewer than min_invocations 1"),
+    (LambdaErrors(name="f", max_errors=1), _metrics([0, 1, 1], [1, 1, 1]), Status.FAILED,
+     "2 error(s), more than 1"),
+    (LambdaErrors(name="f", max_errors=2), _metrics([0, 1, 1], [1, 1, 1]), Status.PASSED,
+     "invoked 3 time(s)"),
+])
+def test_lambda_errors_and_invocations(spec, metrics, status, says):
+    function, sums = lambda_needs(spec, _facts({}))
+    outcome = lambda_errors(spec, _facts({function: {"FunctionName": "f"}, sums: metrics}))
+    assert outcome.status is status
+    assert says in outcome.message
+
+
+def test_the_lambda_window_is_whole_minutes_around_it():
+    _, sums = lambda_needs(LambdaErrors(name="f", window="1h"), _facts({}))
+    assert sums.start == datetime(2026, 3, 2, 14, 30, tzinfo=UTC)
+    assert sums.end == datetime(2026, 3, 2, 15, 31, tzinfo=UTC)
