@@ -158,7 +158,8 @@ def schedule_enabled(s: Schedules, facts: Facts) -> Outcome:
         return skipped(facts.aws_off)
     answer = facts[_need(s)]
     if answer.get("error"):
-        return failed(f"{s.what} does not exist ({answer.get('message') or answer['error']})")
+        return failed(f"{s.what} does not exist in {_where(s)} "
+                      f"({answer.get('message') or answer['error']})")
     found = answer["found"]
     if not found:
         return failed(f"no {s.what.removeprefix('EventBridge ')}: the prefix matches nothing "
@@ -205,6 +206,8 @@ def _noun(s: Schedules) -> str:
 
 def _where(s: Schedules) -> str:
     if s.api == "scheduler":
+        if s.schedule:
+            return f"schedule group {s.group or 'default'}"
         return f"schedule group {s.group}" if s.group else "every schedule group"
     return f"event bus {s.event_bus}"
 
