@@ -107,7 +107,11 @@ def alarm_not_firing(s: Alarms, facts: Facts) -> Outcome:
         states = {a["name"]: a["state"] for a in found}
         listed = ", ".join(f"{n} ({states[n]})" for n in bad)
         return failed(f"{len(bad)} of {len(found)} alarm(s) not OK: {listed}",
-                      evidence).with_figures(**figures)
+                      evidence).with_figures(**figures).fixed_by(
+            "read each alarm's reason and history (aws cloudwatch describe-alarm-history "
+            "--alarm-name NAME); INSUFFICIENT_DATA: the metric stopped arriving, check "
+            "what publishes it (for the ops-pipeline, the healthcheck Lambda and its "
+            "schedule)")
     note = (f"; INSUFFICIENT_DATA allowed: {', '.join(by_state['INSUFFICIENT_DATA'])}"
             if by_state["INSUFFICIENT_DATA"] else "")
     return passed(f"{len(by_state['OK'])} of {len(found)} alarm(s) OK{note}",

@@ -146,7 +146,9 @@ def lambda_errors(s: LambdaErrors, facts: Facts) -> Outcome:
     if invocations < s.min_invocations:
         problems.append(f"invoked {invocations} time(s), fewer than min_invocations "
                         f"{s.min_invocations}: what should run it did not")
-    outcome = failed(f"{'; '.join(problems)}: {text}", evidence) if problems else \
+    outcome = failed(f"{'; '.join(problems)}: {text}", evidence).fixed_by(
+        f"read its logs (aws logs tail /aws/lambda/{s.function_name} --since {s.window}); "
+        "too few invocations: check the schedule or rule that invokes it") if problems else \
         passed(text, evidence)
     return outcome.with_figures(errors=errors, invocations=invocations, throttles=throttles)
 

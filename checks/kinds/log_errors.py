@@ -74,7 +74,9 @@ def log_errors(s: LogErrors, facts: Facts) -> Outcome:
                         total=count)
     text = (f"{tally_text(found)} line(s) matching {s.pattern!r} in {s.log_group} within the "
             f"last {s.window} (max {s.max_count})")
-    outcome = failed(text, evidence) if count > s.max_count else \
+    outcome = failed(text, evidence).fixed_by(
+        f"read the lines around them (aws logs tail {s.log_group} --since {s.window}); "
+        "raise max_count only for errors known to be harmless") if count > s.max_count else \
         passed(text, *([evidence] if count else []))
     return outcome.with_figures(errors=count, max_count=s.max_count)
 

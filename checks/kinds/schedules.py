@@ -180,7 +180,10 @@ def schedule_enabled(s: Schedules, facts: Facts) -> Outcome:
     figures = {"schedules": len(found), "not_firing": len(broken), "accepted": len(accepted)}
     if broken:
         return failed(f"{len(broken)} of {len(found)} {_noun(s)} do not fire: "
-                      f"{'; '.join(broken)}", evidence).with_figures(**figures)
+                      f"{'; '.join(broken)}", evidence).with_figures(**figures).fixed_by(
+            "enable it (aws scheduler update-schedule --state ENABLED with its expression "
+            "and target, or aws events enable-rule), move its end date, give a rule its "
+            "target; a schedule disabled on purpose goes in accept_disabled")
     note = f"; disabled on purpose (accept_disabled): {', '.join(accepted)}" if accepted else ""
     return passed(f"{len(found) - len(accepted)} of {len(found)} {_noun(s)} enabled{note}",
                   evidence).with_figures(**figures)
