@@ -21,13 +21,23 @@ from pytest_metadata.plugin import metadata_key
 
 from checks import upload
 from checks.outcome import CouldNotCheck
-from checks.reporting import CheckResult, Run, Selection, attach, junit, metrics, overall, verdict
+from checks.reporting import (
+    CheckResult,
+    Run,
+    Selection,
+    attach,
+    described,
+    junit,
+    metrics,
+    overall,
+    verdict,
+)
 from checks.reporting import console as console_report
 from checks.reporting.ci import ci_run_url
 from checks.reporting.history import current, past_runs
 from checks.reporting.html import evidence_html, mask_columns, verdict_html
 from checks.reporting.summary import summary_json, summary_markdown
-from plugin.items import CHECK_KEY, SPREAD_KEY
+from plugin.items import CHECK_KEY, RUNS_KEY, SPREAD_KEY
 from plugin.plan import PLAN_KEY, REPORT_FILES, Plan, command_line, write_usage_error
 
 _REPORTING_PLUGINS = ("terminal", "html", "junitxml", "metadata")
@@ -56,7 +66,9 @@ def pytest_configure(config: pytest.Config) -> None:
             config.option.xmlpath = str(plan.reports_dir / "junit.xml")
     config.stash[metadata_key].update(_environment(plan, config.rootpath))
     if not hasattr(config, "workerinput"):
-        config.pluginmanager.register(Reports(config, plan), "verify-reports")
+        reports = Reports(config, plan)
+        config.stash[RUNS_KEY].announce = reports.new_roles
+        config.pluginmanager.register(reports, "verify-reports")
 
 
 class Reports:
@@ -69,6 +81,9 @@ class Reports:
         self.results: dict[str, CheckResult] = {}
         self.selected: list[str] = []
         self.facts: dict[str, str] = {}
+        self.roles: dict[str, dict[str, Any]] = {}
+        """Each target's role and replica state once it answered, by label."""
+        self.html_report: Any = None
         self.clock = time.monotonic()
         self.run: Run | None = None
         self.upload_error: str | None = None
@@ -100,8 +115,11 @@ class Reports:
         if spread := self.config.stash.get(SPREAD_KEY, None):
             self._say(f"parallel: {spread}")
 
+    def _writer(self) -> Any:
+        return self.config.pluginmanager.get_plugin("terminalreporter")
+
     def _say(self, line: str, **markup: bool) -> None:
-        writer = self.config.pluginmanager.get_plugin("terminalreporter")
+        writer = self._writer()
         if writer is not None:
             writer.ensure_newline()
             writer.write_line(self.redact(line), **markup)
@@ -109,6 +127,7 @@ class Reports:
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         self.facts.update(getattr(report, "verify_facts", {}))
+        self.new_roles(getattr(report, "verify_roles", {}))
         node = _node(report.nodeid)
         result = self.results.get(node)
         found = getattr(report, "verify_outcome", None)
@@ -141,6 +160,17 @@ class Reports:
             _attach_extras(report, result, self.redact)
         report.verify_reason = result.message
 
+    def new_roles(self, roles: dict[str, dict[str, Any]]) -> None:
+        """Say each target's role as soon as it answered: before any verdict is shown."""
+        for label, found in roles.items():
+            if label not in self.roles:
+                self.roles[label] = found
+                target = {"label": label, "replica": found}
+                writer = self._writer()
+                for line in console_report.role_lines(
+                        target, _width(writer) if writer is not None else 100, indent=""):
+                    self._say(line, bold=True, red=not found["in_step"])
+
     def pytest_collectreport(self, report: pytest.CollectReport) -> None:
         if report.failed:
             node = report.nodeid or "collection"
@@ -169,7 +199,8 @@ class Reports:
             targets=[{"kind": t.kind, "name": t.name, "chosen_by": t.chosen_by,
                       **({"label": t.label} if t.label else {}),
                       **({"env": t.env_name} if t.env_name else {}),
-                      **({"ignored": list(t.ignored)} if t.ignored else {})}
+                      **({"ignored": list(t.ignored)} if t.ignored else {}),
+                      **({"replica": self.roles[t.label]} if t.label in self.roles else {})}
                      for t in plan.targets],
             no_verdict=_no_verdict(self.config),
         )
@@ -223,9 +254,14 @@ class Reports:
                           for t in plan.targets)
         release = f", release {plan.release}" if plan.release else ""
         report.title = f"Post-deploy verification: {names}{release}"
+        self.html_report = report  # its title gets each target's role once they answered
 
     def pytest_html_results_summary(self, prefix: list[str], summary: list[str],
                                     postfix: list[str], session: pytest.Session) -> None:
+        if self.run is not None and self.html_report is not None and self.roles:
+            release = f", release {self.plan.release}" if self.plan.release else ""
+            self.html_report.title = self.redact(
+                f"Post-deploy verification: {described(self.run)}{release}")
         if self.run is not None:
             prefix.append(verdict_html(self.run, self._finished(), self.redact,
                                        lambda r: evidence_html(
@@ -288,6 +324,7 @@ class Reports:
             results = self._finished()
             junit.amend(Path(self.config.option.xmlpath), [
                 ("verdict", verdict(self.run, results)),
+                ("target", described(self.run)),
                 ("selection", self.run.selection.describe()),
                 *([("not_run", " ".join(self.run.not_run))] if self.run.not_run else [])],
                 self.run.not_run)

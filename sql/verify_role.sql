@@ -2,6 +2,7 @@
 --
 --   psql "$OWNER_DSN" -v role=ops_verify -f sql/verify_role.sql               # with probes
 --   psql "$OWNER_DSN" -v role=ops_verify_ro -v probes=off -f sql/verify_role.sql  # --read-only
+--   ... -v standby=on                  # also verifies read replicas (see pg_read_all_stats)
 --
 -- Run it as the owner of the verified tables (on RDS: the master user), in the verified
 -- database; it is idempotent. Then give the role a password (\password ops_verify) or IAM
@@ -11,6 +12,14 @@
 --                              custom SQL) and the probes' base row
 --   INSERT on probed tables    enforcement probes only (probes=on); every probe runs in a
 --                              transaction that is always rolled back
+--   pg_read_all_stats          standby=on only: on a standby, the WAL receiver's state
+--                              (pg_stat_wal_receiver shows other roles its pid alone). Without
+--                              it a standby whose last replayed transaction is older than
+--                              max_replica_lag (an idle primary) cannot be proven in step, and
+--                              its checks error. It also shows every session's query text:
+--                              grant it only to a role that verifies standbys. (The recovery
+--                              functions, pg_is_wal_replay_paused() and the replay positions,
+--                              need no grant.) Run this on the primary: standbys follow.
 --   nothing else               the catalog (pg_catalog) is readable by every role; no
 --                              sequence privilege is needed: probes give keys explicit values
 -- If the verified tables use row-level security, also ALTER ROLE ... BYPASSRLS (a superuser
@@ -24,6 +33,10 @@
 \if :{?probes}
 \else
   \set probes on
+\endif
+\if :{?standby}
+\else
+  \set standby off
 \endif
 
 SELECT NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = :'role') AS new_role \gset
@@ -41,4 +54,9 @@ GRANT SELECT ON public.schema_migrations, public.active_positions, public.positi
   GRANT INSERT ON public.active_positions, public.position_history TO :"role";
 \else
   REVOKE INSERT ON public.active_positions, public.position_history FROM :"role";
+\endif
+\if :standby
+  GRANT pg_read_all_stats TO :"role";
+\else
+  REVOKE pg_read_all_stats FROM :"role";
 \endif

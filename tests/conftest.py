@@ -17,7 +17,7 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from checks.infra.cluster import Cluster
+from checks.infra.cluster import Cluster, Prepared, runtime_dir
 from checks.migrations import discover
 from checks.targets.ephemeral import build_database
 
@@ -50,6 +50,40 @@ def cluster(extended_migrations: Path) -> Iterator[Cluster]:
         build_database(c, REFERENCE, discover(MIGRATIONS), FIXTURES)
         build_database(c, EXTENDED, discover(extended_migrations), FIXTURES)
         yield c
+
+
+def reference_prepared() -> Prepared:
+    """The reference database (migrations + sample data) kept as a data folder, so that an
+    extra server starts with it at once (its heartbeat is as old as the folder: refresh it)."""
+    import hashlib
+
+    digest = hashlib.sha256(b"ops-verify-tests-reference/1")
+    for f in [*discover(MIGRATIONS), *FIXTURES]:
+        path = getattr(f, "path", f)
+        digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
+    return Prepared(digest.hexdigest()[:16], lambda c: build_database(
+        c, REFERENCE, discover(MIGRATIONS), FIXTURES))
+
+
+@pytest.fixture
+def extra_server() -> Iterator[Callable[..., Cluster]]:
+    """The one factory for servers of a test's own, beside the session's ``cluster``:
+    ``extra_server(prepared=..., standby_of=..., bin_dir=...)`` starts one (``standby_of``: a
+    streaming standby of that server, from ``pg_basebackup -R``, on its binaries) and
+    returns it running, in the suite's runtime folder (RAM where there is one); every one is
+    removed when the test ends, the last started first (a standby before its primary)."""
+    started: list[Cluster] = []
+
+    def start(*, prepared: Prepared | None = None, standby_of: Cluster | None = None,
+              bin_dir: Path | None = None) -> Cluster:
+        server = Cluster(bin_dir or (standby_of.bin_dir if standby_of else None),
+                         folder_in=runtime_dir())
+        started.append(server)  # removing a server that did not start is a no-op
+        return server.start(prepared, standby_of=standby_of)
+
+    yield start
+    for server in reversed(started):
+        server.remove()
 
 
 @dataclass

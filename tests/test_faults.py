@@ -200,10 +200,13 @@ def _psql() -> Path:
     return default_bin_dir() / "psql"
 
 
-def _create_role(database, role: str, probes: bool) -> None:
+def _create_role(database, role: str, probes: bool, **variables: str) -> None:
+    """``sql/verify_role.sql`` for ``role``, with its other ``-v`` variables."""
+    given = [arg for name, value in variables.items() for arg in ("-v", f"{name}={value}")]
     done = subprocess.run(
         [str(_psql()), database.dsn, "-X", "-q", "-v", "ON_ERROR_STOP=1", "-v", f"role={role}",
-         "-v", f"probes={'on' if probes else 'off'}", "-f", str(ROOT / "sql" / "verify_role.sql")],
+         "-v", f"probes={'on' if probes else 'off'}", *given,
+         "-f", str(ROOT / "sql" / "verify_role.sql")],
         capture_output=True, text=True, check=False,
         env={k: v for k, v in os.environ.items() if not k.startswith("PG")})
     assert done.returncode == 0, done.stderr

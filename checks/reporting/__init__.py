@@ -8,11 +8,12 @@ from checks.reporting.model import (
     Selection,
     areas,
     counts,
+    described,
     grouped,
     ordered,
     overall,
     verdict,
 )
 
-__all__ = ["AREAS", "MARKS", "CheckResult", "Run", "Selection", "areas", "counts", "grouped",
-           "ordered", "overall", "verdict"]
+__all__ = ["AREAS", "MARKS", "CheckResult", "Run", "Selection", "areas", "counts", "described",
+           "grouped", "ordered", "overall", "verdict"]

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import textwrap
 from collections.abc import Sequence
+from typing import Any
 
 from tabulate import tabulate
 
@@ -18,6 +19,7 @@ from checks.reporting.model import (
     evidence_line,
     grouped,
     ordered,
+    role,
     settled,
 )
 
@@ -26,12 +28,24 @@ def header(run: Run) -> list[str]:
     """The first lines of a run: what is verified, which release, which checks."""
     targets = run.targets or [{"kind": run.target_kind, "name": run.target_name,
                                "chosen_by": ""}]
-    lines = [f"target: {t['kind']} {t['name']}" + _chosen(t.get("chosen_by", ""))
-             for t in targets]
+    lines = []
+    for t in targets:
+        lines.append(f"target: {t['kind']} {t['name']}" + _chosen(t.get("chosen_by", "")))
+        lines += role_lines(t)
     lines += [f"  note: {note}" for t in targets for note in t.get("ignored", [])]
     lines.append(f"release: {run.release or 'not given'}")
     lines.append(f"checks: {run.selection.describe()}")
     return lines
+
+
+def role_lines(target: dict[str, Any], width: int = 100, indent: str = "  ") -> list[str]:
+    """``role: standby, in step: ...`` (wrapped) once the target answered, else nothing."""
+    found = role(target)
+    if found is None:
+        return []
+    who = f"role of {target['label']}" if target.get("label") else "role"
+    return textwrap.wrap(f"{who}: {found}", width, initial_indent=indent,
+                         subsequent_indent=indent + "  ")
 
 
 def _chosen(how: str) -> str:
