@@ -35,7 +35,7 @@ def test_healthy_stand_in_gives_the_direct_outcomes_check_by_check(verify, datab
     direct = verify("--dsn", database.dsn, "--aws", env=aws_env(server.endpoint))
     assert through.returncode == 0, through.output
     assert direct.returncode == 0, direct.output
-    assert through.summary["target"] == {"kind": "lambda", "name": FUNCTION}
+    assert through.summary["target"] == {"kind": "lambda", "name": FUNCTION, "role": "primary"}
     expected = {k: v for k, v in direct.outcomes().items() if not k.startswith(PROBES)}
     assert {k: v for k, v in through.outcomes().items() if not k.startswith(PROBES)} == expected
     probes = {k: v for k, v in through.outcomes().items() if k.startswith(PROBES)}

@@ -122,7 +122,7 @@ def _says_standby(run, in_step: bool = True) -> None:
 # ---------------------------------------------------------------- on a real streaming replica
 def test_a_paused_standby_never_gives_a_green_and_one_in_step_is_named_and_judged(
         verify, replication):
-    healthy = verify("--read-only", "--dsn", replication.standby.dsn)
+    healthy = verify("--dsn", replication.standby.dsn)  # probes on: they must not try
     assert healthy.returncode == 0, healthy.output
     _says_standby(healthy)
     assert healthy.summary["replica"]["lag_s"] is not None
