@@ -20,7 +20,7 @@ import pytest
 from checks.kinds.freshness import _who_is_behind
 from checks.replica import STANDBY_REASON, ReplayState, Replica, assess
 from checks.targets import READ_ONLY_REASON
-from tests.conftest import REFERENCE, Database, reference_prepared
+from tests.conftest import PG15, REFERENCE, Database, reference_prepared
 from tests.lambda_server import lambda_server
 from tests.test_faults import _create_role
 
@@ -87,8 +87,10 @@ class Replication:
 
 
 @pytest.fixture
-def replication(extra_server) -> Replication:
-    primary = Database(extra_server(prepared=reference_prepared()), REFERENCE)
+def replication(extra_server, request) -> Replication:
+    """On the embedded engine, or (indirect parameter) another ``bin`` directory's."""
+    bin_dir = getattr(request, "param", None)
+    primary = Database(extra_server(prepared=reference_prepared(), bin_dir=bin_dir), REFERENCE)
     standby = Database(extra_server(standby_of=primary.cluster), REFERENCE)
     primary.execute("UPDATE service_heartbeats SET last_beat_at = now()")  # replayed there
     found = Replication(primary, standby)
@@ -120,6 +122,7 @@ def _says_standby(run, in_step: bool = True) -> None:
 
 
 # ---------------------------------------------------------------- on a real streaming replica
+@pytest.mark.parametrize("replication", [None, PG15], ids=["embedded", "pg15"], indirect=True)
 def test_a_paused_standby_never_gives_a_green_and_one_in_step_is_named_and_judged(
         verify, replication):
     healthy = verify("--dsn", replication.standby.dsn)  # probes on: they must not try
