@@ -124,11 +124,17 @@ def assess(state: ReplayState, max_lag_s: float, name: str, now: datetime | None
         age = max(age, (now - datetime.fromisoformat(state.last_replay_at)).total_seconds())
     caught_up = (receiver == "streaming" and state.pending_bytes is not None
                  and state.pending_bytes <= 0)
-    lag = 0.0 if caught_up else max(age, 0.0) if age is not None and age <= max_lag_s else None
+    lag: float | None = None
+    if caught_up:
+        lag = 0.0
+    elif age is not None and age <= max_lag_s:
+        lag = max(age, 0.0)
     paused = bool(state.paused)
-    found = Replica("standby", lag, paused, state.pause_state if paused else None,
-                    state.receive_lsn, state.replay_lsn,
-                    None if age is None else max(age, 0.0), receiver, max_lag_s)
+    found = Replica("standby", lag_s=lag, paused=paused,
+                    pause_state=state.pause_state if paused else None,
+                    receive_lsn=state.receive_lsn, replay_lsn=state.replay_lsn,
+                    last_replay_age_s=None if age is None else max(age, 0.0),
+                    receiver=receiver, max_lag_s=max_lag_s)
     last = ("it has replayed no transaction since it started" if age is None
             else f"last replayed transaction {human(max(age, 0.0))} ago")
     limit = f"max_replica_lag {human(max_lag_s)}"
