@@ -255,7 +255,8 @@ def test_two_targets_each_say_their_role_also_from_worker_processes(verify, repl
     assert run.summary["replica"] is None  # each target has its own, in targets
     assert "role of main: primary" in run.output and "role of reader: standby" in run.output
     summary_md = (run.reports_dir / "summary.md").read_text()
-    assert "- Role of main: `primary`" in summary_md and "- Role of reader: `standby" in summary_md
+    assert "- Role of `main`: `primary`" in summary_md
+    assert "- Role of `reader`: `standby" in summary_md
 
 
 # ---------------------------------------------------------------- a primary, and the setting
