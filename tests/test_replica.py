@@ -7,6 +7,7 @@ and a standby made with ``pg_basebackup -R`` from it, on the same binaries.
 
 from __future__ import annotations
 
+import re
 import time
 import uuid
 import xml.etree.ElementTree as ET
@@ -91,6 +92,9 @@ def replication(extra_server, request) -> Replication:
     """On the embedded engine, or (indirect parameter) another ``bin`` directory's."""
     bin_dir = getattr(request, "param", None)
     primary = Database(extra_server(prepared=reference_prepared(), bin_dir=bin_dir), REFERENCE)
+    # idle unless a test writes: no autovacuum transaction moves the last replayed one
+    primary.execute("ALTER SYSTEM SET autovacuum = off")
+    primary.execute("SELECT pg_reload_conf()")
     standby = Database(extra_server(standby_of=primary.cluster), REFERENCE)
     primary.execute("UPDATE service_heartbeats SET last_beat_at = now()")  # replayed there
     found = Replication(primary, standby)
@@ -119,6 +123,9 @@ def _says_standby(run, in_step: bool = True) -> None:
                   ET.parse(run.reports_dir / "junit.xml").iter("property")}
     assert "standby" in properties["target"]
     assert "standby" in run.summary["environment"]["Role"]
+    metrics = (run.reports_dir / "metrics.prom").read_text()
+    assert re.search(r'^ops_verify_target_standby\{target="[^"]+"\} 1\.0$', metrics, re.M)
+    assert ("ops_verify_replica_lag_seconds{" in metrics) is (replica["lag_s"] is not None)
 
 
 # ---------------------------------------------------------------- on a real streaming replica
@@ -210,13 +217,15 @@ def test_a_role_without_pg_read_all_stats_cannot_see_the_receiver_and_says_so(
     _create_role(replication.primary, role, probes=False)
     replication.in_step()
     dsn = f"{replication.standby.dsn} user={role}"
-    fresh = verify("--read-only", "--dsn", dsn)
+    checks = '[[unique]]\nname = "ids"\ntable = "active_positions"\ncolumns = ["alpaca_order_id"]\n'
+    # within the bound (a generous one: the run's start is not timed)
+    fresh = verify("--read-only", "--dsn", dsn, "--config", str(config_file(
+        f'[settings]\nmax_replica_lag = "1h"\n{checks}')))
     assert fresh.returncode == 0, fresh.output
     assert fresh.summary["replica"]["receiver"] == "hidden"
+    assert fresh.summary["replica"]["lag_s"] == fresh.summary["replica"]["last_replay_age_s"]
 
-    config = config_file('[settings]\nmax_replica_lag = "1s"\n'
-                         '[[unique]]\nname = "ids"\ntable = "active_positions"\n'
-                         'columns = ["alpaca_order_id"]\n')
+    config = config_file(f'[settings]\nmax_replica_lag = "1s"\n{checks}')
     replication.idle_for(1.5)
     hidden = verify("--read-only", "--dsn", dsn, "--config", str(config))
     assert hidden.returncode == 1, hidden.output
@@ -267,6 +276,9 @@ def test_a_primary_says_primary(verify, database):
     assert run.summary["target"]["role"] == "primary"
     assert "role: primary" in run.output.split("verify/test_", 1)[0]
     assert "- Role: `primary`" in (run.reports_dir / "summary.md").read_text()
+    metrics = (run.reports_dir / "metrics.prom").read_text()
+    assert re.search(r'^ops_verify_target_standby\{target="[^"]+"\} 0\.0$', metrics, re.M)
+    assert "ops_verify_replica_lag_seconds{" not in metrics
 
 
 @pytest.mark.parametrize("value", ['"0s"', '"soon"', "30", '""', '"-5s"'])

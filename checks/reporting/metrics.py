@@ -46,7 +46,22 @@ def registry(run: Run, results: Sequence[CheckResult], last_success: float | Non
             age.labels(r.short_id).set(r.figures["age_s"])
         for name, value in r.figures.items():
             figure.labels(r.short_id, name).set(value)
+    _roles(found, run)
     return found
+
+
+def _roles(found: CollectorRegistry, run: Run) -> None:
+    """Each target that answered: a standby or not, and a standby's lag when it is known."""
+    standby = Gauge("ops_verify_target_standby", "1 when the target is a standby (in "
+                    "recovery), 0 for a primary", ["target"], registry=found)
+    lag = Gauge("ops_verify_replica_lag_seconds", "How far behind its primary a standby "
+                "target may be (absent when that cannot be known)", ["target"], registry=found)
+    for target in run.targets:
+        if replica := target.get("replica"):
+            name = target.get("label") or target["name"]
+            standby.labels(name).set(replica["role"] == "standby")
+            if replica["role"] == "standby" and replica["lag_s"] is not None:
+                lag.labels(name).set(replica["lag_s"])
 
 
 def usage_error(last_success: float | None) -> CollectorRegistry:
