@@ -189,6 +189,8 @@ def _split_and(text: str) -> list[str]:
             depth += 1
         elif ch == ")":
             depth -= 1
+        elif depth == 0 and text.startswith(" OR ", i):
+            return [text]  # AND binds tighter than OR: no AND term holds alone
         elif depth == 0 and text.startswith(" AND ", i):
             parts.append(text[last:i].strip())
             last = i = i + len(" AND ")

@@ -76,6 +76,9 @@ def _missing(u: Upsert, catalog: Catalog) -> Outcome | None:
             relation.kind if relation else "", "")
         return failed(f"table {where} does not exist" + (f" ({where} is {kind}: name the table "
                                                           "the service writes)" if kind else ""))
+    if relation.locked:
+        raise CouldNotCheck(f"{where} is locked by another session: its definition was not "
+                            "read (the capture does not wait for a lock)")
     absent = [c for c in u.columns if catalog.column(u.schema, u.table, c) is None]
     if absent:
         raise CouldNotCheck(f"{where} has no column {', '.join(absent)}: {u.target} cannot be "
