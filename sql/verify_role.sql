@@ -20,6 +20,8 @@
 --                              grant it only to a role that verifies standbys. (The recovery
 --                              functions, pg_is_wal_replay_paused() and the replay positions,
 --                              need no grant.) Run this on the primary: standbys follow.
+--   (INSERT on an [[upserts]]  optional: lets PostgreSQL itself plan the upsert (EXPLAIN,
+--    table)                    never executed); without it the catalog answers)
 --   nothing else               the catalog (pg_catalog) is readable by every role; no
 --                              sequence privilege is needed: probes give keys explicit values
 -- If the verified tables use row-level security, also ALTER ROLE ... BYPASSRLS (a superuser
