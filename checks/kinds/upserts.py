@@ -30,6 +30,7 @@ from checks.gather import ArbiterPlan, Normalized
 from checks.kinds.base import Facts, Kind, Need
 from checks.outcome import CouldNotCheck, Evidence, Outcome, failed, passed
 
+_UNPROVEN = "not among the AND terms of the upsert's WHERE (the catalog judge's rule)"
 NO_ARBITER = ("there is no unique or exclusion constraint matching the ON CONFLICT "
               "specification")
 
@@ -114,14 +115,12 @@ def implied_by_where(u: Upsert, facts: Facts) -> Any:
     types = column_types(facts.catalog, u.schema, u.table)
 
     def implied(index: Index) -> str | None:
-        shown = f"partial (WHERE {index.predicate})"
         if not u.where:
-            return f"{shown}, and the upsert gives no WHERE that implies it"
+            return f"partial (WHERE {index.predicate}), and the upsert gives no WHERE"
         where = facts[Normalized(types, u.where.strip().rstrip(";"))]
         if implied_by(facts[Normalized(types, index.predicate or "")], conjuncts(where)):
             return None
-        return (f"{shown}, not implied by the upsert's WHERE {u.where.strip()} (this judge "
-                "accepts the same predicate or some of the WHERE's AND terms)")
+        return f"partial (WHERE {index.predicate}): {_UNPROVEN}"
 
     return implied
 
@@ -138,7 +137,7 @@ def has_arbiter(u: Upsert, facts: Facts) -> Outcome:
     plan = facts[_plan(u, catalog)]
     shown = [plan["sql"]]
     evidence = _evidence(u, found)
-    seen = "; ".join(f"{c.index.name}: {c.verdict}" for c in found if not c.qualifies) or (
+    seen = "; ".join(f"{c.index.name}: {c.verdict}" for c in found) or (
         f"no index involves {', '.join(u.columns)}")
     judged = [c.index.name for c in found if c.qualifies]
     if plan["arbiters"] is not None:  # PostgreSQL planned it: its arbiters are the answer
@@ -159,9 +158,13 @@ def has_arbiter(u: Upsert, facts: Facts) -> Outcome:
                       f"cannot be used with table that has INSERT or UPDATE rules; {how}. "
                       f"{_fix(u, found, rules)}", evidence, sql=shown)
     if not judged:
-        return failed(f"{u.target} on {u.schema}.{u.table} has no arbiter: PostgreSQL would "
-                      f"say \"{NO_ARBITER}\"; {how}; {seen}. {_fix(u, found, rules)}", evidence,
-                      sql=shown)
+        unproven = u.where and any(len(c.problems) == 1 and c.problems[0].endswith(_UNPROVEN)
+                                   for c in found)
+        answer = ("the catalog proves none (PostgreSQL proves implication more generally: a "
+                  "direct connection asks it)" if unproven else
+                  f"PostgreSQL would say \"{NO_ARBITER}\"")
+        return failed(f"{u.target} on {u.schema}.{u.table} has no arbiter: {answer}; {how}; "
+                      f"{seen}. {_fix(u, found, rules)}", evidence, sql=shown)
     return _arbiters(u, catalog, judged, "the catalog shows", f"; {how}", evidence, shown)
 
 
