@@ -192,9 +192,13 @@ def test_the_statement_planned_gives_every_column_a_typed_null_and_runs_nothing(
     """No default, sequence or trigger is evaluated: EXPLAIN plans without executing, and
     every column gets an explicit NULL of its type (identity columns included)."""
     with psycopg.connect(schemas.server.conninfo(), autocommit=True) as conn:
-        conn.execute("CREATE SCHEMA IF NOT EXISTS trace; CREATE TABLE IF NOT EXISTS trace.t ("
+        conn.execute("CREATE SCHEMA IF NOT EXISTS trace; "
+                     "CREATE DOMAIN trace.positive AS int NOT NULL CHECK (VALUE > 0); "
+                     "CREATE TYPE trace.side AS ENUM ('long', 'short'); "
+                     "CREATE TABLE IF NOT EXISTS trace.t ("
                      "id bigint GENERATED ALWAYS AS IDENTITY, s bigserial, a int UNIQUE, "
-                     "made timestamptz DEFAULT clock_timestamp(), "
+                     "made timestamptz DEFAULT clock_timestamp(), q trace.positive, "
+                     "side trace.side NOT NULL, tags varchar(10)[], "
                      "g int GENERATED ALWAYS AS (a * 2) STORED); "
                      "CREATE OR REPLACE FUNCTION trace.boom() RETURNS trigger LANGUAGE plpgsql "
                      "AS $$BEGIN RAISE EXCEPTION 'trigger fired'; END$$; "
@@ -210,6 +214,7 @@ def test_the_statement_planned_gives_every_column_a_typed_null_and_runs_nothing(
     assert statement.startswith("EXPLAIN (FORMAT JSON) INSERT INTO \"trace\".\"t\"")
     assert "OVERRIDING SYSTEM VALUE" in statement and "NULL::bigint" in statement
     assert '"g"' not in statement and "DEFAULT" not in statement
+    assert "NULL::trace.positive" in statement and "NULL::trace.side" in statement
     with psycopg.connect(schemas.server.conninfo(), autocommit=True) as conn:
         assert conn.execute("SELECT last_value, is_called FROM trace.t_s_seq").fetchall() \
             == before
