@@ -16,6 +16,7 @@ from typing import Any
 from checks.catalog import Catalog
 from checks.catalog.arbiters import (
     Candidate,
+    Implied,
     candidates,
     column_types,
     conjuncts,
@@ -109,7 +110,7 @@ def needs(u: Upsert, facts: Facts) -> list[Need]:
     return [_plan(u, facts.catalog), *_normalized(u, facts.catalog)]
 
 
-def implied_by_where(u: Upsert, facts: Facts) -> Any:
+def implied_by_where(u: Upsert, facts: Facts) -> Implied:
     """The predicate judge of ``[[upserts]]``: the index's predicate must be implied by the
     conflict target's WHERE alone (no WHERE implies no predicate)."""
     types = column_types(facts.catalog, u.schema, u.table)
