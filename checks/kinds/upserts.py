@@ -151,13 +151,13 @@ def has_arbiter(u: Upsert, facts: Facts) -> Outcome:
         note = (f"; the catalog judge named {', '.join(judged)}, PostgreSQL's answer counts"
                 if judged and not rules else "")
         return failed(f"{u.target} on {u.schema}.{u.table} fails: PostgreSQL says "
-                      f"{plan['refusal']}{note}; {seen}. {_fix(u, found, rules)}", evidence,
-                      sql=shown)
+                      f"{plan['refusal']}{note}; {seen}", evidence,
+                      sql=shown).fixed_by(_fix(u, found, rules))
     how = f"judged from the catalog ({plan['not_asked']})"
     if rules:
         return failed(f"{u.target} on {u.schema}.{u.table} fails: INSERT with ON CONFLICT "
-                      f"cannot be used with table that has INSERT or UPDATE rules; {how}. "
-                      f"{_fix(u, found, rules)}", evidence, sql=shown)
+                      f"cannot be used with table that has INSERT or UPDATE rules; {how}",
+                      evidence, sql=shown).fixed_by(_fix(u, found, rules))
     if not judged:
         unproven = u.where and any(len(c.problems) == 1 and c.problems[0].endswith(_UNPROVEN)
                                    for c in found)
@@ -165,7 +165,7 @@ def has_arbiter(u: Upsert, facts: Facts) -> Outcome:
                   "direct connection asks it)" if unproven else
                   f"PostgreSQL would say \"{NO_ARBITER}\"")
         return failed(f"{u.target} on {u.schema}.{u.table} has no arbiter: {answer}; {how}; "
-                      f"{seen}. {_fix(u, found, rules)}", evidence, sql=shown)
+                      f"{seen}", evidence, sql=shown).fixed_by(_fix(u, found, rules))
     return _arbiters(u, catalog, judged, "the catalog shows", f"; {how}", evidence, shown)
 
 
@@ -182,8 +182,9 @@ def _arbiters(u: Upsert, catalog: Catalog, names: list[str], source: str, note: 
             f"{u.target} on {u.schema}.{u.table} fails at execution: {source} "
             f"{', '.join(names)}, and {', '.join(deferrable)} is DEFERRABLE (PostgreSQL: ON "
             "CONFLICT does not support deferrable unique constraints/exclusion constraints as "
-            "arbiters, SQLSTATE 55000, also beside an immediate one). Replace it with a NOT "
-            "DEFERRABLE unique constraint", evidence, sql=shown)
+            "arbiters, SQLSTATE 55000, also beside an immediate one)", evidence,
+            sql=shown).fixed_by(f"replace {', '.join(deferrable)} with a NOT DEFERRABLE unique "
+                                "constraint (a second, immediate index beside it does not help)")
     first = indexes[names[0]]
     return passed(f"{source} {', '.join(names)} as the arbiter of {u.target} on "
                   f"{u.schema}.{u.table}: {first.definition}{note}", evidence, sql=shown)
@@ -191,11 +192,11 @@ def _arbiters(u: Upsert, catalog: Catalog, names: list[str], source: str, note: 
 
 def _fix(u: Upsert, found: list[Candidate], rules: list[Any]) -> str:
     if rules:
-        return (f"Drop or rewrite the rule(s) {', '.join(r.name for r in rules)}, or stop "
+        return (f"drop or rewrite the rule(s) {', '.join(r.name for r in rules)}, or stop "
                 "using ON CONFLICT on this table")
     broken = [c.index.name for c in found if c.index.unique and c.index.health_problems]
-    repair = (f"Rebuild {', '.join(broken)} (REINDEX INDEX CONCURRENTLY), or create: "
-              if broken else "The service needs (remove duplicate values first): ")
+    repair = (f"rebuild {', '.join(broken)} (REINDEX INDEX CONCURRENTLY), or create: "
+              if broken else "the service needs (remove duplicate values first): ")
     partial = [c.index for c in found if len(c.problems) == 1 and c.index.partial
                and c.problems[0].startswith("partial")]
     other = "".join(f"; or the service writes ON CONFLICT ({', '.join(u.columns)}) WHERE "
