@@ -85,7 +85,8 @@ def test_failures_say_how_to_fix_them(verify, database):
     assert index.startswith("2026_02_02_0002_websocket_idempotency.sql creates it; ")
     assert "CREATE UNIQUE INDEX CONCURRENTLY idx_active_positions_execution_uuid_unique ON " \
         "public.active_positions (execution_uuid)" in index
-    assert "CREATE UNIQUE INDEX CONCURRENTLY ON public.active_positions (alpaca_order_id)" \
+    assert 'CREATE UNIQUE INDEX CONCURRENTLY "active_positions_alpaca_order_id_key" ON ' \
+        '"public"."active_positions" ("alpaca_order_id")' \
         in fixes["test_no_duplicates[active_positions.alpaca_order_id]"]
     assert "check that its service runs" in fixes["test_fresh[trade_stream_heartbeat]"]
     side = fixes["test_check_constraint_definition[chk_active_positions_side]"]

@@ -9,7 +9,14 @@ from dataclasses import dataclass
 from psycopg import sql
 
 from checks.catalog import Catalog
-from checks.catalog.arbiters import candidates, column_types, conjuncts, implied_by, to_normalize
+from checks.catalog.arbiters import (
+    candidates,
+    column_types,
+    conjuncts,
+    create_statement,
+    implied_by,
+    to_normalize,
+)
 from checks.catalog.model import Index
 from checks.config import Common, ConfigError, Identifier
 from checks.gather import Duplicates, Normalized
@@ -153,8 +160,7 @@ def no_duplicates(u: Unique, facts: Facts) -> Outcome:
             f"keep one row per {columns} (the evidence names the rows), then "
             + (f"rebuild the guard, which let them in (REINDEX INDEX CONCURRENTLY "
                f"{guarded[0]}: a collation whose version changed can corrupt it)" if guarded
-               else f"guard it: CREATE UNIQUE INDEX CONCURRENTLY ON {u.schema}.{u.table} "
-                    f"({columns})" + (f" WHERE {u.where}" if u.where else "")))
+               else "guard it: " + create_statement(u.schema, u.table, u.columns, u.where)))
     if int(found["scanned"]) == 0:
         message = (f"no row with a {columns} in {u.table}{scope}: nothing was checked")
         if not u.allow_empty:
