@@ -98,6 +98,19 @@ class Plan:
         return "; ".join(f"{t.kind} {t.name} (chosen by {t.chosen_by})" for t in self.targets)
 
 
+def _given(option: str | None, flag: str, variable: str) -> str | None:
+    """An option, else its variable; either given empty is a usage error, never the
+    default (an unset secret or path in a CI job must not pass for the default)."""
+    if option is not None:
+        if not option.strip():
+            raise ConfigError(f"{flag} was given an empty value")
+        return option
+    value = os.environ.get(variable)
+    if value is not None and not value.strip():
+        raise ConfigError(f"{variable} is set but empty")
+    return value
+
+
 def build(pytest_config: pytest.Config) -> Plan:
     """Read options, environment and config file; any problem is a one-line UsageError."""
     opt = pytest_config.getoption
@@ -109,7 +122,8 @@ def build(pytest_config: pytest.Config) -> Plan:
         _prepare_reports_dir(reports_dir)
     try:
         config_path = Path(opt("verify_config") or root / "verify" / "invariants.toml")
-        migrations_dir = opt("migrations_dir")
+        migrations_dir = _given(opt("migrations_dir"), "--migrations-dir",
+                                "VERIFY_MIGRATIONS_DIR")
         cfg = config_mod.load(config_path, Path(migrations_dir) if migrations_dir else None)
         if worker is not None and _WORKER_TARGETS in worker:
             targets = [TargetSpec(**t) for t in json.loads(worker[_WORKER_TARGETS])]
