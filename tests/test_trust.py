@@ -38,7 +38,7 @@ def test_modes_that_run_no_check_leave_no_passed_report(verify, database, tmp_pa
         assert not (reports / name).exists(), name
     assert "PASSED" not in run.output.split("post-deploy verification")[-1]
     if mode != "--collect-only":
-        assert run.returncode != 0
+        assert run.returncode == 1
         assert f"NO VERDICT: {mode} runs no check" in run.output
 
 
@@ -50,9 +50,12 @@ def test_the_test_body_does_not_decide_the_verdict(verify, database, tmp_path):
         shutil.copy(ROOT / name, copy / name)
     module = copy / "verify" / "test_data_integrity.py"
     text = module.read_text()
-    text = text.replace('"""No value repeats (e.g. one Alpaca order id opening two positions)."""',
-                        '"""Tampered."""\n    import pytest\n    pytest.skip("tampered")')
-    text = text.replace('"""The custom query returns no rows."""', 'raise AssertionError("no")')
+    for body, tampered in (
+            ('"""No value repeats (e.g. one Alpaca order id opening two positions)."""',
+             '"""Tampered."""\n    import pytest\n    pytest.skip("tampered")'),
+            ('"""The custom query returns no rows."""', 'raise AssertionError("no")')):
+        assert text.count(body) == 1, f"nothing to tamper with: {body}"  # else it proves nothing
+        text = text.replace(body, tampered)
     module.write_text(text)
     database.execute(DUPLICATE)
     run = subprocess.run(
@@ -72,7 +75,7 @@ def test_without_the_plugin_every_check_errors(tmp_path):
     done = subprocess.run([sys.executable, "-m", "pytest", str(ROOT / "verify"), "--noconftest",
                            "-q", "-p", "no:randomly"], cwd=ROOT, capture_output=True, text=True,
                           env=_clean_env(), timeout=300)
-    assert done.returncode != 0
+    assert done.returncode == 1  # pytest's own: errors
     assert " passed" not in done.stdout.splitlines()[-1]
 
 
