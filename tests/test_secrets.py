@@ -68,7 +68,8 @@ def _reload_until(server: Cluster, role: str, *, refused: bool) -> None:
 
 def _run(way: str, password: str, role: str, database, verify, tmp_path: Path,
          aws) -> object:
-    """A full read-only run as ``role`` with ``password`` given ``way``."""
+    """A full read-only run as ``role`` with ``password`` given ``way``, as verbose as it
+    gets."""
     host = database.dsn.split("host=")[1].split()[0]
     plain = f"host={host} port=5432 dbname={database.name} user={role} sslmode=disable"
     env: dict[str, str] = {}
@@ -103,7 +104,9 @@ def _run(way: str, password: str, role: str, database, verify, tmp_path: Path,
                           + f'\n[environments.vault]\nssm_prefix = "{prefix}"\n'
                           f'secret = "{prefix[1:]}/db"\naws_region = "us-west-2"\n')
         args, env = ["--env", "vault", "--config", str(config)], aws.env
-    return verify(*args, "--read-only", env=env)
+    # the most an operator can ask to be shown: every check, pytest's own unredacted
+    # per-item summary, long tracebacks with their local variables
+    return verify(*args, "--read-only", "-v", "-rA", "--tb=long", "-l", env=env)
 
 
 @pytest.mark.parametrize("way", WAYS)
