@@ -3,6 +3,7 @@ for the pager, reports attached to the ticket, the report and the workflows."""
 
 from __future__ import annotations
 
+import base64
 import html
 import json
 import re
@@ -169,7 +170,7 @@ def test_attach_to_a_github_pull_request(verify, broken):
     (comment,) = github.comments
     assert comment["body"] == (run.reports_dir / "summary.md").read_text()
     assert "Post-deploy verification: FAILED" in comment["body"]
-    assert TOKEN not in run.all_output()
+    assert run.leaks(TOKEN) == []
 
 
 def test_attach_to_a_jira_issue_in_wiki_markup(verify, broken):
@@ -191,7 +192,8 @@ def test_attach_to_a_jira_issue_in_wiki_markup(verify, broken):
     assert "## " not in body and "| --- |" not in body and "`" not in body
     row = next(line for line in body.splitlines() if line.startswith("|FAIL|"))
     assert "{{test\\_no\\_duplicates\\[" in row  # escaped: _ and [ are markup
-    assert "jira-pat-token-0123" not in run.all_output()
+    basic = base64.b64encode(b"ops@example.com:jira-pat-token-0123").decode()  # as sent
+    assert run.leaks("jira-pat-token-0123") == [] and run.leaks(basic) == []
 
 
 @pytest.mark.parametrize(("ticket", "env", "why"), [
