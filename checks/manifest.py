@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from checks.config import ConfigError, build, typed
+from checks.config import ConfigError, from_table, typed
 from checks.config.fields import reject_unknown
 
 
@@ -122,4 +122,4 @@ def load(path: Path) -> Manifest:
 
 def _entries(raw: dict[str, Any], key: str, cls: type, where: str) -> list[Any]:
     entries = typed(raw.get(key, []), list, f"{where}: {key}")
-    return [build(cls, entry, f"{where}: {key}[{i}]") for i, entry in enumerate(entries)]
+    return [from_table(cls, entry, f"{where}: {key}[{i}]") for i, entry in enumerate(entries)]

@@ -16,12 +16,12 @@ import os
 import sys
 from pathlib import Path
 
-from checks import config as config_mod
 from checks.catalog import Catalog, capture, save_file
 from checks.config import ConfigError, Settings
 from checks.infra.cluster import Engine, default_bin_dir
 from checks.infra.expected import Expected
 from checks.infra.scratch import Servers
+from checks.kinds import load_config
 from checks.migrations import discover
 from checks.outcome import CouldNotCheck
 from checks.redact import Redactor
@@ -40,7 +40,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     redact = Redactor([dsn_password(args.dsn)] if args.dsn else [])
     try:
-        settings = config_mod.load(args.config).settings if args.config else Settings()
+        settings = load_config(args.config).settings if args.config else Settings()
         captured, source_name = _capture(args, settings)
     except (ConfigError, CouldNotCheck) as exc:
         print(f"snapshot: {redact(str(exc))}", file=sys.stderr)

@@ -1,6 +1,7 @@
 """Checks as pytest items, built from the registry; the plugin owns every verdict.
 
-Each ``verify/`` test function names a kind; it becomes one item per spec (and target).
+Each ``verify/`` module is one area; :func:`checklist` gives it a test function per kind
+of that area (``test_<kind name>``), which becomes one item per spec (and target).
 A target's selected checks are run together, at the first of its items to be set up;
 each item's report is then made from its check's Outcome, whatever the test body does:
 could-not-check is a setup error, a violation a failure, not applicable a skip.
@@ -12,18 +13,23 @@ import contextlib
 import gc
 import signal
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from checks.kinds import REGISTRY
+from checks.kinds.base import AREAS, Kind, area_module
 from checks.outcome import CouldNotCheck, Outcome, Status
 from checks.run import Check, TargetRun
-from plugin.plan import PLAN_KEY, Plan, build, worker_input
+from plugin.plan import PLAN_KEY, Plan, make_plan, worker_input
 
 OUTCOME_KEY = pytest.StashKey[Outcome]()
 CHECK_KEY = pytest.StashKey[Check]()
 RUNS_KEY = pytest.StashKey["Runs"]()
 SPREAD_KEY = pytest.StashKey[str]()
+REFUSED_KEY = pytest.StashKey[str]()
+"""A usage error found while collecting (the reports say it instead of a verdict)."""
 NO_CHECK_MODES = ("setuponly", "setupplan")
 
 
@@ -37,10 +43,34 @@ def check(kind: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     return decorate
 
 
+def checklist(area: str, module: dict[str, Any]) -> None:
+    """Add to a ``verify/`` module (its ``globals()``) the test function of every kind of
+    ``area``: ``test_<kind name>``, whose docstring is the kind's. The body does nothing:
+    the plugin runs the check and decides the verdict."""
+    if area not in AREAS:
+        raise ValueError(f"{area!r} is not an area (known: {', '.join(AREAS)})")
+    for kind in (k for k in REGISTRY.values() if k.area == area):
+        module[kind.item_name] = _test_function(kind, module["__name__"], module["__file__"])
+
+
+def _test_function(kind: Kind, module: str, path: str) -> Callable[[], None]:
+    def function() -> None:
+        """The plugin's verdict stands, whatever a body would do."""
+
+    # Named, documented and located as if written in the verify/ module (pytest shows
+    # its file and line).
+    function.__code__ = function.__code__.replace(co_filename=str(Path(path)),
+                                                  co_firstlineno=1, co_name=kind.item_name)
+    function.__name__ = function.__qualname__ = kind.item_name
+    function.__doc__ = kind.doc
+    function.__module__ = module
+    return check(kind.name)(function)
+
+
 @pytest.hookimpl(tryfirst=True)
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "verify_kind(name): the items of one kind of check")
-    plan = config.stash[PLAN_KEY] = build(config)
+    plan = config.stash[PLAN_KEY] = make_plan(config)
     config.stash[RUNS_KEY] = Runs(plan)
     if not hasattr(config, "workerinput"):
         _spread_targets(config, plan)
@@ -78,6 +108,9 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if refused := _uncollected_kind(config.stash[PLAN_KEY], items):
+        config.stash[REFUSED_KEY] = refused
+        raise pytest.UsageError(refused)
     # A kind with no entries in the config has no checks, not an empty-parameter skip.
     items[:] = [i for i in items if i.get_closest_marker("verify_kind") is None
                 or hasattr(i, "callspec")]
@@ -88,6 +121,29 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
                 item.stash[CHECK_KEY] = found
                 if found.target.label:
                     item.add_marker(pytest.mark.xdist_group(found.target.label))
+
+
+def _uncollected_kind(plan: Plan, items: list[pytest.Item]) -> str | None:
+    """Why the run cannot go on, if a kind the config has entries of has no item although
+    its area's ``verify/`` module was collected (before ``-k`` or ``--deselect``) or is
+    missing from the folder collected: its entries would go unchecked, the run merely
+    partial, with no cause given."""
+    collected: dict[Path, set[str]] = {}
+    for item in items:
+        if mark := item.get_closest_marker("verify_kind"):
+            collected.setdefault(item.path, set()).add(mark.args[0])
+    for folder in {path.parent for path in collected}:
+        for kind in REGISTRY.values():
+            module = folder / f"{area_module(kind.area)}.py"
+            if kind.name in collected.get(module, ()) or (
+                    module not in collected and module.is_file()):
+                continue  # collected, or its module left out by the command line
+            if checks := plan.checks(kind.name):
+                what = "has no " + kind.item_name if module.is_file() else "does not exist"
+                return (f"{folder.name}/{module.name} {what}, so {len(checks)} "
+                        f"{kind.item_name} check(s) would not run: make its items with "
+                        f"checklist({kind.area!r}, globals())")
+    return None
 
 
 @pytest.hookimpl(trylast=True)

@@ -19,15 +19,14 @@ from typing import Any
 
 import pytest
 
-from checks import config as config_mod
 from checks import manifest
 from checks.clients.aws import AwsClients
 from checks.config import Config, ConfigError, duration_ms
 from checks.infra.cluster import Engine
 from checks.infra.expected import Expected
 from checks.infra.scratch import Servers
-from checks.kinds import REGISTRY
-from checks.kinds.base import Inputs, Unavailable
+from checks.kinds import REGISTRY, load_config
+from checks.kinds.base import Inputs
 from checks.migrations import discover
 from checks.redact import Redactor
 from checks.reporting import attach, metrics
@@ -111,7 +110,7 @@ def _given(option: str | None, flag: str, variable: str) -> str | None:
     return value
 
 
-def build(pytest_config: pytest.Config) -> Plan:
+def make_plan(pytest_config: pytest.Config) -> Plan:
     """Read options, environment and config file; any problem is a one-line UsageError."""
     opt = pytest_config.getoption
     root = pytest_config.rootpath
@@ -124,7 +123,7 @@ def build(pytest_config: pytest.Config) -> Plan:
         config_path = Path(opt("verify_config") or root / "verify" / "invariants.toml")
         migrations_dir = _given(opt("migrations_dir"), "--migrations-dir",
                                 "VERIFY_MIGRATIONS_DIR")
-        cfg = config_mod.load(config_path, Path(migrations_dir) if migrations_dir else None)
+        cfg = load_config(config_path, Path(migrations_dir) if migrations_dir else None)
         if worker is not None and _WORKER_TARGETS in worker:
             targets = [TargetSpec(**t) for t in json.loads(worker[_WORKER_TARGETS])]
         else:
@@ -274,4 +273,4 @@ def _clear_libpq_environment() -> None:
         del os.environ[name]
 
 
-__all__ = ["PLAN_KEY", "REPORT_FILES", "Plan", "Unavailable", "build", "worker_input"]
+__all__ = ["PLAN_KEY", "REPORT_FILES", "Plan", "make_plan", "worker_input"]

@@ -37,7 +37,7 @@ from checks.reporting.ci import ci_run_url
 from checks.reporting.history import current, past_runs
 from checks.reporting.html import evidence_html, mask_columns, verdict_html
 from checks.reporting.summary import summary_json, summary_markdown
-from plugin.items import CHECK_KEY, RUNS_KEY, SPREAD_KEY
+from plugin.items import CHECK_KEY, REFUSED_KEY, RUNS_KEY, SPREAD_KEY
 from plugin.plan import PLAN_KEY, REPORT_FILES, Plan, command_line, write_usage_error
 
 _REPORTING_PLUGINS = ("terminal", "html", "junitxml", "metadata")
@@ -208,6 +208,9 @@ class Reports:
     @pytest.hookimpl(tryfirst=True)
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
         self.session = session
+        if refused := self.config.stash.get(REFUSED_KEY, None):
+            write_usage_error(self.plan.reports_dir, self.redact(refused))
+            return
         run = self.run = self._run(self.selected)
         results = self._finished()
         if run.no_verdict:

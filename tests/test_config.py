@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from checks import config
 from checks.config import ConfigError
+from checks.kinds import load_config
 from checks.migrations import discover, version_key
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -20,7 +20,7 @@ def _write(tmp_path: Path, text: str) -> Path:
 
 
 def test_default_config_loads():
-    cfg = config.load(ROOT / "verify" / "invariants.toml")
+    cfg = load_config(ROOT / "verify" / "invariants.toml")
     assert cfg.ledger.table == "schema_migrations"
     assert cfg.migrations_dir.resolve() == (ROOT / "db" / "migrations").resolve()
 
@@ -35,7 +35,7 @@ def test_default_config_loads():
 ])
 def test_bad_config_is_one_line_error(tmp_path, text, message):
     with pytest.raises(ConfigError, match=message.replace("(", r"\(")) as info:
-        config.load(_write(tmp_path, text))
+        load_config(_write(tmp_path, text))
     assert "\n" not in str(info.value)
 
 

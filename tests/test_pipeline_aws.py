@@ -443,13 +443,13 @@ def test_settle_retries_alarms_but_never_error_counts(verify, config_file, pipel
     ('[[ecs_services]]\nname = "e"\nservice = ""\n', "must not be empty"),
 ])
 def test_a_bad_entry_is_a_one_line_usage_error(entry, message, tmp_path: Path):
-    from checks import config
     from checks.config import ConfigError
+    from checks.kinds import load_config
 
     path = tmp_path / "invariants.toml"
     path.write_text(entry)
     with pytest.raises(ConfigError, match=message.replace("(", r"\(")) as info:
-        config.load(path)
+        load_config(path)
     assert "\n" not in str(info.value)
 
 

@@ -49,20 +49,34 @@ def test_the_test_body_does_not_decide_the_verdict(verify, database, tmp_path):
     for name in ("conftest.py", "pytest.ini"):
         shutil.copy(ROOT / name, copy / name)
     module = copy / "verify" / "test_data_integrity.py"
-    text = module.read_text()
-    for body, tampered in (
-            ('"""No value repeats (e.g. one Alpaca order id opening two positions)."""',
-             '"""Tampered."""\n    import pytest\n    pytest.skip("tampered")'),
-            ('"""The custom query returns no rows."""', 'raise AssertionError("no")')):
-        assert text.count(body) == 1, f"nothing to tamper with: {body}"  # else it proves nothing
-        text = text.replace(body, tampered)
-    module.write_text(text)
+    ran = tmp_path / "bodies-ran"
+    ran.mkdir()
+    # the area's items as the checklist makes them, then two with bodies of their own
+    module.write_text(module.read_text() + f"""
+from plugin import check
+
+
+@check("no_duplicates")
+def test_no_duplicates():
+    import pathlib
+    import pytest
+    pathlib.Path({str(ran / "skip")!r}).touch()
+    pytest.skip("tampered")
+
+
+@check("custom_sql")
+def test_custom_sql():
+    import pathlib
+    pathlib.Path({str(ran / "fail")!r}).touch()
+    raise AssertionError("no")
+""")
     database.execute(DUPLICATE)
     run = subprocess.run(
         [sys.executable, "-m", "pytest", str(copy / "verify"), "--dsn", database.dsn,
          "--config", str(ROOT / "verify" / "invariants.toml"), "--reports-dir",
          str(tmp_path / "r"), "-k", "no_duplicates or custom_sql"],
         cwd=copy, capture_output=True, text=True, env=_clean_env(), timeout=300)
+    assert sorted(p.name for p in ran.iterdir()) == ["fail", "skip"], run.stdout  # tampered
     summary = json.loads((tmp_path / "r" / "summary.json").read_text())
     outcomes = {c["id"].split("::")[1]: c["outcome"] for c in summary["checks"]}
     assert outcomes == {DUPLICATES: "failed",

@@ -1,12 +1,15 @@
 """Load and validate the invariants file (TOML).
 
-The settings sections are fixed (``checks.config.model``); every invariant section comes
-from the registry of kinds, so a new kind brings its own section and spec.
+The settings sections are fixed (``checks.config.model``); the invariant sections are
+given by the caller (:func:`checks.kinds.load_config` passes the registry's), so a new
+kind brings its own section and spec, and this package knows nothing of kinds.
 """
 
 from __future__ import annotations
 
 import tomllib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import Any
@@ -16,9 +19,9 @@ from checks.config.fields import (
     Duration,
     Identifier,
     Range,
-    build,
     check_identifier,
     duration_ms,
+    from_table,
     one_of,
     reject_unknown,
     typed,
@@ -35,49 +38,59 @@ from checks.config.model import (
 )
 
 __all__ = ["Aws", "Common", "Config", "ConfigError", "Drift", "Duration", "Environment",
-           "Identifier", "Ledger", "Range", "Schedule", "Settings", "build", "check_identifier",
-           "duration_ms", "load", "one_of"]
+           "Identifier", "Ledger", "Range", "Schedule", "Section", "Settings", "check_identifier",
+           "duration_ms", "from_table", "load", "one_of", "typed"]
 
 _FIXED = {"migrations_dir", "fixtures_dir", "settings", "ledger", "drift", "aws",
           "environments"}
 
 
-def load(path: Path, migrations_dir: Path | None = None) -> Config:
-    """Read and validate the invariants file at ``path``.
+@dataclass(frozen=True)
+class Section:
+    """How one invariant section is read: its entries, and the spec an environment's
+    override of one entry is validated as (None: its entries cannot be overridden)."""
+
+    parse: Callable[[Any, str], list[Any]]
+    """``(raw TOML value or None, where) -> entries``, each with an ``id``."""
+    spec: type | None = None
+
+
+def load(path: Path, sections: Mapping[str, Section],
+         migrations_dir: Path | None = None) -> Config:
+    """Read and validate the invariants file at ``path``, whose invariant sections are
+    ``sections`` (by name).
 
     ``migrations_dir`` overrides the file's ``migrations_dir`` (relative to the file).
     """
-    from checks.kinds import REGISTRY
-
     raw = _read(path)
     where = path.name
-    parsers = {k.section: k.parse_section for k in REGISTRY.values() if k.section}
-    reject_unknown(raw, _FIXED | set(parsers), where)
+    reject_unknown(raw, _FIXED | set(sections), where)
     if migrations_dir is None:
         migrations_dir = path.parent / typed(raw.get("migrations_dir", "../db/migrations"), str,
                                              f"{where}: migrations_dir")
     environments = {
-        name: build(Environment, env, f"{where}: environments.{name}", name=name)
+        name: from_table(Environment, env, f"{where}: environments.{name}", name=name)
         for name, env in typed(raw.get("environments", {}), dict,
                                f"{where}: environments").items()
     }
-    sections = {name: parse(raw.get(name), f"{where}: {name}") for name, parse in parsers.items()}
-    for name, entries in sections.items():
-        _reject_duplicate_ids(entries, f"{where}: {name}")
-    specs = {k.section: k.spec for k in REGISTRY.values() if k.section and k.spec}
-    overridden = {name: _overrides(env, raw, sections, specs, f"{where}: environments.{name}")
+    entries = {name: section.parse(raw.get(name), f"{where}: {name}")
+               for name, section in sections.items()}
+    for name, found in entries.items():
+        _reject_duplicate_ids(found, f"{where}: {name}")
+    specs = {name: section.spec for name, section in sections.items() if section.spec}
+    overridden = {name: _overrides(env, raw, entries, specs, f"{where}: environments.{name}")
                   for name, env in environments.items()}
     return Config(
         path=path,
         migrations_dir=Path(migrations_dir),
         fixtures_dir=path.parent / typed(raw.get("fixtures_dir", "../db/fixtures"), str,
                                          f"{where}: fixtures_dir"),
-        settings=build(Settings, raw.get("settings", {}), f"{where}: settings"),
-        ledger=build(Ledger, raw.get("ledger", {}), f"{where}: ledger"),
-        drift=build(Drift, raw.get("drift", {}), f"{where}: drift"),
-        aws=build(Aws, raw.get("aws", {}), f"{where}: aws"),
+        settings=from_table(Settings, raw.get("settings", {}), f"{where}: settings"),
+        ledger=from_table(Ledger, raw.get("ledger", {}), f"{where}: ledger"),
+        drift=from_table(Drift, raw.get("drift", {}), f"{where}: drift"),
+        aws=from_table(Aws, raw.get("aws", {}), f"{where}: aws"),
         environments=environments,
-        sections=sections,
+        sections=entries,
         overridden=overridden,
     )
 
@@ -106,7 +119,7 @@ def _overrides(env: Environment, raw: dict[str, Any], sections: dict[str, list[A
                               f"(use \"<section>.<entry id>\")")
         entry = raw[section][ids.index(entry_id)]
         merged = {**entry, **typed(values, dict, f"{where}.overrides.{key}")}
-        found[(section, entry_id)] = build(specs[section], merged, f"{where}.overrides.{key}")
+        found[(section, entry_id)] = from_table(specs[section], merged, f"{where}.overrides.{key}")
         if found[(section, entry_id)].id != entry_id:
             raise ConfigError(f"{where}.overrides.{key}: an override cannot change the id")
     every = [f"{section}.{e.id}" for section, entries in sections.items() for e in entries]

@@ -65,7 +65,7 @@ def one_of(spec: Any, keys: tuple[str, ...], empty_means: str = "everything") ->
     return given[0]
 
 
-def build(cls: type, raw: Any, where: str, **extra: Any) -> Any:
+def from_table(cls: type, raw: Any, where: str, **extra: Any) -> Any:
     """Instantiate dataclass ``cls`` from a TOML table, validating keys and value types.
 
     ``extra`` values (e.g. an environment's name) are set without validation.
@@ -112,7 +112,7 @@ def _value(value: Any, hint: Any, where: str) -> Any:
     if origin is dict:
         return typed(value, dict, where)
     if isinstance(hint, type) and is_dataclass(hint):
-        return build(hint, value, where)
+        return from_table(hint, value, where)
     if hint is Any:
         return value
     if hint in (int, float) and isinstance(value, bool):

@@ -125,4 +125,5 @@ def _worst_first(alarm: dict[str, Any]) -> tuple[int, str]:
 
 ALARM_NOT_FIRING = Kind("alarm_not_firing", "pipeline", alarm_not_firing, needs,
                         section="alarms", spec=Alarms, reads=frozenset({"aws"}),
-                        converging=True)
+                        converging=True,
+                        doc="Every CloudWatch alarm the entry names exists and is OK.")

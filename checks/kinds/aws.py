@@ -342,6 +342,8 @@ def log_heartbeat(h: LogHeartbeat, facts: Facts) -> Outcome:
 
 
 ECS = Kind("ecs_service_stable", "heartbeat", ecs_service_stable, ecs_needs,
-           section="ecs_services", spec=EcsService, reads=frozenset({"aws"}), converging=True)
+           section="ecs_services", spec=EcsService, reads=frozenset({"aws"}), converging=True,
+           doc="The ECS service is active, rolled out, running what it should (AWS checks).")
 LOGS = Kind("log_heartbeat", "heartbeat", log_heartbeat, log_needs, section="log_heartbeats",
-            spec=LogHeartbeat, reads=frozenset({"aws"}), converging=True)
+            spec=LogHeartbeat, reads=frozenset({"aws"}), converging=True,
+            doc="The service's CloudWatch Logs show a recent event (AWS checks).")

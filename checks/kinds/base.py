@@ -4,6 +4,11 @@ A kind's ``needs(spec, facts)`` names the data it wants (catalog lookups are fre
 catalog is captured once); the planner merges the needs of every selected check (one
 scan per table, one ledger read, ...) and runs them concurrently; ``judge(spec, facts)``
 then decides from what was gathered alone, so it can be tested without a server.
+
+A kind is declared in one module of ``checks/kinds/`` (``NAME = Kind(...)``): its config
+section and spec, its needs and judge, its area and its pytest item (``test_<name>``,
+whose docstring is ``doc``). The registry (``checks.kinds``) finds it there; ``verify/``
+makes its item from it.
 """
 
 from __future__ import annotations
@@ -13,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from checks.config import Config, Settings, build, typed
+from checks.config import Config, Section, Settings, from_table, typed
 from checks.need import Env, Need
 from checks.outcome import CouldNotCheck, Outcome
 
@@ -23,6 +28,17 @@ if TYPE_CHECKING:
     from checks.manifest import Manifest
     from checks.migrations import MigrationFile
     from checks.replica import Replica
+
+
+AREAS = ("release", "migrations", "drift", "constraints", "data integrity", "heartbeat",
+         "pipeline")
+"""The areas kinds are filed under, in reading order; each is one ``verify/`` module,
+``verify/test_<area>.py`` (spaces as underscores), which makes its kinds' items."""
+
+
+def area_module(area: str) -> str:
+    """The ``verify/`` module of an area: ``data integrity`` -> ``test_data_integrity``."""
+    return "test_" + area.replace(" ", "_")
 
 
 @dataclass
@@ -94,7 +110,9 @@ class Kind:
     """One kind of check. Its items are ``verify/``'s ``test_<name>[<spec id>]``."""
 
     name: str
+    """Its pytest item is ``test_<name>`` (public: ``-k``, reports and tickets name it)."""
     area: str
+    """One of :data:`AREAS`."""
     judge: Callable[[Any, Facts], Outcome]
     needs: Callable[[Any, Facts], Iterable[Need]] = _no_needs
     section: str | None = None
@@ -107,8 +125,12 @@ class Kind:
     converging: bool = False
     """Describes a state that converges after a deploy (retried under ``--settle``)."""
     parse_section: Callable[[Any, str], list[Any]] = field(default=None)  # type: ignore[assignment]
+    doc: str = ""
+    """Its pytest item's docstring: what one of its checks verifies, in one line."""
 
     def __post_init__(self) -> None:
+        if self.area not in AREAS:
+            raise ValueError(f"kind {self.name}: area {self.area!r} is not one of {AREAS}")
         if self.parse_section is None:
             object.__setattr__(self, "parse_section", self._parse_list)
 
@@ -116,7 +138,18 @@ class Kind:
         """The default section shape: ``[[section]]`` entries, each a ``spec``."""
         assert self.spec is not None
         entries = typed(raw if raw is not None else [], list, where)
-        return [build(self.spec, entry, f"{where}[{i}]") for i, entry in enumerate(entries)]
+        return [from_table(self.spec, entry, f"{where}[{i}]") for i, entry in enumerate(entries)]
+
+    @property
+    def config_section(self) -> Section | None:
+        """How ``checks.config.load`` reads its section (None: its specs come from elsewhere)."""
+        if self.section is None:
+            return None
+        return Section(self.parse_section, self.spec)
+
+    @property
+    def item_name(self) -> str:
+        return f"test_{self.name}"
 
     def specs(self, inputs: Inputs) -> list[Any]:
         if self.items is not None:
@@ -138,4 +171,4 @@ class Unavailable:
     blocked_by: str | None = None
 
 
-__all__ = ["Env", "Facts", "Inputs", "Kind", "Need", "Unavailable"]
+__all__ = ["AREAS", "Env", "Facts", "Inputs", "Kind", "Need", "Unavailable", "area_module"]

@@ -218,6 +218,8 @@ def enforced(c: CheckConstraint, facts: Facts) -> Outcome:
 
 
 DEFINITION = Kind("check_constraint_definition", "constraints", definition, definition_needs,
-                  section="check_constraints", spec=CheckConstraint)
+                  section="check_constraints", spec=CheckConstraint,
+                  doc="The constraint exists on its table under its name with the declared rule.")
 ENFORCED = Kind("check_constraint_enforced", "constraints", enforced, enforced_needs,
-                section="check_constraints", spec=CheckConstraint)
+                section="check_constraints", spec=CheckConstraint,
+                doc="A row breaking only this rule is rejected by it (probe, always rolled back).")

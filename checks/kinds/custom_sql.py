@@ -62,4 +62,5 @@ def no_rows(c: CustomSql, facts: Facts) -> Outcome:
 
 
 CUSTOM_SQL = Kind("custom_sql", "data integrity", no_rows, needs, section="custom_sql",
-                  spec=CustomSql, reads=frozenset({"target"}))
+                  spec=CustomSql, reads=frozenset({"target"}),
+                  doc="The custom query returns no rows.")

@@ -233,6 +233,10 @@ def _kind_items(inputs: Inputs) -> list[Any]:
 
 
 SCHEMA_OBJECT = Kind("schema_object", "drift", matches, matches_needs, items=_object_items,
-                     reads=frozenset({"target", "catalog", "expected"}))
+                     reads=frozenset({"target", "catalog", "expected"}),
+                     doc="The object exists live and matches what the migrations create (expected "
+                         "vs found).")
 NO_UNEXPECTED = Kind("no_unexpected_objects", "drift", no_extra, items=_kind_items,
-                     reads=frozenset({"target", "catalog", "expected"}))
+                     reads=frozenset({"target", "catalog", "expected"}),
+                     doc="The live schema has nothing of this kind that the migrations do not "
+                         "create.")

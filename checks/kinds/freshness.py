@@ -105,4 +105,5 @@ def _who_is_behind(age: float, limit: float, replica: Replica | None) -> str | N
 
 
 FRESHNESS = Kind("fresh", "heartbeat", fresh, needs, section="freshness", spec=Freshness,
-                 converging=True)
+                 converging=True,
+                 doc="The newest timestamp in scope is younger than its maximum age.")

@@ -145,6 +145,9 @@ def _parse_health(raw: Any, where: str) -> list[TableIndexes]:
 
 
 PRESENT = Kind("index_present", "data integrity", present, section="indexes", spec=IndexSpec,
-               reads=frozenset({"catalog"}))
+               reads=frozenset({"catalog"}),
+               doc="The declared index exists with its columns and uniqueness, valid and ready.")
 HEALTH = Kind("indexes_valid", "data integrity", healthy, section="index_health",
-              parse_section=_parse_health, reads=frozenset({"catalog"}))
+              parse_section=_parse_health, reads=frozenset({"catalog"}),
+              doc="Every index on the table is valid and ready (no leftover of a failed "
+                  "CONCURRENTLY).")

@@ -154,4 +154,6 @@ def lambda_errors(s: LambdaErrors, facts: Facts) -> Outcome:
 
 
 LAMBDA_ERRORS = Kind("lambda_errors", "pipeline", lambda_errors, needs,
-                     section="lambda_errors", spec=LambdaErrors, reads=frozenset({"aws"}))
+                     section="lambda_errors", spec=LambdaErrors, reads=frozenset({"aws"}),
+                     doc="The Lambda function exists, had at most max_errors errors and ran as "
+                         "often as needed.")

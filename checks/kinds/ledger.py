@@ -155,7 +155,10 @@ def _ledger_items(inputs: Inputs) -> list[LedgerTable]:
 
 
 RECORDED = Kind("migration_recorded", "migrations", recorded, _needs,
-                items=lambda inputs: list(inputs.migrations))
+                items=lambda inputs: list(inputs.migrations),
+                doc="Each migration file has its row in the ledger.")
 UNKNOWN = Kind("ledger_has_no_unknown_versions", "migrations", no_unknown_versions, _needs,
-               items=_ledger_items)
-IN_ORDER = Kind("ledger_in_order", "migrations", in_order, _needs, items=_ledger_items)
+               items=_ledger_items,
+               doc="Each ledger row names a migration file (no hotfix run by hand and forgotten).")
+IN_ORDER = Kind("ledger_in_order", "migrations", in_order, _needs, items=_ledger_items,
+                doc="No version was applied after a later one.")

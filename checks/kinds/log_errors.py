@@ -88,4 +88,5 @@ def _at(timestamp_ms: int) -> str:
 
 
 LOG_ERRORS = Kind("log_errors", "pipeline", log_errors, needs, section="log_errors",
-                  spec=LogErrors, reads=frozenset({"aws"}))
+                  spec=LogErrors, reads=frozenset({"aws"}),
+                  doc="The log group holds at most max_count error lines within the window.")

@@ -71,6 +71,9 @@ def _dirs(inputs: Inputs) -> list[Any]:
 
 
 DISTINCT = Kind("migration_versions_distinct", "migrations", versions_unique, items=_dirs,
-                reads=frozenset({"files"}))
+                reads=frozenset({"files"}),
+                doc="No two files share a version prefix; versions order by their numbers, not as "
+                    "text.")
 REPLAYS = Kind("migration_replays", "migrations", replays, _replay_needs,
-               items=lambda inputs: list(inputs.migrations), reads=frozenset({"scratch"}))
+               items=lambda inputs: list(inputs.migrations), reads=frozenset({"scratch"}),
+               doc="The file applies cleanly, in order, to an empty database.")

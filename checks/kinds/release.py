@@ -134,9 +134,12 @@ def _manifest(inputs: Inputs, name: str) -> list[Any]:
 
 LAMBDA = Kind("release_lambda", "release", lambda_deployed, lambda_needs,
               items=lambda inputs: _manifest(inputs, "lambda_functions"),
-              reads=frozenset({"aws"}), converging=True)
+              reads=frozenset({"aws"}), converging=True,
+              doc="The Lambda function runs the released code (at its version or alias).")
 ECS = Kind("release_ecs_service", "release", ecs_deployed, ecs_needs,
            items=lambda inputs: _manifest(inputs, "ecs_services"), reads=frozenset({"aws"}),
-           converging=True)
+           converging=True,
+           doc="The ECS service runs the released task definition and images, fully rolled out.")
 MIGRATION = Kind("release_migration", "release", migration_recorded, migration_needs,
-                 items=lambda inputs: _manifest(inputs, "migrations"))
+                 items=lambda inputs: _manifest(inputs, "migrations"),
+                 doc="The ledger records each migration the release brings.")

@@ -216,4 +216,6 @@ def _where(s: Schedules) -> str:
 
 
 SCHEDULE_ENABLED = Kind("schedule_enabled", "pipeline", schedule_enabled, needs,
-                        section="schedules", spec=Schedules, reads=frozenset({"aws"}))
+                        section="schedules", spec=Schedules, reads=frozenset({"aws"}),
+                        doc="Every EventBridge schedule or rule the entry names exists, is "
+                            "enabled and fires.")

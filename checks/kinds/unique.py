@@ -174,4 +174,5 @@ def no_duplicates(u: Unique, facts: Facts) -> Outcome:
 
 
 UNIQUE = Kind("no_duplicates", "data integrity", no_duplicates, needs, section="unique",
-              spec=Unique)
+              spec=Unique,
+              doc="No value repeats (e.g. one Alpaca order id opening two positions).")

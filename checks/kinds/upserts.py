@@ -211,4 +211,5 @@ def _evidence(u: Upsert, found: list[Candidate]) -> Evidence:
 
 
 UPSERTS = Kind("upsert_has_arbiter", "data integrity", has_arbiter, needs, section="upserts",
-               spec=Upsert)
+               spec=Upsert,
+               doc="The service's INSERT ... ON CONFLICT (columns) DO NOTHING has an arbiter.")

@@ -1,0 +1,232 @@
+"""The codebase's shape: no import cycle in ``checks/``, and a kind is one module.
+
+A kind declares its section, spec, needs, judge, area and item in its module; the registry
+finds it, ``verify/`` makes its item, and these tests fail when one of those is missing
+(its area's ``verify/`` module, its README row) or a module imports in a circle.
+"""
+
+from __future__ import annotations
+
+import ast
+import importlib.util
+import subprocess
+import sys
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+from checks.config import ConfigError, Section, load
+from checks.kinds import REGISTRY, load_config, sections
+from checks.kinds.base import AREAS, Kind, area_module
+from checks.outcome import passed
+from tests.conftest import ROOT
+
+CHECKS = ROOT / "checks"
+
+
+# ---------------------------------------------------------------- imports
+def _module_name(path: Path) -> str:
+    parts = list(path.relative_to(ROOT).with_suffix("").parts)
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def _modules() -> dict[str, Path]:
+    return {_module_name(p): p for p in sorted(CHECKS.rglob("*.py"))}
+
+
+def _imports(name: str, path: Path, known: set[str]) -> set[str]:
+    """The ``checks`` modules ``name`` imports: at its top, inside functions (deferred
+    imports run too, only later) and through the registry's discovery; not those under
+    ``if TYPE_CHECKING:``, which never run."""
+    found: set[str] = set()
+    package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+
+    def visit(node: ast.AST) -> None:
+        if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
+            for child in node.orelse:
+                visit(child)
+            return
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                up = package.split(".")[: len(package.split(".")) - node.level + 1]
+                base = ".".join([*up, *([node.module] if node.module else [])])
+            for alias in node.names:
+                full = f"{base}.{alias.name}"
+                found.add(full if full in known else base)
+        for child in ast.iter_child_nodes(node):
+            visit(child)
+
+    visit(ast.parse(path.read_text(encoding="utf-8")))
+    if "pkgutil.iter_modules" in path.read_text(encoding="utf-8"):  # discovery: every module
+        found.update(m for m in known if m.startswith(f"{name}.") and m.count(".") ==
+                     name.count(".") + 1)
+    return {m for m in found if m in known and m != name}
+
+
+def _cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """Every strongly connected group of more than one module (Tarjan), as a path."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    found: list[list[str]] = []
+
+    def visit(node: str) -> None:
+        index[node] = low[node] = len(index)
+        stack.append(node)
+        for other in sorted(graph[node]):
+            if other not in index:
+                visit(other)
+                low[node] = min(low[node], low[other])
+            elif other in stack:
+                low[node] = min(low[node], index[other])
+        if low[node] == index[node]:
+            group = []
+            while True:
+                member = stack.pop()
+                group.append(member)
+                if member == node:
+                    break
+            if len(group) > 1:
+                found.append(sorted(group))
+
+    for node in sorted(graph):
+        if node not in index:
+            visit(node)
+    return found
+
+
+def _graph() -> dict[str, set[str]]:
+    modules = _modules()
+    return {name: _imports(name, path, set(modules)) for name, path in modules.items()}
+
+
+def test_no_import_cycle_in_checks_deferred_imports_counted():
+    graph = _graph()
+    assert len(graph) > 50 and graph["checks.kinds"] >= {"checks.kinds.unique"}  # it looked
+    cycles = _cycles(graph)
+    assert not cycles, "\n".join(
+        " ; ".join(f"{a} -> {b}" for a in group for b in sorted(graph[a]) if b in group)
+        for group in cycles)
+
+
+def test_the_cycle_finder_finds_a_deferred_cycle():
+    """The finder itself: a deferred import back (config -> kinds, inside a function) is
+    a cycle like any other."""
+    graph = {"checks.config": {"checks.kinds"}, "checks.kinds": {"checks.kinds.unique"},
+             "checks.kinds.unique": {"checks.config"}, "checks.outcome": set()}
+    assert _cycles(graph) == [["checks.config", "checks.kinds", "checks.kinds.unique"]]
+    source = "def load():\n    from checks.kinds import REGISTRY\n"
+    path = ROOT / "checks" / "config" / "__init__.py"
+    tree = {"checks.kinds", "checks.config"}
+    assert "checks.kinds" in _imports_of_text("checks.config", path, source, tree)
+
+
+def _imports_of_text(name: str, path: Path, text: str, known: set[str]) -> set[str]:
+    probe = path.with_name(f".probe_{path.stem}.py")
+    try:
+        probe.write_text(text)
+        return _imports(name, probe, known)
+    finally:
+        probe.unlink()
+
+
+def test_config_knows_nothing_of_kinds():
+    graph = _graph()
+    config = [m for m in graph if m == "checks.config" or m.startswith("checks.config.")]
+    assert config and not {m for c in config for m in graph[c] if m.startswith("checks.kinds")}
+
+
+def test_every_module_of_checks_imports_alone():
+    """Each module in a fresh set of ``checks`` modules: no order of first imports breaks
+    one (a partly initialised module met halfway through a circle)."""
+    names = sorted(_modules())
+    script = (
+        "import importlib, sys\n"
+        f"for name in {names!r}:\n"
+        "    for loaded in [m for m in sys.modules if m == 'checks' or m.startswith('checks.')]:\n"
+        "        del sys.modules[loaded]\n"
+        "    importlib.import_module(name)\n"
+        f"print('imported', {len(names)})\n")
+    done = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True,
+                          text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == f"imported {len(names)}"
+
+
+# ---------------------------------------------------------------- one place per kind
+def _verify_module(area: str) -> ModuleType:
+    path = ROOT / "verify" / f"{area_module(area)}.py"
+    spec = importlib.util.spec_from_file_location(f"verify_{area_module(area)}", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnknownMarkWarning")  # the plugin's mark
+@pytest.mark.parametrize("kind", REGISTRY.values(), ids=lambda k: k.name)
+def test_every_kind_has_an_area_a_verify_item_and_a_readme_row(kind: Kind):
+    assert kind.area in AREAS
+    function = getattr(_verify_module(kind.area), kind.item_name, None)
+    assert function is not None, f"verify/{area_module(kind.area)}.py makes no {kind.item_name}"
+    marks = [m.args for m in getattr(function, "pytestmark", []) if m.name == "verify_kind"]
+    assert marks == [(kind.name,)]
+    assert function.__doc__ == kind.doc and kind.doc
+    rows = [line for line in (ROOT / "README.md").read_text(encoding="utf-8").splitlines()
+            if line.startswith("|") and f"| `{kind.item_name}[<" in line]
+    assert rows, f"README has no table row for `{kind.item_name}[<...>]`"
+
+
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnknownMarkWarning")
+def test_verify_holds_one_module_per_area_and_nothing_else():
+    found = {p.stem for p in (ROOT / "verify").glob("test_*.py")}
+    assert found == {area_module(a) for a in AREAS}
+    for area in AREAS:
+        module = _verify_module(area)
+        items = {n for n in vars(module) if n.startswith("test_")}
+        assert items == {k.item_name for k in REGISTRY.values() if k.area == area}
+
+
+def test_a_kind_outside_the_areas_is_refused():
+    with pytest.raises(ValueError, match="is not one of"):
+        Kind("row_sums", "accounting", lambda spec, facts: passed("x"))
+
+
+def test_config_sections_are_the_registrys_and_can_be_given(tmp_path: Path):
+    assert set(sections()) == {k.section for k in REGISTRY.values() if k.section}
+    path = tmp_path / "invariants.toml"
+    path.write_text('[[unique]]\ntable = "t"\ncolumns = ["c"]\n')
+    only_unique = {"unique": sections()["unique"]}
+    assert [u.id for u in load(path, only_unique).section("unique")] == ["t.c"]
+    with pytest.raises(ConfigError, match="unknown key 'unique'"):
+        load(path, {})
+    seen: list[object] = []
+    load(path, {"unique": Section(lambda raw, where: seen.append(raw) or [])})
+    assert seen == [[{"table": "t", "columns": ["c"]}]]
+    assert load_config(path).section("unique")[0].columns == ["c"]
+
+
+def test_a_config_entry_whose_verify_module_is_gone_is_a_usage_error(tmp_path: Path):
+    """Entries of a kind that nothing would check: the run refuses to start (exit 4) and
+    the reports say why, never a partial run without a cause."""
+    import shutil
+
+    copy = tmp_path / "suite"
+    shutil.copytree(ROOT / "verify", copy / "verify")
+    for name in ("conftest.py", "pytest.ini"):
+        shutil.copy(ROOT / name, copy / name)
+    (copy / "verify" / "test_data_integrity.py").unlink()
+    reports = tmp_path / "reports"
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", str(copy / "verify"), "--config",
+         str(ROOT / "verify" / "invariants.toml"), "--reports-dir", str(reports), "-p",
+         "no:randomly", "-p", "no:xdist"],
+        cwd=copy, capture_output=True, text=True, timeout=300)
+    said = "verify/test_data_integrity.py does not exist, so 1 test_custom_sql check(s)"
+    assert done.returncode == 4, done.stdout + done.stderr
+    assert said in done.stderr
+    assert said in (reports / "summary.md").read_text()
