@@ -39,6 +39,12 @@ class CouldNotCheck(Exception):
         self.blocked_by = blocked_by
 
 
+def first_line(exc: BaseException) -> str:
+    """An exception's message in one line (its type's name when it has none)."""
+    text = str(exc).strip() or type(exc).__name__
+    return text.splitlines()[0]
+
+
 @dataclass(frozen=True)
 class Evidence:
     """A table of what the check found: capped rows with the exact total beside them."""

@@ -63,7 +63,9 @@ class ProbeColumn:
 
 
 @dataclass(frozen=True)
-class Rule:
+class CheckRule:
+    """One CHECK constraint of the probed table: what a probe row must break alone."""
+
     name: str
     expression: str
     columns: tuple[str, ...]
@@ -75,7 +77,7 @@ class Probe(TableRead):
 
     constraint: str
     columns: tuple[ProbeColumn, ...]
-    rules: tuple[Rule, ...]
+    rules: tuple[CheckRule, ...]
     values: tuple[tuple[str, Any], ...] = ()
     """Configured ``probe_values``: used instead of derived values."""
     violation: tuple[tuple[str, Any], ...] = ()
@@ -89,7 +91,7 @@ class Probe(TableRead):
         return (self.schema, self.table)
 
     @property
-    def rule(self) -> Rule:
+    def rule(self) -> CheckRule:
         return next(r for r in self.rules if r.name == self.constraint)
 
     @property
@@ -147,7 +149,7 @@ def plan(catalog: Catalog, schema: str, table: str, constraint: str,
                     c.identity, c.generated, _enum_labels(labels, c.base_type),
                     c.name in fresh or bool(c.identity), references.get(c.name))
         for c in catalog.of_table("columns", schema, table))
-    rules = tuple(Rule(k.name, check_expression(k.definition or ""), k.columns)
+    rules = tuple(CheckRule(k.name, check_expression(k.definition or ""), k.columns)
                   for k in constraints if k.type == "c" and k.definition)
     tables = [(schema, table), *((r.schema, r.name) for r in catalog.descendants(schema, table))]
     user_code = any(

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from checks.catalog.model import KINDS, Catalog, Session, from_row
 from checks.outcome import CouldNotCheck
+from checks.targets.base import LOCK_TIMEOUT
 
 if TYPE_CHECKING:
     from checks.targets.base import Target
@@ -23,7 +24,6 @@ if TYPE_CHECKING:
 __all__ = ["Catalog", "Session", "capture", "capture_statement", "identify", "load_file",
            "replay_state", "save_file", "sql"]
 
-LOCK_NOT_AVAILABLE = "55P03"
 SNAPSHOT_FORMAT = "ops-verify-catalog/2"
 
 
@@ -68,7 +68,7 @@ def capture(target: Target) -> Catalog:
             row = target.query(capture_statement()).one()
             break
         except CouldNotCheck as exc:
-            if getattr(exc, "sqlstate", None) != LOCK_NOT_AVAILABLE or attempt == 2:
+            if getattr(exc, "sqlstate", None) != LOCK_TIMEOUT or attempt == 2:
                 raise CouldNotCheck(f"the catalog could not be read: {exc}") from None
     session = row["session"]
     if isinstance(session, str):

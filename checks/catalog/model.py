@@ -166,7 +166,9 @@ class Policy:
 
 
 @dataclass(frozen=True)
-class Sequence:
+class SequenceDef:
+    """A sequence (not ``collections.abc.Sequence``): its type, bounds and owner."""
+
     schema: str
     name: str
     type: str
@@ -212,7 +214,7 @@ class Extension:
 
 KINDS: dict[str, type] = {
     "relations": Relation, "columns": Column, "constraints": Constraint, "indexes": Index,
-    "triggers": Trigger, "rules": Rule, "policies": Policy, "sequences": Sequence,
+    "triggers": Trigger, "rules": Rule, "policies": Policy, "sequences": SequenceDef,
     "functions": Function, "types": Type, "extensions": Extension,
 }
 """Each kind's ``.sql`` file (``<kind>.sql``) and the class its rows become."""
@@ -248,7 +250,7 @@ class Catalog:
     triggers: tuple[Trigger, ...] = ()
     rules: tuple[Rule, ...] = ()
     policies: tuple[Policy, ...] = ()
-    sequences: tuple[Sequence, ...] = ()
+    sequences: tuple[SequenceDef, ...] = ()
     functions: tuple[Function, ...] = ()
     types: tuple[Type, ...] = ()
     extensions: tuple[Extension, ...] = ()
@@ -320,6 +322,6 @@ class Catalog:
             found += children
             parents = {f"{r.schema}.{r.name}" for r in children}
 
-    def sequences_of(self, schema: str, table: str) -> list[Sequence]:
+    def sequences_of(self, schema: str, table: str) -> list[SequenceDef]:
         prefix = f"{schema}.{table}."
         return [s for s in self.sequences if s.owned_by and s.owned_by.startswith(prefix)]

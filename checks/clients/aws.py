@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import os
 import threading
+from collections.abc import Callable, Collection
 from typing import Any
 
 from checks.config import ConfigError
-from checks.outcome import CouldNotCheck
+from checks.outcome import CouldNotCheck, first_line
 
 RETRIED_CALLS = 3
 """Attempts for ordinary (idempotent, read-only) calls, in botocore's standard mode."""
@@ -112,6 +113,25 @@ def _env_region() -> str | None:
     return os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or None
 
 
-def first_line(exc: BaseException) -> str:
-    text = str(exc).strip() or type(exc).__name__
-    return text.splitlines()[0]
+def error_of(exc: Exception) -> tuple[str, str]:
+    """A botocore ``ClientError``'s code and message (each "" when AWS gave none)."""
+    error = getattr(exc, "response", {}).get("Error", {})
+    return error.get("Code", ""), error.get("Message", "")
+
+
+def call(action: Callable[[], Any], what: str, *, not_found: Collection[str] = ()) -> Any:
+    """``action()``'s answer; a refused or failed call is a CouldNotCheck naming ``what``
+    with AWS's code and message. An error code in ``not_found`` is an answer instead:
+    ``{"error": code, "message": message}`` (a missing resource is a finding, not an
+    error)."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    try:
+        return action()
+    except ClientError as exc:
+        code, message = error_of(exc)
+        if code in not_found:
+            return {"error": code, "message": message}
+        raise CouldNotCheck(f"{what}: {code} {message or exc}".strip()) from None
+    except BotoCoreError as exc:
+        raise CouldNotCheck(f"{what}: {first_line(exc)}") from None

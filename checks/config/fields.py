@@ -7,7 +7,6 @@ values out of range.
 
 from __future__ import annotations
 
-import dataclasses
 import re
 import types
 from dataclasses import MISSING, dataclass, fields, is_dataclass
@@ -154,7 +153,3 @@ def reject_unknown(raw: dict[str, Any], known: set[str], where: str) -> None:
     if unknown:
         raise ConfigError(f"{where}: unknown key '{unknown[0]}' "
                           f"(known: {', '.join(sorted(known))})")
-
-
-def spec_fields(cls: type) -> list[dataclasses.Field[Any]]:
-    return [f for f in fields(cls) if f.init]

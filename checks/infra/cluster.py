@@ -133,8 +133,8 @@ class Prepared:
     started with it has them at once (the embedded default's schema, its replay)."""
 
     key: str
-    build: Callable[[Cluster], None]
-    """Builds the databases on a running server; raising keeps nothing."""
+    create: Callable[[Cluster], None]
+    """Creates the databases on a running server; raising keeps nothing."""
 
 
 class Cluster:
@@ -248,7 +248,7 @@ class Cluster:
         def make(into: Path) -> None:
             builder = Cluster(self.bin_dir, self.cache_dir, self.folder_in).start()
             try:
-                prepared.build(builder)
+                prepared.create(builder)
                 self._run_on(builder, "stop", "-m", "fast")
                 _pack(builder.data_dir, into)
             finally:

@@ -10,8 +10,6 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
-import os
-import tempfile
 import threading
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -20,6 +18,7 @@ import psycopg
 
 from checks.catalog import Catalog, capture, load_file
 from checks.config import Settings
+from checks.infra.atomic import write_json
 from checks.infra.cluster import Engine, default_cache_dir
 from checks.infra.replay import Applied, apply_files
 from checks.infra.scratch import Servers
@@ -129,11 +128,7 @@ class Expected:
                     "applied": [asdict(a) for a in result.applied],
                     "catalog": result.catalog.to_json()}
         with contextlib.suppress(OSError):  # a read-only cache only costs the next run time
-            self._cache_dir.mkdir(parents=True, exist_ok=True)
-            handle, temp = tempfile.mkstemp(dir=self._cache_dir, suffix=".tmp")
-            with os.fdopen(handle, "w", encoding="utf-8") as f:
-                json.dump(document, f)
-            os.replace(temp, self._cache_dir / f"{self._key(engine)}.json")
+            write_json(self._cache_dir / f"{self._key(engine)}.json", document)
 
     def _load_snapshot(self) -> Catalog:
         if self._snapshot_catalog is None:

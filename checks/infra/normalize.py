@@ -13,9 +13,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
-import os
 import re
-import tempfile
 import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -24,6 +22,7 @@ import psycopg
 from psycopg import sql
 
 from checks.catalog.expressions import check_expression
+from checks.infra.atomic import write_json
 from checks.outcome import CouldNotCheck
 
 MAX_ROUNDS = 5
@@ -130,9 +129,5 @@ class Normalizer:
             self._conns.clear()
             if self._dirty and self._cache is not None:
                 with contextlib.suppress(OSError):
-                    self._cache_file.parent.mkdir(parents=True, exist_ok=True)
-                    handle, temp = tempfile.mkstemp(dir=self._cache_file.parent, suffix=".tmp")
-                    with os.fdopen(handle, "w", encoding="utf-8") as f:
-                        json.dump(self._cache, f)
-                    os.replace(temp, self._cache_file)
+                    write_json(self._cache_file, self._cache)
                 self._dirty = False

@@ -13,6 +13,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from checks.clients.aws import call
 from checks.config import Common, ConfigError, Duration, duration_ms
 from checks.kinds.base import Facts, Kind
 from checks.need import Env, Need
@@ -97,18 +98,8 @@ def tally_text(found: dict[str, Any]) -> str | int:
 
 
 def call_aws(action: Any, what: str) -> dict[str, Any]:
-    from botocore.exceptions import BotoCoreError, ClientError
-
-    try:
-        return action()
-    except ClientError as exc:
-        error = exc.response.get("Error", {})
-        if error.get("Code") in NOT_FOUND:
-            return {"error": error.get("Code"), "message": error.get("Message", "")}
-        raise CouldNotCheck(f"{what}: {error.get('Code', '')} {error.get('Message', exc)}"
-                            .strip()) from None
-    except BotoCoreError as exc:
-        raise CouldNotCheck(f"{what}: {str(exc).splitlines()[0]}") from None
+    """The answer of one AWS read; a missing resource is an answer (``{"error": ...}``)."""
+    return call(action, what, not_found=NOT_FOUND)
 
 
 def pages(call: Any, what: str, token: str = "NextToken", **request: Any) -> list[dict[str, Any]]:

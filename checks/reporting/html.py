@@ -6,6 +6,7 @@ import html
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from checks.redact import MASK
 from checks.reporting.history import Past
 from checks.reporting.model import (
     MARKS,
@@ -21,7 +22,6 @@ from checks.reporting.model import (
     verdict,
 )
 
-MASK = "***"
 CSS = """
 table.verify-areas, table.verify-evidence, table.verify-problems { border-collapse: collapse;
   margin: 6px 0 12px; }
@@ -82,7 +82,7 @@ def verdict_html(run: Run, results: Sequence[CheckResult], scrub: Callable[[str]
         parts.append(f"<h3>Retried in the settle window</h3><ul>{items}</ul>")
     parts.append(areas_table(results))
     if len(history) > 1:
-        parts.append(strip_html(history))
+        parts.append(history_strip_html(history))
     if environment:
         rows = "".join(f"<tr><td>{_h(k, scrub)}</td><td>{_h(v, scrub)}</td></tr>"
                        for k, v in environment.items())
@@ -91,7 +91,7 @@ def verdict_html(run: Run, results: Sequence[CheckResult], scrub: Callable[[str]
     return "".join(parts)
 
 
-def strip_html(history: Sequence[Past]) -> str:
+def history_strip_html(history: Sequence[Past]) -> str:
     """Each area's outcome over the last runs (oldest left), and each heartbeat's age as
     a small chart against its limit: a flapping check is visible at a glance."""
     areas_seen = sorted({a for p in history for a in p.areas}, key=area_rank)

@@ -10,12 +10,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from checks.config.model import OFF_IN_ENVIRONMENT
+from checks.kinds.base import AREAS
 
 MARKS = {"passed": "PASS", "failed": "FAIL", "error": "ERROR", "skipped": "SKIP",
          "accepted": "ACCEPTED", "warned": "WARN", "info": "INFO"}
-AREAS = ("release", "migrations", "drift", "constraints", "data integrity", "heartbeat",
-         "pipeline")
-"""Areas in reading order (each ``verify/`` module is one)."""
 ORDER = ("failed", "error", "warned", "accepted", "skipped", "info", "passed")
 """Outcomes in the order reports list them: failures first, then errors."""
 

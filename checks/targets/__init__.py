@@ -9,7 +9,7 @@ embedded default. An option or variable given empty is a usage error, never the 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from checks.config import Config, ConfigError
@@ -108,7 +108,7 @@ def _from_option(option: str, value: str, config: Config, environ: Mapping[str, 
         spec = _lambda(value, "--via-lambda", aws, region)
     else:
         spec = _environment(value, config, environ, read_only, aws)
-    return _replace(spec, ignored=ignored)
+    return replace(spec, ignored=ignored)
 
 
 def _dsn(dsn: str, chosen_by: str, environ: Mapping[str, str], read_only: bool,
@@ -157,13 +157,7 @@ def _labelled(specs: list[TargetSpec]) -> list[TargetSpec]:
     labels = [s.env_name or s.name for s in specs]
     if len(set(labels)) != len(labels):
         raise ConfigError(f"the same target is given twice: {labels}")
-    return [_replace(s, label=label) for s, label in zip(specs, labels, strict=True)]
-
-
-def _replace(spec: TargetSpec, **changes: object) -> TargetSpec:
-    from dataclasses import replace
-
-    return replace(spec, **changes)  # type: ignore[arg-type]
+    return [replace(s, label=label) for s, label in zip(specs, labels, strict=True)]
 
 
 def pg_bin(value: str | None) -> Path | None:

@@ -15,6 +15,7 @@ Statement = str | sql.Composable
 Params = Sequence[Any] | Mapping[str, Any] | None
 
 LOCK_TIMEOUT = "55P03"
+"""lock_not_available: ``lock_timeout`` ran out (or NOWAIT found the lock taken)."""
 STATEMENT_TIMEOUT = "57014"
 RLS_WOULD_APPLY = "42501"
 """insufficient_privilege: also what ``row_security = off`` raises when a policy applies."""
@@ -125,8 +126,3 @@ def pins_statement(settings: Settings, *, local: bool, read_only: bool = False
         sql.SQL("pg_catalog.set_config({}, {}, {})").format(
             sql.Literal(name), sql.Literal(value), sql.Literal(local))
         for name, value in pins.items()))
-
-
-def first_line(exc: BaseException) -> str:
-    text = str(exc).strip() or type(exc).__name__
-    return text.splitlines()[0]

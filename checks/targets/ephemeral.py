@@ -65,13 +65,13 @@ def _prepared(migrations: list[MigrationFile]) -> Prepared:
     for m in migrations:
         digest.update(m.path.name.encode() + b"\0" + m.path.read_bytes() + b"\0")
 
-    def build(cluster: Cluster) -> None:
+    def create_databases(cluster: Cluster) -> None:
         build_database(cluster, DATABASE, migrations, [])
         with psycopg.connect(cluster.conninfo(), autocommit=True) as conn:
             conn.execute(sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(
                 sql.Identifier(REPLAY_DATABASE), sql.Identifier(DATABASE)))
 
-    return Prepared(digest.hexdigest()[:16], build)
+    return Prepared(digest.hexdigest()[:16], create_databases)
 
 
 def _apply_fixture(conninfo: str, script: Path) -> None:

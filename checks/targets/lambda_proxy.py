@@ -23,17 +23,19 @@ from typing import Any
 
 from psycopg import sql
 
-from checks.clients.aws import AwsClients
+from checks.clients.aws import AwsClients, error_of
 from checks.config import Settings, duration_ms
-from checks.outcome import CouldNotCheck
+from checks.outcome import CouldNotCheck, first_line
 from checks.targets import LAMBDA_REASON as PROBE_BLOCK
 from checks.targets.base import (
+    LOCK_TIMEOUT,
+    RLS_WOULD_APPLY,
+    STATEMENT_TIMEOUT,
     Params,
     ProbeBatch,
     QueryError,
     Rows,
     Statement,
-    first_line,
     pins_statement,
 )
 
@@ -125,11 +127,10 @@ class LambdaTarget:
             return self._client.invoke(FunctionName=self._function,
                                        InvocationType="RequestResponse", Payload=payload)
         except ClientError as exc:
-            error = exc.response.get("Error", {})
+            code, message = error_of(exc)
             status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
             raise CouldNotCheck(f"{self._function}: the Invoke API answered HTTP {status} "
-                                f"{error.get('Code', '')}: {error.get('Message', '')}".rstrip(": ")
-                                ) from None
+                                f"{code}: {message}".rstrip(": ")) from None
         except ReadTimeoutError:
             self._break(f"{self._function}: no answer within {self._read_timeout:g}s (the "
                         "function may still be running the query); later queries not sent")
@@ -209,10 +210,10 @@ def _rows(function: str, body: dict[str, Any]) -> Rows:
 
 
 _SQLSTATE_HINTS = {
-    "canceling statement due to lock timeout": "55P03",
-    "canceling statement due to statement timeout": "57014",
-    "query would be affected by row-level security": "42501",
-    "permission denied": "42501",
+    "canceling statement due to lock timeout": LOCK_TIMEOUT,
+    "canceling statement due to statement timeout": STATEMENT_TIMEOUT,
+    "query would be affected by row-level security": RLS_WOULD_APPLY,
+    "permission denied": RLS_WOULD_APPLY,
 }
 
 

@@ -21,7 +21,7 @@ from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from checks.config import ConfigError, Settings, duration_ms
-from checks.outcome import CouldNotCheck
+from checks.outcome import CouldNotCheck, first_line
 from checks.targets.base import (
     Params,
     ProbeBatch,
@@ -29,7 +29,6 @@ from checks.targets.base import (
     QueryError,
     Rows,
     Statement,
-    first_line,
     pins_statement,
 )
 

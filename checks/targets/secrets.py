@@ -10,7 +10,7 @@ from typing import Any
 
 from psycopg.conninfo import make_conninfo
 
-from checks.clients.aws import AwsClients, first_line
+from checks.clients.aws import AwsClients, call
 from checks.outcome import CouldNotCheck
 
 PARAMETERS = (("host", "db_host"), ("port", "db_port"), ("dbname", "db_name"))
@@ -25,11 +25,11 @@ def dsn(ssm_prefix: str | None, secret: str, clients: AwsClients,
         ssm = clients.client("ssm")
         for key, name in PARAMETERS:
             parameter = f"{ssm_prefix.rstrip('/')}/{name}"
-            found = _call(lambda p=parameter: ssm.get_parameter(Name=p, WithDecryption=True),
-                          f"SSM parameter {parameter}")
+            found = call(lambda p=parameter: ssm.get_parameter(Name=p, WithDecryption=True),
+                         f"cannot read SSM parameter {parameter}")
             values[key] = found["Parameter"]["Value"]
-    answer = _call(lambda: clients.client("secretsmanager").get_secret_value(SecretId=secret),
-                   f"secret {secret}")
+    answer = call(lambda: clients.client("secretsmanager").get_secret_value(SecretId=secret),
+                  f"cannot read secret {secret}")
     try:
         document = json.loads(answer["SecretString"])
     except (KeyError, ValueError):
@@ -47,16 +47,3 @@ def dsn(ssm_prefix: str | None, secret: str, clients: AwsClients,
                             f"keep them in secret {secret}")
     return make_conninfo(**{k: str(v) for k, v in values.items()},
                          user=str(document["username"]), password=str(document["password"]))
-
-
-def _call(action: Callable[[], Any], what: str) -> Any:
-    from botocore.exceptions import BotoCoreError, ClientError
-
-    try:
-        return action()
-    except ClientError as exc:
-        error = exc.response.get("Error", {})
-        raise CouldNotCheck(f"cannot read {what}: {error.get('Code', '')} "
-                            f"{error.get('Message', '')}".rstrip()) from None
-    except BotoCoreError as exc:
-        raise CouldNotCheck(f"cannot read {what}: {first_line(exc)}") from None
