@@ -1,0 +1,160 @@
+"""``[[row_counts]]``: a table's rows in scope lie within bounds; the count comes from the
+table's one scan, shared with its other aggregates."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from checks.catalog import Catalog
+from checks.catalog.model import Relation
+from checks.config import ConfigError, Settings
+from checks.gather import Aggregate, Scalar, gather
+from checks.kinds import load_config
+from checks.kinds.base import Facts
+from checks.kinds.row_counts import RowCount, needs, within_bounds
+from checks.need import Env
+from checks.outcome import Status
+from checks.targets.base import Rows
+
+OPEN = "status = 'open'"
+
+
+def _table(name: str) -> Relation:
+    return Relation(oid=1, schema="public", name=name, kind="r", persistence="p",
+                    rls_enabled=False, rls_forced=False, options=(), definition=None,
+                    partition_key=None, partition_bound=None, parents=(), extension=None,
+                    locked=False)
+
+
+def _facts(results: dict[Any, Any], *tables: str) -> Facts:
+    return Facts(Settings(), datetime(2026, 3, 2, tzinfo=UTC), inputs=None,  # type: ignore[arg-type]
+                 _catalog=Catalog(None, relations=tuple(_table(t) for t in tables)),
+                 results=results)
+
+
+def _judged(spec: RowCount, count: int) -> Any:
+    facts = _facts({}, spec.table)
+    [need] = needs(spec, facts)
+    facts.results[need] = Scalar(count, need.alone())
+    return within_bounds(spec, facts)
+
+
+# ---------------------------------------------------------------- the judge, on plain objects
+@pytest.mark.parametrize(("bounds", "count", "status", "said"), [
+    ({"max": 5}, 5, Status.PASSED, "5 row(s) in active_positions where status = 'open', at "
+                                   "most 5"),
+    ({"max": 5}, 6, Status.FAILED, "6 row(s) in active_positions where status = 'open': "
+                                   "expected at most 5"),
+    ({"min": 1}, 0, Status.FAILED, "0 row(s) in active_positions where status = 'open': "
+                                   "expected at least 1"),
+    ({"min": 1, "max": 1}, 1, Status.PASSED, "exactly 1"),
+    ({"min": 1, "max": 1}, 2, Status.FAILED, "expected exactly 1"),
+    ({"min": 2, "max": 4}, 1, Status.FAILED, "expected at least 2 and at most 4"),
+    ({"min": 0}, 0, Status.PASSED, "at least 0"),
+])
+def test_the_count_is_judged_against_its_bounds(bounds, count, status, said):
+    outcome = _judged(RowCount(name="open", table="active_positions", where=OPEN, **bounds),
+                      count)
+    assert outcome.status is status
+    assert said in outcome.message
+    assert dict(outcome.figures) == {"rows": count}
+    assert outcome.sql == ("SELECT count(*) FILTER (WHERE (status = 'open'\n)) FROM "
+                           '"public"."active_positions"',)
+
+
+def test_a_failure_names_what_the_bound_is_for():
+    spec = RowCount(name="open", table="t", max=0, description="the risk limit")
+    assert _judged(spec, 1).message == "1 row(s) in t: expected at most 0 (the risk limit)"
+
+
+def test_a_missing_table_fails_and_needs_nothing():
+    spec = RowCount(name="gone", table="no_such_table", min=1)
+    facts = _facts({}, "active_positions")
+    assert needs(spec, facts) == []
+    outcome = within_bounds(spec, facts)
+    assert outcome.status is Status.FAILED
+    assert outcome.message == "table public.no_such_table does not exist"
+
+
+@pytest.mark.parametrize(("entry", "problem"), [
+    ("", "give min, max or both"),
+    ("min = 3\nmax = 2", "min 3 is above max 2"),
+    ("max = -1", "-1 is out of range (must be at least 0)"),
+    ("max = 1.5", "expected an integer"),
+    ("max = true", "expected an integer"),
+    ("max = 1\nlimit = 2", "unknown key 'limit'"),
+])
+def test_bad_bounds_are_one_line_config_errors(tmp_path: Path, entry, problem):
+    path = tmp_path / "invariants.toml"
+    path.write_text(f'[[row_counts]]\nname = "n"\ntable = "t"\n{entry}\n')
+    with pytest.raises(ConfigError, match=problem.replace("(", r"\(").replace(")", r"\)")):
+        load_config(path)
+
+
+# ---------------------------------------------------------------- one scan per table
+class _Recording:
+    """A target that answers every aggregate with its position, and keeps what it was sent."""
+
+    kind = "dsn"
+    concurrency = 1
+
+    def __init__(self) -> None:
+        self.sent: list[str] = []
+
+    def query(self, statement: Any, params: Any = None) -> Rows:
+        text = statement.as_string(None)
+        self.sent.append(text)
+        return Rows(("n",), [tuple(range(text.count(" AS ")))])
+
+
+def test_the_count_shares_the_scan_of_the_tables_other_aggregates():
+    spec = RowCount(name="open", table="active_positions", where=OPEN, max=5)
+    facts = _facts({}, "active_positions", "position_history")
+    [count] = needs(spec, facts)
+    violators = Aggregate("public", "active_positions", "count(*) FILTER (WHERE NOT (side "
+                                                        "IN ('long', 'short')))")
+    elsewhere = Aggregate("public", "position_history", "count(*)")
+    target = _Recording()
+    with ThreadPoolExecutor(1) as pool:
+        found = gather([count, violators, elsewhere], Env(Settings(), target=target), pool)
+    assert len(target.sent) == 2  # one statement per table
+    [both] = [s for s in target.sent if "active_positions" in s]
+    assert both.count("count(*)") == 2
+    assert (found[count].value, found[violators].value) == (0, 1)
+
+
+# ---------------------------------------------------------------- on a real server
+def test_more_open_positions_than_the_risk_limit_fail(verify, database):
+    run = verify("--dsn", database.dsn, "-k", "row_counts")
+    name = "test_row_counts[open_positions_within_the_risk_limit]"
+    assert run.outcomes() == {name: "passed"}
+    database.execute("INSERT INTO active_positions (ticker, instrument_type, side, quantity, "
+                     "entry_price) SELECT ticker, instrument_type, side, quantity, entry_price "
+                     "FROM active_positions LIMIT 2")
+    run = verify("--dsn", database.dsn, "-k", "row_counts")
+    assert run.returncode == 1
+    assert run.outcomes() == {name: "failed"}
+    assert run.message(name.removeprefix("test_row_counts")) == (
+        "6 row(s) in active_positions where status = 'open': expected at most 5 "
+        "(the dispatcher's max_open_positions)")
+    assert run.summary["checks"][0]["figures"] == {"rows": 6}
+
+
+def test_a_bad_scope_errors_alone_and_a_comment_cannot_swallow_the_statement(
+        verify, database, config_file):
+    config = config_file(
+        '[[row_counts]]\nname = "broken"\ntable = "active_positions"\nmax = 5\n'
+        'where = "no_such_column = 1"\n'
+        '[[row_counts]]\nname = "commented"\ntable = "active_positions"\nmin = 4\nmax = 4\n'
+        "where = \"status = 'open' -- the open ones\"\n"
+        '[[row_counts]]\nname = "all"\ntable = "active_positions"\nmin = 1\n')
+    run = verify("--dsn", database.dsn, "--config", str(config), "-k", "row_counts")
+    assert run.outcomes() == {"test_row_counts[broken]": "error",
+                              "test_row_counts[commented]": "passed",
+                              "test_row_counts[all]": "passed"}
+    assert "no_such_column" in run.message("[broken]")
