@@ -20,7 +20,8 @@ from typing import Any
 
 from psycopg import sql
 
-from checks.need import Env, Need, TableRead
+from checks.context import Context
+from checks.need import Need, TableRead
 from checks.outcome import CouldNotCheck
 from checks.targets.base import (
     LOCK_TIMEOUT,
@@ -32,15 +33,15 @@ from checks.targets.base import (
 TOTAL = "__ops_verify_total"
 
 
-def gather(needs: Iterable[Need], env: Env, pool: Executor) -> dict[Need, Any]:
+def gather(needs: Iterable[Need], ctx: Context, pool: Executor) -> dict[Need, Any]:
     """Every need's result, or the CouldNotCheck that stopped it."""
     batches: dict[Hashable, list[Need]] = defaultdict(list)
     for need in dict.fromkeys(needs):  # distinct, in order
         batches[(type(need), need.batch())].append(need)
     # The largest tables first: on a few cores, the longest scan must not start last.
-    ordered = sorted(batches.values(), key=lambda batch: -_pages(batch, env))
+    ordered = sorted(batches.values(), key=lambda batch: -_pages(batch, ctx))
     futures: dict[Future[dict[Need, Any]], list[Need]] = {
-        pool.submit(_run_batch, batch, env): batch for batch in ordered}
+        pool.submit(_run_batch, batch, ctx): batch for batch in ordered}
     results: dict[Need, Any] = {}
     try:
         wait(futures, return_when=FIRST_EXCEPTION)
@@ -49,22 +50,22 @@ def gather(needs: Iterable[Need], env: Env, pool: Executor) -> dict[Need, Any]:
     except BaseException:
         for future in futures:
             future.cancel()
-        if env.target is not None and hasattr(env.target, "cancel"):
-            env.target.cancel()
+        if ctx.target is not None and hasattr(ctx.target, "cancel"):
+            ctx.target.cancel()
         raise
     return results
 
 
-def _pages(batch: list[Need], env: Env) -> int:
+def _pages(batch: list[Need], ctx: Context) -> int:
     """The planner's size estimate of the largest table the batch reads (0: none)."""
-    sizes = [relation.pages for need in batch if isinstance(need, TableRead) and env.catalog
-             and (relation := env.catalog.relation(need.schema, need.table))]
+    sizes = [relation.pages for need in batch if isinstance(need, TableRead) and ctx.live
+             and (relation := ctx.live.relation(need.schema, need.table))]
     return max(sizes, default=0)
 
 
-def _run_batch(batch: list[Need], env: Env) -> dict[Need, Any]:
+def _run_batch(batch: list[Need], ctx: Context) -> dict[Need, Any]:
     try:
-        return type(batch[0]).run_batch(batch, env)
+        return type(batch[0]).run_batch(batch, ctx)
     except CouldNotCheck as exc:
         return dict.fromkeys(batch, exc)
     except Exception as exc:  # a bug must not pass for a result: each need errors
@@ -82,11 +83,11 @@ def table_name(schema: str, table: str) -> sql.Identifier:
     return sql.Identifier(schema, table)
 
 
-def explained(exc: CouldNotCheck, env: Env, schema: str, table: str) -> CouldNotCheck:
+def explained(exc: CouldNotCheck, ctx: Context, schema: str, table: str) -> CouldNotCheck:
     """A query error on a table, told the way an operator can act on it."""
     sqlstate = getattr(exc, "sqlstate", None)
     where = f"{schema}.{table}"
-    s = env.settings
+    s = ctx.settings
     if sqlstate == LOCK_TIMEOUT:
         return CouldNotCheck(f"{where} is locked by another session: gave up after "
                              f"lock_timeout {s.lock_timeout} ({exc})")
@@ -94,9 +95,9 @@ def explained(exc: CouldNotCheck, env: Env, schema: str, table: str) -> CouldNot
         return CouldNotCheck(f"reading {where} took longer than statement_timeout "
                              f"{s.statement_timeout} ({exc})")
     if sqlstate == RLS_WOULD_APPLY and "row-level security" in str(exc):
-        names = [p.name for p in env.catalog.of_table("policies", schema, table)] \
-            if env.catalog else []
-        user = env.catalog.session.user if env.catalog and env.catalog.session else "the role"
+        names = [p.name for p in ctx.live.of_table("policies", schema, table)] \
+            if ctx.live else []
+        user = ctx.live.session.user if ctx.live and ctx.live.session else "the role"
         return CouldNotCheck(
             f"row-level security on {where} would hide rows from {user} (policies: "
             f"{', '.join(names) or 'unknown'}): the check would not see every row; exempt "
@@ -136,8 +137,8 @@ class Aggregate(TableRead):
         return f"SELECT {self.expression} FROM {_qualified(self.schema, self.table)}"
 
     @classmethod
-    def run_batch(cls, needs: list[Aggregate], env: Env) -> dict[Any, Any]:
-        assert env.target is not None
+    def run_batch(cls, needs: list[Aggregate], ctx: Context) -> dict[Any, Any]:
+        assert ctx.target is not None
         first = needs[0]
         columns = sql.SQL(", ").join(sql.SQL("{} AS {}").format(sql.SQL(n.expression),
                                                                 sql.Identifier(f"a{i}"))
@@ -145,14 +146,14 @@ class Aggregate(TableRead):
         statement = sql.SQL("SELECT {} FROM {}").format(columns,
                                                         table_name(first.schema, first.table))
         try:
-            row = env.target.query(statement).rows[0]
+            row = ctx.target.query(statement).rows[0]
         except CouldNotCheck as exc:
             if len(needs) > 1 and _isolatable(exc):
                 results: dict[Any, Any] = {}
                 for need in needs:
-                    results.update(_run_batch([need], env))
+                    results.update(_run_batch([need], ctx))
                 return results
-            raise explained(exc, env, first.schema, first.table) from None
+            raise explained(exc, ctx, first.schema, first.table) from None
         return {n: Scalar(row[i], n.alone()) for i, n in enumerate(needs)}
 
 
@@ -164,8 +165,8 @@ class Newest(TableRead):
     column: str
     where: str | None = None
 
-    def run(self, env: Env) -> dict[str, Any]:
-        assert env.target is not None
+    def run(self, ctx: Context) -> dict[str, Any]:
+        assert ctx.target is not None
         scope = sql.SQL(" WHERE ({})").format(user_sql(self.where)) if self.where else sql.SQL("")
         table = table_name(self.schema, self.table)
         statement = sql.SQL(
@@ -175,10 +176,10 @@ class Newest(TableRead):
             "EXISTS (SELECT 1 FROM {table}{scope}) AS any_row FROM {table}{scope}"
         ).format(col=sql.Identifier(self.column), table=table, scope=scope)
         try:
-            row = env.target.query(statement).one()
+            row = ctx.target.query(statement).one()
         except CouldNotCheck as exc:
-            raise explained(exc, env, self.schema, self.table) from None
-        return {**row, "sql": env.target.render(statement)}
+            raise explained(exc, ctx, self.schema, self.table) from None
+        return {**row, "sql": ctx.target.render(statement)}
 
 
 @dataclass(frozen=True)
@@ -192,17 +193,17 @@ class Duplicates(TableRead):
     """The primary key columns, to name the rows; empty: the rows are not named."""
     limit: int
 
-    def run(self, env: Env) -> dict[str, Any]:
-        assert env.target is not None
+    def run(self, ctx: Context) -> dict[str, Any]:
+        assert ctx.target is not None
         statement = self._statement()
         try:
-            rows = env.target.query(statement).rows
+            rows = ctx.target.query(statement).rows
         except CouldNotCheck as exc:
-            raise explained(exc, env, self.schema, self.table) from None
+            raise explained(exc, ctx, self.schema, self.table) from None
         scanned, dup_keys, dup_rows = rows[0][:3]  # the grand total's row comes first
         sample = [{"key": tuple(r[5:]), "n": r[3], "row_ids": r[4]} for r in rows[1:]]
         return {"scanned": scanned, "dup_keys": dup_keys, "dup_rows": dup_rows,
-                "sample": sample, "sql": [env.target.render(statement)]}
+                "sample": sample, "sql": [ctx.target.render(statement)]}
 
     def _statement(self) -> sql.Composable:
         """Rows (scanned, dup_keys, dup_rows, n, row_ids, *key): the grand total's, then
@@ -260,12 +261,12 @@ class SelectRows(Need):
     text: str
     limit: int
 
-    def run(self, env: Env) -> dict[str, Any]:
-        assert env.target is not None
+    def run(self, ctx: Context) -> dict[str, Any]:
+        assert ctx.target is not None
         statement = sql.SQL("SELECT q.*, count(*) OVER () AS {} FROM ({}) AS q LIMIT {}").format(
             sql.Identifier(TOTAL), user_sql(self.text),
             sql.Literal(self.limit))
-        rows = env.target.query(statement)
+        rows = ctx.target.query(statement)
         total = rows.rows[0][-1] if rows.rows else 0
         return {"columns": rows.columns[:-1], "rows": [r[:-1] for r in rows.rows],
                 "total": int(total)}
@@ -304,15 +305,15 @@ class ArbiterPlan(TableRead):
             table_name(self.schema, self.table), names, nulls,
             sql.SQL(", ").join(map(sql.Identifier, self.columns)), scope)
 
-    def run(self, env: Env) -> dict[str, Any]:
-        assert env.target is not None
+    def run(self, ctx: Context) -> dict[str, Any]:
+        assert ctx.target is not None
         explain = sql.SQL("EXPLAIN (FORMAT JSON) {}").format(self.statement())
-        shown = env.target.render(explain)
+        shown = ctx.target.render(explain)
         found = {"arbiters": None, "refusal": None, "not_asked": None, "sql": shown}
-        if env.target.kind == "lambda":
+        if ctx.target.kind == "lambda":
             return {**found, "not_asked": "the db-query Lambda runs only SELECT"}
         try:
-            plan = env.target.query(explain).rows[0][0]
+            plan = ctx.target.query(explain).rows[0][0]
         except QueryError as exc:
             state = getattr(exc, "sqlstate", None)
             if state == NO_ARBITER or _REFUSED_BY_RULES in str(exc):
@@ -320,7 +321,7 @@ class ArbiterPlan(TableRead):
             if state in _NOT_ASKED:
                 return {**found, "not_asked": f"PostgreSQL would not plan it for this session: "
                                               f"{exc} (SQLSTATE {state})"}
-            raise explained(exc, env, self.schema, self.table) from None
+            raise explained(exc, ctx, self.schema, self.table) from None
         if isinstance(plan, str):
             plan = json.loads(plan)
         top = plan[0]["Plan"]
@@ -337,8 +338,8 @@ class LedgerRows(TableRead):
     version_column: str
     applied_at_column: str | None
 
-    def run(self, env: Env) -> dict[str, Any]:
-        assert env.target is not None
+    def run(self, ctx: Context) -> dict[str, Any]:
+        assert ctx.target is not None
         version = sql.Identifier(self.version_column)
         applied = (sql.Identifier(self.applied_at_column) if self.applied_at_column
                    else sql.SQL("NULL"))
@@ -346,10 +347,10 @@ class LedgerRows(TableRead):
                             "ORDER BY {a}, {v}").format(v=version, a=applied,
                                                         t=table_name(self.schema, self.table))
         try:
-            rows = env.target.query(statement).rows
+            rows = ctx.target.query(statement).rows
         except CouldNotCheck as exc:
-            raise explained(exc, env, self.schema, self.table) from None
-        return {"rows": [(str(v), a) for v, a in rows], "sql": env.target.render(statement)}
+            raise explained(exc, ctx, self.schema, self.table) from None
+        return {"rows": [(str(v), a) for v, a in rows], "sql": ctx.target.render(statement)}
 
 
 @dataclass(frozen=True)
@@ -360,9 +361,9 @@ class Normalized(Need):
     columns: tuple[tuple[str, str, bool], ...]
     expression: str
 
-    def run(self, env: Env) -> str:
-        assert env.normalizer is not None
-        return env.normalizer.check(self.columns, self.expression)
+    def run(self, ctx: Context) -> str:
+        assert ctx.normalizer is not None
+        return ctx.normalizer.check(self.columns, self.expression)
 
 
 @dataclass(frozen=True)
@@ -371,9 +372,9 @@ class Replay(Need):
 
     reads = "scratch"
 
-    def run(self, env: Env) -> Any:
-        assert env.expected is not None
-        return env.expected.replayed()
+    def run(self, ctx: Context) -> Any:
+        assert ctx.inputs.expected is not None
+        return ctx.inputs.expected.replayed()
 
 
 def _qualified(schema: str, table: str) -> str:

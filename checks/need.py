@@ -1,23 +1,20 @@
-"""What a check needs gathered, and what needs run against.
+"""What a check needs gathered, and what its judge is given back.
 
-A need is hashable: equal needs of different checks are gathered once.
+A need is hashable: equal needs of different checks are gathered once. A kind names its
+needs (``{"rows": SelectRows(...)}``); its judge receives :class:`Found`, what was gathered
+for those names, so it never rebuilds a need to look its result up.
 """
 
 from __future__ import annotations
 
-from collections.abc import Hashable
-from dataclasses import dataclass
-from datetime import datetime
+from collections.abc import Hashable, Iterator, Mapping
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from checks.config import Settings
+from checks.outcome import CouldNotCheck
 
 if TYPE_CHECKING:
-    from checks.catalog import Catalog
-    from checks.clients.aws import AwsClients
-    from checks.infra.expected import Expected
-    from checks.infra.normalize import Normalizer
-    from checks.targets.base import Target
+    from checks.context import Context
 
 
 class Need:
@@ -31,10 +28,10 @@ class Need:
         return self
 
     @classmethod
-    def run_batch(cls, needs: list[Any], env: Env) -> dict[Any, Any]:
-        return {need: need.run(env) for need in needs}
+    def run_batch(cls, needs: list[Any], ctx: Context) -> dict[Any, Any]:
+        return {need: need.run(ctx) for need in needs}
 
-    def run(self, env: Env) -> Any:
+    def run(self, ctx: Context) -> Any:
         raise NotImplementedError
 
 
@@ -46,14 +43,32 @@ class TableRead(Need):
     table: str
 
 
-@dataclass
-class Env:
-    """What needs run against."""
+_MISSING = object()
 
-    settings: Settings
-    target: Target | None = None
-    catalog: Catalog | None = None
-    normalizer: Normalizer | None = None
-    expected: Expected | None = None
-    aws: AwsClients | None = None
-    now: datetime | None = None
+
+@dataclass(frozen=True)
+class Found(Mapping[str, Any]):
+    """What was gathered for one check's named needs: ``found["rows"]`` is the result of
+    the need named ``rows``, or raises the CouldNotCheck that stopped it; ``needs`` are
+    the needs themselves (their parameters, e.g. a log search's window)."""
+
+    needs: Mapping[str, Need] = field(default_factory=dict)
+    results: Mapping[Need, Any] = field(default_factory=dict)
+
+    def __getitem__(self, name: str) -> Any:
+        need = self.needs.get(name)
+        found = _MISSING if need is None else self.results.get(need, _MISSING)
+        if found is _MISSING:
+            raise CouldNotCheck(f"not gathered: {name}")
+        if isinstance(found, CouldNotCheck):
+            raise found
+        return found
+
+    def __contains__(self, name: object) -> bool:
+        return name in self.needs
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.needs)
+
+    def __len__(self) -> int:
+        return len(self.needs)

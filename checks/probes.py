@@ -26,7 +26,8 @@ from psycopg import sql
 
 from checks.catalog import Catalog
 from checks.catalog.expressions import check_expression
-from checks.need import Env, TableRead
+from checks.context import Context
+from checks.need import TableRead
 from checks.outcome import CouldNotCheck
 from checks.redact import MASK
 from checks.targets.base import ProbeResult
@@ -103,9 +104,9 @@ class Probe(TableRead):
                 and not generated & set(self.rule.columns))
 
     @classmethod
-    def run_batch(cls, needs: list[Probe], env: Env) -> dict[Any, Any]:
-        assert env.target is not None
-        picks, base = _derive(needs, env)
+    def run_batch(cls, needs: list[Probe], ctx: Context) -> dict[Any, Any]:
+        assert ctx.target is not None
+        picks, base = _derive(needs, ctx)
         reports: dict[Probe, Any] = {}
         inserts = []
         for need in needs:
@@ -114,14 +115,14 @@ class Probe(TableRead):
                 reports[need] = found
                 continue
             inserts.append((need, *_insert(need, base, found)))
-        batch = env.target.probe([(s, p) for _, s, _, p in inserts], needs[0].sequences,
+        batch = ctx.target.probe([(s, p) for _, s, _, p in inserts], needs[0].sequences,
                                  watch_all=needs[0].user_code)
-        hidden = set(env.settings.sensitive_columns)  # the base row is a real one
+        hidden = set(ctx.settings.sensitive_columns)  # the base row is a real one
         for (need, statement, names, params), result in zip(inserts, batch.results,
                                                             strict=True):
             shown = [MASK if name in hidden else value for name, value in zip(names, params,
                                                                                strict=True)]
-            reports[need] = ProbeReport(env.target.render(statement, shown), result,
+            reports[need] = ProbeReport(ctx.target.render(statement, shown), result,
                                         tuple(batch.advanced_sequences))
         return reports
 
@@ -174,21 +175,21 @@ def _enum_labels(labels: dict[str, tuple[str, ...]], type_name: str) -> tuple[st
 
 
 # ---------------------------------------------------------------- derivation
-def _derive(needs: list[Probe], env: Env) -> tuple[dict[Probe, Any], dict[str, Any]]:
+def _derive(needs: list[Probe], ctx: Context) -> tuple[dict[Probe, Any], dict[str, Any]]:
     """A base row and each probe's violating values, in one read-only query; for an empty
     table whose synthesized row breaks another rule, a second query searches the other
     required columns' values too."""
     columns = [c for c in needs[0].columns if not c.generated]
-    base, refs, results = _search(needs, columns, env, widen=False)
+    base, refs, results = _search(needs, columns, ctx, widen=False)
     stuck = [n for n in needs if isinstance(results[n], CouldNotCheck) and n.searchable]
     if stuck and not base:
-        results.update(_search(stuck, columns, env, widen=True)[2])
+        results.update(_search(stuck, columns, ctx, widen=True)[2])
     return results, {**refs, **base}
 
 
-def _search(needs: list[Probe], columns: list[ProbeColumn], env: Env, widen: bool
+def _search(needs: list[Probe], columns: list[ProbeColumn], ctx: Context, widen: bool
             ) -> tuple[dict[str, Any], dict[str, Any], dict[Probe, Any]]:
-    assert env.target is not None
+    assert ctx.target is not None
     first = needs[0]
     table = sql.Identifier(first.schema, first.table)
     satisfied = sql.SQL(" AND ").join(
@@ -227,7 +228,7 @@ def _search(needs: list[Probe], columns: list[ProbeColumn], env: Env, widen: boo
     ).format(base=base, refs=refs,
              picks=sql.SQL("").join(sql.SQL(", ({})").format(p) for p in picks))
     try:
-        row = env.target.query(statement).rows[0]
+        row = ctx.target.query(statement).rows[0]
     except CouldNotCheck as exc:
         raise CouldNotCheck(f"cannot derive probe rows for {first.schema}.{first.table}: "
                             f"{exc}") from None

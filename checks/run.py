@@ -20,12 +20,13 @@ from checks.catalog.model import Session
 from checks.clients.aws import AwsClients
 from checks.config import Settings, duration_ms
 from checks.config.model import Off
+from checks.context import Context, Inputs
 from checks.gather import gather, unexpected
 from checks.infra.cluster import Engine, default_cache_dir, find_engine
 from checks.infra.normalize import Normalizer
 from checks.infra.scratch import Servers
-from checks.kinds.aws import OFF_REASON
-from checks.kinds.base import Env, Facts, Inputs, Kind, Need, Unavailable
+from checks.kinds.base import Kind, Needs, Unavailable
+from checks.need import Found, Need
 from checks.outcome import CouldNotCheck, Outcome, Status, error, skipped
 from checks.replica import STANDBY_REASON, Replica, read_role
 from checks.settle import Settling
@@ -122,6 +123,9 @@ def open_target(spec: TargetSpec, resources: Resources) -> Target:
 
 
 _SAMPLED = (Status.PASSED, Status.FAILED, Status.ERROR)
+AWS_OFF = ("AWS checks are off: use --aws (on by default with --via-lambda and for "
+           "environments with AWS settings)")
+"""Why a kind that reads AWS is skipped on a target whose AWS checks are off."""
 
 
 def _proxy_timeout(settings: Settings) -> float | None:
@@ -145,7 +149,10 @@ class TargetRun:
 
     def run(self, checks: Iterable[Check]) -> dict[Check, Outcome]:
         checks = list(checks)
-        now = datetime.now(UTC)
+        resources = self.resources
+        ctx = Context(resources.settings, resources.inputs, datetime.now(UTC),
+                      target_name=self.spec.name, probe_block=self.spec.probe_block,
+                      aws=resources.aws(self.spec) if self.spec.aws else None)
         outcomes: dict[Check, Outcome] = {}
         live: list[Check] = []
         for check in checks:
@@ -154,35 +161,39 @@ class TargetRun:
                                           blocked_by=check.spec.blocked_by)
             elif isinstance(check.spec, Off):
                 outcomes[check] = skipped(check.spec.reason)
-            elif (schedule := getattr(check.spec, "active", None)) and not schedule.active_at(now):
+            elif ((schedule := getattr(check.spec, "active", None))
+                  and not schedule.active_at(ctx.now)):
                 outcomes[check] = skipped(f"outside its active window ({schedule.describe()})")
+            elif "aws" in check.kind.reads and ctx.aws is None:
+                outcomes[check] = skipped(AWS_OFF)
             else:
                 live.append(check)
-        facts = Facts(self.resources.settings, now, self.resources.inputs,
-                      target_name=self.spec.name, probe_block=self.spec.probe_block,
-                      aws_off=None if self.spec.aws else OFF_REASON)
-        env = Env(self.resources.settings, now=now, expected=self.resources.inputs.expected,
-                  aws=self.resources.aws(self.spec) if self.spec.aws else None)
-        workers = (self.target.concurrency if self.target else self.resources.settings.concurrency)
+        workers = self.target.concurrency if self.target else resources.settings.concurrency
         with ThreadPoolExecutor(max_workers=workers + 2, thread_name_prefix="verify") as pool:
             early = [c for c in live if not c.kind.reads_target]
-            wanted = self._needs(early, facts, outcomes)
+            wanted = self._needs(early, ctx, outcomes)
             db = [c for c in live if c.kind.reads_target]
             if db:
-                self._open(db, facts, env, outcomes)
-                wanted += self._needs([c for c in db if c not in outcomes], facts, outcomes)
-            if any(n.reads == "scratch" for n in wanted):
-                env.normalizer = self.resources.normalizer
-            facts.results = gather(wanted, env, pool)
+                self._open(db, ctx, outcomes)
+                wanted |= self._needs([c for c in db if c not in outcomes], ctx, outcomes)
+            results = self._gather(wanted, ctx, pool)
             for check in live:
                 if check not in outcomes:
-                    outcomes[check] = _judged(check, facts)
-            if self.resources.settle_s > 0:
-                self._settle([c for c in live if c.kind.converging], outcomes, facts, env, pool)
+                    outcomes[check] = _judged(check, ctx, Found(wanted[check], results))
+            if resources.settle_s > 0:
+                self._settle([c for c in live if c.kind.converging], outcomes, ctx, pool)
         return {c: outcomes[c] for c in checks}
 
-    def _settle(self, converging: list[Check], outcomes: dict[Check, Outcome], facts: Facts,
-                env: Env, pool: ThreadPoolExecutor) -> None:
+    def _gather(self, wanted: dict[Check, Needs], ctx: Context, pool: ThreadPoolExecutor
+                ) -> dict[Need, Any]:
+        """Every need of every check, each distinct need once."""
+        needs = [need for named in wanted.values() for need in named.values()]
+        if any(n.reads == "scratch" for n in needs):
+            ctx.normalizer = self.resources.normalizer
+        return gather(needs, ctx, pool)
+
+    def _settle(self, converging: list[Check], outcomes: dict[Check, Outcome], ctx: Context,
+                pool: ThreadPoolExecutor) -> None:
         """Sample the checks of a converging state (rollouts, heartbeats) with backoff until
         each passed on consecutive samples (one good sample of a flapping value is not
         settled) or the window ends; each keeps how many attempts it took and when its
@@ -200,11 +211,13 @@ class TargetRun:
         while (pending := settling.pending(sampled)) and (left := deadline - time.monotonic()) > 0:
             time.sleep(min(delay, left))
             delay = min(delay * 2, 15.0)
-            facts.now = env.now = datetime.now(UTC)
+            ctx.now = datetime.now(UTC)
             retried: dict[Check, Outcome] = {}
-            facts.results.update(gather(self._needs(pending, facts, retried), env, pool))
+            wanted = self._needs(pending, ctx, retried)
+            results = self._gather(wanted, ctx, pool)
             for check in pending:
-                outcomes[check] = retried.get(check) or _judged(check, facts)
+                outcomes[check] = retried.get(check) or _judged(
+                    check, ctx, Found(wanted[check], results))
                 settling.record(check, outcomes[check].status is Status.PASSED,
                                 time.monotonic() - start, outcomes[check].progress)
         for check in sampled:
@@ -219,13 +232,12 @@ class TargetRun:
                 outcomes[check] = replace(outcomes[check], attempts=samples.attempts,
                                           first_passed_s=samples.first_passed_s)
 
-    def _open(self, db: list[Check], facts: Facts, env: Env,
-              outcomes: dict[Check, Outcome]) -> None:
+    def _open(self, db: list[Check], ctx: Context, outcomes: dict[Check, Outcome]) -> None:
         """Open the target and capture its catalog; a failure is every db check's cause."""
         try:
             if self.target is None:
                 self.target = open_target(self.spec, self.resources)
-            env.target = self.target
+            ctx.target = self.target
             if any("catalog" in c.kind.reads for c in db):
                 self.catalog = capture(self.target)
                 session = self.catalog.session
@@ -233,11 +245,10 @@ class TargetRun:
             else:
                 session = identify(self.target)
             self._check_identity(session)
-            self._check_replica(session, facts)
-            if self.catalog is not None:
-                facts._catalog = env.catalog = self.catalog
+            self._check_replica(session, ctx)
+            ctx.live = self.catalog
             if any("expected" in c.kind.reads for c in db):
-                facts._expected, facts.expected_version = self._expected()
+                ctx.expected_schema, ctx.expected_version = self._expected()
         except Exception as exc:  # CouldNotCheck, or a bug: either way the one cause
             cause = exc if isinstance(exc, CouldNotCheck) else unexpected(exc)
             self.unusable = True
@@ -261,18 +272,18 @@ class TargetRun:
                     "this machine's clock: a cached or replayed answer, or a clock that is "
                     "off; nothing it says can be taken as current")
 
-    def _check_replica(self, session: Session | None, facts: Facts) -> None:
+    def _check_replica(self, session: Session | None, ctx: Context) -> None:
         """A standby is named as one, cannot take probes, and must show the present: with
         replay paused, beyond ``max_replica_lag`` or with a lag nobody can know, every
         database check errors with that cause."""
         if session is None or self.target is None:
             return
         max_lag_s = duration_ms(self.resources.settings.max_replica_lag) / 1000
-        self.replica = facts.replica = read_role(self.target, session, max_lag_s,
+        self.replica = ctx.replica = read_role(self.target, session, max_lag_s,
                                                  self.spec.name)
         self.facts_shown["Role"] = self.replica.describe()
         if self.replica.standby:
-            facts.probe_block = self.target.probe_block = STANDBY_REASON
+            ctx.probe_block = self.target.probe_block = STANDBY_REASON
         if self.replica.problem:
             raise CouldNotCheck(self.replica.problem)
 
@@ -295,12 +306,13 @@ class TargetRun:
         except CouldNotCheck as exc:
             return exc, ""
 
-    def _needs(self, checks: list[Check], facts: Facts,
-               outcomes: dict[Check, Outcome]) -> list[Need]:
-        wanted: list[Need] = []
+    def _needs(self, checks: list[Check], ctx: Context,
+               outcomes: dict[Check, Outcome]) -> dict[Check, Needs]:
+        """Each check's named needs; a check whose needs cannot be named errors here."""
+        wanted: dict[Check, Needs] = {}
         for check in checks:
             try:
-                wanted += check.kind.needs(check.spec, facts)
+                wanted[check] = dict(check.kind.needs(check.spec, ctx))
             except CouldNotCheck as exc:
                 outcomes[check] = error(exc)
             except Exception as exc:  # a bug in one kind must not stop the others
@@ -313,9 +325,9 @@ class TargetRun:
             self.target = None
 
 
-def _judged(check: Check, facts: Facts) -> Outcome:
+def _judged(check: Check, ctx: Context, found: Found) -> Outcome:
     try:
-        outcome = check.kind.judge(check.spec, facts)
+        outcome = check.kind.judge(check.spec, ctx, found)
     except CouldNotCheck as exc:
         outcome = error(exc)
     except Exception as exc:  # a bug in a check must not pass for a verdict

@@ -22,11 +22,11 @@ import pytest
 from checks import manifest
 from checks.clients.aws import AwsClients
 from checks.config import Config, ConfigError, duration_ms
+from checks.context import Inputs
 from checks.infra.cluster import Engine
 from checks.infra.expected import Expected
 from checks.infra.scratch import Servers
 from checks.kinds import REGISTRY, load_config
-from checks.kinds.base import Inputs
 from checks.migrations import discover
 from checks.redact import Redactor
 from checks.reporting import attach, metrics

@@ -8,26 +8,14 @@ from typing import Any
 
 import pytest
 
-from checks.config import Settings
 from checks.kinds import REGISTRY
-from checks.kinds.alarms import Alarms, alarm_not_firing
-from checks.kinds.alarms import _need as alarm_need
-from checks.kinds.aws import EcsDescribe, LogHeartbeat, _one_service, log_heartbeat
-from checks.kinds.aws import _windows as heartbeat_windows
-from checks.kinds.base import Facts
-from checks.kinds.lambda_errors import LambdaErrors, lambda_errors
-from checks.kinds.lambda_errors import _needs as lambda_needs
-from checks.kinds.log_errors import LogErrors, log_errors
-from checks.kinds.log_errors import _window as error_window
-from checks.kinds.schedules import Schedules, schedule_enabled
-from checks.kinds.schedules import _need as schedule_need
+from checks.kinds.alarms import ALARM_NOT_FIRING, Alarms
+from checks.kinds.aws import LOGS, EcsDescribe, LogHeartbeat, _one_service
+from checks.kinds.lambda_errors import LAMBDA_ERRORS, LambdaErrors
+from checks.kinds.log_errors import LOG_ERRORS, LogErrors
+from checks.kinds.schedules import SCHEDULE_ENABLED, Schedules
 from checks.outcome import CouldNotCheck, Status
-
-NOW = datetime(2026, 3, 2, 15, 30, 20, tzinfo=UTC)
-
-
-def _facts(results: dict[Any, Any]) -> Facts:
-    return Facts(Settings(), NOW, inputs=None, results=results)  # type: ignore[arg-type]
+from tests.judging import NOW, context, judged
 
 
 def _events(count: int, *, complete: bool) -> dict[str, Any]:
@@ -46,20 +34,17 @@ def test_converging_kinds_are_the_states_a_deploy_converges_to():
 
 def test_an_error_search_cut_at_the_page_cap_fails_only_with_too_many_already():
     spec = LogErrors(name="d", log_group="/g", max_count=5)
-    many = log_errors(spec, _facts({error_window(spec, _facts({})): _events(1_000_000,
-                                                                            complete=False)}))
+    many = judged(LOG_ERRORS, spec, errors=_events(1_000_000, complete=False))
     assert many.status is Status.FAILED
     assert "at least 1000000 line(s)" in many.message
-    few = _facts({error_window(spec, _facts({})): _events(3, complete=False)})
     with pytest.raises(CouldNotCheck, match="no end after 100 pages"):
-        log_errors(spec, few)
+        judged(LOG_ERRORS, spec, errors=_events(3, complete=False))
 
 
 def test_a_heartbeat_search_cut_at_the_page_cap_with_nothing_found_is_an_error():
     spec = LogHeartbeat(name="h", pattern='"poll"')
-    window, _ = heartbeat_windows(spec, _facts({}))
     with pytest.raises(CouldNotCheck, match="no end after 100 pages"):
-        log_heartbeat(spec, _facts({window: _events(0, complete=False)}))
+        judged(LOGS, spec, heartbeat=_events(0, complete=False))
 
 
 @pytest.mark.parametrize(("item", "verdict"), [
@@ -72,7 +57,7 @@ def test_a_heartbeat_search_cut_at_the_page_cap_with_nothing_found_is_an_error()
 def test_what_makes_a_schedule_not_fire(item, verdict):
     spec = Schedules(name="s", rule_prefix="ops-")
     found = {"found": [{"name": "ops-x", "expression": "rate(1 minute)", **item}]}
-    outcome = schedule_enabled(spec, _facts({schedule_need(spec): found}))
+    outcome = judged(SCHEDULE_ENABLED, spec, schedules=found)
     if verdict is None:
         assert outcome.status is Status.PASSED, outcome.message
     else:
@@ -84,7 +69,7 @@ def test_an_alarm_state_nobody_documents_is_not_ok():
     spec = Alarms(name="a", prefix="ops-")
     found = [{"name": "ops-a", "type": "metric", "state": "PENDING", "since": "", "reason": "",
               "actions": True}]
-    outcome = alarm_not_firing(spec, _facts({alarm_need(spec): found}))
+    outcome = judged(ALARM_NOT_FIRING, spec, alarms=found)
     assert outcome.status is Status.FAILED
     assert "ops-a (PENDING)" in outcome.message
 
@@ -93,7 +78,7 @@ def test_a_named_alarm_is_matched_by_its_whole_name():
     spec = Alarms(name="a", alarm="ops-pipeline-lag")
     found = [{"name": "ops-pipeline-lag-2", "type": "metric", "state": "OK", "since": "",
               "reason": "", "actions": True}]
-    outcome = alarm_not_firing(spec, _facts({alarm_need(spec): found}))
+    outcome = judged(ALARM_NOT_FIRING, spec, alarms=found)
     assert outcome.status is Status.FAILED
     assert "does not exist" in outcome.message
 
@@ -125,13 +110,12 @@ def _metrics(errors: list[float], invocations: list[float]) -> dict[str, Any]:
      "invoked 3 time(s)"),
 ])
 def test_lambda_errors_and_invocations(spec, metrics, status, says):
-    function, sums = lambda_needs(spec, _facts({}))
-    outcome = lambda_errors(spec, _facts({function: {"FunctionName": "f"}, sums: metrics}))
+    outcome = judged(LAMBDA_ERRORS, spec, function={"FunctionName": "f"}, metrics=metrics)
     assert outcome.status is status
     assert says in outcome.message
 
 
 def test_the_lambda_window_is_whole_minutes_around_it():
-    _, sums = lambda_needs(LambdaErrors(name="f", window="1h"), _facts({}))
+    sums = LAMBDA_ERRORS.needs(LambdaErrors(name="f", window="1h"), context())["metrics"]
     assert sums.start == datetime(2026, 3, 2, 14, 30, tzinfo=UTC)
     assert sums.end == datetime(2026, 3, 2, 15, 31, tzinfo=UTC)

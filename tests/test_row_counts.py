@@ -4,22 +4,20 @@ table's one scan, shared with its other aggregates."""
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 
 from checks.catalog import Catalog
 from checks.catalog.model import Relation
-from checks.config import ConfigError, Settings
+from checks.config import ConfigError
 from checks.gather import Aggregate, Scalar, gather
 from checks.kinds import load_config
-from checks.kinds.base import Facts
-from checks.kinds.row_counts import RowCount, needs, within_bounds
-from checks.need import Env
-from checks.outcome import Status
+from checks.kinds.row_counts import ROW_COUNTS, RowCount
+from checks.outcome import Outcome, Status
 from checks.targets.base import Rows
+from tests.judging import context, judged
 
 OPEN = "status = 'open'"
 
@@ -31,17 +29,14 @@ def _table(name: str) -> Relation:
                     locked=False)
 
 
-def _facts(results: dict[Any, Any], *tables: str) -> Facts:
-    return Facts(Settings(), datetime(2026, 3, 2, tzinfo=UTC), inputs=None,  # type: ignore[arg-type]
-                 _catalog=Catalog(None, relations=tuple(_table(t) for t in tables)),
-                 results=results)
+def _catalog(*tables: str) -> Catalog:
+    return Catalog(None, relations=tuple(_table(t) for t in tables))
 
 
-def _judged(spec: RowCount, count: int) -> Any:
-    facts = _facts({}, spec.table)
-    [need] = needs(spec, facts)
-    facts.results[need] = Scalar(count, need.alone())
-    return within_bounds(spec, facts)
+def _judged(spec: RowCount, count: int) -> Outcome:
+    ctx = context(_catalog(spec.table))
+    need = cast(Aggregate, ROW_COUNTS.needs(spec, ctx)["count"])
+    return judged(ROW_COUNTS, spec, ctx, count=Scalar(count, need.alone()))
 
 
 # ---------------------------------------------------------------- the judge, on plain objects
@@ -74,9 +69,9 @@ def test_a_failure_names_what_the_bound_is_for():
 
 def test_a_missing_table_fails_and_needs_nothing():
     spec = RowCount(name="gone", table="no_such_table", min=1)
-    facts = _facts({}, "active_positions")
-    assert needs(spec, facts) == []
-    outcome = within_bounds(spec, facts)
+    ctx = context(_catalog("active_positions"))
+    assert ROW_COUNTS.needs(spec, ctx) == {}
+    outcome = judged(ROW_COUNTS, spec, ctx)
     assert outcome.status is Status.FAILED
     assert outcome.message == "table public.no_such_table does not exist"
 
@@ -114,14 +109,15 @@ class _Recording:
 
 def test_the_count_shares_the_scan_of_the_tables_other_aggregates():
     spec = RowCount(name="open", table="active_positions", where=OPEN, max=5)
-    facts = _facts({}, "active_positions", "position_history")
-    [count] = needs(spec, facts)
+    ctx = context(_catalog("active_positions", "position_history"))
+    count = ROW_COUNTS.needs(spec, ctx)["count"]
     violators = Aggregate("public", "active_positions", "count(*) FILTER (WHERE NOT (side "
                                                         "IN ('long', 'short')))")
     elsewhere = Aggregate("public", "position_history", "count(*)")
     target = _Recording()
+    ctx.target = target  # type: ignore[assignment]
     with ThreadPoolExecutor(1) as pool:
-        found = gather([count, violators, elsewhere], Env(Settings(), target=target), pool)
+        found = gather([count, violators, elsewhere], ctx, pool)
     assert len(target.sent) == 2  # one statement per table
     [both] = [s for s in target.sent if "active_positions" in s]
     assert both.count("count(*)") == 2

@@ -17,12 +17,13 @@ from psycopg import sql
 
 from checks.catalog import capture
 from checks.catalog.arbiters import conjuncts, create_statement, implied_by
-from checks.config import ConfigError, Settings, build
+from checks.config import ConfigError, Settings, from_table
+from checks.context import Context
 from checks.gather import gather
 from checks.infra.cluster import Cluster
 from checks.infra.normalize import Normalizer
-from checks.kinds.base import Env, Facts
-from checks.kinds.upserts import Upsert, _plan, has_arbiter, needs
+from checks.kinds.upserts import Upsert, has_arbiter, needs
+from checks.need import Found
 from checks.outcome import CouldNotCheck, Status
 from checks.targets.postgres import PostgresTarget
 from tests.conftest import PG15, locked
@@ -150,17 +151,16 @@ def _judged(conninfo: str, normalizer: Normalizer, upsert: Upsert, *, catalog_on
     settings = Settings()
     target = PostgresTarget(conninfo, settings)
     try:
-        catalog = capture(target)
-        facts = Facts(settings, datetime.now(UTC), None, _catalog=catalog)  # type: ignore[arg-type]
-        env = Env(settings, target=target, catalog=catalog, normalizer=normalizer)
+        ctx = Context(settings, None, datetime.now(UTC), target=target,  # type: ignore[arg-type]
+                      normalizer=normalizer, live=capture(target))
+        named = needs(upsert, ctx)
         with ThreadPoolExecutor(2) as pool:
-            facts.results = gather(needs(upsert, facts), env, pool)
+            results = gather(named.values(), ctx, pool)
         if catalog_only:
-            facts.results[_plan(upsert, catalog)] = {
-                "arbiters": None, "refusal": None, "not_asked": "as through the Lambda",
-                "sql": ""}
+            results[named["plan"]] = {"arbiters": None, "refusal": None,
+                                      "not_asked": "as through the Lambda", "sql": ""}
         try:
-            return has_arbiter(upsert, facts)
+            return has_arbiter(upsert, ctx, Found(named, results))
         except CouldNotCheck as exc:
             return exc
     finally:
@@ -257,7 +257,7 @@ def test_the_fix_is_an_index_built_without_blocking_writers():
 ])
 def test_bad_entries_are_config_errors(entry, message):
     with pytest.raises(ConfigError, match=message):
-        build(Upsert, entry, "upserts[0]")
+        from_table(Upsert, entry, "upserts[0]")
 
 
 # ---------------------------------------------------------------- the real system

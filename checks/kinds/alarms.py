@@ -15,9 +15,8 @@ from typing import Any
 
 from checks.config import Common, one_of
 from checks.kinds.aws import pages
-from checks.kinds.base import Facts, Kind
-from checks.need import Env, Need
-from checks.outcome import Evidence, Outcome, failed, passed, skipped
+from checks.kinds.base import Context, Found, Kind, Need, Needs
+from checks.outcome import Evidence, Outcome, failed, passed
 
 STATES = ("OK", "ALARM", "INSUFFICIENT_DATA")
 
@@ -53,9 +52,9 @@ class AlarmStates(Need):
     params: str
     """describe_alarms' parameters as JSON (so that the need is hashable)."""
 
-    def run(self, env: Env) -> list[dict[str, Any]]:
-        assert env.aws is not None
-        cloudwatch = env.aws.client("cloudwatch")
+    def run(self, ctx: Context) -> list[dict[str, Any]]:
+        assert ctx.aws is not None
+        cloudwatch = ctx.aws.client("cloudwatch")
         found = []
         for page in pages(cloudwatch.describe_alarms, "describe_alarms",
                           AlarmTypes=["MetricAlarm", "CompositeAlarm"],
@@ -69,21 +68,15 @@ class AlarmStates(Need):
         return found
 
 
-def _need(s: Alarms) -> AlarmStates:
+def needs(s: Alarms, ctx: Context) -> Needs:
     params = {"AlarmNames": [s.alarm]} if s.alarm else {"AlarmNamePrefix": s.prefix}
-    return AlarmStates(json.dumps(params))
+    return {"alarms": AlarmStates(json.dumps(params))}
 
 
-def needs(s: Alarms, facts: Facts) -> list[Need]:
-    return [] if facts.aws_off else [_need(s)]
-
-
-def alarm_not_firing(s: Alarms, facts: Facts) -> Outcome:
+def alarm_not_firing(s: Alarms, ctx: Context, gathered: Found) -> Outcome:
     """Passed when every alarm the entry names exists and is OK (or INSUFFICIENT_DATA when
     that is allowed): converging, so ``--settle`` waits for an alarm a deploy tripped."""
-    if facts.aws_off:
-        return skipped(facts.aws_off)
-    found = facts[_need(s)]
+    found = gathered["alarms"]
     if s.alarm:
         found = [a for a in found if a["name"] == s.alarm]
         if not found:

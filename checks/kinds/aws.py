@@ -11,13 +11,13 @@ from __future__ import annotations
 import heapq
 import json
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from checks.clients.aws import call
 from checks.config import Common, ConfigError, Duration, duration_ms
-from checks.kinds.base import Facts, Kind
-from checks.need import Env, Need
-from checks.outcome import CouldNotCheck, Evidence, Outcome, failed, human, passed, skipped
+from checks.kinds.base import Context, Found, Kind, Needs
+from checks.need import Need
+from checks.outcome import CouldNotCheck, Evidence, Outcome, failed, human, passed
 
 OFF_REASON = ("AWS checks are off: use --aws (on by default with --via-lambda and for "
               "environments with AWS settings)")
@@ -38,9 +38,9 @@ class AwsCall(Need):
     params: str
     """The call's parameters as JSON (so that the need is hashable)."""
 
-    def run(self, env: Env) -> dict[str, Any]:
-        assert env.aws is not None
-        client = env.aws.client(self.service)
+    def run(self, ctx: Context) -> dict[str, Any]:
+        assert ctx.aws is not None
+        client = ctx.aws.client(self.service)
         return call_aws(lambda: getattr(client, self.operation)(**json.loads(self.params)),
                         f"{self.service} {self.operation}")
 
@@ -59,9 +59,9 @@ class LogWindow(Need):
     end_ms: int
     keep: int = 1
 
-    def run(self, env: Env) -> dict[str, Any]:
-        assert env.aws is not None
-        logs = env.aws.client("logs")
+    def run(self, ctx: Context) -> dict[str, Any]:
+        assert ctx.aws is not None
+        logs = ctx.aws.client("logs")
         request: dict[str, Any] = {"logGroupName": self.group, "startTime": self.start_ms,
                                    "endTime": self.end_ms}
         if self.pattern:
@@ -152,9 +152,9 @@ class EcsDescribe(Need):
         return self.cluster
 
     @classmethod
-    def run_batch(cls, needs: list[EcsDescribe], env: Env) -> dict[Any, Any]:
-        assert env.aws is not None
-        ecs = env.aws.client("ecs")
+    def run_batch(cls, needs: list[EcsDescribe], ctx: Context) -> dict[Any, Any]:
+        assert ctx.aws is not None
+        ecs = ctx.aws.client("ecs")
         cluster = needs[0].cluster
         results: dict[Any, Any] = {}
         for start in range(0, len(needs), ECS_BATCH):
@@ -187,21 +187,15 @@ def _one_service(answer: dict[str, Any], need: EcsDescribe) -> Any:
                          f"{need.cluster} answered neither the service nor a failure for it")
 
 
-def _describe(s: EcsService) -> EcsDescribe:
-    return EcsDescribe(s.cluster, s.service_name)
+def ecs_needs(s: EcsService, ctx: Context) -> Needs:
+    return {"service": EcsDescribe(s.cluster, s.service_name)}
 
 
-def ecs_needs(s: EcsService, facts: Facts) -> list[Need]:
-    return [] if facts.aws_off else [_describe(s)]
-
-
-def ecs_service_stable(s: EcsService, facts: Facts) -> Outcome:
+def ecs_service_stable(s: EcsService, ctx: Context, gathered: Found) -> Outcome:
     """Passed when the service is ACTIVE, runs as many tasks as desired (more than none),
     has one deployment whose rollout COMPLETED, and runs the expected task definition:
     what botocore's ``services_stable`` waiter means by stable, and more."""
-    if facts.aws_off:
-        return skipped(facts.aws_off)
-    answer = facts[_describe(s)]
+    answer = gathered["service"]
     if answer.get("error"):
         return failed(f"ECS cluster {s.cluster} does not exist ({answer['message']})")
     if "failure" in answer:
@@ -284,36 +278,31 @@ class LogHeartbeat(Common):
         return self.name
 
 
-def _windows(h: LogHeartbeat, facts: Facts) -> tuple[LogWindow, LogWindow | None]:
-    end = int(facts.now.timestamp() * 1000)
+def log_needs(h: LogHeartbeat, ctx: Context) -> Needs:
+    """The search for the healthy line over the last ``max_age``, and the one for
+    ``count_pattern`` over the same window (when given)."""
+    end = int(ctx.now.timestamp() * 1000)
     start = end - duration_ms(h.max_age)
-    main = LogWindow(h.log_group, h.pattern, start, end)
-    counted = LogWindow(h.log_group, _phrase(h.count_pattern), start, end) \
-        if h.count_pattern else None
-    return main, counted
+    searches = {"heartbeat": LogWindow(h.log_group, h.pattern, start, end)}
+    if h.count_pattern:
+        searches["counted"] = LogWindow(h.log_group, _phrase(h.count_pattern), start, end)
+    return searches
 
 
 def _phrase(text: str) -> str:
     return text if text.startswith(("\"", "{", "[", "?", "%")) else json.dumps(text)
 
 
-def log_needs(h: LogHeartbeat, facts: Facts) -> list[Need]:
-    return [] if facts.aws_off else [w for w in _windows(h, facts) if w]
-
-
-def log_heartbeat(h: LogHeartbeat, facts: Facts) -> Outcome:
+def log_heartbeat(h: LogHeartbeat, ctx: Context, gathered: Found) -> Outcome:
     """Passed when the log group has a matching event within ``max_age`` (the newest
     event found by a time-bounded search, not the lagging ``lastEventTimestamp``)."""
-    if facts.aws_off:
-        return skipped(facts.aws_off)
-    main, counted = _windows(h, facts)
-    found = facts[main]
+    found = gathered["heartbeat"]
     if found.get("error"):
         return failed(f"log group {h.log_group} does not exist")
     what = f"event matching {h.pattern!r}" if h.pattern else "event"
     extra = []
-    if counted is not None:
-        tally = facts[counted]
+    if "counted" in gathered:
+        tally = gathered["counted"]
         if not tally.get("error"):
             extra.append(Evidence(f"Events in the window matching {h.count_pattern!r}",
                                   ("count", "window"), [(tally_text(tally), h.max_age)]))
@@ -322,7 +311,8 @@ def log_heartbeat(h: LogHeartbeat, facts: Facts) -> Outcome:
         raise CouldNotCheck(f"{h.log_group}: no end after {MAX_PAGES} pages of events")
     if newest is None:
         return failed(f"no {what} in {h.log_group} within the last {h.max_age}", *extra)
-    age_s = max(0.0, (main.end_ms - newest["timestamp"]) / 1000)
+    window = cast(LogWindow, gathered.needs["heartbeat"])
+    age_s = max(0.0, (window.end_ms - newest["timestamp"]) / 1000)
     return passed(f"newest {what} in {h.log_group} is {human(age_s)} old (max {h.max_age}); "
                   f"{tally_text(found)} in the window",
                   Evidence("Newest event", ("stream", "age", "message"),

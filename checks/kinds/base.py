@@ -1,9 +1,10 @@
 """What a kind of check is: its spec, what it needs gathered, and a pure judge.
 
-A kind's ``needs(spec, facts)`` names the data it wants (catalog lookups are free: the
-catalog is captured once); the planner merges the needs of every selected check (one
-scan per table, one ledger read, ...) and runs them concurrently; ``judge(spec, facts)``
-then decides from what was gathered alone, so it can be tested without a server.
+A kind's ``needs(spec, ctx)`` names the data it wants (``{"rows": SelectRows(...)}``;
+catalog lookups are free: the catalog is captured once); the planner merges the needs of
+every selected check (one scan per table, one ledger read, ...) and runs them
+concurrently; ``judge(spec, ctx, found)`` then decides from what was gathered for those
+names alone, so it can be tested without a server.
 
 A kind is declared in one module of ``checks/kinds/`` (``NAME = Kind(...)``): its config
 section and spec, its needs and judge, its area and its pytest item (``test_<name>``,
@@ -13,22 +14,14 @@ makes its item from it.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from checks.config import Config, Section, Settings, from_table, typed
-from checks.need import Env, Need
-from checks.outcome import CouldNotCheck, Outcome
-
-if TYPE_CHECKING:
-    from checks.catalog import Catalog
-    from checks.infra.expected import Expected
-    from checks.manifest import Manifest
-    from checks.migrations import MigrationFile
-    from checks.replica import Replica
-
+from checks.config import Section, from_table, typed
+from checks.context import Context, Inputs
+from checks.need import Found, Need
+from checks.outcome import Outcome
 
 AREAS = ("release", "migrations", "drift", "constraints", "data integrity", "heartbeat",
          "pipeline")
@@ -41,68 +34,15 @@ def area_module(area: str) -> str:
     return "test_" + area.replace(" ", "_")
 
 
-@dataclass
-class Facts:
-    """What a judge sees: the catalog, gathered results, the run's inputs."""
-
-    settings: Settings
-    now: datetime
-    inputs: Inputs
-    target_name: str = ""
-    probe_block: str | None = None
-    aws_off: str | None = None
-    """Why AWS checks do not run (None when they do)."""
-    replica: Replica | None = None
-    """The target's role and, for a standby, its lag (None until the target answered)."""
-    _catalog: Catalog | CouldNotCheck | None = None
-    _expected: Catalog | CouldNotCheck | None = None
-    expected_version: str = ""
-    """The PostgreSQL version the expected schema was built on (or the snapshot's)."""
-    results: dict[Any, Any] = field(default_factory=dict)
-
-    @property
-    def catalog(self) -> Catalog:
-        """The target's live catalog."""
-        return _present(self._catalog, "the catalog was not captured")
-
-    @property
-    def expected(self) -> Catalog:
-        """The expected schema's catalog, for the target's major version when possible."""
-        return _present(self._expected, "the expected schema was not built")
-
-    def __getitem__(self, need: Need) -> Any:
-        found = self.results.get(need, _MISSING)
-        if found is _MISSING:
-            raise CouldNotCheck(f"not gathered: {need}")
-        if isinstance(found, CouldNotCheck):
-            raise found
-        return found
+Needs = Mapping[str, Need]
+"""A check's needs, by the names its judge looks them up by."""
+Judge = Callable[[Any, Context, Found], Outcome]
+"""``judge(spec, ctx, found)``: the outcome, from the spec, the context and what was
+gathered for its needs (pure: no I/O)."""
 
 
-_MISSING = object()
-
-
-def _present(found: Any, otherwise: str) -> Any:
-    if isinstance(found, CouldNotCheck):
-        raise found
-    if found is None:
-        raise CouldNotCheck(otherwise)
-    return found
-
-
-@dataclass
-class Inputs:
-    """The run's inputs besides the target: config, migration files, expected schema."""
-
-    config: Config
-    migrations: list[MigrationFile]
-    expected: Expected
-    manifest: Manifest | None = None
-    """The release manifest, when one was given (``--release-manifest``)."""
-
-
-def _no_needs(spec: Any, facts: Facts) -> Iterable[Need]:
-    return ()
+def no_needs(spec: Any, ctx: Context) -> Needs:
+    return {}
 
 
 @dataclass(frozen=True)
@@ -113,15 +53,16 @@ class Kind:
     """Its pytest item is ``test_<name>`` (public: ``-k``, reports and tickets name it)."""
     area: str
     """One of :data:`AREAS`."""
-    judge: Callable[[Any, Facts], Outcome]
-    needs: Callable[[Any, Facts], Iterable[Need]] = _no_needs
+    judge: Judge
+    needs: Callable[[Any, Context], Needs] = no_needs
     section: str | None = None
     """The config section its specs come from (several kinds may share one)."""
     spec: type | None = None
     items: Callable[[Inputs], list[Any]] | None = None
     """Specs that do not come from a config section (migrations, schema objects)."""
     reads: frozenset[str] = frozenset({"target", "catalog"})
-    """What it reads: ``target`` (the database), ``catalog``, ``aws``, ``files``."""
+    """What it reads: ``target`` (the database), ``catalog``, ``expected``, ``scratch``,
+    ``aws`` (its checks are skipped, with the reason, when AWS checks are off), ``files``."""
     converging: bool = False
     """Describes a state that converges after a deploy (retried under ``--settle``)."""
     parse_section: Callable[[Any, str], list[Any]] = field(default=None)  # type: ignore[assignment]
@@ -171,4 +112,5 @@ class Unavailable:
     blocked_by: str | None = None
 
 
-__all__ = ["AREAS", "Env", "Facts", "Inputs", "Kind", "Need", "Unavailable", "area_module"]
+__all__ = ["AREAS", "Context", "Found", "Inputs", "Judge", "Kind", "Need", "Needs",
+           "Unavailable", "area_module", "no_needs"]

@@ -11,10 +11,10 @@ from checks.catalog.expressions import check_expression
 from checks.catalog.model import Constraint
 from checks.config import Common, Identifier
 from checks.gather import Aggregate, Normalized
-from checks.kinds.base import Facts, Kind, Need
+from checks.kinds.base import Context, Found, Kind, Need, Needs
 from checks.migrations import creating
 from checks.outcome import CouldNotCheck, Evidence, Outcome, accepted, failed, passed, skipped
-from checks.probes import Probe, ProbeReport, plan
+from checks.probes import ProbeReport, plan
 
 
 @dataclass(frozen=True)
@@ -86,40 +86,38 @@ def _unproven(c: CheckConstraint, live: Constraint, catalog: Catalog) -> str | N
     return None
 
 
-def definition_needs(c: CheckConstraint, facts: Facts) -> list[Need]:
-    live = _found(c, facts.catalog)[1]
+def definition_needs(c: CheckConstraint, ctx: Context) -> Needs:
+    live = _found(c, ctx.catalog)[1]
     if live is None:
-        return []
-    columns = _columns(c, facts.catalog)
-    needs: list[Need] = [Normalized(columns, c.expression),
-                         Normalized(columns, check_expression(live.definition or ""))]
-    if live.enforced and _unproven(c, live, facts.catalog):
-        needs.append(_violators(c, live))
+        return {}
+    columns = _columns(c, ctx.catalog)
+    needs: dict[str, Need] = {
+        "expected": Normalized(columns, c.expression),
+        "found": Normalized(columns, check_expression(live.definition or ""))}
+    if live.enforced and _unproven(c, live, ctx.catalog):
+        needs["violating_rows"] = _violators(c, live)
     return needs
 
 
-def _recreate(c: CheckConstraint, facts: Facts, *, replace: bool) -> str:
+def _recreate(c: CheckConstraint, ctx: Context, *, replace: bool) -> str:
     """Where the rule comes from, and how to put it back without a long lock."""
     table = f"{c.schema}.{c.table}"
-    source = creating(facts.inputs.migrations, c.name)
+    source = creating(ctx.inputs.migrations, c.name)
     steps = (f"ALTER TABLE {table} DROP CONSTRAINT {c.name}; " if replace else "") + (
         f"ALTER TABLE {table} ADD CONSTRAINT {c.name} CHECK ({c.expression}) NOT VALID; "
         f"ALTER TABLE {table} VALIDATE CONSTRAINT {c.name}")
     return (f"{source.path.name} creates it; " if source else "") + f"re-create it: {steps}"
 
 
-def definition(c: CheckConstraint, facts: Facts) -> Outcome:
+def definition(c: CheckConstraint, ctx: Context, gathered: Found) -> Outcome:
     """Passed when the constraint exists under its name with the declared rule (both
     normalized by PostgreSQL to a fixed point), is enforced, and no row breaks it; a NOT
     VALID constraint that existing rows break fails unless ``allow_violating_rows``."""
-    missing, live = _found(c, facts.catalog)
+    missing, live = _found(c, ctx.catalog)
     if live is None:
         assert missing is not None
-        return missing.fixed_by(_recreate(c, facts, replace=False))
-    columns = _columns(c, facts.catalog)
-    live_expression = check_expression(live.definition or "")
-    expected = facts[Normalized(columns, c.expression)]
-    actual = facts[Normalized(columns, live_expression)]
+        return missing.fixed_by(_recreate(c, ctx, replace=False))
+    expected, actual = gathered["expected"], gathered["found"]
     compare = Evidence("Definition", ("", "as written", "normalized by PostgreSQL"), [
         ("expected", f"CHECK ({c.expression})", f"CHECK ({expected})"),
         ("found", live.definition, f"CHECK ({actual})"),
@@ -127,13 +125,13 @@ def definition(c: CheckConstraint, facts: Facts) -> Outcome:
     if expected != actual:
         return failed(f"{c.name} exists but says something else: expected CHECK "
                       f"({c.expression}), found {live.definition}", compare
-                      ).fixed_by(_recreate(c, facts, replace=True))
+                      ).fixed_by(_recreate(c, ctx, replace=True))
     if not live.enforced:
         return failed(f"{c.name} is NOT ENFORCED: PostgreSQL does not apply it", compare)
-    unproven = _unproven(c, live, facts.catalog)
+    unproven = _unproven(c, live, ctx.catalog)
     if unproven is None:
         return passed(f"{c.name} matches and is validated", compare)
-    count = facts[_violators(c, live)]
+    count = gathered["violating_rows"]
     rows = int(count.value)
     if rows == 0:
         return passed(f"{c.name} matches; {unproven}, and 0 existing rows violate it",
@@ -145,14 +143,14 @@ def definition(c: CheckConstraint, facts: Facts) -> Outcome:
     return failed(message, compare, sql=[count.sql])
 
 
-def _probe_block(c: CheckConstraint, facts: Facts) -> str | None:
+def _probe_block(c: CheckConstraint, ctx: Context) -> str | None:
     """Why this table is not probed, if it is not."""
-    if facts.probe_block:
-        return f"enforcement probe not run: {facts.probe_block}"
+    if ctx.probe_block:
+        return f"enforcement probe not run: {ctx.probe_block}"
     if not c.probe:
         return "not probed: probe = false in the config" + (f" ({c.description})"
                                                             if c.description else "")
-    catalog = facts.catalog
+    catalog = ctx.catalog
     # the probe's row may be routed to a partition: its triggers and checks run too
     tables = [(c.schema, c.table), *((r.schema, r.name)
                                      for r in catalog.descendants(c.schema, c.table))]
@@ -176,31 +174,27 @@ def _probe_block(c: CheckConstraint, facts: Facts) -> str | None:
     return None
 
 
-def _probe(c: CheckConstraint, facts: Facts) -> Probe:
-    return plan(facts.catalog, c.schema, c.table, c.name, c.probe_values, c.violation)
+def enforced_needs(c: CheckConstraint, ctx: Context) -> Needs:
+    if ctx.probe_block:
+        return {}
+    live = _found(c, ctx.catalog)[1]
+    if live is None or _probe_block(c, ctx):
+        return {}
+    return {"probe": plan(ctx.catalog, c.schema, c.table, c.name, c.probe_values, c.violation)}
 
 
-def enforced_needs(c: CheckConstraint, facts: Facts) -> list[Need]:
-    if facts.probe_block:
-        return []
-    live = _found(c, facts.catalog)[1]
-    if live is None or _probe_block(c, facts):
-        return []
-    return [_probe(c, facts)]
-
-
-def enforced(c: CheckConstraint, facts: Facts) -> Outcome:
+def enforced(c: CheckConstraint, ctx: Context, gathered: Found) -> Outcome:
     """Passed only when an INSERT that breaks just this rule is rejected with SQLSTATE
     23514 naming it; the probe is always rolled back and leaves no trace."""
-    if facts.probe_block:
-        return skipped(f"enforcement probe not run: {facts.probe_block}")
-    missing, live = _found(c, facts.catalog)
+    if ctx.probe_block:
+        return skipped(f"enforcement probe not run: {ctx.probe_block}")
+    missing, live = _found(c, ctx.catalog)
     if live is None:
         assert missing is not None
         return failed(missing.message + ": nothing enforces the rule", *missing.evidence)
-    if reason := _probe_block(c, facts):
+    if reason := _probe_block(c, ctx):
         return skipped(reason)
-    report: ProbeReport = facts[_probe(c, facts)]
+    report: ProbeReport = gathered["probe"]
     tried, result = [report.insert], report.result
     if report.advanced_sequences:
         raise CouldNotCheck(f"the probe advanced {', '.join(report.advanced_sequences)}: a "

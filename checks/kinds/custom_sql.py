@@ -12,7 +12,7 @@ import sqlparse
 
 from checks.config import Common, ConfigError, Identifier
 from checks.gather import SelectRows
-from checks.kinds.base import Facts, Kind, Need
+from checks.kinds.base import Context, Found, Kind, Needs
 from checks.outcome import Evidence, Outcome, failed, passed
 
 _SELECT = re.compile(r"\s*(select|with)\b", re.IGNORECASE)
@@ -36,17 +36,13 @@ class CustomSql(Common):
         return self.name
 
 
-def _need(c: CustomSql, facts: Facts) -> SelectRows:
-    return SelectRows(c.sql, facts.settings.sample_rows)
+def needs(c: CustomSql, ctx: Context) -> Needs:
+    return {"rows": SelectRows(c.sql, ctx.settings.sample_rows)}
 
 
-def needs(c: CustomSql, facts: Facts) -> list[Need]:
-    return [_need(c, facts)]
-
-
-def no_rows(c: CustomSql, facts: Facts) -> Outcome:
+def no_rows(c: CustomSql, ctx: Context, gathered: Found) -> Outcome:
     """Failed with the returned rows (capped, with the exact total) as evidence."""
-    found = facts[_need(c, facts)]
+    found = gathered["rows"]
     shown = [c.sql.strip()]
     about = f" ({c.description})" if c.description else ""
     evidence = Evidence(f"Rows returned by {c.name}", found["columns"], found["rows"],

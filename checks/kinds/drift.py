@@ -25,8 +25,7 @@ from checks.catalog.compare import (
     raw_text,
 )
 from checks.catalog.reprint import reprint
-from checks.kinds.base import Facts, Inputs, Kind, Unavailable
-from checks.need import Env, Need
+from checks.kinds.base import Context, Found, Inputs, Kind, Need, Needs, Unavailable
 from checks.outcome import CouldNotCheck, Evidence, Outcome, failed, passed, skipped
 
 SNAPSHOT_HINT = ("fix the migrations, or compare against a snapshot of a known-good "
@@ -62,10 +61,10 @@ class Reprinted(Need):
     text: str
     parents: tuple[str, ...] = ()
 
-    def run(self, env: Env) -> str | None:
-        assert env.expected is not None
+    def run(self, ctx: Context) -> str | None:
+        assert ctx.inputs.expected is not None
         try:
-            with psycopg.connect(env.expected.replay_database(), autocommit=True) as conn, \
+            with psycopg.connect(ctx.inputs.expected.replay_database(), autocommit=True) as conn, \
                     conn.transaction(force_rollback=True):
                 found = reprint(conn, self.object_id, self.attribute, self.text, self.parents)
         except (psycopg.Error, ValueError) as exc:
@@ -111,43 +110,40 @@ def _expected_items(inputs: Inputs, make: Any) -> list[Any]:
     return make(catalog)
 
 
-def _reprints(obj: ExpectedObject, facts: Facts) -> list[Reprinted]:
-    """One per printed definition that differs while the live server is of another major
-    version than the expected schema's: compared only once both engines agree."""
-    if facts.catalog.session is None or not _other_major(facts):
-        return []
-    expected = _objects(facts.expected).get(obj.id)
-    live = _objects(facts.catalog).get(obj.id)
+def matches_needs(obj: ExpectedObject, ctx: Context) -> Needs:
+    """Each printed definition that differs while the live server is of another major
+    version than the expected schema's, reprinted (named by its attribute): compared only
+    once both engines agree."""
+    if ctx.catalog.session is None or not _other_major(ctx):
+        return {}
+    expected = _objects(ctx.expected).get(obj.id)
+    live = _objects(ctx.catalog).get(obj.id)
     if not expected or not live:
-        return []
+        return {}
     kind = kind_of(obj.id)
-    return [Reprinted(obj.id, attr, raw_text(live[attr]), tuple(live.get("parents", ())))
+    return {attr: Reprinted(obj.id, attr, raw_text(live[attr]), tuple(live.get("parents", ())))
             for attr in sorted(live) if (kind, attr) in DEFINITIONS
-            and live[attr] and expected.get(attr) and live[attr] != expected[attr]]
+            and live[attr] and expected.get(attr) and live[attr] != expected[attr]}
 
 
-def matches_needs(obj: ExpectedObject, facts: Facts) -> list[Need]:
-    return list(_reprints(obj, facts))
-
-
-def matches(obj: ExpectedObject, facts: Facts) -> Outcome:
+def matches(obj: ExpectedObject, ctx: Context, gathered: Found) -> Outcome:
     """Passed when the live object exists and matches; evidence is expected vs found."""
-    patterns = facts.inputs.config.drift.allow
+    patterns = ctx.inputs.config.drift.allow
     allowed = allowed_by(obj.id, patterns)
-    expected = _objects(facts.expected).get(obj.id)
+    expected = _objects(ctx.expected).get(obj.id)
     if expected is None:
         return skipped(f"{obj.id} is not in the expected schema built on PostgreSQL "
-                       f"{facts.expected_version}")
-    live = _objects(facts.catalog).get(obj.id)
+                       f"{ctx.expected_version}")
+    live = _objects(ctx.catalog).get(obj.id)
     if live is None:
         if allowed:
             return skipped(f"{obj.id} is missing; allowed by [drift] allow {allowed!r}")
         return failed(f"{obj.id} is missing from the live schema",
                       _evidence([Difference("exists", True, False)]))
-    if _locked(obj.id, facts.catalog):
+    if _locked(obj.id, ctx.catalog):
         raise CouldNotCheck(f"{obj.id}: its table is locked by another session, so its "
                             "definition was not read")
-    live = {**live, **{r.attribute: facts[r] for r in _reprints(obj, facts)}}
+    live = {**live, **{attribute: gathered[attribute] for attribute in gathered}}
     diffs = compare(obj.id, expected, live)
     fatal = [d for d in diffs if d.fatal]
     if fatal and allowed:
@@ -164,18 +160,18 @@ def matches(obj: ExpectedObject, facts: Facts) -> Outcome:
     return passed(f"{obj.id} matches")
 
 
-def no_extra(spec: NoExtraObjects, facts: Facts) -> Outcome:
+def no_extra(spec: NoExtraObjects, ctx: Context, gathered: Found) -> Outcome:
     """Failed with the live objects of this kind that the expected schema lacks."""
-    expected = _objects(facts.expected)
-    patterns = facts.inputs.config.drift.allow
-    extra = sorted(i for i in _objects(facts.catalog)
+    expected = _objects(ctx.expected)
+    patterns = ctx.inputs.config.drift.allow
+    extra = sorted(i for i in _objects(ctx.catalog)
                    if kind_of(i) == spec.kind and i not in expected)
     allowed = [i for i in extra if allowed_by(i, patterns)]
     problems = [i for i in extra if i not in allowed]
     prefix = spec.kind + ":"
     evidence = Evidence(f"Unexpected {spec.kind}s", ("object", "status"),
                         [(i, "allowed" if i in allowed else "unexpected") for i in extra])
-    absent, source = _absent_from(facts)
+    absent, source = _absent_from(ctx)
     if problems:
         return failed(f"{len(problems)} {spec.kind}(s) {absent}: "
                       + ", ".join(i.removeprefix(prefix) for i in problems[:5])
@@ -186,19 +182,19 @@ def no_extra(spec: NoExtraObjects, facts: Facts) -> Outcome:
     return passed(f"no {spec.kind} beyond what {source}")
 
 
-def _absent_from(facts: Facts) -> tuple[str, str]:
+def _absent_from(ctx: Context) -> tuple[str, str]:
     """How to name objects the expected schema lacks, and the expected schema itself: a
     snapshot is what a database held, not what the migrations create."""
-    if facts.inputs.expected.snapshot is not None:
+    if ctx.inputs.expected.snapshot is not None:
         return "not in the snapshot", "the snapshot holds"
     return "not created by the migrations", "the migrations create"
 
 
-def _other_major(facts: Facts) -> bool:
+def _other_major(ctx: Context) -> bool:
     """Whether the live server is of another major version than the expected schema's."""
-    live = facts.catalog.session
-    return bool(live and facts.expected_version
-                and live.major != int(facts.expected_version.split(".")[0]))
+    live = ctx.catalog.session
+    return bool(live and ctx.expected_version
+                and live.major != int(ctx.expected_version.split(".")[0]))
 
 
 def _locked(object_id: str, catalog: Catalog) -> bool:

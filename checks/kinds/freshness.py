@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from checks.config import Common, Duration, Identifier, duration_ms
 from checks.gather import Newest
-from checks.kinds.base import Facts, Kind, Need
+from checks.kinds.base import Context, Found, Kind, Needs
 from checks.outcome import Evidence, Outcome, Status, failed, human, passed
 from checks.replica import Replica
 
@@ -29,8 +29,8 @@ class Freshness(Common):
         return self.name
 
 
-def _missing(f: Freshness, facts: Facts) -> Outcome | None:
-    catalog = facts.catalog
+def _missing(f: Freshness, ctx: Context) -> Outcome | None:
+    catalog = ctx.catalog
     if catalog.table(f.schema, f.table) is None:
         return failed(f"table {f.schema}.{f.table} does not exist")
     column = catalog.column(f.schema, f.table, f.column)
@@ -41,20 +41,16 @@ def _missing(f: Freshness, facts: Facts) -> Outcome | None:
     return None
 
 
-def _need(f: Freshness) -> Newest:
-    return Newest(f.schema, f.table, f.column, f.where)
+def needs(f: Freshness, ctx: Context) -> Needs:
+    return {} if _missing(f, ctx) else {"newest": Newest(f.schema, f.table, f.column, f.where)}
 
 
-def needs(f: Freshness, facts: Facts) -> list[Need]:
-    return [] if _missing(f, facts) else [_need(f)]
-
-
-def fresh(f: Freshness, facts: Facts) -> Outcome:
+def fresh(f: Freshness, ctx: Context, gathered: Found) -> Outcome:
     """Passed when the newest value in scope is younger than ``max_age``; no row in scope
     (or only NULLs) is a failure that says so, never a pass; so is a value in the future."""
-    if missing := _missing(f, facts):
+    if missing := _missing(f, ctx):
         return missing
-    row = facts[_need(f)]
+    row = gathered["newest"]
     shown = [row["sql"]]
     age = row["age_s"]
     evidence = Evidence("Newest value", ("newest", "checked at", "age", "max age"),
@@ -70,11 +66,11 @@ def fresh(f: Freshness, facts: Facts) -> Outcome:
                       "problem", evidence, sql=shown)
     if age > duration_ms(f.max_age) / 1000:
         stale = f"newest {subject} is {human(age)} old (max {f.max_age})"
-        behind = _who_is_behind(age, duration_ms(f.max_age) / 1000, facts.replica)
+        behind = _who_is_behind(age, duration_ms(f.max_age) / 1000, ctx.replica)
         if behind is None:
             outcome = Outcome(
                 Status.ERROR, f"{stale} as the standby shows it, and the standby may be "
-                f"{human(facts.replica.lag_s if facts.replica else None)} behind its primary: "
+                f"{human(ctx.replica.lag_s if ctx.replica else None)} behind its primary: "
                 "the replica, not necessarily the service, is behind", (evidence,),
                 tuple(shown)).fixed_by("check the heartbeat on the primary, or re-run when "
                                        "the standby caught up")

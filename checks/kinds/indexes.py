@@ -10,7 +10,7 @@ from checks.catalog import Catalog
 from checks.catalog.model import Index
 from checks.config import Common, ConfigError, Identifier, check_identifier, typed
 from checks.config.fields import reject_unknown
-from checks.kinds.base import Facts, Kind
+from checks.kinds.base import Context, Found, Kind
 from checks.migrations import creating
 from checks.outcome import Evidence, Outcome, failed, passed
 
@@ -58,10 +58,10 @@ def _table_missing(catalog: Catalog, schema: str, table: str) -> Outcome | None:
                                                             "exist")
 
 
-def present(ix: IndexSpec, facts: Facts) -> Outcome:
+def present(ix: IndexSpec, ctx: Context, gathered: Found) -> Outcome:
     """Passed when the declared index exists with the declared columns, uniqueness and
     primary-key status, and is valid and ready."""
-    catalog = facts.catalog
+    catalog = ctx.catalog
     if missing := _table_missing(catalog, ix.schema, ix.table):
         return missing
     indexes = catalog.of_table("indexes", ix.schema, ix.table)
@@ -74,7 +74,7 @@ def present(ix: IndexSpec, facts: Facts) -> Outcome:
         others = ", ".join(i.name for i in indexes if i not in near) or "none"
         return failed(f"no index {ix.id} on {ix.schema}.{ix.table} (its other indexes: "
                       f"{others})", *([_evidence("Indexes on the same columns", near)]
-                                      if near else [])).fixed_by(_create(ix, facts))
+                                      if near else [])).fixed_by(_create(ix, ctx))
     found = match[0]
     problems = []
     if ix.columns and list(found.columns) != list(ix.columns):
@@ -90,9 +90,9 @@ def present(ix: IndexSpec, facts: Facts) -> Outcome:
     return passed(f"{found.name}: {found.definition}", shown)
 
 
-def _create(ix: IndexSpec, facts: Facts) -> str | None:
+def _create(ix: IndexSpec, ctx: Context) -> str | None:
     """Where the index comes from, and how to build it without blocking writers."""
-    source = creating(facts.inputs.migrations, ix.name) if ix.name else None
+    source = creating(ctx.inputs.migrations, ix.name) if ix.name else None
     where = f"{source.path.name} creates it; " if source else ""
     if ix.primary_key or not ix.columns:
         return where or None
@@ -102,9 +102,9 @@ def _create(ix: IndexSpec, facts: Facts) -> str | None:
             f"({', '.join(ix.columns)})")
 
 
-def healthy(t: TableIndexes, facts: Facts) -> Outcome:
+def healthy(t: TableIndexes, ctx: Context, gathered: Found) -> Outcome:
     """Failed with the indexes that are invalid, not ready or not live."""
-    catalog = facts.catalog
+    catalog = ctx.catalog
     if missing := _table_missing(catalog, t.schema, t.table):
         return missing
     indexes = catalog.of_table("indexes", t.schema, t.table)

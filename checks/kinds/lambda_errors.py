@@ -18,13 +18,12 @@ import json
 import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Annotated, Any
+from typing import Annotated, Any, cast
 
 from checks.config import Common, ConfigError, Duration, Range, duration_ms
 from checks.kinds.aws import MAX_PAGES, AwsCall, call_aws
-from checks.kinds.base import Facts, Kind
-from checks.need import Env, Need
-from checks.outcome import CouldNotCheck, Evidence, Outcome, failed, passed, skipped
+from checks.kinds.base import Context, Found, Kind, Need, Needs
+from checks.outcome import CouldNotCheck, Evidence, Outcome, failed, passed
 
 METRICS = ("Errors", "Invocations", "Throttles")
 PERIOD_S = 60
@@ -74,9 +73,9 @@ class MetricSums(Need):
     start: datetime
     end: datetime
 
-    def run(self, env: Env) -> dict[str, dict[str, float]]:
-        assert env.aws is not None
-        cloudwatch = env.aws.client("cloudwatch")
+    def run(self, ctx: Context) -> dict[str, dict[str, float]]:
+        assert ctx.aws is not None
+        cloudwatch = ctx.aws.client("cloudwatch")
         queries = [{"Id": f"m{i}", "ReturnData": True, "MetricStat": {
             "Metric": {"Namespace": self.namespace, "MetricName": metric,
                        "Dimensions": [{"Name": self.dimension[0], "Value": self.dimension[1]}]},
@@ -105,32 +104,27 @@ class MetricSums(Need):
         raise CouldNotCheck(f"{what}: no end after {MAX_PAGES} pages")
 
 
-def _needs(s: LambdaErrors, facts: Facts) -> tuple[AwsCall, MetricSums]:
-    # Whole minutes: from the minute the window starts in to the end of the current one.
-    end = facts.now.replace(second=0, microsecond=0) + timedelta(minutes=1)
-    start = (facts.now - timedelta(milliseconds=duration_ms(s.window))).replace(
+def needs(s: LambdaErrors, ctx: Context) -> Needs:
+    """The function's configuration (does it exist), and its metrics' sums over the window
+    in whole minutes: from the minute the window starts in to the end of the current one."""
+    end = ctx.now.replace(second=0, microsecond=0) + timedelta(minutes=1)
+    start = (ctx.now - timedelta(milliseconds=duration_ms(s.window))).replace(
         second=0, microsecond=0)
-    function = AwsCall("lambda", "get_function_configuration",
-                       json.dumps({"FunctionName": s.function_name}))
-    return function, MetricSums("AWS/Lambda", ("FunctionName", s.function_name), METRICS,
-                                start, end)
+    return {"function": AwsCall("lambda", "get_function_configuration",
+                                json.dumps({"FunctionName": s.function_name})),
+            "metrics": MetricSums("AWS/Lambda", ("FunctionName", s.function_name), METRICS,
+                                  start, end)}
 
 
-def needs(s: LambdaErrors, facts: Facts) -> list[Need]:
-    return [] if facts.aws_off else list(_needs(s, facts))
-
-
-def lambda_errors(s: LambdaErrors, facts: Facts) -> Outcome:
+def lambda_errors(s: LambdaErrors, ctx: Context, gathered: Found) -> Outcome:
     """Passed when the function exists, had at most ``max_errors`` errors within the
     window, and was invoked at least ``min_invocations`` times."""
-    if facts.aws_off:
-        return skipped(facts.aws_off)
-    function, metrics = _needs(s, facts)
-    config = facts[function]
+    config = gathered["function"]
     if config.get("error"):
         return failed(f"Lambda function {s.function_name} does not exist "
                       f"({config.get('message') or config['error']})")
-    found = facts[metrics]
+    found = gathered["metrics"]
+    metrics = cast(MetricSums, gathered.needs["metrics"])
     errors, invocations, throttles = (int(found[m]["sum"]) for m in METRICS)
     evidence = Evidence("CloudWatch AWS/Lambda, Sum", ("metric", "sum", "minutes with data"),
                         [(m, int(found[m]["sum"]), found[m]["datapoints"]) for m in METRICS])

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from checks.gather import LedgerRows
-from checks.kinds.base import Facts, Inputs, Kind
+from checks.kinds.base import Context, Found, Inputs, Kind, Needs
 from checks.migrations import History, MigrationFile, order_key
 from checks.outcome import Evidence, Outcome, accepted, failed, passed, skipped
 
@@ -23,69 +23,66 @@ class LedgerTable:
     id: str
 
 
-def ledger_need(facts: Facts) -> LedgerRows | None:
-    ledger = facts.inputs.config.ledger
-    if ledger_missing(facts) is not None:
-        return None
-    return LedgerRows(ledger.schema, ledger.table, ledger.version_column, ledger.applied_at_column
-                      if _has_column(facts, ledger.applied_at_column) else None)
+def ledger_needs(spec: Any, ctx: Context) -> Needs:
+    """The ledger's rows (one read, shared by every check of the ledger), once the catalog
+    shows it is there."""
+    ledger = ctx.inputs.config.ledger
+    if ledger_missing(ctx) is not None:
+        return {}
+    return {"ledger": LedgerRows(ledger.schema, ledger.table, ledger.version_column,
+                                 ledger.applied_at_column
+                                 if _has_column(ctx, ledger.applied_at_column) else None)}
 
 
-def _needs(spec: Any, facts: Facts) -> list[LedgerRows]:
-    need = ledger_need(facts)
-    return [need] if need else []
-
-
-def ledger_missing(facts: Facts) -> Outcome | None:
+def ledger_missing(ctx: Context) -> Outcome | None:
     """A failure naming what is missing when the ledger table or its column is absent."""
-    ledger = facts.inputs.config.ledger
+    ledger = ctx.inputs.config.ledger
     where = f"{ledger.schema}.{ledger.table}"
-    if facts.catalog.table(ledger.schema, ledger.table) is None:
+    if ctx.catalog.table(ledger.schema, ledger.table) is None:
         return failed(f"the ledger table {where} does not exist")
-    if not _has_column(facts, ledger.version_column):
+    if not _has_column(ctx, ledger.version_column):
         return failed(f"the ledger table {where} has no column {ledger.version_column!r}")
     return None
 
 
-def _has_column(facts: Facts, column: str | None) -> bool:
-    ledger = facts.inputs.config.ledger
-    return column is not None and facts.catalog.column(ledger.schema, ledger.table,
+def _has_column(ctx: Context, column: str | None) -> bool:
+    ledger = ctx.inputs.config.ledger
+    return column is not None and ctx.catalog.column(ledger.schema, ledger.table,
                                                        column) is not None
 
 
-def _rows(facts: Facts) -> tuple[list[tuple[str, str | None]], list[str]]:
-    need = ledger_need(facts)
-    assert need is not None
-    found = facts[need]
+def ledger_rows(gathered: Found) -> tuple[list[tuple[str, str | None]], list[str]]:
+    """The ledger's (version, applied at) rows, and the SQL that read them."""
+    found = gathered["ledger"]
     return found["rows"], [found["sql"]]
 
 
-def recorded(m: MigrationFile, facts: Facts) -> Outcome:
+def recorded(m: MigrationFile, ctx: Context, gathered: Found) -> Outcome:
     """Passed when the ledger has a row for the file's version."""
-    if missing := ledger_missing(facts):
+    if missing := ledger_missing(ctx):
         return missing
-    rows, shown = _rows(facts)
-    table = facts.inputs.config.ledger.table
+    rows, shown = ledger_rows(gathered)
+    table = ctx.inputs.config.ledger.table
     if m.version in {v for v, _ in rows}:
         return passed(f"{m.version} is recorded in {table}", sql=shown)
-    if History(facts.inputs.config.ledger).before_baseline(m.version):
+    if History(ctx.inputs.config.ledger).before_baseline(m.version):
         return accepted(f"{m.path.name} has no row in {table}; it comes before the baseline "
-                        f"{facts.inputs.config.ledger.baseline}, so it is not required", sql=shown)
-    column = facts.inputs.config.ledger.version_column
+                        f"{ctx.inputs.config.ledger.baseline}, so it is not required", sql=shown)
+    column = ctx.inputs.config.ledger.version_column
     return failed(f"{m.path.name} has no row in {table}: the file was never applied, or it "
                   "did not record itself", sql=shown).fixed_by(
         f"apply {m.path.name} with the migration tool; if it was applied by hand, record it: "
         f"INSERT INTO {table} ({column}) VALUES ('{m.version}')")
 
 
-def no_unknown_versions(spec: LedgerTable, facts: Facts) -> Outcome:
+def no_unknown_versions(spec: LedgerTable, ctx: Context, gathered: Found) -> Outcome:
     """Failed with the ledger rows that no migration file accounts for (run by hand?)."""
-    if missing := ledger_missing(facts):
+    if missing := ledger_missing(ctx):
         return missing
-    rows, shown = _rows(facts)
-    ledger = facts.inputs.config.ledger
+    rows, shown = ledger_rows(gathered)
+    ledger = ctx.inputs.config.ledger
     history = History(ledger)
-    files = {m.version for m in facts.inputs.migrations}
+    files = {m.version for m in ctx.inputs.migrations}
     unknown = sorted({v for v, _ in rows if v not in files})
     known = [v for v in unknown if history.accepted(v, ledger.accept_unknown)
              or history.before_baseline(v)]
@@ -106,19 +103,19 @@ def no_unknown_versions(spec: LedgerTable, facts: Facts) -> Outcome:
     return passed(f"every row of {ledger.table} has its migration file", sql=shown)
 
 
-def in_order(spec: LedgerTable, facts: Facts) -> Outcome:
+def in_order(spec: LedgerTable, ctx: Context, gathered: Found) -> Outcome:
     """Failed when a version was applied after a later one (in the configured order)."""
-    if missing := ledger_missing(facts):
+    if missing := ledger_missing(ctx):
         return missing
-    ledger = facts.inputs.config.ledger
+    ledger = ctx.inputs.config.ledger
     if ledger.order == "applied":
         return skipped("the configured order is as applied: no order to compare against")
     if not ledger.applied_at_column:
         return skipped("no applied_at_column configured for the ledger")
-    if not _has_column(facts, ledger.applied_at_column):
+    if not _has_column(ctx, ledger.applied_at_column):
         return skipped(f"the ledger has no column {ledger.applied_at_column!r}: the order of "
                        "application is not recorded")
-    rows, shown = _rows(facts)
+    rows, shown = ledger_rows(gathered)
     history = History(ledger)
     key = order_key(ledger.order)
     late, newest = [], None
@@ -154,11 +151,11 @@ def _ledger_items(inputs: Inputs) -> list[LedgerTable]:
     return [LedgerTable(inputs.config.ledger.table)]
 
 
-RECORDED = Kind("migration_recorded", "migrations", recorded, _needs,
+RECORDED = Kind("migration_recorded", "migrations", recorded, ledger_needs,
                 items=lambda inputs: list(inputs.migrations),
                 doc="Each migration file has its row in the ledger.")
-UNKNOWN = Kind("ledger_has_no_unknown_versions", "migrations", no_unknown_versions, _needs,
+UNKNOWN = Kind("ledger_has_no_unknown_versions", "migrations", no_unknown_versions, ledger_needs,
                items=_ledger_items,
                doc="Each ledger row names a migration file (no hotfix run by hand and forgotten).")
-IN_ORDER = Kind("ledger_in_order", "migrations", in_order, _needs, items=_ledger_items,
+IN_ORDER = Kind("ledger_in_order", "migrations", in_order, ledger_needs, items=_ledger_items,
                 doc="No version was applied after a later one.")

@@ -13,9 +13,8 @@ from typing import Annotated
 
 from checks.config import Common, ConfigError, Duration, Range, duration_ms
 from checks.kinds.aws import MAX_PAGES, LogWindow, tally_text
-from checks.kinds.base import Facts, Kind
-from checks.need import Need
-from checks.outcome import CouldNotCheck, Evidence, Outcome, failed, passed, skipped
+from checks.kinds.base import Context, Found, Kind, Needs
+from checks.outcome import CouldNotCheck, Evidence, Outcome, failed, passed
 
 SAMPLE = 10
 """The newest matching lines shown as evidence."""
@@ -45,23 +44,17 @@ class LogErrors(Common):
         return self.name
 
 
-def _window(s: LogErrors, facts: Facts) -> LogWindow:
-    end = int(facts.now.timestamp() * 1000)
-    return LogWindow(s.log_group, s.pattern, end - duration_ms(s.window), end, keep=SAMPLE)
+def needs(s: LogErrors, ctx: Context) -> Needs:
+    end = int(ctx.now.timestamp() * 1000)
+    return {"errors": LogWindow(s.log_group, s.pattern, end - duration_ms(s.window), end,
+                                keep=SAMPLE)}
 
 
-def needs(s: LogErrors, facts: Facts) -> list[Need]:
-    return [] if facts.aws_off else [_window(s, facts)]
-
-
-def log_errors(s: LogErrors, facts: Facts) -> Outcome:
+def log_errors(s: LogErrors, ctx: Context, gathered: Found) -> Outcome:
     """Passed when the log group exists and at most ``max_count`` events within the last
     ``window`` match ``pattern``; a search cut at the page cap fails only when what it
     already counted is too many, and is an error otherwise."""
-    if facts.aws_off:
-        return skipped(facts.aws_off)
-    window = _window(s, facts)
-    found = facts[window]
+    found = gathered["errors"]
     if found.get("error"):
         return failed(f"log group {s.log_group} does not exist")
     count = found["count"]

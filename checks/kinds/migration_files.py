@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from checks.gather import Replay
-from checks.kinds.base import Facts, Inputs, Kind
+from checks.kinds.base import Context, Found, Inputs, Kind, Needs
 from checks.migrations import MigrationFile, prefix_text, shared_prefixes
 from checks.outcome import Evidence, Outcome, accepted, failed, passed, skipped
 
@@ -24,7 +24,7 @@ class MigrationsDir:
         return self.path.name
 
 
-def versions_unique(d: MigrationsDir, facts: Facts) -> Outcome:
+def versions_unique(d: MigrationsDir, ctx: Context, gathered: Found) -> Outcome:
     """Failed when two files share a numeric version (``1002_a.sql`` and ``1002_b.sql``):
     their order is then undefined and a ledger keyed by version cannot tell them apart."""
     groups = shared_prefixes(d.files)
@@ -32,7 +32,7 @@ def versions_unique(d: MigrationsDir, facts: Facts) -> Outcome:
         return passed(f"{len(d.files)} migration files, every version distinct; order: "
                       f"{' < '.join(f.version for f in d.files[:3])}"
                       + (" < ..." if len(d.files) > 3 else ""))
-    allowed = set(facts.inputs.config.ledger.accept_shared_prefixes)
+    allowed = set(ctx.inputs.config.ledger.accept_shared_prefixes)
     rows = [(prefix_text(key), ", ".join(f.path.name for f in files),
              "accepted" if prefix_text(key) in allowed else "shared")
             for key, files in sorted(groups.items())]
@@ -45,16 +45,16 @@ def versions_unique(d: MigrationsDir, facts: Facts) -> Outcome:
                     + "; ".join(f"{p}: {names}" for p, names, _ in rows), evidence)
 
 
-def _replay_needs(m: MigrationFile, facts: Facts) -> list[Replay]:
-    return [] if facts.inputs.expected.snapshot else [Replay()]
+def _replay_needs(m: MigrationFile, ctx: Context) -> Needs:
+    return {} if ctx.inputs.expected.snapshot else {"replay": Replay()}
 
 
-def replays(m: MigrationFile, facts: Facts) -> Outcome:
+def replays(m: MigrationFile, ctx: Context, gathered: Found) -> Outcome:
     """Passed when the file applies cleanly, in order, to an empty database; a failure
     gives PostgreSQL's message first, then where: the line and the statement."""
-    if facts.inputs.expected.snapshot:
+    if ctx.inputs.expected.snapshot:
         return skipped("the expected schema comes from a snapshot; migrations are not replayed")
-    applied = next(a for a in facts[Replay()].applied if a.version == m.version)
+    applied = next(a for a in gathered["replay"].applied if a.version == m.version)
     if applied.error is None:
         return passed(f"{m.path.name} applies cleanly after the files before it")
     where = f" at line {applied.line}" if applied.line else ""

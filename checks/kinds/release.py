@@ -9,29 +9,22 @@ from dataclasses import dataclass
 from typing import Any
 
 from checks.kinds.aws import AwsCall, call_aws, unsettled
-from checks.kinds.base import Facts, Inputs, Kind
-from checks.kinds.ledger import ledger_missing, ledger_need
+from checks.kinds.base import Context, Found, Inputs, Kind, Need, Needs
+from checks.kinds.ledger import ledger_missing, ledger_needs, ledger_rows
 from checks.manifest import EcsRelease, LambdaRelease, MigrationRelease
-from checks.need import Env, Need
-from checks.outcome import Evidence, Outcome, failed, passed, skipped
+from checks.outcome import Evidence, Outcome, failed, passed
 
 
-def _lambda_need(spec: LambdaRelease) -> AwsCall:
+def lambda_needs(spec: LambdaRelease, ctx: Context) -> Needs:
     params: dict[str, Any] = {"FunctionName": spec.name}
     if spec.alias or spec.version:
         params["Qualifier"] = spec.alias or spec.version
-    return AwsCall("lambda", "get_function_configuration", json.dumps(params))
+    return {"function": AwsCall("lambda", "get_function_configuration", json.dumps(params))}
 
 
-def lambda_needs(spec: LambdaRelease, facts: Facts) -> list[Need]:
-    return [] if facts.aws_off else [_lambda_need(spec)]
-
-
-def lambda_deployed(spec: LambdaRelease, facts: Facts) -> Outcome:
+def lambda_deployed(spec: LambdaRelease, ctx: Context, gathered: Found) -> Outcome:
     """Passed when the live function (at the alias or version) runs the released code."""
-    if facts.aws_off:
-        return skipped(facts.aws_off)
-    found = facts[_lambda_need(spec)]
+    found = gathered["function"]
     if found.get("error"):
         return failed(f"Lambda function {spec.id} does not exist ({found['message']})")
     rows = [("code SHA-256", spec.code_sha256, found.get("CodeSha256")),
@@ -57,9 +50,9 @@ class EcsState(Need):
     cluster: str
     service: str
 
-    def run(self, env: Env) -> dict[str, Any]:
-        assert env.aws is not None
-        ecs = env.aws.client("ecs")
+    def run(self, ctx: Context) -> dict[str, Any]:
+        assert ctx.aws is not None
+        ecs = ctx.aws.client("ecs")
         answer = call_aws(lambda: ecs.describe_services(cluster=self.cluster,
                                                      services=[self.service]),
                        f"ECS service {self.cluster}/{self.service}")
@@ -71,16 +64,14 @@ class EcsState(Need):
         return {"service": service, "task": task.get("taskDefinition", {})}
 
 
-def ecs_needs(spec: EcsRelease, facts: Facts) -> list[Need]:
-    return [] if facts.aws_off else [EcsState(spec.cluster, spec.service)]
+def ecs_needs(spec: EcsRelease, ctx: Context) -> Needs:
+    return {"service": EcsState(spec.cluster, spec.service)}
 
 
-def ecs_deployed(spec: EcsRelease, facts: Facts) -> Outcome:
+def ecs_deployed(spec: EcsRelease, ctx: Context, gathered: Found) -> Outcome:
     """Passed when the service runs the released task definition and images, and its
     rollout is done (one deployment): converging, so ``--settle`` waits for it."""
-    if facts.aws_off:
-        return skipped(facts.aws_off)
-    found = facts[EcsState(spec.cluster, spec.service)]
+    found = gathered["service"]
     service = found["service"]
     if service is None:
         return failed(f"ECS service {spec.id} does not exist")
@@ -110,22 +101,15 @@ def _same(want: str, have: str | None) -> bool:
     return have == want
 
 
-def migration_needs(spec: MigrationRelease, facts: Facts) -> list[Need]:
-    need = ledger_need(facts)
-    return [need] if need else []
-
-
-def migration_recorded(spec: MigrationRelease, facts: Facts) -> Outcome:
+def migration_recorded(spec: MigrationRelease, ctx: Context, gathered: Found) -> Outcome:
     """Passed when the ledger records the migration the release brings."""
-    if missing := ledger_missing(facts):
+    if missing := ledger_missing(ctx):
         return missing
-    need = ledger_need(facts)
-    assert need is not None
-    found = facts[need]
-    if spec.version in {v for v, _ in found["rows"]}:
-        return passed(f"the release's migration {spec.version} is recorded", sql=[found["sql"]])
+    rows, shown = ledger_rows(gathered)
+    if spec.version in {v for v, _ in rows}:
+        return passed(f"the release's migration {spec.version} is recorded", sql=shown)
     return failed(f"the release brings migration {spec.version}, but the ledger has no row "
-                  "for it: it was not applied", sql=[found["sql"]])
+                  "for it: it was not applied", sql=shown)
 
 
 def _manifest(inputs: Inputs, name: str) -> list[Any]:
@@ -140,6 +124,6 @@ ECS = Kind("release_ecs_service", "release", ecs_deployed, ecs_needs,
            items=lambda inputs: _manifest(inputs, "ecs_services"), reads=frozenset({"aws"}),
            converging=True,
            doc="The ECS service runs the released task definition and images, fully rolled out.")
-MIGRATION = Kind("release_migration", "release", migration_recorded, migration_needs,
+MIGRATION = Kind("release_migration", "release", migration_recorded, ledger_needs,
                  items=lambda inputs: _manifest(inputs, "migrations"),
                  doc="The ledger records each migration the release brings.")

@@ -12,7 +12,7 @@ from typing import Annotated
 
 from checks.config import Common, ConfigError, Identifier, Range
 from checks.gather import Aggregate, user_sql
-from checks.kinds.base import Facts, Kind, Need
+from checks.kinds.base import Context, Found, Kind, Needs
 from checks.outcome import Outcome, failed, passed
 
 
@@ -46,24 +46,21 @@ class RowCount(Common):
                              *([f"at most {self.max}"] if self.max is not None else [])])
 
 
-def _need(r: RowCount) -> Aggregate:
+def needs(r: RowCount, ctx: Context) -> Needs:
+    if ctx.catalog.table(r.schema, r.table) is None:
+        return {}
     scope = f" FILTER (WHERE ({user_sql(r.where).as_string(None)}))" if r.where else ""
-    return Aggregate(r.schema, r.table, f"count(*){scope}")
+    return {"count": Aggregate(r.schema, r.table, f"count(*){scope}")}
 
 
-def needs(r: RowCount, facts: Facts) -> list[Need]:
-    return [_need(r)] if facts.catalog.table(r.schema, r.table) else []
-
-
-def within_bounds(r: RowCount, facts: Facts) -> Outcome:
+def within_bounds(r: RowCount, ctx: Context, gathered: Found) -> Outcome:
     """Passed when the count lies within the bounds; the count is the figure."""
-    where = f"{r.schema}.{r.table}"
-    if facts.catalog.table(r.schema, r.table) is None:
-        return failed(f"table {where} does not exist")
-    found = facts[_need(r)]
-    rows = int(found.value)
+    if ctx.catalog.table(r.schema, r.table) is None:
+        return failed(f"table {r.schema}.{r.table} does not exist")
+    count = gathered["count"]
+    rows = int(count.value)
     subject = f"{rows} row(s) in {r.table}" + (f" where {r.where}" if r.where else "")
-    shown = [found.sql]
+    shown = [count.sql]
     if (r.min is not None and rows < r.min) or (r.max is not None and rows > r.max):
         return failed(f"{subject}: expected {r.bounds}" + (f" ({r.description})"
                                                            if r.description else ""),

@@ -15,9 +15,8 @@ from typing import Any
 
 from checks.config import Common, ConfigError, one_of
 from checks.kinds.aws import call_aws, pages
-from checks.kinds.base import Facts, Kind
-from checks.need import Env, Need
-from checks.outcome import Evidence, Outcome, failed, passed, skipped
+from checks.kinds.base import Context, Found, Kind, Need, Needs
+from checks.outcome import Evidence, Outcome, failed, passed
 
 KEYS = ("schedule", "schedule_prefix", "rule", "rule_prefix")
 
@@ -76,9 +75,9 @@ class ScheduleStates(Need):
     group: str | None
     event_bus: str
 
-    def run(self, env: Env) -> dict[str, Any]:
-        assert env.aws is not None
-        client = env.aws.client(self.api)
+    def run(self, ctx: Context) -> dict[str, Any]:
+        assert ctx.aws is not None
+        client = ctx.aws.client(self.api)
         if self.api == "scheduler":
             return self._schedules(client)
         return self._rules(client)
@@ -142,21 +141,16 @@ def _iso(value: Any) -> str | None:
     return value.isoformat() if isinstance(value, datetime) else value
 
 
-def _need(s: Schedules) -> ScheduleStates:
-    return ScheduleStates(s.api, s.schedule or s.rule, s.schedule_prefix or s.rule_prefix,
-                          s.group, s.event_bus)
+def needs(s: Schedules, ctx: Context) -> Needs:
+    return {"schedules": ScheduleStates(s.api, s.schedule or s.rule,
+                                        s.schedule_prefix or s.rule_prefix, s.group,
+                                        s.event_bus)}
 
 
-def needs(s: Schedules, facts: Facts) -> list[Need]:
-    return [] if facts.aws_off else [_need(s)]
-
-
-def schedule_enabled(s: Schedules, facts: Facts) -> Outcome:
+def schedule_enabled(s: Schedules, ctx: Context, gathered: Found) -> Outcome:
     """Passed when every schedule or rule the entry names exists and fires: enabled,
     within its start and end dates, and (a rule) with a target."""
-    if facts.aws_off:
-        return skipped(facts.aws_off)
-    answer = facts[_need(s)]
+    answer = gathered["schedules"]
     if answer.get("error"):
         return failed(f"{s.what} does not exist in {_where(s)} "
                       f"({answer.get('message') or answer['error']})")
@@ -166,7 +160,7 @@ def schedule_enabled(s: Schedules, facts: Facts) -> Outcome:
                       f"(in {_where(s)})")
     rows, broken, accepted = [], [], []
     for item in found:
-        why = _not_firing(item, facts.now)
+        why = _not_firing(item, ctx.now)
         if why and any(fnmatchcase(item["name"], p) for p in s.accept_disabled):
             accepted.append(item["name"])
             why = f"{why} (accepted)"

@@ -20,7 +20,7 @@ from checks.catalog.arbiters import (
 from checks.catalog.model import Index
 from checks.config import Common, ConfigError, Identifier
 from checks.gather import Duplicates, Normalized
-from checks.kinds.base import Facts, Kind, Need
+from checks.kinds.base import Context, Found, Kind, Needs
 from checks.outcome import Evidence, Outcome, accepted, failed, passed
 
 _NOT_NULL = re.compile(r'^\(*("(?:[^"]|"")+"|[a-z_][a-z0-9_$]*) IS NOT NULL\)*$')
@@ -105,46 +105,43 @@ def _missing(u: Unique, catalog: Catalog) -> Outcome | None:
     return None
 
 
-def _normalized(u: Unique, catalog: Catalog) -> list[Normalized]:
-    """The texts to normalize for a partial unique index that only ``where`` can prove."""
+def _normalized(u: Unique, catalog: Catalog) -> Needs:
+    """The texts to normalize for a partial unique index that only ``where`` can prove,
+    each named ``normalized:<text>``."""
     if not u.where:
-        return []
+        return {}
     partial = [i for i in to_normalize(catalog, u.schema, u.table, u.columns)
                if not _only_not_null(i.predicate, u.columns)]
     if not partial:
-        return []
+        return {}
     types = column_types(catalog, u.schema, u.table)
     texts = [u.where.strip().rstrip(";"), *(f"{_quoted(c)} IS NOT NULL" for c in u.columns),
              *(i.predicate or "" for i in partial)]
-    return [Normalized(types, text) for text in texts]
+    return {f"normalized:{text}": Normalized(types, text) for text in texts}
 
 
-def _need(u: Unique, facts: Facts) -> Duplicates:
-    primary = next((i for i in facts.catalog.of_table("indexes", u.schema, u.table)
+def needs(u: Unique, ctx: Context) -> Needs:
+    if _missing(u, ctx.catalog):
+        return {}
+    primary = next((i for i in ctx.catalog.of_table("indexes", u.schema, u.table)
                     if i.primary and all(i.columns)), None)
-    return Duplicates(u.schema, u.table, tuple(u.columns), u.where,
-                      tuple(c for c in primary.columns if c) if primary else (),
-                      facts.settings.sample_rows)
+    duplicates = Duplicates(u.schema, u.table, tuple(u.columns), u.where,
+                            tuple(c for c in primary.columns if c) if primary else (),
+                            ctx.settings.sample_rows)
+    return {"duplicates": duplicates, **_normalized(u, ctx.catalog)}
 
 
-def needs(u: Unique, facts: Facts) -> list[Need]:
-    if _missing(u, facts.catalog):
-        return []
-    return [_need(u, facts), *_normalized(u, facts.catalog)]
-
-
-def no_duplicates(u: Unique, facts: Facts) -> Outcome:
+def no_duplicates(u: Unique, ctx: Context, gathered: Found) -> Outcome:
     """Failed with the exact number of duplicated values and rows, the first values with
     their counts and row ids, and the SQL; rows with a NULL key are not compared."""
-    if missing := _missing(u, facts.catalog):
+    if missing := _missing(u, ctx.catalog):
         return missing
-    found = facts[_need(u, facts)]
+    found = gathered["duplicates"]
     shown = found["sql"]
     columns = ", ".join(u.columns)
-    types = column_types(facts.catalog, u.schema, u.table)
     guarded = [i.name for i in guards(
-        facts.catalog, u.schema, u.table, u.columns, u.where,
-        lambda text: facts[Normalized(types, text.strip().rstrip(";"))])]
+        ctx.catalog, u.schema, u.table, u.columns, u.where,
+        lambda text: gathered[f"normalized:{text.strip().rstrip(';')}"])]
     guard = (f"database-level unique guard: {', '.join(guarded)}" if guarded else
              "no database-level unique guard (only the service prevents duplicates)")
     scope = f" where {u.where}" if u.where else ""

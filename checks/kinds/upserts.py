@@ -28,7 +28,7 @@ from checks.catalog.arbiters import (
 from checks.catalog.model import Index
 from checks.config import Common, ConfigError, Identifier
 from checks.gather import ArbiterPlan, Normalized
-from checks.kinds.base import Facts, Kind, Need
+from checks.kinds.base import Context, Found, Kind, Needs
 from checks.outcome import CouldNotCheck, Evidence, Outcome, failed, passed
 
 _UNPROVEN = "not among the AND terms of the upsert's WHERE (the catalog judge's rule)"
@@ -88,54 +88,53 @@ def _missing(u: Upsert, catalog: Catalog) -> Outcome | None:
     return None
 
 
-def _plan(u: Upsert, catalog: Catalog) -> ArbiterPlan:
-    values = tuple((c.name, c.type) for c in catalog.of_table("columns", u.schema, u.table)
-                   if not c.generated)
-    return ArbiterPlan(u.schema, u.table, tuple(u.columns), u.where, values)
-
-
-def _normalized(u: Upsert, catalog: Catalog) -> list[Normalized]:
+def _normalized(u: Upsert, catalog: Catalog) -> Needs:
+    """The conflict target's WHERE and the predicates of the partial indexes on its
+    columns, to normalize, each named ``normalized:<text>``."""
     if not u.where:
-        return []
+        return {}
     partial = to_normalize(catalog, u.schema, u.table, u.columns)
     types = column_types(catalog, u.schema, u.table)
-    return [Normalized(types, text) for text in
-            ([u.where.strip().rstrip(";")] if partial else [])
-            + [i.predicate or "" for i in partial]]
+    texts = ([u.where.strip().rstrip(";")] if partial else []) + [i.predicate or ""
+                                                                   for i in partial]
+    return {f"normalized:{text}": Normalized(types, text) for text in texts}
 
 
-def needs(u: Upsert, facts: Facts) -> list[Need]:
-    if _missing(u, facts.catalog):
-        return []
-    return [_plan(u, facts.catalog), *_normalized(u, facts.catalog)]
+def needs(u: Upsert, ctx: Context) -> Needs:
+    catalog = ctx.catalog
+    if _missing(u, catalog):
+        return {}
+    values = tuple((c.name, c.type) for c in catalog.of_table("columns", u.schema, u.table)
+                   if not c.generated)
+    return {"plan": ArbiterPlan(u.schema, u.table, tuple(u.columns), u.where, values),
+            **_normalized(u, catalog)}
 
 
-def implied_by_where(u: Upsert, facts: Facts) -> Implied:
+def implied_by_where(u: Upsert, found: Found) -> Implied:
     """The predicate judge of ``[[upserts]]``: the index's predicate must be implied by the
     conflict target's WHERE alone (no WHERE implies no predicate)."""
-    types = column_types(facts.catalog, u.schema, u.table)
 
     def implied(index: Index) -> str | None:
         if not u.where:
             return f"partial (WHERE {index.predicate}), and the upsert gives no WHERE"
-        where = facts[Normalized(types, u.where.strip().rstrip(";"))]
-        if implied_by(facts[Normalized(types, index.predicate or "")], conjuncts(where)):
+        where = found[f"normalized:{u.where.strip().rstrip(';')}"]
+        if implied_by(found[f"normalized:{index.predicate or ''}"], conjuncts(where)):
             return None
         return f"partial (WHERE {index.predicate}): {_UNPROVEN}"
 
     return implied
 
 
-def has_arbiter(u: Upsert, facts: Facts) -> Outcome:
+def has_arbiter(u: Upsert, ctx: Context, gathered: Found) -> Outcome:
     """Passed when PostgreSQL infers an arbiter for the upsert (directly: its own plan;
     otherwise the catalog, by the same rules) and none of the arbiters is deferrable;
     failed with what exists on the columns, why none qualifies, and the index to create."""
-    catalog = facts.catalog
+    catalog = ctx.catalog
     if missing := _missing(u, catalog):
         return missing
-    found = candidates(catalog, u.schema, u.table, u.columns, implied_by_where(u, facts))
+    found = candidates(catalog, u.schema, u.table, u.columns, implied_by_where(u, gathered))
     rules = rules_refusing_on_conflict(catalog, u.schema, u.table)
-    plan = facts[_plan(u, catalog)]
+    plan = gathered["plan"]
     shown = [plan["sql"]]
     evidence = _evidence(u, found)
     seen = "; ".join(f"{c.index.name}: {c.verdict}" for c in found) or (
