@@ -6,6 +6,7 @@ run with an error summary, so nothing stale can pass for this run's result.
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import re
@@ -230,14 +231,25 @@ def command_line(config: pytest.Config) -> list[str]:
     return [*shlex.split(os.environ.get("PYTEST_ADDOPTS", "")), *config.invocation_params.args]
 
 
+def stale_reports_dir(config: pytest.Config, parser: pytest.Parser | None = None) -> Path:
+    """The reports folder the arguments name, read before pytest accepted them (also when
+    the suite's options were never added), else the default."""
+    args = command_line(config)
+    given = getattr(parser.parse_known_args(args), "reports_dir", None) if parser else None
+    if given is None:
+        alone = argparse.ArgumentParser(add_help=False, allow_abbrev=False)
+        alone.add_argument("--reports-dir")
+        given = alone.parse_known_args(args)[0].reports_dir
+    return Path(given) if given else config.rootpath / "reports"
+
+
 def replace_stale_reports(config: pytest.Config, parser: pytest.Parser) -> None:
     """At pytest's cleanup: a run refused before the plan was built (an unknown option, a
     plugin that failed to load) replaces the previous run's reports with its error too."""
     failure = sys.exc_info()[1]
     if failure is None or PLAN_KEY in config.stash or os.environ.get("PYTEST_XDIST_WORKER"):
         return
-    given = getattr(parser.parse_known_args(command_line(config)), "reports_dir", None)
-    reports_dir = Path(given) if given else config.rootpath / "reports"
+    reports_dir = stale_reports_dir(config, parser)
     lines = str(failure).splitlines() or [type(failure).__name__]
     # argparse's message is "usage: ..." then "pytest: error: <what>"
     message = next((line for line in lines if " error: " in line), lines[0])

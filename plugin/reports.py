@@ -37,27 +37,23 @@ from checks.reporting.ci import ci_run_url
 from checks.reporting.history import current, past_runs
 from checks.reporting.html import evidence_html, mask_columns, verdict_html
 from checks.reporting.summary import summary_json, summary_markdown
+from plugin import guard
 from plugin.items import CHECK_KEY, RUNS_KEY, SPREAD_KEY
-from plugin.plan import PLAN_KEY, REPORT_FILES, Plan, command_line, write_usage_error
+from plugin.plan import PLAN_KEY, REPORT_FILES, Plan, command_line
 
-_REPORTING_PLUGINS = ("terminal", "html", "junitxml", "metadata")
 _ENV_KEYS = ("Duration", "Outcome", "Target", "Release", "Suite commit", "Started", "Run by",
              "Write probes", "Selection")
+
+
+def pytest_addoption(parser: pytest.Parser, pluginmanager: pytest.PytestPluginManager) -> None:
+    guard.at_registration(parser, pluginmanager)
 
 
 def pytest_configure(config: pytest.Config) -> None:
     # Runs after plugin.items builds the plan (tryfirst) and, being a conftest plugin,
     # before pytest-html and junitxml read their paths.
+    guard.at_configure(config)
     plan = config.stash[PLAN_KEY]
-    # the console section, uploads, pushes and attachments run at the terminal's summary;
-    # report.html, junit.xml and the environment come from the others
-    if blocked := [p for p in _REPORTING_PLUGINS if config.pluginmanager.is_blocked(p)]:
-        message = (f"-p no:{blocked[0]}: the suite reports through pytest's {blocked[0]} "
-                   "plugin; keep it" + (" (use -q for less output)"
-                                        if blocked[0] == "terminal" else ""))
-        if not hasattr(config, "workerinput"):
-            write_usage_error(plan.reports_dir, message)
-        raise pytest.UsageError(message)
     if _no_verdict(config) is None:  # a mode that runs no check writes no report at all
         if not config.option.htmlpath:
             config.option.htmlpath = str(plan.reports_dir / "report.html")

@@ -261,7 +261,8 @@ def test_the_post_deploy_workflow_verifies_the_release_it_is_given():
             set(flow["on"][trigger]["inputs"])
     steps = flow["jobs"]["verify"]["steps"]
     run = " ".join(s.get("run", "") for s in steps)
-    assert "pytest verify/ --env" in run and "--release" in run
+    # ops-verify: pytest that refuses a run in which the suite's plugins never loaded
+    assert ".venv/bin/ops-verify verify/ --env" in run and "--release" in run
     assert "--release-manifest" in run and "--settle" in run
     assert any(s.get("uses", "").startswith("actions/upload-artifact") and
                s.get("if") == "always()" for s in steps)
@@ -305,11 +306,11 @@ def test_the_smoke_workflow_runs_on_a_schedule_and_feeds_the_alerts():
     assert "environment" not in job
     steps = job["steps"]
     run = " ".join(s.get("run", "") for s in steps)
-    assert "pytest verify/ --env" in run and "GITHUB_STEP_SUMMARY" in run
+    assert ".venv/bin/ops-verify verify/ --env" in run and "GITHUB_STEP_SUMMARY" in run
     assert '--pushgateway "$PUSHGATEWAY_URL"' in run
     uses = [s.get("uses", "") for s in steps]
     restore = uses.index(next(u for u in uses if u.startswith("actions/cache/restore")))
-    verify_step = next(i for i, s in enumerate(steps) if "pytest verify/" in s.get("run", ""))
+    verify_step = next(i for i, s in enumerate(steps) if "ops-verify verify/" in s.get("run", ""))
     save = next(i for i, s in enumerate(steps) if s.get("uses", "").startswith(
         "actions/cache/save"))
     assert restore < verify_step < save

@@ -13,6 +13,7 @@ import subprocess
 import sys
 import time
 import uuid
+from pathlib import Path
 
 import pytest
 
@@ -70,13 +71,126 @@ def test_the_test_body_does_not_decide_the_verdict(verify, database, tmp_path):
     assert run.returncode == 1
 
 
-def test_without_the_plugin_every_check_errors(tmp_path):
-    """``--noconftest`` leaves the checks without their fixture: errors, never passes."""
-    done = subprocess.run([sys.executable, "-m", "pytest", str(ROOT / "verify"), "--noconftest",
-                           "-q", "-p", "no:randomly"], cwd=ROOT, capture_output=True, text=True,
-                          env=_clean_env(), timeout=300)
-    assert done.returncode == 1  # pytest's own: errors
-    assert " passed" not in done.stdout.splitlines()[-1]
+OPS_VERIFY = Path(sys.executable).with_name("ops-verify")
+"""The console entry point CI runs (pyproject's [project.scripts])."""
+STALE = '{"outcome": "passed", "checks": []}\n'
+
+
+@pytest.mark.parametrize(("args", "env", "cause"), [
+    (("-p", "no:plugin.reports"), {}, "-p no:plugin.reports: the suite's own plugin"),
+    (("-p", "no:plugin.items"), {}, "-p no:plugin.items: the suite's own plugin"),
+    (("-p", "no:plugin.options"), {}, "-p no:plugin.options: the suite's own plugin"),
+    (("-p", "no:verify-reports"), {}, "-p no:verify-reports: the suite's own plugin"),
+    ((), {"PYTEST_ADDOPTS": "-p no:plugin.reports"}, "-p no:plugin.reports: the suite's own"),
+    (("-o", "addopts=-p no:plugin.reports"), {}, "-p no:plugin.reports: the suite's own"),
+    (("-p", "no:plugin.options", "--reports-dir", "{reports}"), {},
+     "-p no:plugin.options: the suite's own plugin"),
+    (("-p", "no:terminal"), {}, "-p no:terminal: the suite reports through pytest's terminal"),
+    (("-p", "no:html"), {}, "-p no:html: the suite reports through pytest's html plugin"),
+    (("-p", "no:junitxml"), {}, "-p no:junitxml: the suite reports through"),
+    (("-p", "no:metadata"), {}, "-p no:metadata: the suite reports through"),
+    ((), {"PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"}, "pytest's html and metadata plugins are not"),
+    (("--disable-plugin-autoload",), {}, "pytest's html and metadata plugins are not"),
+], ids=["reports", "items", "options", "registered-name", "PYTEST_ADDOPTS", "ini-addopts",
+        "options-and-its-option", "terminal", "html", "junitxml", "metadata",
+        "autoload-variable", "autoload-option"])
+@pytest.mark.parametrize("command", ["pytest", "ops-verify"])
+def test_the_suite_s_plugins_cannot_be_disabled(verify, database, tmp_path, args, env, cause,
+                                                command):
+    """Each way to switch a plugin off is a usage error in one line, and the previous run's
+    passed summary is replaced by it."""
+    reports = tmp_path / "reports"
+    reports.mkdir()
+    (reports / "summary.json").write_text(STALE)
+    args = tuple(a.format(reports=reports) for a in args)
+    if command == "pytest":
+        run = verify("--dsn", database.dsn, "-k", "recorded", *args, env=env, reports=reports)
+        returncode, output = run.returncode, run.output
+    else:
+        returncode, output = _ops_verify("verify", "--dsn", database.dsn, "-k", "recorded",
+                                         "--reports-dir", str(reports), *args, env=env)
+    assert returncode == 4, output
+    lines = [line for line in output.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith(f"ERROR: {cause}"), output
+    summary = json.loads((reports / "summary.json").read_text())
+    assert summary["outcome"] == "error" and cause in summary["usage_error"]
+    assert 'ops_verify_run_outcome{outcome="error"} 1.0' in (reports / "metrics.prom").read_text()
+
+
+@pytest.mark.parametrize("args", [("-o", "addopts="), ("-p", "no:conftest"), ("-p", "no:xdist"),
+                                  ("-p", "no:randomly")])
+def test_what_does_not_disable_the_suite_leaves_its_verdict(verify, database, args):
+    run = verify("--dsn", database.dsn, "-k", "recorded", *args)
+    assert run.returncode == 0, run.output
+    assert run.summary["verdict"].startswith("PASSED (6 of ")
+
+
+def test_a_conftest_cannot_be_blocked_by_name(verify, database):
+    run = verify("--dsn", database.dsn, "-p", f"no:{ROOT / 'conftest.py'}")
+    assert run.returncode == 4
+    assert "Blocking conftest files using -p is not supported" in run.output
+
+
+@pytest.fixture
+def suite_copy(tmp_path) -> Path:
+    """The checklist and its wiring in a folder of their own."""
+    copy = tmp_path / "suite"
+    shutil.copytree(ROOT / "verify", copy / "verify")
+    for name in ("conftest.py", "pytest.ini"):
+        shutil.copy(ROOT / name, copy / name)
+    return copy
+
+
+@pytest.mark.parametrize("with_options", [False, True], ids=["no-options", "suite-options"])
+@pytest.mark.parametrize(("args", "root"), [(("--noconftest",), "."),
+                                            (("--confcutdir", "verify"), "."),
+                                            (("-c", "verify/tox.ini"), "verify"),
+                                            ((), "verify")],
+                         ids=["noconftest", "confcutdir", "ini-named-by-c", "ini-found-below"])
+def test_a_run_that_never_loads_the_plugin_is_never_green(suite_copy, database, args, root,
+                                                          with_options):
+    """What no plugin can refuse: with ``pytest`` every check errors for want of its
+    fixture (or the suite's options are unknown); ``ops-verify`` (what CI runs) makes it a
+    usage error in one line, and replaces the previous run's passed summary with it. An ini
+    file below conftest.py (named by -c, or merely present) makes that folder the rootdir,
+    and conftest.py lies outside it."""
+    if root != ".":
+        (suite_copy / root / "tox.ini").write_text("[pytest]\n")
+    reports = suite_copy / root / "reports"
+    reports.mkdir(exist_ok=True)
+    options = ("--dsn", database.dsn, "--reports-dir", str(reports)) if with_options else ()
+    common = ("verify", "-k", "recorded", "-p", "no:randomly", *options, *args)
+    plain = subprocess.run([sys.executable, "-m", "pytest", *common], cwd=suite_copy,
+                           capture_output=True, text=True, env=_clean_env(), timeout=300)
+    assert plain.returncode == (4 if with_options else 1), plain.stdout  # pytest's own
+    assert not re.search(r"\d passed", plain.stdout), plain.stdout
+    (reports / "summary.json").write_text(STALE)
+    returncode, output = _ops_verify(*common, cwd=suite_copy)
+    assert returncode == 4, output
+    lines = [line for line in output.splitlines() if line.strip()]
+    if with_options:  # pytest refuses the suite's options it never learnt
+        assert "unrecognized arguments: --dsn" in output, output
+    else:
+        assert len(lines) == 1, output
+        assert lines[0].startswith("ERROR: the suite's plugins were not loaded (")
+        assert lines[0].endswith("nothing was verified")
+    summary = json.loads((reports / "summary.json").read_text())
+    assert summary["outcome"] == "error", output
+
+
+def test_ops_verify_runs_the_suite(database, tmp_path):
+    returncode, output = _ops_verify("verify", "--dsn", database.dsn, "-k", "recorded",
+                                     "--reports-dir", str(tmp_path / "r"))
+    assert returncode == 0, output
+    summary = json.loads((tmp_path / "r" / "summary.json").read_text())
+    assert summary["verdict"].startswith("PASSED (6 of ")
+
+
+def _ops_verify(*args: str, env: dict[str, str] | None = None, cwd: Path = ROOT
+                ) -> tuple[int, str]:
+    done = subprocess.run([str(OPS_VERIFY), *args], cwd=cwd, capture_output=True, text=True,
+                          env={**_clean_env(), **(env or {})}, timeout=300)
+    return done.returncode, done.stdout + done.stderr
 
 
 # ---------------------------------------------------------------- stopped early
