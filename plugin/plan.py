@@ -7,6 +7,7 @@ run with an error summary, so nothing stale can pass for this run's result.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import re
@@ -33,6 +34,7 @@ from checks.migrations import discover
 from checks.redact import Redactor
 from checks.reporting import attach, metrics
 from checks.reporting.attach import Ticket
+from checks.reporting.files import write_together
 from checks.run import Check, Resources
 from checks.targets import TargetSpec, pg_bin, resolve
 from checks.targets.postgres import dsn_password
@@ -94,6 +96,12 @@ class Plan:
     def upload_clients(self) -> AwsClients:
         """AWS clients for the report upload: the config's region and the standard chain."""
         return AwsClients(self.config.aws.region)
+
+    @property
+    def target_keys(self) -> list[str]:
+        """Each target as its last full pass is kept: kind, environment and name."""
+        return [" ".join(filter(None, (t.kind, t.env_name and f"env:{t.env_name}", t.name)))
+                for t in self.targets]
 
     def target_line(self) -> str:
         return "; ".join(f"{t.kind} {t.name} (chosen by {t.chosen_by})" for t in self.targets)
@@ -268,15 +276,24 @@ def replace_stale_reports(config: pytest.Config, parser: pytest.Parser) -> None:
 
 
 def write_usage_error(reports_dir: Path, message: str) -> None:
+    write_error_summary(reports_dir, f"Nothing was checked: usage error: {message}",
+                        usage_error=message)
+
+
+def write_error_summary(reports_dir: Path, text: str, last_success: float | None = None,
+                        **fields: Any) -> None:
+    """An error summary (summary.json, summary.md, metrics.prom: outcome error) put in place
+    together, if the folder takes them; ``fields`` are added to summary.json."""
     summary = {"outcome": "error", "target": None, "release": None,
                "started_at": datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
-               "duration_s": 0.0, "counts": {}, "selection": None, "checks": [],
-               "usage_error": message}
-    (reports_dir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
-    (reports_dir / "summary.md").write_text(
-        f"## Post-deploy verification: ERROR\n\nNothing was checked: usage error: {message}\n")
-    metrics.write(reports_dir / "metrics.prom",
-                  metrics.usage_error(metrics.last_success(reports_dir, full_pass=False)))
+               "duration_s": 0.0, "counts": {}, "selection": None, "checks": [], **fields}
+    # nothing of it is left half-written; the console says what happened either way
+    with contextlib.suppress(OSError):
+        write_together({
+            reports_dir / "metrics.prom": metrics.text(metrics.error_only(last_success)),
+            reports_dir / "summary.md": f"## Post-deploy verification: ERROR\n\n{text}\n",
+            reports_dir / "summary.json": json.dumps(summary, indent=2) + "\n",
+        }, last=reports_dir / "summary.json")
 
 
 def _clear_libpq_environment() -> None:

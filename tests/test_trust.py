@@ -263,7 +263,8 @@ def test_a_usage_error_replaces_the_previous_reports(verify, database, tmp_path,
     prom = (reports / "metrics.prom").read_text()
     assert 'ops_verify_run_outcome{outcome="error"} 1.0' in prom
     assert 'ops_verify_run_outcome{outcome="passed"} 0.0' in prom
-    assert "ops_verify_last_success_timestamp_seconds" in prom  # the earlier pass, kept
+    # a usage error knows no target: no last success (never another target's)
+    assert "ops_verify_last_success_timestamp_seconds" not in prom
 
 
 # ---------------------------------------------------------------- partial runs say so
@@ -545,6 +546,57 @@ def test_an_unwritable_reports_folder_is_a_usage_error(verify, tmp_path):
     run = verify(reports=blocker / "reports")
     assert run.returncode == 4
     assert "not writable" in run.output and "Traceback" not in run.output
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    """A reports folder on a tmpfs of the given size (the suite's tests run as root, as
+    CI does); unmounted afterwards."""
+    mounted: list[Path] = []
+
+    def mount(size_kib: int) -> Path:
+        folder = tmp_path / f"disk-{size_kib}k"
+        folder.mkdir()
+        done = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size_kib}k", "tmpfs",
+                               str(folder)], capture_output=True, text=True, check=False)
+        assert done.returncode == 0, f"cannot mount a tmpfs (needs root): {done.stderr}"
+        mounted.append(folder)
+        return folder
+
+    yield mount
+    for folder in mounted:
+        subprocess.run(["umount", str(folder)], check=False)
+
+
+@pytest.mark.parametrize("size_kib", [64, 160, 200, 300, 2048])
+def test_a_full_disk_leaves_no_passed_file_behind(verify, database, small_disk, size_kib):
+    """The reports are put in place together or not at all (summary.json last): with too
+    little room, wherever the first write fails, nothing says passed, the run exits 1 with
+    one line, and an error summary stands if it fits. 64 KiB: report.html does not fit;
+    160: junit.xml or summary.json; 200 and 300: the copies kept in history/."""
+    reports = small_disk(size_kib)
+    run = verify("--dsn", database.dsn, reports=reports)
+    left = sorted(p.relative_to(reports).as_posix() for p in reports.rglob("*") if p.is_file())
+    assert not [name for name in left if name.endswith(".partial")], left
+    if size_kib == 2048:  # room for everything: all of it, and the success kept
+        assert run.returncode == 0, run.output
+        assert run.summary["outcome"] == "passed"
+        assert {"report.html", "junit.xml", "summary.md", "summary.json",
+                "metrics.prom"} <= set(left)
+        assert [n for n in left if n.startswith(".last-success-")]
+        return
+    assert run.returncode == 1, run.output
+    lines = [line for line in run.output.splitlines() if "reports NOT written" in line]
+    assert lines == [f"reports NOT written to {reports}: No space left on device"
+                     + lines[0].rpartition("No space left on device")[2]], run.output
+    assert "(no reports written)" in run.output
+    assert not {"report.html", "junit.xml"} & set(left), left
+    assert not [n for n in left if n.startswith(("history/", ".last-success"))], left
+    if "summary.json" in left:  # the error summary, when it fits
+        assert run.summary["outcome"] == "error"
+        assert "No space left on device" in run.summary["reports_error"]
+        assert "ops_verify_run_outcome{outcome=\"error\"} 1.0" in \
+            (reports / "metrics.prom").read_text()
 
 
 @pytest.mark.parametrize(("config", "env", "message"), [
