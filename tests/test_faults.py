@@ -163,6 +163,23 @@ def test_a_locked_table_errors_only_the_checks_that_read_it(verify, database):
     assert {v for k, v in run.outcomes().items() if "position_history" in k} <= {"passed"}
 
 
+def test_a_probe_that_waits_on_a_lock_says_the_table_is_locked(verify, database):
+    """SHARE (what CREATE INDEX takes) lets the probe's row be read but not inserted: the
+    probe gave up on a lock, it was not rejected, and it is never called inconclusive."""
+    with locked(database.dsn, "active_positions", "SHARE"):
+        run = verify("--dsn", database.dsn, "-k", "enforced")
+    assert run.returncode == 1
+    on_table = {k: v for k, v in run.outcomes().items() if "chk_active_positions" in k}
+    assert on_table and set(on_table.values()) == {"error"}, run.outcomes()
+    for check in on_table:
+        message = run.message(check)
+        assert message.startswith("public.active_positions is locked by another session: "
+                                  "gave up after lock_timeout 1s (the probe's INSERT: "
+                                  "canceling statement due to lock timeout)"), message
+    others = {v for k, v in run.outcomes().items() if k not in on_table}
+    assert others == {"passed"}, run.outcomes()
+
+
 def test_permission_denied_on_one_table_errors_only_its_checks(verify, database):
     role = f"verify_{uuid.uuid4().hex[:8]}"
     database.execute(f"CREATE ROLE {role} LOGIN; "

@@ -23,6 +23,7 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from checks.config import ConfigError, Settings, duration_ms
 from checks.outcome import CouldNotCheck
 from checks.targets.base import (
+    LOCK_TIMEOUT,
     Params,
     ProbeBatch,
     ProbeResult,
@@ -202,8 +203,13 @@ class PostgresTarget:
                     conn.execute("SET TRANSACTION READ WRITE")
                     conn.execute(pins_statement(self._settings, local=True))
                     before = _sequence_values(conn) if watch_all else {}
-                    results = [_probe_one(conn, statement, params)
-                               for statement, params in inserts]
+                    results: list[ProbeResult] = []
+                    for statement, params in inserts:
+                        # a table another session locks: one wait of lock_timeout, not one
+                        # per probe
+                        locked = results and results[-1].sqlstate == LOCK_TIMEOUT
+                        results.append(results[-1] if locked
+                                       else _probe_one(conn, statement, params))
                     advanced = []
                     if _used(conn, None):
                         advanced = [f"{schema}.{name}" for schema, name in sequences
