@@ -249,6 +249,8 @@ class TargetRun:
         if session is None:
             return
         self.facts_shown["Database"] = session.database
+        if session.overridden:
+            self.facts_shown["Timeouts"] = "; ".join(session.overridden)
         expected = self.spec.database
         if expected and session.database != expected:
             raise CouldNotCheck(f"{self.spec.name} answers for database {session.database!r}, "

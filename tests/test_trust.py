@@ -421,6 +421,22 @@ def test_config_values_are_range_checked(verify, config_file, text, message):
     assert len([line for line in run.output.splitlines() if line.startswith("ERROR")]) == 1
 
 
+def test_a_role_s_or_database_s_own_timeouts_that_the_suite_overrode_are_said(verify,
+                                                                                database):
+    """ALTER ROLE / DATABASE ... SET timeouts: the suite pins its own, and the report's facts
+    say whose were overridden (an operator reading 5s would otherwise assume 2s held)."""
+    database.execute(f"ALTER ROLE postgres IN DATABASE {database.name} "
+                     "SET statement_timeout = '2s'")
+    database.execute(f"ALTER DATABASE {database.name} SET lock_timeout = '3s'")
+    run = verify("--dsn", database.dsn, "-k", "chk_active_positions_side")
+    assert run.returncode == 0, run.output
+    said = run.summary["environment"]["Timeouts"]
+    assert said == ("the database's lock_timeout 3s was overridden by the suite's 1s; the "
+                    "role's (in this database) statement_timeout 2s was overridden by the "
+                    "suite's 5s"), said
+    assert "statement_timeout 2s was overridden" in (run.reports_dir / "report.html").read_text()
+
+
 # ---------------------------------------------------------------- guards are real
 @pytest.mark.parametrize(("guard", "is_guard"), [
     ("CREATE UNIQUE INDEX uq_never ON active_positions (alpaca_order_id) WHERE false", False),
