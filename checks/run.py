@@ -174,6 +174,8 @@ class TargetRun:
             if any(n.reads == "scratch" for n in wanted):
                 env.normalizer = self.resources.normalizer
             facts.results = gather(wanted, env, pool)
+            if self.target is not None and hasattr(self.target, "facts"):
+                self.facts_shown.update(self.target.facts())
             for check in live:
                 if check not in outcomes:
                     outcomes[check] = _judged(check, facts)
