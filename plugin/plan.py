@@ -32,7 +32,7 @@ from checks.kinds import REGISTRY
 from checks.kinds.base import Inputs, Unavailable
 from checks.migrations import discover
 from checks.redact import Redactor
-from checks.reporting import attach, metrics
+from checks.reporting import attach, files, metrics
 from checks.reporting.attach import Ticket
 from checks.reporting.files import write_together
 from checks.run import Check, Resources
@@ -229,6 +229,7 @@ def _prepare_reports_dir(reports_dir: Path) -> None:
         probe.unlink()
         for name in REPORT_FILES:
             (reports_dir / name).unlink(missing_ok=True)
+        files.sweep(reports_dir)
     except OSError as exc:
         raise pytest.UsageError(f"--reports-dir {reports_dir}: not writable ({exc.strerror})"
                                 ) from None

@@ -6,6 +6,7 @@ Each case ends non-green (or says it is partial) and names its cause.
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import signal
@@ -613,6 +614,24 @@ def test_a_full_disk_leaves_no_passed_file_behind(verify, database, small_disk, 
         assert "No space left on device" in run.summary["reports_error"]
         assert "ops_verify_run_outcome{outcome=\"error\"} 1.0" in \
             (reports / "metrics.prom").read_text()
+
+
+def test_a_killed_run_s_temporary_files_are_swept(verify, database, tmp_path):
+    """A run killed while writing leaves hidden ``.partial`` files; the next run removes
+    those whose process is gone, never a running one's."""
+    reports = tmp_path / "reports"
+    (reports / "history").mkdir(parents=True)
+    gone = subprocess.Popen(["true"])
+    gone.wait()
+    dead = [reports / f".summary.json.{gone.pid}-0badc0de.partial",
+            reports / "history" / f".20260101T000000000Z-report.html.{gone.pid}-0badc0de.partial"]
+    running = reports / f".report.html.{os.getpid()}-0badc0de.partial"
+    for path in (*dead, running):
+        path.write_text("{}")
+    run = verify("--dsn", database.dsn, "-k", "recorded", reports=reports)
+    assert run.returncode == 0, run.output
+    assert not [p for p in dead if p.exists()]
+    assert running.exists()
 
 
 @pytest.mark.parametrize(("config", "env", "message"), [

@@ -82,6 +82,25 @@ def _naming(path: Path) -> Iterator[Path]:
         raise OSError(exc.errno, exc.strerror, str(path)) from None
 
 
+def sweep(folder: Path) -> None:
+    """Remove the temporary files a killed run left (its process is gone)."""
+    for temp in [*folder.glob(f".*{PARTIAL}"), *folder.glob(f"history/.*{PARTIAL}")]:
+        pid = temp.name.rsplit(".", 2)[-2].split("-", 1)[0]
+        if pid.isdigit() and not _alive(int(pid)):
+            with contextlib.suppress(OSError):
+                temp.unlink()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 def describe(exc: OSError, folder: Path | None = None) -> str:
     """``No space left on device (writing report.html)``: the cause and the file it hit, by
     its final name (relative to ``folder``)."""

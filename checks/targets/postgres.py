@@ -161,8 +161,9 @@ class PostgresTarget:
             if started != self._started:
                 conn.close()
                 self._broken = self._broken or (
-                    f"{self.name}: the server restarted during the run (up since {started}; "
-                    f"the run began on one up since {self._started}); later queries not sent")
+                    f"{self.name}: the server restarted during the run, or another one "
+                    f"answers (a failover): up since {started}, the run began on one up since "
+                    f"{self._started}; later queries not sent")
                 raise CouldNotCheck(self._broken)
             self._all.append(conn)
         return conn
@@ -338,8 +339,9 @@ class PostgresTarget:
             return (f"the connection was lost ({said}) and the server cannot be reached "
                     f"({down}): the network to it failed, or it is down")
         if started != self._started:
-            return (f"the server restarted during the run (up since {started}; the run began "
-                    f"on one up since {self._started}): {said}")
+            return (f"the server restarted during the run, or another one answers (a "
+                    f"failover): up since {started}, the run began on one up since "
+                    f"{self._started} ({said})")
         if sqlstate == CRASH_SHUTDOWN:
             return (f"the server reset every session after a crash of one of its processes "
                     f"({said}; SQLSTATE 57P02)")
