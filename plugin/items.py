@@ -22,6 +22,7 @@ from checks.kinds import REGISTRY
 from checks.kinds.base import AREAS, Kind, area_module
 from checks.outcome import CouldNotCheck, Outcome, Status
 from checks.run import Check, TargetRun
+from plugin import guard
 from plugin.plan import PLAN_KEY, Plan, make_plan, worker_input
 
 OUTCOME_KEY = pytest.StashKey[Outcome]()
@@ -67,8 +68,13 @@ def _test_function(kind: Kind, module: str, path: str) -> Callable[[], None]:
     return check(kind.name)(function)
 
 
+def pytest_addoption(parser: pytest.Parser, pluginmanager: pytest.PytestPluginManager) -> None:
+    guard.at_registration(parser, pluginmanager)
+
+
 @pytest.hookimpl(tryfirst=True)
 def pytest_configure(config: pytest.Config) -> None:
+    guard.at_configure(config)
     config.addinivalue_line("markers", "verify_kind(name): the items of one kind of check")
     plan = config.stash[PLAN_KEY] = make_plan(config)
     config.stash[RUNS_KEY] = Runs(plan)
