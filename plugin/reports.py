@@ -101,6 +101,10 @@ class Reports:
         self.roles: dict[str, dict[str, Any]] = {}
         """Each target's role and replica state once it answered, by label."""
         self.html_report: Any = None
+        self.published = False
+        """Every report file of the run is in place."""
+        self.silenced: list[Any] = []
+        """pytest-html's and junitxml's plugins, once their staged files are in place."""
         self.clock = time.monotonic()
         self.run: Run | None = None
         self.upload_error: str | None = None
@@ -232,10 +236,12 @@ class Reports:
             result = yield
         except BaseException as exc:  # a report plugin's write failed (a full disk)
             self._publish(exc)
+            self._silence_writers()
             if isinstance(exc, OSError):
                 return None
             raise
         self._publish(None)
+        self._silence_writers()
         return result
 
     def _conclude(self, session: pytest.Session) -> None:
@@ -312,10 +318,24 @@ class Reports:
             self.staged.publish(last=reports_dir / "summary.json")
         except BaseException as exc:
             self.staged.withdraw()
-            _point_reporters(self.config, reports_dir, published=False)
             self._not_written(exc)
             return
-        _point_reporters(self.config, reports_dir, published=True)
+        self.published = True
+
+    def _silence_writers(self) -> None:
+        """pytest-html and junitxml would name in the console the temporary file they wrote:
+        once it is in place (or taken back) they leave the console to this plugin, which
+        names report.html when it is in place. Each is registered again for pytest's
+        cleanup (junitxml's unregisters its own)."""
+        for writer in _staged_writers(self.config, self.staged, self.plan.reports_dir):
+            self.config.pluginmanager.unregister(writer)
+            self.silenced.append(writer)
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_unconfigure(self, config: pytest.Config) -> None:
+        for writer in self.silenced:
+            if not config.pluginmanager.is_registered(writer):
+                config.pluginmanager.register(writer)
 
     def _not_written(self, exc: BaseException) -> None:
         """No report of this run stays in place; an error summary says why, if it fits."""
@@ -410,6 +430,8 @@ class Reports:
               red=outcome != "passed" or bool(self.write_error), bold=True)
         if self.write_error:
             write(self.redact(self.write_error), red=True, bold=True)
+        elif self.published and (html_report := self.plan.reports_dir / "report.html").is_file():
+            write(f"html report: {html_report.resolve().as_uri()}")
 
     def _deliver(self) -> None:
         """Upload, push and attach before the verdict is printed: a run whose evidence
@@ -563,26 +585,25 @@ def _gather_elsewhere(config: pytest.Config, reports_dir: Path, staged: Staged) 
             staged.copy(Path(given), final)
 
 
-def _point_reporters(config: pytest.Config, reports_dir: Path, published: bool) -> None:
-    """pytest-html and junitxml name the file they wrote in the console: its final name, or
-    nothing when the reports were taken back."""
-    from _pytest.junitxml import xml_key
+def _staged_writers(config: pytest.Config, staged: Staged, reports_dir: Path) -> list[Any]:
+    """The plugin objects of pytest-html and junitxml that write a file of ``staged`` (the
+    temporary name this plugin gave them at configure; one given by ``--html`` or
+    ``--junitxml`` elsewhere is theirs). Found through the plugin manager's public API:
+    pytest-html's report is a ``BaseReport``; junitxml's names its file ``logfile``."""
     from pytest_html.basereport import BaseReport
 
-    xml = config.stash.get(xml_key, None)
-    html_reports = [p for p in config.pluginmanager.get_plugins() if isinstance(p, BaseReport)]
-    if published:
-        for report in html_reports:
-            if report._report_path.name.endswith(files.PARTIAL):  # the path it was given
-                report._report_path = reports_dir / "report.html"
-        if xml is not None and xml.logfile.endswith(files.PARTIAL):
-            xml.logfile = str(reports_dir / "junit.xml")
-        return
-    for report in html_reports:
-        config.pluginmanager.unregister(report)
-    if xml is not None:
-        del config.stash[xml_key]
-        config.pluginmanager.unregister(xml)
+    def ours(given: str | None, name: str) -> str | None:
+        final = reports_dir / name
+        if not given or final not in staged:
+            return None
+        path = os.path.normpath(os.path.abspath(given))
+        return path if path == os.path.abspath(staged.path(final)) else None
+
+    html_path = ours(config.option.htmlpath, "report.html")
+    xml_path = ours(config.option.xmlpath, "junit.xml")
+    return [p for p in config.pluginmanager.get_plugins()
+            if (html_path and isinstance(p, BaseReport))
+            or (xml_path and getattr(p, "logfile", None) == xml_path)]
 
 
 def _environment(plan: Plan, root: Path) -> dict[str, str]:

@@ -235,6 +235,21 @@ def test_a_report_written_elsewhere_is_still_the_one_uploaded(verify, database, 
         assert b"Post-deploy verification" in response.read()
 
 
+def test_the_console_names_each_report_where_it_stands(verify, database, tmp_path):
+    """pytest-html and junitxml wrote under temporary names: the console names none of
+    those, but report.html in the reports folder; a file given elsewhere keeps its own
+    line (its plugin wrote it there)."""
+    run = verify("--dsn", database.dsn)
+    assert run.returncode == 0, run.output
+    assert ".partial" not in run.output and "generated xml file" not in run.output
+    assert f"html report: {(run.reports_dir / 'report.html').resolve().as_uri()}" in run.output
+    mine = tmp_path / "mine.xml"
+    run = verify("--dsn", database.dsn, "--junitxml", str(mine))
+    assert run.returncode == 0, run.output
+    assert f"generated xml file: {mine}" in run.output
+    assert ".partial" not in run.output and (run.reports_dir / "junit.xml").is_file()
+
+
 def test_temporary_credentials_give_a_console_link_not_one_with_their_token(
         verify, database, s3_server):
     """A presigned link made with a session token carries it (URL-encoded): the S3

