@@ -3,27 +3,42 @@ names the kinds give their needs. No server: each verdict is the judge's alone."
 
 from __future__ import annotations
 
+import ast
+import importlib
 from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
 
 from checks.catalog import Catalog
 from checks.catalog.model import Column, Constraint, Index, Relation
-from checks.config import Config, Ledger
+from checks.config import Config, Drift, Ledger
 from checks.context import Inputs
 from checks.gather import Scalar
-from checks.kinds.check_constraints import DEFINITION, CheckConstraint
+from checks.infra.replay import Applied
+from checks.kinds import REGISTRY
+from checks.kinds.base import Kind
+from checks.kinds.check_constraints import DEFINITION, ENFORCED, CheckConstraint
 from checks.kinds.custom_sql import CUSTOM_SQL, CustomSql
+from checks.kinds.drift import NO_UNEXPECTED, SCHEMA_OBJECT, ExpectedObject, NoExtraObjects
 from checks.kinds.freshness import FRESHNESS, Freshness
 from checks.kinds.indexes import HEALTH, PRESENT, IndexSpec, TableIndexes
 from checks.kinds.ledger import IN_ORDER, RECORDED, UNKNOWN, LedgerTable
+from checks.kinds.migration_files import DISTINCT, REPLAYS, MigrationsDir
+from checks.kinds.release import ECS as RELEASE_ECS
+from checks.kinds.release import LAMBDA as RELEASE_LAMBDA
+from checks.kinds.release import MIGRATION as RELEASE_MIGRATION
 from checks.kinds.unique import UNIQUE, Unique
+from checks.kinds.upserts import UPSERTS, Upsert
+from checks.manifest import EcsRelease, LambdaRelease, MigrationRelease
 from checks.migrations import MigrationFile
 from checks.outcome import CouldNotCheck, Status
+from checks.probes import ProbeReport
 from checks.replica import Replica
+from checks.targets.base import ProbeResult
 from tests.judging import NOW, context, judged
 
 # ---------------------------------------------------------------- a catalog, by hand
@@ -258,3 +273,171 @@ def test_a_file_without_its_ledger_row_fails_with_how_to_record_it(tmp_path):
     assert outcome.status is Status.FAILED
     assert outcome.fix and "INSERT INTO schema_migrations (version) VALUES ('010_x')" in \
         outcome.fix
+
+
+# ---------------------------------------------------------------- enforcement probes
+def test_a_probe_passes_only_when_the_rule_itself_rejects_the_row():
+    spec = CheckConstraint(table="active_positions", name="chk_side",
+                           expression="side IN ('long', 'short')")
+    ctx = context(POSITIONS)
+
+    def probed(result: ProbeResult, *moved: str) -> Any:
+        return judged(ENFORCED, spec, ctx, probe=ProbeReport("INSERT ...", result, moved))
+
+    rejected = probed(ProbeResult(True, "23514", "chk_side", "violates"))
+    assert rejected.status is Status.PASSED and rejected.sql == ("INSERT ...",)
+    accepted = probed(ProbeResult(False))
+    assert accepted.status is Status.FAILED and "not enforced" in accepted.message
+    with pytest.raises(CouldNotCheck, match="inconclusive probe: the row was rejected by "
+                                            "other_rule"):
+        probed(ProbeResult(True, "23514", "other_rule", "violates"))
+    with pytest.raises(CouldNotCheck, match=r"advanced public\.s: a trace"):
+        probed(ProbeResult(True, "23514", "chk_side"), "public.s")
+    blocked = context(POSITIONS, probe_block="--read-only")
+    assert ENFORCED.needs(spec, blocked) == {}
+    assert judged(ENFORCED, spec, blocked).status is Status.SKIPPED
+
+
+# ---------------------------------------------------------------- upserts
+def _plan(**answer: Any) -> dict[str, Any]:
+    return {"arbiters": None, "refusal": None, "not_asked": None, "sql": "INSERT ...", **answer}
+
+
+def test_an_upsert_is_judged_by_postgresqls_plan_else_by_the_catalog():
+    spec = Upsert(table="active_positions", columns=["alpaca_order_id"])
+    plain = context(POSITIONS)  # idx_order is not unique: no arbiter
+    refused = judged(UPSERTS, spec, plain, plan=_plan(refusal="there is no unique ..."))
+    assert refused.status is Status.FAILED and "PostgreSQL says there is no unique" in \
+        refused.message
+    assert refused.fix and "CREATE UNIQUE INDEX CONCURRENTLY" in refused.fix
+    by_catalog = judged(UPSERTS, spec, plain, plan=_plan(not_asked="read-only"))
+    assert by_catalog.status is Status.FAILED and "has no arbiter" in by_catalog.message
+    unique = replace(POSITIONS, indexes=(POSITIONS.indexes[0],
+                                         replace(POSITIONS.indexes[1], unique=True)))
+    planned = judged(UPSERTS, spec, context(unique), plan=_plan(arbiters=["idx_order"]))
+    assert planned.status is Status.PASSED and "idx_order" in planned.message
+    catalog_says = judged(UPSERTS, spec, context(unique), plan=_plan(not_asked="read-only"))
+    assert catalog_says.status is Status.PASSED and "the catalog shows" in catalog_says.message
+
+
+# ---------------------------------------------------------------- drift
+def test_a_missing_or_unexpected_object_is_drift_unless_allowed(tmp_path):
+    live = replace(POSITIONS, indexes=POSITIONS.indexes[:1],
+                   relations=(*POSITIONS.relations, _table("scratch_copy")))
+    config = Config(path=tmp_path / "invariants.toml", migrations_dir=tmp_path,
+                    fixtures_dir=tmp_path)
+    ctx = context(live, expected_schema=POSITIONS, expected_version="15.8",
+                  inputs=Inputs(config, [], _NotSnapshot()))  # type: ignore[arg-type]
+    present = judged(SCHEMA_OBJECT, ExpectedObject("constraint:public.active_positions.chk_side"),
+                     ctx)
+    assert (present.status, present.message) == (
+        Status.PASSED, "constraint:public.active_positions.chk_side matches")
+    missing = judged(SCHEMA_OBJECT, ExpectedObject("index:public.idx_order"), ctx)
+    assert (missing.status, missing.message) == (
+        Status.FAILED, "index:public.idx_order is missing from the live schema")
+    extra = judged(NO_UNEXPECTED, NoExtraObjects("table"), ctx)
+    assert extra.status is Status.FAILED and extra.message.startswith(
+        "1 table(s) not created by the migrations: public.scratch_copy")
+    config = replace(config, drift=Drift(allow=["*scratch_copy"]))
+    allowed = context(live, expected_schema=POSITIONS, expected_version="15.8",
+                      inputs=Inputs(config, [], _NotSnapshot()))  # type: ignore[arg-type]
+    assert judged(NO_UNEXPECTED, NoExtraObjects("table"), allowed).status is Status.SKIPPED
+    unbuilt = context(live, expected_schema=CouldNotCheck("the migrations do not replay"))
+    with pytest.raises(CouldNotCheck, match="do not replay"):
+        judged(SCHEMA_OBJECT, ExpectedObject("index:public.idx_order"), unbuilt)
+
+
+class _NotSnapshot:
+    """The expected schema as the drift judges read it: built from migrations."""
+
+    snapshot = None
+
+
+# ---------------------------------------------------------------- migration files
+def test_shared_version_prefixes_fail_unless_accepted_and_a_replay_names_its_line(tmp_path):
+    files = tuple(MigrationFile(tmp_path / f"{v}.sql") for v in ("1001_a", "1002_b", "1002_c"))
+    folder = MigrationsDir(tmp_path, files)
+    shared = judged(DISTINCT, folder, context())
+    assert shared.status is Status.FAILED and "1002: 1002_b.sql, 1002_c.sql" in shared.message
+    config = Config(path=tmp_path / "invariants.toml", migrations_dir=tmp_path,
+                    fixtures_dir=tmp_path, ledger=Ledger(accept_shared_prefixes=["1002"]))
+    accepted = judged(DISTINCT, folder, context(inputs=Inputs(config, list(files), None)))  # type: ignore[arg-type]
+    assert accepted.status is Status.ACCEPTED
+    ctx = context(inputs=Inputs(config, list(files), _NotSnapshot()))  # type: ignore[arg-type]
+    replay = SimpleNamespace(applied=(Applied("1001_a"), Applied(
+        "1002_b", "column \"x\" does not exist", "42703", 3, "ALTER TABLE t ADD CHECK (x > 0)")))
+    assert judged(REPLAYS, files[0], ctx, replay=replay).status is Status.PASSED
+    broken = judged(REPLAYS, files[1], ctx, replay=replay)
+    assert broken.status is Status.FAILED
+    assert broken.message == ("1002_b.sql fails at line 3: column \"x\" does not exist; "
+                              "statement: ALTER TABLE t ADD CHECK (x > 0)")
+
+
+# ---------------------------------------------------------------- the release
+def test_the_release_lambda_must_run_the_released_code_active_and_updated():
+    spec = LambdaRelease("ops-pipeline-db-query", code_sha256="kZ1=", alias="live")
+    assert RELEASE_LAMBDA.needs(spec, context())["function"].params == \
+        '{"FunctionName": "ops-pipeline-db-query", "Qualifier": "live"}'
+    live = {"CodeSha256": "kZ1=", "Version": "7", "State": "Active",
+            "LastUpdateStatus": "Successful"}
+    assert judged(RELEASE_LAMBDA, spec, function=live).status is Status.PASSED
+    updating = judged(RELEASE_LAMBDA, spec, function={**live, "LastUpdateStatus": "InProgress"})
+    assert updating.status is Status.FAILED and "last update differ" in updating.message
+    gone = judged(RELEASE_LAMBDA, spec, function={"error": "ResourceNotFoundException",
+                                                  "message": "Function not found"})
+    assert gone.message == ("Lambda function ops-pipeline-db-query:live does not exist "
+                            "(Function not found)")
+
+
+def test_the_release_ecs_service_must_run_its_task_definition_fully_rolled_out():
+    spec = EcsRelease("trade-stream", task_definition="trade-stream:42",
+                      images={"trade-stream": "v2026.11.28"})
+    service = {"status": "ACTIVE", "desiredCount": 2, "runningCount": 2,
+               "deployments": [{"rolloutState": "COMPLETED"}]}
+    task = {"family": "trade-stream", "revision": 42, "containerDefinitions": [
+        {"name": "trade-stream", "image": "ecr/ops-pipeline/trade-stream:v2026.11.28"}]}
+    done = judged(RELEASE_ECS, spec, service={"service": service, "task": task})
+    assert done.status is Status.PASSED
+    rolling = {**service, "runningCount": 1,
+               "deployments": [{"rolloutState": "IN_PROGRESS"}, {"rolloutState": "COMPLETED"}]}
+    not_yet = judged(RELEASE_ECS, spec, service={"service": rolling, "task": task})
+    assert not_yet.status is Status.FAILED and "rollout is not done: running 1 of 2" in \
+        not_yet.message
+    old = judged(RELEASE_ECS, spec, service={"service": service,
+                                             "task": {**task, "revision": 41}})
+    assert old.message == ("ops-pipeline-cluster/trade-stream does not run the release: "
+                           "task definition differ")
+
+
+def test_the_release_migration_must_be_in_the_ledger(tmp_path):
+    ctx = _ledger_context(tmp_path)
+    ledger = _rows(("001_init", "1"))
+    assert judged(RELEASE_MIGRATION, MigrationRelease("001_init"), ctx,
+                  ledger=ledger).status is Status.PASSED
+    absent = judged(RELEASE_MIGRATION, MigrationRelease("010_x"), ctx, ledger=ledger)
+    assert absent.status is Status.FAILED and "no row for it" in absent.message
+
+
+# ---------------------------------------------------------------- every kind
+JUDGE_TESTS = ("test_judges.py", "test_pipeline_judges.py", "test_row_counts.py")
+
+
+def _kinds_judged_in(path: Path) -> set[str]:
+    """The kinds whose judge a test module calls through ``judged(KIND, ...)``."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    local: dict[str, Any] = {}
+    for node in tree.body:
+        if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("checks.kinds"):
+            module = importlib.import_module(node.module or "")
+            for alias in node.names:
+                local[alias.asname or alias.name] = getattr(module, alias.name)
+    return {local[call.args[0].id].name for call in ast.walk(tree)
+            if isinstance(call, ast.Call) and getattr(call.func, "id", None) == "judged"
+            and call.args and isinstance(call.args[0], ast.Name)
+            and isinstance(local.get(call.args[0].id), Kind)}
+
+
+def test_every_kinds_judge_is_tested_on_plain_objects():
+    judged_kinds = set().union(*(_kinds_judged_in(Path(__file__).with_name(name))
+                                 for name in JUDGE_TESTS))
+    assert sorted(set(REGISTRY) - judged_kinds) == []

@@ -10,7 +10,7 @@ import pytest
 
 from checks.kinds import REGISTRY
 from checks.kinds.alarms import ALARM_NOT_FIRING, Alarms
-from checks.kinds.aws import LOGS, EcsDescribe, LogHeartbeat, _one_service
+from checks.kinds.aws import ECS, LOGS, EcsDescribe, EcsService, LogHeartbeat, _one_service
 from checks.kinds.lambda_errors import LAMBDA_ERRORS, LambdaErrors
 from checks.kinds.log_errors import LOG_ERRORS, LogErrors
 from checks.kinds.schedules import SCHEDULE_ENABLED, Schedules
@@ -92,6 +92,22 @@ def test_a_service_the_answer_leaves_out_is_an_error_and_the_active_one_wins():
     missing = {"services": [], "failures": [
         {"arn": "arn:aws:ecs:us-west-2:1:service/c/trade-stream", "reason": "MISSING"}]}
     assert _one_service(missing, need) == {"failure": "MISSING"}
+
+
+def test_a_service_is_stable_when_rolled_out_on_its_task_definition():
+    spec = EcsService(name="trade-stream", task_definition="trade-stream:42")
+    service = {"status": "ACTIVE", "desiredCount": 1, "runningCount": 1,
+               "taskDefinition": "arn:aws:ecs:us-west-2:1:task-definition/trade-stream:42",
+               "deployments": [{"id": "d1", "rolloutState": "COMPLETED"}]}
+    stable = judged(ECS, spec, service={"service": service})
+    assert stable.status is Status.PASSED and stable.message.startswith("trade-stream is stable")
+    old = {**service, "taskDefinition": service["taskDefinition"].replace(":42", ":41")}
+    moved = judged(ECS, spec, service={"service": old})
+    assert moved.status is Status.FAILED and "runs trade-stream:41, expected trade-stream:42" \
+        in moved.message
+    gone = judged(ECS, spec, service={"failure": "MISSING"})
+    assert gone.message == "ECS service trade-stream not found in cluster ops-pipeline-cluster " \
+        "(MISSING)"
 
 
 def _metrics(errors: list[float], invocations: list[float]) -> dict[str, Any]:
