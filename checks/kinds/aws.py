@@ -19,8 +19,6 @@ from checks.kinds.base import Context, Found, Kind, Needs
 from checks.need import Need
 from checks.outcome import CouldNotCheck, Evidence, Outcome, failed, human, passed
 
-OFF_REASON = ("AWS checks are off: use --aws (on by default with --via-lambda and for "
-              "environments with AWS settings)")
 NOT_FOUND = ("ResourceNotFoundException", "ClusterNotFoundException",
              "ServiceNotFoundException")
 MAX_PAGES = 100
