@@ -152,6 +152,7 @@ def plan(catalog: Catalog, schema: str, table: str, constraint: str,
     tables = [(schema, table), *((r.schema, r.name) for r in catalog.descendants(schema, table))]
     user_code = any(
         any(k.user_calls for k in catalog.of_table("constraints", s, t))
+        or ((relation := catalog.table(s, t)) is not None and relation.insert_calls)
         or catalog.of_table("triggers", s, t) or catalog.of_table("rules", s, t)
         or any(c.type_kind == "d" for c in catalog.of_table("columns", s, t))
         for s, t in tables)

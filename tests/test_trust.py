@@ -15,8 +15,9 @@ import time
 import uuid
 
 import pytest
+from psycopg import sql
 
-from tests.conftest import ROOT, _clean_env
+from tests.conftest import MIGRATIONS, ROOT, _clean_env
 
 DUPLICATE = ("INSERT INTO active_positions (ticker, instrument_type, side, quantity, entry_price, "
              "alpaca_order_id) VALUES ('AAPL', 'stock', 'long', 10, 189.5, 'ord-1001')")
@@ -370,7 +371,8 @@ def test_a_check_function_that_sets_a_sequence_is_caught(verify, database, confi
         "END $$; "
         "ALTER TABLE active_positions ADD CONSTRAINT chk_sneaky CHECK (sneaky(quantity)) "
         "NOT VALID")
-    config = config_file('[[check_constraints]]\ntable = "active_positions"\n'
+    config = config_file('[settings]\ntrusted_functions = ["public.sneaky(numeric)"]\n'
+                         '[[check_constraints]]\ntable = "active_positions"\n'
                          'name = "chk_sneaky"\nexpression = "sneaky(quantity)"\n'
                          'violation = { quantity = -1 }\n')
     run = verify("--dsn", database.dsn, "--config", str(config), "-k", "enforced")
@@ -419,6 +421,69 @@ def test_a_trigger_writing_through_dblink_is_never_fired(verify, database):
     assert run.outcomes()["test_check_constraint_enforced[chk_active_positions_side]"] == \
         "skipped"
     assert database.execute("SELECT count(*) FROM probe_log") == [(0,)]
+
+
+# ---------------------------------------------------------------- user code is not run on trust
+_AUDIT = """CREATE EXTENSION IF NOT EXISTS dblink;
+CREATE TABLE audit_log (v numeric);
+CREATE FUNCTION audited(q numeric) RETURNS boolean LANGUAGE plpgsql IMMUTABLE AS $$ BEGIN
+    PERFORM dblink_exec({dsn}, 'INSERT INTO audit_log VALUES (' || coalesce(q, 0) || ')');
+    RETURN q > 0; END $$;
+"""
+_AUDITED_CHECKS = {  # how a CHECK may reach the function: the rule, and what the config says
+    "function": ("", "audited(quantity)"),
+    "operator": ("CREATE FUNCTION audited_above(q numeric, floor numeric) RETURNS boolean "
+                 "LANGUAGE sql IMMUTABLE AS $$ SELECT audited(q - floor) $$; "
+                 "CREATE OPERATOR >>> (leftarg = numeric, rightarg = numeric, "
+                 "function = audited_above);", "quantity >>> 0"),
+    "domain": ("CREATE DOMAIN audited_quantity AS numeric CHECK (audited(VALUE));",
+               "quantity::audited_quantity > 0"),
+    "cast": ("CREATE TYPE audited_box AS (q numeric); CREATE FUNCTION boxed(q numeric) "
+             "RETURNS audited_box LANGUAGE sql IMMUTABLE AS $$ SELECT ROW(q)::audited_box "
+             "WHERE audited(q) $$; CREATE CAST (numeric AS audited_box) WITH FUNCTION "
+             "boxed(numeric);", "(quantity::audited_box).q > 0"),
+}
+_CALLED = {"function": "public.audited(numeric)",
+           "operator": "public.audited_above(numeric, numeric)",
+           "domain": "public.audited(numeric)", "cast": "public.boxed(numeric)"}
+
+
+@pytest.mark.parametrize("way", list(_AUDITED_CHECKS))
+def test_a_check_calling_a_function_labelled_immutable_is_never_evaluated(
+        verify, database, tmp_path, config_file, way):
+    """The function writes through dblink, outside every transaction the suite rolls back:
+    neither the count of violating rows, nor the probe's search for values, nor the probe
+    may run it, however the CHECK reaches it, until the operator trusts it."""
+    setup, expression = _AUDITED_CHECKS[way]
+    seed = (_AUDIT.format(dsn=sql.Literal(database.dsn).as_string(None)) + setup
+            + f"ALTER TABLE position_history ADD CONSTRAINT chk_audited CHECK ({expression}) "
+            "NOT VALID; INSERT INTO schema_migrations (version) "
+            "VALUES ('2026_03_01_0001_audited');\n")
+    migrations = tmp_path / "migrations"
+    shutil.copytree(MIGRATIONS, migrations)
+    (migrations / "2026_03_01_0001_audited.sql").write_text(seed)
+    database.execute(seed)
+    assert database.execute("SELECT count(*) FROM position_history")[0][0] > 0
+    entry = ('[[check_constraints]]\ntable = "position_history"\nname = "chk_audited"\n'
+             f'expression = "{expression}"\n')
+    run = verify("--dsn", database.dsn, "--config", str(config_file(entry)),
+                 "--migrations-dir", str(migrations), "-k", "check_constraint and chk_audited")
+    assert run.outcomes() == {"test_check_constraint_definition[chk_audited]": "error",
+                              "test_check_constraint_enforced[chk_audited]": "skipped"}, \
+        run.output
+    said = f"calls untrusted {_CALLED[way]}"
+    assert "its rows were not evaluated" in run.message("definition[chk_audited]")
+    assert said in run.message("definition[chk_audited]")
+    assert said in run.message("enforced[chk_audited]")
+    assert database.execute("SELECT count(*) FROM audit_log") == [(0,)]
+    if way == "function":  # trusted, it runs: the audit above would have seen it
+        trusted = config_file('[settings]\ntrusted_functions = ["Public.audited( NUMERIC )"]\n'
+                              + entry)
+        run = verify("--dsn", database.dsn, "--config", str(trusted),
+                     "--migrations-dir", str(migrations), "-k", "definition[chk_audited]")
+        assert run.outcomes() == {"test_check_constraint_definition[chk_audited]": "passed"}, \
+            run.output
+        assert database.execute("SELECT count(*) FROM audit_log")[0][0] > 0
 
 
 # ---------------------------------------------------------------- faults end fast, in one line

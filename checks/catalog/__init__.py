@@ -2,8 +2,14 @@
 
 Each ``<kind>.sql`` file beside this module is a plain SELECT (parameter ``%(locked)s``:
 relations another session holds ACCESS EXCLUSIVE, whose definitions are not read, so the
-capture never waits on a lock). The capture wraps them as JSON columns of one SELECT, so
-a direct connection and the db-query Lambda return exactly the same structures.
+capture never waits on a lock; fragments ``%(reach)s`` and ``%(called)s``: the functions
+an object's expressions run, see ``reach.sql``). The capture wraps them as JSON columns of
+one SELECT, so a direct connection and the db-query Lambda return exactly the same
+structures.
+
+Every operator in them resolves to one of pg_catalog exactly (literals typed, ``name``
+cast to text): one that needs a coercion could resolve to a user's operator of the same
+name that takes the types as they are, in a schema of the search path.
 """
 
 from __future__ import annotations
@@ -42,7 +48,9 @@ def capture_statement() -> str:
     columns = [f"(SELECT pg_catalog.to_json(s) FROM (\n{session}\n) AS s) AS session"]
     columns += [f"(SELECT coalesce(pg_catalog.json_agg(k), '[]') FROM (\n"
                 f"{_without_comments(sql(kind))}\n) AS k) AS {kind}" for kind in KINDS]
-    return "SELECT " + ",\n".join(columns).replace("%(locked)s", locked)
+    return "SELECT " + ",\n".join(columns).replace("%(locked)s", locked).replace(
+        "%(reach)s", _without_comments(sql("reach"))).replace(
+        "%(called)s", _without_comments(sql("called")))
 
 
 def identify(target: Target) -> Session:

@@ -55,6 +55,10 @@ class Relation:
     pages: int = 0
     """The planner's size estimate (pg_class.relpages): which tables to read first.
     Not compared; absent from catalogs captured before it was."""
+    insert_calls: tuple[str, ...] = ()
+    """Functions not built in (``schema.name(types)``) that an INSERT of a row with every
+    value given runs, besides triggers and rules: its constraints, its columns' domains,
+    generated columns, index expressions and predicates, the partition key."""
 
     @property
     def is_table(self) -> bool:
@@ -103,8 +107,9 @@ class Constraint:
     references: str | None
     volatile_calls: tuple[str, ...]
     user_calls: tuple[str, ...] = ()
-    """Functions it calls that were created after initdb (a later redefinition changes the
-    rule without re-checking any row)."""
+    """Functions not built in (``schema.name(types)``) it calls, through operators, casts
+    and domains too: a later redefinition changes the rule without re-checking any row,
+    and evaluating it runs its author's code, whatever its volatility label says."""
 
 
 @dataclass(frozen=True)
