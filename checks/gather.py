@@ -181,16 +181,30 @@ class Newest(TableRead):
         return {**row, "sql": env.target.render(statement)}
 
 
+NORMALIZED = {"lower": "pg_catalog.lower({})",
+              "trim": "pg_catalog.btrim({}, E' \\t\\r\\n')",
+              "lower_trim": "pg_catalog.lower(pg_catalog.btrim({}, E' \\t\\r\\n'))"}
+"""How a ``[[unique]] normalize`` key is computed from a text column as stored."""
+ROW_IDS = 10
+"""Row ids shown per duplicated key."""
+
+
 @dataclass(frozen=True)
 class Duplicates(TableRead):
     """Keys that occur more than once, in one pass: a GROUP BY over the key alone, with
-    row ids for the first duplicated keys only."""
+    row ids (and, for a normalized key, each row's value as stored) for the first
+    duplicated keys only."""
 
     columns: tuple[str, ...]
     where: str | None
     row_id: tuple[str, ...]
     """The primary key columns, to name the rows; empty: the rows are not named."""
     limit: int
+    normalize: str | None = None
+    """``lower``, ``trim`` or ``lower_trim``: duplicates are found on the key so computed."""
+    own_equality: tuple[str, ...] = ()
+    """Key columns of a type an extension brings (citext): matched with that type's own
+    ``=``; every other column with pg_catalog's, whatever a schema on the path holds."""
 
     def run(self, env: Env) -> dict[str, Any]:
         assert env.target is not None
@@ -199,52 +213,118 @@ class Duplicates(TableRead):
             rows = env.target.query(statement).rows
         except CouldNotCheck as exc:
             raise explained(exc, env, self.schema, self.table) from None
+        if not rows:  # the grand total's row is always there
+            raise CouldNotCheck(f"{self.schema}.{self.table}: the duplicates query answered "
+                                "no row at all, not even its totals (cut short on the way)")
         scanned, dup_keys, dup_rows = rows[0][:3]  # the grand total's row comes first
-        sample = [{"key": tuple(r[5:]), "n": r[3], "row_ids": r[4]} for r in rows[1:]]
+        sample = [{"key": tuple(r[6:]), "n": r[3], "row_ids": r[4], "stored": r[5]}
+                  for r in rows[1:]]
+        expected = min(int(dup_keys), self.limit)
+        if len(sample) != expected:
+            raise CouldNotCheck(f"{self.schema}.{self.table}: the answer holds {len(sample)} "
+                                f"of the {expected} duplicated keys it sampled (cut short on "
+                                "the way)")
+        for row in sample:
+            for name in ("row_ids", "stored"):
+                if row[name] is not None and len(row[name]) != min(int(row["n"]), ROW_IDS):
+                    raise CouldNotCheck(f"{self.schema}.{self.table}: the answer lists "
+                                        f"{len(row[name])} of the rows of a duplicated key "
+                                        f"that has {row['n']} (cut short on the way)")
         return {"scanned": scanned, "dup_keys": dup_keys, "dup_rows": dup_rows,
                 "sample": sample, "sql": [env.target.render(statement)]}
 
+    def _key(self, column: str, alias: str) -> sql.Composable:
+        """A key column as compared: normalized, or as stored."""
+        ref = sql.SQL("{}.{}").format(sql.Identifier(alias), sql.Identifier(column))
+        return sql.SQL(NORMALIZED[self.normalize]).format(ref) if self.normalize else ref
+
+    def _scope(self) -> sql.Composable:
+        return sql.SQL(" AND ").join(
+            # NOT (x IS NULL): a composite key with one NULL field is a key all the same
+            [*(sql.SQL("NOT (r.{} IS NULL)").format(sql.Identifier(c)) for c in self.columns),
+             *([sql.SQL("({})").format(user_sql(self.where))] if self.where else [])])
+
+    def _row_id(self) -> sql.Composable:
+        return sql.SQL(" || ',' || ").join(_text(sql.SQL("r.{}").format(sql.Identifier(c)))
+                                           for c in self.row_id)
+
     def _statement(self) -> sql.Composable:
-        """Rows (scanned, dup_keys, dup_rows, n, row_ids, *key): the grand total's, then
-        one per sampled key, the most repeated first.
+        """Rows (scanned, dup_keys, dup_rows, n, row_ids, stored, *key): the grand total's,
+        then one per sampled key, the most repeated first.
 
         ROLLUP adds the grand total (the rows scanned) to the same sorted pass, and HAVING
         keeps only it and the duplicated keys: no second aggregate over every key, and no
         second scan for the sample. One plain SELECT (no WITH): the db-query Lambda runs
-        nothing else.
+        nothing else. A normalized key's rows (their ids and values as stored) come from
+        one more scan joined to the sampled keys; a key as stored finds its rows through
+        its index.
         """
-        keys = sql.SQL(", ").join(map(sql.Identifier, self.columns))
-        scope = sql.SQL(" AND ").join(
-            # NOT (x IS NULL): a composite key with one NULL field is a key all the same
-            [*(sql.SQL("NOT ({} IS NULL)").format(sql.Identifier(c)) for c in self.columns),
-             *([sql.SQL("({})").format(user_sql(self.where))] if self.where else [])])
+        k = [sql.Identifier(f"__ops_verify_k{i}") for i in range(len(self.columns))]
+        keys = sql.SQL(", ").join(k)
         table = table_name(self.schema, self.table)
-        match = sql.SQL(" AND ").join(sql.SQL("r.{c} = d.{c}").format(c=sql.Identifier(c))
-                                      for c in self.columns)
-        ids = (sql.SQL("(SELECT pg_catalog.array_agg(x.id ORDER BY x.id) FROM (SELECT "
-                       "({pk})::text AS id FROM {table} AS r WHERE {match} AND ({scope}) "
-                       "ORDER BY 1 LIMIT 10) AS x)").format(
-                   pk=sql.SQL(" || ',' || ").join(
-                       sql.SQL("r.{}::text").format(sql.Identifier(c)) for c in self.row_id),
-                   table=table, match=match, scope=scope)
-               if self.row_id else sql.SQL("NULL::text[]"))
-        name = {k: sql.Identifier(f"__ops_verify_{k}")
-                for k in ("grand", "n", "scanned", "dup_keys", "dup_rows")}
-        return sql.SQL(
-            "SELECT d.{scanned}, d.{dup_keys}, d.{dup_rows}, d.{n}, {ids}, {key_text} FROM ("
+        name = {n: sql.Identifier(f"__ops_verify_{n}")
+                for n in ("grand", "n", "scanned", "dup_keys", "dup_rows")}
+        sampled = sql.SQL(
             "SELECT g.*, (sum(g.{n}) FILTER (WHERE g.{grand}) OVER ())::bigint AS {scanned}, "
             "(count(*) FILTER (WHERE NOT g.{grand}) OVER ())::bigint AS {dup_keys}, "
             "coalesce(sum(g.{n}) FILTER (WHERE NOT g.{grand}) OVER (), 0)::bigint AS {dup_rows} "
             "FROM (SELECT GROUPING({keys}) <> 0 AS {grand}, {keys}, count(*)::bigint AS {n} "
-            "FROM {table} WHERE {scope} GROUP BY ROLLUP (({keys})) "
+            "FROM (SELECT {computed} FROM {table} AS r WHERE {scope}) AS s "
+            "GROUP BY ROLLUP (({keys})) "
             "HAVING count(*) > 1 OR GROUPING({keys}) <> 0) AS g "
-            "ORDER BY g.{grand} DESC, g.{n} DESC, {keys} LIMIT {limit}) AS d "
+            "ORDER BY g.{grand} DESC, g.{n} DESC, {keys} LIMIT {limit}"
+        ).format(keys=keys, table=table, scope=self._scope(), limit=sql.Literal(self.limit + 1),
+                 computed=sql.SQL(", ").join(sql.SQL("{} AS {}").format(self._key(c, "r"), key)
+                                             for c, key in zip(self.columns, k, strict=True)),
+                 **name)
+        key_text = sql.SQL(", ").join(_text(sql.SQL("d.{}").format(key)) for key in k)
+        order = sql.SQL(", ").join(sql.SQL("d.{}").format(key) for key in k)
+        # pg_catalog's = by name: a user's = for character varying in public would be
+        # chosen over it; an extension's type (citext) keeps its own
+        equal = [sql.SQL("=" if c in self.own_equality and not self.normalize
+                         else "OPERATOR(pg_catalog.=)") for c in self.columns]
+        if not self.normalize:
+            match = sql.SQL(" AND ").join(
+                sql.SQL("r.{} {} d.{}").format(sql.Identifier(c), eq, key)
+                for c, eq, key in zip(self.columns, equal, k, strict=True))
+            ids = (sql.SQL(
+                "(SELECT pg_catalog.array_agg(x.id ORDER BY x.id) FROM (SELECT {pk} AS id "
+                "FROM {table} AS r WHERE {match} AND ({scope}) ORDER BY 1 LIMIT {cap}) AS x)"
+            ).format(pk=self._row_id(), table=table, match=match, scope=self._scope(),
+                     cap=sql.Literal(ROW_IDS)) if self.row_id else sql.SQL("NULL::text[]"))
+            return sql.SQL(
+                "SELECT d.{scanned}, d.{dup_keys}, d.{dup_rows}, d.{n}, {ids}, NULL::text[], "
+                "{key_text} FROM ({sampled}) AS d ORDER BY d.{grand} DESC, d.{n} DESC, {order}"
+            ).format(ids=ids, key_text=key_text, sampled=sampled, order=order, **name)
+        stored = sql.SQL("pg_catalog.concat_ws(', ', {})").format(sql.SQL(", ").join(
+            sql.SQL("pg_catalog.quote_literal(r.{})").format(sql.Identifier(c))
+            for c in self.columns))
+        match = sql.SQL(" AND ").join(sql.SQL("w.{key} {eq} d.{key}").format(key=key, eq=eq)
+                                      for key, eq in zip(k, equal, strict=True))
+        first = sql.SQL("(pg_catalog.array_agg(w.{} ORDER BY w.{}) FILTER (WHERE w.{} IS NOT "
+                        "NULL))[1:{}]")
+        cap = sql.Literal(ROW_IDS)
+        v, o = sql.Identifier("__ops_verify_v"), sql.Identifier("__ops_verify_o")
+        return sql.SQL(
+            "SELECT d.{scanned}, d.{dup_keys}, d.{dup_rows}, d.{n}, {ids}, {stored}, "
+            "{key_text} FROM ({sampled}) AS d LEFT JOIN (SELECT {computed}, {row_id} AS {o}, "
+            "{value} AS {v} FROM {table} AS r WHERE {scope}) AS w ON {match} "
+            "GROUP BY d.{grand}, d.{n}, d.{scanned}, d.{dup_keys}, d.{dup_rows}, {order} "
             "ORDER BY d.{grand} DESC, d.{n} DESC, {order}"
-        ).format(keys=keys, table=table, scope=scope, ids=ids, limit=sql.Literal(self.limit + 1),
-                 key_text=sql.SQL(", ").join(sql.SQL("d.{}::text").format(sql.Identifier(c))
-                                             for c in self.columns),
-                 order=sql.SQL(", ").join(sql.SQL("d.{}").format(sql.Identifier(c))
-                                          for c in self.columns), **name)
+        ).format(ids=first.format(o, o, o, cap) if self.row_id
+                 else sql.SQL("NULL::text[]"),
+                 stored=first.format(v, o, v, cap), key_text=key_text,
+                 sampled=sampled, o=o, v=v, value=stored, table=table, scope=self._scope(),
+                 row_id=self._row_id() if self.row_id else stored, match=match, order=order,
+                 computed=sql.SQL(", ").join(sql.SQL("{} AS {}").format(self._key(c, "r"), key)
+                                             for c, key in zip(self.columns, k, strict=True)),
+                 **name)
+
+
+def _text(value: sql.Composable) -> sql.Composable:
+    """A value that is never NULL as text, through its type's output function (``::text``
+    would run a cast a user may have created for the type)."""
+    return sql.SQL("pg_catalog.format('%s', {})").format(value)
 
 
 def user_sql(text: str) -> sql.SQL:

@@ -305,8 +305,8 @@ def _typed_value(col: ProbeColumn, given: dict[str, Any]) -> sql.Composable:
         return sql.SQL("{}::{}").format(sql.Literal(_text(given[col.name])), sql.SQL(col.type))
     if col.fresh:
         return sql.SQL("{}::{}").format(sql.Literal(_fresh(col)), sql.SQL(col.type))
-    return sql.SQL("coalesce(b.__ops_verify_base ->> {name}, b.__ops_verify_refs ->> {name}, "
-                   "{synthesized})::{type}").format(
+    return sql.SQL("coalesce(b.__ops_verify_base ->> {name}::text, "  # (jsonb, text): exact
+                   "b.__ops_verify_refs ->> {name}::text, {synthesized})::{type}").format(
         name=sql.Literal(col.name), synthesized=sql.Literal(_synthesized(col)),
         type=sql.SQL(col.type))
 

@@ -46,7 +46,9 @@ SELECT NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = :'role') AS
   CREATE ROLE :"role" LOGIN;
 \endif
 ALTER ROLE :"role" NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION;
-ALTER ROLE :"role" SET default_transaction_read_only = on;
+-- in this database only: a setting of the role everywhere would be one of every database's
+SELECT pg_catalog.format('ALTER ROLE %I IN DATABASE %I SET default_transaction_read_only = on',
+                         :'role', pg_catalog.current_database()) \gexec
 SELECT pg_catalog.format('GRANT CONNECT ON DATABASE %I TO %I', pg_catalog.current_database(),
                          :'role') \gexec
 GRANT USAGE ON SCHEMA public TO :"role";

@@ -423,6 +423,57 @@ def test_a_trigger_writing_through_dblink_is_never_fired(verify, database):
     assert database.execute("SELECT count(*) FROM probe_log") == [(0,)]
 
 
+# ---------------------------------------------------------------- operators of a user
+_HIJACK_OPERATORS = ["=", "<>", "<", "<=", ">", ">=", "~", "!~", "~~", "!~~", "~*", "!~*",
+                     "||", "@>", "<@", "&&", "->", "->>", "#>>", "+", "-", "*", "/"]
+_HIJACK_TYPES = ["name", "text", "oid", "smallint", "integer", "bigint", '"char"', "boolean",
+                 "regclass", "regprocedure", "regnamespace", "regtype", "oid[]", "smallint[]",
+                 "text[]", "name[]", "int2vector", "oidvector", "pg_node_tree", "json", "jsonb",
+                 "character varying", "character", "numeric", "double precision",
+                 "timestamp with time zone", "timestamp without time zone", "interval", "uuid",
+                 "xid", "aclitem[]"]
+HIJACK = f"""SET search_path = pg_catalog;
+DO $do$ DECLARE l text; r text; o text; BEGIN
+  FOREACH l IN ARRAY ARRAY[{", ".join(sql.Literal(t).as_string(None) for t in _HIJACK_TYPES)}]
+  LOOP FOREACH r IN ARRAY ARRAY[{", ".join(sql.Literal(t).as_string(None) for t in _HIJACK_TYPES)}]
+  LOOP
+    EXECUTE format('CREATE FUNCTION public.hijack(%s, %s) RETURNS boolean LANGUAGE plpgsql '
+                   'AS $f$BEGIN RAISE EXCEPTION ''hijacked''; END$f$', l, r);
+    FOREACH o IN ARRAY ARRAY[{", ".join(sql.Literal(o).as_string(None) for o in _HIJACK_OPERATORS)}]
+    LOOP
+      IF NOT EXISTS (SELECT 1 FROM pg_operator p WHERE p.oprname = o
+                     AND p.oprnamespace = 'pg_catalog'::regnamespace::oid
+                     AND p.oprleft = l::regtype::oid AND p.oprright = r::regtype::oid) THEN
+        EXECUTE format('CREATE OPERATOR public.%s (leftarg = %s, rightarg = %s, '
+                       'function = public.hijack)', o, l, r);
+      END IF;
+    END LOOP;
+  END LOOP; END LOOP;
+END $do$"""
+"""For every operator name the suite's SQL could use, on every built-in type it could
+apply one to, an operator in public that raises, wherever pg_catalog has none that takes
+exactly those types: one that PostgreSQL would choose over pg_catalog's after a coercion."""
+
+
+def test_a_users_operators_cannot_redirect_the_suites_own_queries(verify, database):
+    """The suite pins pg_catalog first on the search_path, but an operator resolves to the
+    exact match wherever it is: `nspname !~ '...'` (name, name) or `oid >= 16384` (oid,
+    integer) once resolved to a user's operator, and a `!~` that said false hid every
+    object from the capture. Every statement the suite writes resolves to pg_catalog's
+    operators (the config's own SQL is left out: it is the operator's)."""
+    database.execute(DUPLICATE)
+    database.execute(HIJACK)
+    database.execute(f"ALTER DATABASE {database.name} SET search_path = public, pg_catalog")
+    run = verify("--dsn", database.dsn, "-k", "not custom_sql and not fresh")
+    assert "hijacked" not in run.all_output(), run.output
+    assert run.not_passed() == {
+        DUPLICATES: "failed", "test_no_unexpected_objects[operator]": "failed",
+        "test_no_unexpected_objects[function]": "failed",
+        "test_no_unexpected_objects[setting]": "failed"}, run.output
+    evidence = run.detail("test_no_duplicates")["evidence"][0]
+    assert [r[:2] for r in evidence["rows"]] == [["ord-1001", 2]]
+
+
 # ---------------------------------------------------------------- user code is not run on trust
 _AUDIT = """CREATE EXTENSION IF NOT EXISTS dblink;
 CREATE TABLE audit_log (v numeric);
