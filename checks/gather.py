@@ -27,6 +27,7 @@ from checks.targets.base import (
     RLS_WOULD_APPLY,
     STATEMENT_TIMEOUT,
     QueryError,
+    Rows,
 )
 
 TOTAL = "__ops_verify_total"
@@ -145,7 +146,7 @@ class Aggregate(TableRead):
         statement = sql.SQL("SELECT {} FROM {}").format(columns,
                                                         table_name(first.schema, first.table))
         try:
-            row = env.target.query(statement).rows[0]
+            row = env.target.query(statement).single()
         except CouldNotCheck as exc:
             if len(needs) > 1 and _isolatable(exc):
                 results: dict[Any, Any] = {}
@@ -333,6 +334,40 @@ def user_sql(text: str) -> sql.SQL:
     return sql.SQL(text.strip().rstrip(";").rstrip() + "\n")
 
 
+ROW = "__ops_verify_row"
+"""The first column of a :func:`counted` statement's inner SELECT: its rows, numbered."""
+
+
+def counted(select: sql.Composable, limit: int | None = None) -> sql.Composable:
+    """``select`` (whose first column, ``__ops_verify_row``, numbers its rows in order)
+    with the number of its rows in all beside each, computed by the same statement, and a
+    row of NULLs when it has none: an answer cut short on the way (a proxy that drops rows
+    and rewrites the count it gives) then holds fewer rows than its total, or none at all,
+    never just fewer rows."""
+    return sql.SQL(
+        "SELECT q.*, pg_catalog.count(q.{row}) OVER () AS {total} FROM (SELECT) AS one "
+        "LEFT JOIN ({select}) AS q ON true ORDER BY q.{row}{limit}").format(
+        row=sql.Identifier(ROW), total=sql.Identifier(TOTAL), select=select,
+        limit=sql.SQL(" LIMIT {}").format(sql.Literal(limit)) if limit else sql.SQL(""))
+
+
+def received(rows: Rows, what: str, limit: int | None = None
+             ) -> tuple[tuple[str, ...], list[tuple[Any, ...]], int]:
+    """The columns and rows of a :func:`counted` statement's answer (without its own two
+    columns) and how many rows it counted; any other number of rows received is an error."""
+    if not rows.rows:
+        raise CouldNotCheck(f"{what}: the answer holds no row, not even the count the "
+                            "statement carries (cut short on the way)")
+    total = rows.rows[0][-1]
+    data = [r[1:-1] for r in rows.rows if r[0] is not None]
+    expected = min(int(total), limit) if limit else int(total)
+    if (len(data) != expected or len(rows.rows) != max(expected, 1)
+            or any(r[-1] != total for r in rows.rows)):
+        raise CouldNotCheck(f"{what}: the answer holds {len(data)} of the {expected} rows "
+                            "the statement counted (cut short on the way)")
+    return rows.columns[1:-1], data, int(total)
+
+
 @dataclass(frozen=True)
 class SelectRows(Need):
     """A configured SELECT: its first ``limit`` rows and how many there are in all."""
@@ -342,13 +377,12 @@ class SelectRows(Need):
 
     def run(self, env: Env) -> dict[str, Any]:
         assert env.target is not None
-        statement = sql.SQL("SELECT q.*, count(*) OVER () AS {} FROM ({}) AS q LIMIT {}").format(
-            sql.Identifier(TOTAL), user_sql(self.text),
-            sql.Literal(self.limit))
-        rows = env.target.query(statement)
-        total = rows.rows[0][-1] if rows.rows else 0
-        return {"columns": rows.columns[:-1], "rows": [r[:-1] for r in rows.rows],
-                "total": int(total)}
+        statement = counted(sql.SQL(
+            "SELECT pg_catalog.row_number() OVER () AS {}, x.* FROM ({}) AS x").format(
+            sql.Identifier(ROW), user_sql(self.text)), self.limit)
+        columns, rows, total = received(env.target.query(statement), "the configured SELECT",
+                                        self.limit)
+        return {"columns": columns, "rows": rows, "total": total}
 
 
 NO_ARBITER = "42P10"
@@ -422,11 +456,14 @@ class LedgerRows(TableRead):
         version = sql.Identifier(self.version_column)
         applied = (sql.Identifier(self.applied_at_column) if self.applied_at_column
                    else sql.SQL("NULL"))
-        statement = sql.SQL("SELECT {v}::text AS version, {a}::text AS applied_at FROM {t} "
-                            "ORDER BY {a}, {v}").format(v=version, a=applied,
-                                                        t=table_name(self.schema, self.table))
+        statement = counted(sql.SQL(
+            "SELECT pg_catalog.row_number() OVER (ORDER BY {a}, {v}) AS {row}, "
+            "{v}::text AS version, {a}::text AS applied_at FROM {t}").format(
+            v=version, a=applied, row=sql.Identifier(ROW),
+            t=table_name(self.schema, self.table)))
+        where = f"{self.schema}.{self.table}"
         try:
-            rows = env.target.query(statement).rows
+            _, rows, _ = received(env.target.query(statement), f"reading {where}")
         except CouldNotCheck as exc:
             raise explained(exc, env, self.schema, self.table) from None
         return {"rows": [(str(v), a) for v, a in rows], "sql": env.target.render(statement)}

@@ -226,7 +226,7 @@ def _search(needs: list[Probe], columns: list[ProbeColumn], env: Env, widen: boo
     ).format(base=base, refs=refs,
              picks=sql.SQL("").join(sql.SQL(", ({})").format(p) for p in picks))
     try:
-        row = env.target.query(statement).rows[0]
+        row = env.target.query(statement).single()
     except CouldNotCheck as exc:
         raise CouldNotCheck(f"cannot derive probe rows for {first.schema}.{first.table}: "
                             f"{exc}") from None

@@ -17,6 +17,9 @@ X-Amz-Function-Error), ``http-500`` (the handler's 500), ``no-success`` (200 wit
 ``success: false``), ``malformed`` (an answer that is not JSON), ``no-rows`` (no ``rows``),
 ``throttled`` (each distinct request is throttled once, then answered), ``hung`` (never
 answers in time), ``slow`` (answers after ``latency``), ``wrong-db`` (answers for another database).
+Proxies that cut answers short and rewrite ``count`` to match: ``truncating`` (an answer of
+several rows loses its last), ``emptying`` (loses them all), ``trimming-arrays`` (an array
+value of a row loses its last element), ``trimming-catalog`` (a JSON object's ``rows`` do).
 """
 
 from __future__ import annotations
@@ -40,7 +43,26 @@ _PATH = re.compile(r"/2015-03-31/functions/([^/]+)/invocations")
 MAX_PAYLOAD = 6 * 1024 * 1024
 FUNCTIONS = ("ops-pipeline-db-query", "crashing", "http-500", "no-success", "malformed",
              "no-rows", "no-count", "throttled", "hung", "slow", "wrong-db", "cached",
-             "stale-answer")
+             "stale-answer", "truncating", "emptying", "trimming-arrays", "trimming-catalog")
+
+
+def cut_short(answer: dict[str, Any], how: str) -> dict[str, Any]:
+    """The answer as a proxy that cuts it short would pass it on, its ``count`` agreeing."""
+    body = json.loads(answer["body"])
+    if not body.get("success"):
+        return answer
+    rows = body["rows"]
+    if how == "truncating" and len(rows) > 1:
+        rows = rows[:-1]
+    elif how == "emptying" and len(rows) > 1:
+        rows = []
+    for row in rows:
+        for key, value in row.items():
+            if how == "trimming-arrays" and isinstance(value, list) and len(value) > 1:
+                row[key] = value[:-1]
+            if how == "trimming-catalog" and isinstance(value, dict) and value.get("rows"):
+                value["rows"] = value["rows"][:-1]
+    return {**answer, "body": json.dumps({**body, "rows": rows, "count": len(rows)})}
 
 
 def handler(event: dict[str, Any], dsn: str, answer_from: float = 0.0) -> dict[str, Any]:
@@ -147,6 +169,8 @@ def _handler_class(dsn: str, other_dsn: str | None, state: Server) -> type:
                 if key not in state.cache:
                     state.cache[key] = handler(event, dsn)
                 answer = state.cache[key]
+            elif function in ("truncating", "emptying", "trimming-arrays", "trimming-catalog"):
+                answer = cut_short(handler(event, dsn), function)
             else:
                 answer = handler(event, other_dsn if function == "wrong-db" and other_dsn
                                  else dsn, answer_from=2.0 if function == "stale-answer" else 0)

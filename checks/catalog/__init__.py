@@ -46,7 +46,9 @@ def capture_statement() -> str:
     locked = "(" + _without_comments(sql("locked")) + ")"
     session = _without_comments(sql("session"))
     columns = [f"(SELECT pg_catalog.to_json(s) FROM (\n{session}\n) AS s) AS session"]
-    columns += [f"(SELECT coalesce(pg_catalog.json_agg(k), '[]') FROM (\n"
+    # each kind with its own count: an array cut short on the way is not a smaller catalog
+    columns += [f"(SELECT pg_catalog.json_build_object('total', pg_catalog.count(*), 'rows', "
+                f"coalesce(pg_catalog.json_agg(k), '[]')) FROM (\n"
                 f"{_without_comments(sql(kind))}\n) AS k) AS {kind}" for kind in KINDS]
     return "SELECT " + ",\n".join(columns).replace("%(locked)s", locked).replace(
         "%(reach)s", _without_comments(sql("reach"))).replace(
@@ -82,7 +84,7 @@ def capture(target: Target) -> Catalog:
     if isinstance(session, str):
         session = json.loads(session)
     return Catalog.from_rows(from_row(Session, session),
-                             {kind: _decoded(row[kind]) for kind in KINDS})
+                             {kind: _counted(kind, row[kind]) for kind in KINDS})
 
 
 def _without_comments(text: str) -> str:
@@ -106,6 +108,14 @@ def load_file(path: Path) -> tuple[Catalog, dict[str, Any]]:
     return Catalog.from_json(document["catalog"]), document
 
 
-def _decoded(value: Any) -> list[dict[str, Any]]:
+def _counted(kind: str, value: Any) -> list[dict[str, Any]]:
+    """One kind's rows, as many as the capture counted beside them."""
     # psycopg decodes json columns; a proxy may hand them over as text.
-    return json.loads(value) if isinstance(value, str) else value
+    found = json.loads(value) if isinstance(value, str) else value
+    rows = found.get("rows") if isinstance(found, dict) else None
+    if not isinstance(rows, list) or len(rows) != found.get("total"):
+        held = len(rows) if isinstance(rows, list) else "none"
+        raise CouldNotCheck(f"the catalog could not be read: its {kind} hold {held} of the "
+                            f"{found.get('total') if isinstance(found, dict) else '?'} rows "
+                            "the capture counted (cut short on the way)")
+    return rows

@@ -40,9 +40,13 @@ class Rows:
 
     def one(self) -> dict[str, Any]:
         """The only row, as a dict; any other number of rows is a could-not-check."""
+        return dict(zip(self.columns, self.single(), strict=True))
+
+    def single(self) -> tuple[Any, ...]:
+        """The only row; any other number of rows (an answer cut short) is a could-not-check."""
         if len(self.rows) != 1:
             raise CouldNotCheck(f"expected one row, got {len(self.rows)}")
-        return self.dicts()[0]
+        return self.rows[0]
 
 
 @dataclass(frozen=True)
