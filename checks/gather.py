@@ -193,8 +193,8 @@ ROW_IDS = 10
 @dataclass(frozen=True)
 class Duplicates(TableRead):
     """Keys that occur more than once, in one pass: a GROUP BY over the key alone, with
-    row ids (and, for a normalized key, each row's value as stored) for the first
-    duplicated keys only."""
+    row ids for the first duplicated keys only; for a normalized key, a second statement,
+    only when there are duplicates, reads their rows' ids and values as stored."""
 
     columns: tuple[str, ...]
     where: str | None
@@ -209,34 +209,47 @@ class Duplicates(TableRead):
 
     def run(self, env: Env) -> dict[str, Any]:
         assert env.target is not None
+        where = f"{self.schema}.{self.table}"
         statement = self._statement()
         try:
             rows = env.target.query(statement).rows
         except CouldNotCheck as exc:
             raise explained(exc, env, self.schema, self.table) from None
         if not rows:  # the grand total's row is always there
-            raise CouldNotCheck(f"{self.schema}.{self.table}: the duplicates query answered "
-                                "no row at all, not even its totals (cut short on the way)")
+            raise CouldNotCheck(f"{where}: the duplicates query answered no row at all, not "
+                                "even its totals (cut short on the way)")
         scanned, dup_keys, dup_rows = rows[0][:3]  # the grand total's row comes first
-        sample = [{"key": tuple(r[6:]), "n": r[3], "row_ids": r[4], "stored": r[5]}
+        sample = [{"key": tuple(r[5:]), "n": r[3], "row_ids": r[4], "stored": None}
                   for r in rows[1:]]
         expected = min(int(dup_keys), self.limit)
         if len(sample) != expected:
-            raise CouldNotCheck(f"{self.schema}.{self.table}: the answer holds {len(sample)} "
-                                f"of the {expected} duplicated keys it sampled (cut short on "
-                                "the way)")
-        for row in sample:
+            raise CouldNotCheck(f"{where}: the answer holds {len(sample)} of the {expected} "
+                                "duplicated keys it sampled (cut short on the way)")
+        shown = [env.target.render(statement)]
+        if self.normalize and sample:
+            stored = self._stored([s["key"] for s in sample])
+            try:
+                _, found, _ = received(env.target.query(stored), f"reading {where}")
+            except CouldNotCheck as exc:
+                raise explained(exc, env, self.schema, self.table) from None
+            by_key = {tuple(r[3:]): r for r in found}
+            for s in sample:
+                if (row := by_key.get(s["key"])) is not None:
+                    s["n_stored"], s["row_ids"], s["stored"] = row[0], row[1], row[2] or []
+            shown.append(env.target.render(stored))
+        for s in sample:
+            n = int(s.get("n_stored", s["n"]))
             for name in ("row_ids", "stored"):
-                if row[name] is not None and len(row[name]) != min(int(row["n"]), ROW_IDS):
-                    raise CouldNotCheck(f"{self.schema}.{self.table}: the answer lists "
-                                        f"{len(row[name])} of the rows of a duplicated key "
-                                        f"that has {row['n']} (cut short on the way)")
+                if s[name] is not None and len(s[name]) != min(n, ROW_IDS):
+                    raise CouldNotCheck(f"{where}: the answer lists {len(s[name])} of the "
+                                        f"rows of a duplicated key that has {n} (cut short "
+                                        "on the way)")
         return {"scanned": scanned, "dup_keys": dup_keys, "dup_rows": dup_rows,
-                "sample": sample, "sql": [env.target.render(statement)]}
+                "sample": sample, "sql": shown}
 
-    def _key(self, column: str, alias: str) -> sql.Composable:
+    def _key(self, column: str) -> sql.Composable:
         """A key column as compared: normalized, or as stored."""
-        ref = sql.SQL("{}.{}").format(sql.Identifier(alias), sql.Identifier(column))
+        ref = sql.SQL("r.{}").format(sql.Identifier(column))
         return sql.SQL(NORMALIZED[self.normalize]).format(ref) if self.normalize else ref
 
     def _scope(self) -> sql.Composable:
@@ -246,26 +259,41 @@ class Duplicates(TableRead):
              *([sql.SQL("({})").format(user_sql(self.where))] if self.where else [])])
 
     def _row_id(self) -> sql.Composable:
-        return sql.SQL(" || ',' || ").join(_text(sql.SQL("r.{}").format(sql.Identifier(c)))
-                                           for c in self.row_id)
+        return (sql.SQL(" || ',' || ").join(_text(sql.SQL("r.{}").format(sql.Identifier(c)))
+                                            for c in self.row_id)
+                if self.row_id else sql.SQL("NULL::text"))
 
     def _statement(self) -> sql.Composable:
-        """Rows (scanned, dup_keys, dup_rows, n, row_ids, stored, *key): the grand total's,
-        then one per sampled key, the most repeated first.
+        """Rows (scanned, dup_keys, dup_rows, n, row_ids, *key): the grand total's, then one
+        per sampled key, the most repeated first.
 
         ROLLUP adds the grand total (the rows scanned) to the same sorted pass, and HAVING
         keeps only it and the duplicated keys: no second aggregate over every key, and no
         second scan for the sample. One plain SELECT (no WITH): the db-query Lambda runs
-        nothing else. A normalized key's rows (their ids and values as stored) come from
-        one more scan joined to the sampled keys; a key as stored finds its rows through
-        its index.
+        nothing else.
         """
         k = [sql.Identifier(f"__ops_verify_k{i}") for i in range(len(self.columns))]
         keys = sql.SQL(", ").join(k)
         table = table_name(self.schema, self.table)
+        # pg_catalog's = by name: a user's = for character varying in public would be
+        # chosen over it; an extension's type (citext) keeps its own
+        match = sql.SQL(" AND ").join(
+            sql.SQL("r.{} {} d.{}").format(
+                sql.Identifier(c), sql.SQL("=" if c in self.own_equality
+                                           else "OPERATOR(pg_catalog.=)"), key)
+            for c, key in zip(self.columns, k, strict=True))
+        # a normalized key's rows have no index to be found by: read apart, when needed
+        ids = (sql.SQL(
+            "(SELECT pg_catalog.array_agg(x.id ORDER BY x.id) FROM (SELECT {pk} AS id "
+            "FROM {table} AS r WHERE {match} AND ({scope}) ORDER BY 1 LIMIT {cap}) AS x)"
+        ).format(pk=self._row_id(), table=table, match=match, scope=self._scope(),
+                 cap=sql.Literal(ROW_IDS)) if self.row_id and not self.normalize
+            else sql.SQL("NULL::text[]"))
         name = {n: sql.Identifier(f"__ops_verify_{n}")
                 for n in ("grand", "n", "scanned", "dup_keys", "dup_rows")}
-        sampled = sql.SQL(
+        return sql.SQL(
+            "SELECT d.{scanned}, d.{dup_keys}, d.{dup_rows}, d.{n}, {ids} AS {row_ids}, "
+            "{key_text} FROM ("
             "SELECT g.*, (sum(g.{n}) FILTER (WHERE g.{grand}) OVER ())::bigint AS {scanned}, "
             "(count(*) FILTER (WHERE NOT g.{grand}) OVER ())::bigint AS {dup_keys}, "
             "coalesce(sum(g.{n}) FILTER (WHERE NOT g.{grand}) OVER (), 0)::bigint AS {dup_rows} "
@@ -273,53 +301,51 @@ class Duplicates(TableRead):
             "FROM (SELECT {computed} FROM {table} AS r WHERE {scope}) AS s "
             "GROUP BY ROLLUP (({keys})) "
             "HAVING count(*) > 1 OR GROUPING({keys}) <> 0) AS g "
-            "ORDER BY g.{grand} DESC, g.{n} DESC, {keys} LIMIT {limit}"
-        ).format(keys=keys, table=table, scope=self._scope(), limit=sql.Literal(self.limit + 1),
-                 computed=sql.SQL(", ").join(sql.SQL("{} AS {}").format(self._key(c, "r"), key)
-                                             for c, key in zip(self.columns, k, strict=True)),
-                 **name)
-        key_text = sql.SQL(", ").join(_text(sql.SQL("d.{}").format(key)) for key in k)
-        order = sql.SQL(", ").join(sql.SQL("d.{}").format(key) for key in k)
-        # pg_catalog's = by name: a user's = for character varying in public would be
-        # chosen over it; an extension's type (citext) keeps its own
-        equal = [sql.SQL("=" if c in self.own_equality and not self.normalize
-                         else "OPERATOR(pg_catalog.=)") for c in self.columns]
-        if not self.normalize:
-            match = sql.SQL(" AND ").join(
-                sql.SQL("r.{} {} d.{}").format(sql.Identifier(c), eq, key)
-                for c, eq, key in zip(self.columns, equal, k, strict=True))
-            ids = (sql.SQL(
-                "(SELECT pg_catalog.array_agg(x.id ORDER BY x.id) FROM (SELECT {pk} AS id "
-                "FROM {table} AS r WHERE {match} AND ({scope}) ORDER BY 1 LIMIT {cap}) AS x)"
-            ).format(pk=self._row_id(), table=table, match=match, scope=self._scope(),
-                     cap=sql.Literal(ROW_IDS)) if self.row_id else sql.SQL("NULL::text[]"))
-            return sql.SQL(
-                "SELECT d.{scanned}, d.{dup_keys}, d.{dup_rows}, d.{n}, {ids}, NULL::text[], "
-                "{key_text} FROM ({sampled}) AS d ORDER BY d.{grand} DESC, d.{n} DESC, {order}"
-            ).format(ids=ids, key_text=key_text, sampled=sampled, order=order, **name)
-        stored = sql.SQL("pg_catalog.concat_ws(', ', {})").format(sql.SQL(", ").join(
-            sql.SQL("pg_catalog.quote_literal(r.{})").format(sql.Identifier(c))
-            for c in self.columns))
-        match = sql.SQL(" AND ").join(sql.SQL("w.{key} {eq} d.{key}").format(key=key, eq=eq)
-                                      for key, eq in zip(k, equal, strict=True))
-        first = sql.SQL("(pg_catalog.array_agg(w.{} ORDER BY w.{}) FILTER (WHERE w.{} IS NOT "
-                        "NULL))[1:{}]")
-        cap = sql.Literal(ROW_IDS)
-        v, o = sql.Identifier("__ops_verify_v"), sql.Identifier("__ops_verify_o")
-        return sql.SQL(
-            "SELECT d.{scanned}, d.{dup_keys}, d.{dup_rows}, d.{n}, {ids}, {stored}, "
-            "{key_text} FROM ({sampled}) AS d LEFT JOIN (SELECT {computed}, {row_id} AS {o}, "
-            "{value} AS {v} FROM {table} AS r WHERE {scope}) AS w ON {match} "
-            "GROUP BY d.{grand}, d.{n}, d.{scanned}, d.{dup_keys}, d.{dup_rows}, {order} "
+            "ORDER BY g.{grand} DESC, g.{n} DESC, {keys} LIMIT {limit}) AS d "
             "ORDER BY d.{grand} DESC, d.{n} DESC, {order}"
-        ).format(ids=first.format(o, o, o, cap) if self.row_id
-                 else sql.SQL("NULL::text[]"),
-                 stored=first.format(v, o, v, cap), key_text=key_text,
-                 sampled=sampled, o=o, v=v, value=stored, table=table, scope=self._scope(),
-                 row_id=self._row_id() if self.row_id else stored, match=match, order=order,
-                 computed=sql.SQL(", ").join(sql.SQL("{} AS {}").format(self._key(c, "r"), key)
+        ).format(keys=keys, table=table, scope=self._scope(), ids=ids,
+                 limit=sql.Literal(self.limit + 1),
+                 computed=sql.SQL(", ").join(sql.SQL("{} AS {}").format(self._key(c), key)
                                              for c, key in zip(self.columns, k, strict=True)),
-                 **name)
+                 key_text=_named_texts("d", k), row_ids=sql.Identifier("__ops_verify_ids"),
+                 order=sql.SQL(", ").join(sql.SQL("d.{}").format(key) for key in k), **name)
+
+    def _stored(self, keys: list[tuple[Any, ...]]) -> sql.Composable:
+        """The rows of the sampled normalized ``keys``: per key (counted), its rows in all,
+        the first row ids and each one's values as stored, then the key."""
+        k = [sql.Identifier(f"__ops_verify_k{i}") for i in range(len(self.columns))]
+        wanted = sql.SQL(" OR ").join(
+            sql.SQL("({})").format(sql.SQL(" AND ").join(
+                sql.SQL("{} OPERATOR(pg_catalog.=) {}").format(self._key(c), sql.Literal(v))
+                for c, v in zip(self.columns, key, strict=True)))
+            for key in keys)
+        first = sql.SQL("(pg_catalog.array_agg(w.{} ORDER BY w.__ops_verify_o))[1:{}]")
+        return counted(sql.SQL(
+            "SELECT pg_catalog.row_number() OVER (ORDER BY {keys}) AS {row}, "
+            "count(*)::bigint AS __ops_verify_n, {ids} AS __ops_verify_ids, {stored} AS "
+            "__ops_verify_stored, {key_text} FROM (SELECT {computed}, {pk} AS "
+            "__ops_verify_o, pg_catalog.concat_ws(', ', {values}) AS __ops_verify_v "
+            "FROM {table} AS r WHERE ({wanted}) AND {scope}) AS w GROUP BY {keys}").format(
+            keys=sql.SQL(", ").join(sql.SQL("w.{}").format(key) for key in k),
+            row=sql.Identifier(ROW),
+            ids=first.format(sql.Identifier("__ops_verify_o"), sql.Literal(ROW_IDS))
+            if self.row_id else sql.SQL("NULL::text[]"),
+            stored=first.format(sql.Identifier("__ops_verify_v"), sql.Literal(ROW_IDS)),
+            key_text=_named_texts("w", k),
+            computed=sql.SQL(", ").join(sql.SQL("{} AS {}").format(self._key(c), key)
+                                        for c, key in zip(self.columns, k, strict=True)),
+            pk=self._row_id() if self.row_id else sql.SQL("''"),
+            values=sql.SQL(", ").join(sql.SQL("pg_catalog.quote_literal(r.{})").format(
+                sql.Identifier(c)) for c in self.columns),
+            table=table_name(self.schema, self.table), wanted=wanted, scope=self._scope()))
+
+
+def _named_texts(alias: str, keys: list[sql.Identifier]) -> sql.Composable:
+    """Each key column of ``alias`` as text, named apart (the Lambda answers objects)."""
+    return sql.SQL(", ").join(
+        sql.SQL("{} AS {}").format(_text(sql.SQL("{}.{}").format(sql.Identifier(alias), key)),
+                                   sql.Identifier(f"__ops_verify_key{i}"))
+        for i, key in enumerate(keys))
 
 
 def _text(value: sql.Composable) -> sql.Composable:
