@@ -171,7 +171,9 @@ class Newest(TableRead):
         table = table_name(self.schema, self.table)
         statement = sql.SQL(
             "SELECT max({col})::text AS newest, "
-            "extract(epoch FROM pg_catalog.now() - max({col}))::float8 AS age_s, "
+            # (timestamptz, timestamp) has no exact operator: pg_catalog's, by name
+            "extract(epoch FROM pg_catalog.now() OPERATOR(pg_catalog.-) max({col}))::float8 "
+            "AS age_s, "
             "pg_catalog.now()::text AS checked_at, "
             "EXISTS (SELECT 1 FROM {table}{scope}) AS any_row FROM {table}{scope}"
         ).format(col=sql.Identifier(self.column), table=table, scope=scope)

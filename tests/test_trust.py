@@ -455,21 +455,36 @@ apply one to, an operator in public that raises, wherever pg_catalog has none th
 exactly those types: one that PostgreSQL would choose over pg_catalog's after a coercion."""
 
 
-def test_a_users_operators_cannot_redirect_the_suites_own_queries(verify, database):
+def test_a_users_operators_cannot_redirect_the_suites_own_queries(verify, database,
+                                                                   config_file):
     """The suite pins pg_catalog first on the search_path, but an operator resolves to the
     exact match wherever it is: `nspname !~ '...'` (name, name) or `oid >= 16384` (oid,
     integer) once resolved to a user's operator, and a `!~` that said false hid every
     object from the capture. Every statement the suite writes resolves to pg_catalog's
     operators (the config's own SQL is left out: it is the operator's)."""
     database.execute(DUPLICATE)
+    database.execute("CREATE TABLE beats (at timestamp NOT NULL); "
+                     "INSERT INTO beats VALUES (now() AT TIME ZONE 'UTC')")
     database.execute(HIJACK)
     database.execute(f"ALTER DATABASE {database.name} SET search_path = public, pg_catalog")
+    own = config_file(  # the suite's own statements around SQL of the config's with none
+        '[[custom_sql]]\nname = "none"\nsql = "SELECT 1 AS x WHERE false"\n'
+        '[[freshness]]\nname = "naive"\ntable = "beats"\ncolumn = "at"\nmax_age = "5m"\n'
+        '[[freshness]]\nname = "aware"\ntable = "service_heartbeats"\n'
+        'column = "last_beat_at"\nmax_age = "5m"\n')
     run = verify("--dsn", database.dsn, "-k", "not custom_sql and not fresh")
     assert "hijacked" not in run.all_output(), run.output
     assert run.not_passed() == {
         DUPLICATES: "failed", "test_no_unexpected_objects[operator]": "failed",
         "test_no_unexpected_objects[function]": "failed",
-        "test_no_unexpected_objects[setting]": "failed"}, run.output
+        "test_no_unexpected_objects[setting]": "failed",
+        "test_no_unexpected_objects[table]": "failed",
+        "test_no_unexpected_objects[column]": "failed"}, run.output
+    configured = verify("--dsn", database.dsn, "--config", str(own), "-k",
+                        "custom_sql or fresh")
+    assert configured.outcomes() == {"test_custom_sql[none]": "passed",
+                                     "test_fresh[naive]": "passed",
+                                     "test_fresh[aware]": "passed"}, configured.output
     evidence = run.detail("test_no_duplicates")["evidence"][0]
     assert [r[:2] for r in evidence["rows"]] == [["ord-1001", 2]]
 
