@@ -1,7 +1,7 @@
 -- Table constraints of every kind but NOT NULL (PostgreSQL 18 catalogs those as
 -- constraints; nullability is compared on the columns). conenforced exists from 18 on.
 -- volatile_calls: functions a CHECK calls that are not IMMUTABLE (a probe would run them).
--- user_calls: functions not built in that it calls, through operators, casts and domains
+-- user_calls: functions not built in that a CHECK calls, through operators, casts and domains
 -- too (one redefined later changes the rule, and PostgreSQL re-checks no existing row;
 -- evaluating one runs its author's code, whatever its volatility label says).
 SELECT con.oid::bigint                                      AS oid,
@@ -31,10 +31,10 @@ SELECT con.oid::bigint                                      AS oid,
                                             ':(?:funcid|opfuncid) (\d+)', 'g') AS m
              JOIN pg_catalog.pg_proc p ON p.oid = m[1]::pg_catalog.oid
              WHERE p.provolatile <> 'i')::text[]            AS volatile_calls,
-       ARRAY(WITH RECURSIVE reached(classid, objid) AS (
+       CASE WHEN con.contype = 'c' THEN ARRAY(WITH RECURSIVE reached(classid, objid) AS (
                  SELECT 'pg_catalog.pg_constraint'::pg_catalog.regclass::pg_catalog.oid, con.oid
                  %(reach)s)
-             %(called)s)::text[]                            AS user_calls
+             %(called)s) ELSE '{}' END::text[]             AS user_calls
 FROM pg_catalog.pg_constraint con
 JOIN pg_catalog.pg_class c ON c.oid = con.conrelid
 JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace

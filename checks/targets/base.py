@@ -102,8 +102,8 @@ class Target(Protocol):
 def session_pins(settings: Settings) -> dict[str, str]:
     """The settings every transaction on a target runs with, whatever the role, database
     or a previous statement set: timeouts, a fixed search_path (pg_catalog first, pg_temp
-    last), the time zone, ISO dates, and no row-level security (a policy that would hide
-    rows raises instead)."""
+    last), the time zone, ISO dates, no row-level security (a policy that would hide
+    rows raises instead) and no JIT compilation."""
     path = ", ".join(["pg_catalog", *(sql.Identifier(s).as_string(None)
                                       for s in settings.search_path), "pg_temp"])
     return {
@@ -115,6 +115,9 @@ def session_pins(settings: Settings) -> dict[str, str]:
         "DateStyle": "ISO, YMD",
         "IntervalStyle": "postgres",
         "row_security": "off",
+        # LLVM compiles a statement the planner thinks costly (the catalog capture's
+        # recursive lookups can be) for tens of seconds, deaf to statement_timeout
+        "jit": "off",
     }
 
 
