@@ -31,12 +31,16 @@ SELECT con.oid::bigint                                      AS oid,
                                             ':(?:funcid|opfuncid) (\d+)', 'g') AS m
              JOIN pg_catalog.pg_proc p ON p.oid = m[1]::pg_catalog.oid
              WHERE p.provolatile <> 'i')::text[]            AS volatile_calls,
-       CASE WHEN con.contype = 'c' THEN ARRAY(WITH RECURSIVE reached(classid, objid) AS (
-                 SELECT 'pg_catalog.pg_constraint'::pg_catalog.regclass::pg_catalog.oid, con.oid
-                 %(reach)s)
-             %(called)s) ELSE '{}' END::text[]             AS user_calls
+       coalesce(calls.functions, '{}')::text[]              AS user_calls
 FROM pg_catalog.pg_constraint con
 JOIN pg_catalog.pg_class c ON c.oid = con.conrelid
+LEFT JOIN (WITH RECURSIVE reached(root, classid, objid) AS (     -- one walk for all CHECKs
+               SELECT k.oid, 'pg_catalog.pg_constraint'::pg_catalog.regclass::pg_catalog.oid,
+                      k.oid
+               FROM pg_catalog.pg_constraint k
+               WHERE k.contype = 'c' AND k.conrelid >= '16384'::pg_catalog.oid
+               %(reach)s)
+           %(called)s) AS calls ON calls.root = con.oid
 JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
 WHERE con.contype <> 'n'
   AND c.oid >= '16384'::pg_catalog.oid

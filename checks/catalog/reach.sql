@@ -1,11 +1,11 @@
--- A fragment (%(reach)s): the recursive step of "reached(classid, objid)", from objects
--- whose expressions PostgreSQL evaluates (constraints, relations, indexes, column
--- defaults, types) to the functions they run. pg_depend records what an expression
+-- A fragment (%(reach)s): the recursive step of "reached(root, classid, objid)", from
+-- objects whose expressions PostgreSQL evaluates (constraints, relations, indexes, column
+-- defaults, types) to the functions they run; root is what the walk started from. pg_depend records what an expression
 -- refers to, except pinned built-ins: functions, operators (which run their function)
 -- and types (a domain runs its CHECKs; an array of a domain, its element's). A
 -- function's own body is not followed: trusting a function trusts what it calls.
 UNION
-SELECT e.classid, e.objid
+SELECT r.root, e.classid, e.objid
 FROM reached r
 CROSS JOIN LATERAL (
     SELECT d.refclassid, d.refobjid

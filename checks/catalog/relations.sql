@@ -46,28 +46,33 @@ SELECT c.oid::bigint                                        AS oid,
        -- functions not built in that an INSERT of a row with every value given runs,
        -- besides its triggers and rules: its constraints, its columns' domains, generated
        -- columns, index expressions and predicates, the partition key
-       CASE WHEN c.relkind IN ('r', 'p', 'f') THEN ARRAY(
-           WITH RECURSIVE reached(classid, objid) AS (
-               SELECT 'pg_catalog.pg_class'::pg_catalog.regclass::pg_catalog.oid, c.oid
-               UNION ALL
-               SELECT 'pg_catalog.pg_constraint'::pg_catalog.regclass::pg_catalog.oid, k.oid
-               FROM pg_catalog.pg_constraint k WHERE k.conrelid = c.oid
-               UNION ALL
-               SELECT 'pg_catalog.pg_class'::pg_catalog.regclass::pg_catalog.oid, i.indexrelid
-               FROM pg_catalog.pg_index i WHERE i.indrelid = c.oid
-               UNION ALL
-               SELECT 'pg_catalog.pg_attrdef'::pg_catalog.regclass::pg_catalog.oid, ad.oid
-               FROM pg_catalog.pg_attrdef ad
-               JOIN pg_catalog.pg_attribute a ON a.attrelid = ad.adrelid AND a.attnum = ad.adnum
-               WHERE ad.adrelid = c.oid AND a.attgenerated <> ''
-               %(reach)s)
-           %(called)s) ELSE '{}' END::text[]                AS insert_calls
+       coalesce(calls.functions, '{}')::text[]              AS insert_calls
 FROM pg_catalog.pg_class c
 JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
 LEFT JOIN pg_catalog.pg_depend ed
        ON ed.classid = 'pg_catalog.pg_class'::pg_catalog.regclass::pg_catalog.oid AND ed.objid = c.oid
       AND ed.deptype = 'e'
 LEFT JOIN pg_catalog.pg_extension ext ON ext.oid = ed.refobjid
+LEFT JOIN (WITH RECURSIVE reached(root, classid, objid) AS (       -- one walk for all tables
+               SELECT t.oid, 'pg_catalog.pg_class'::pg_catalog.regclass::pg_catalog.oid, t.oid
+               FROM pg_catalog.pg_class t
+               WHERE t.relkind IN ('r', 'p', 'f') AND t.oid >= '16384'::pg_catalog.oid
+               UNION ALL
+               SELECT k.conrelid, 'pg_catalog.pg_constraint'::pg_catalog.regclass::pg_catalog.oid,
+                      k.oid
+               FROM pg_catalog.pg_constraint k WHERE k.conrelid >= '16384'::pg_catalog.oid
+               UNION ALL
+               SELECT i.indrelid, 'pg_catalog.pg_class'::pg_catalog.regclass::pg_catalog.oid,
+                      i.indexrelid
+               FROM pg_catalog.pg_index i WHERE i.indrelid >= '16384'::pg_catalog.oid
+               UNION ALL
+               SELECT ad.adrelid, 'pg_catalog.pg_attrdef'::pg_catalog.regclass::pg_catalog.oid,
+                      ad.oid
+               FROM pg_catalog.pg_attrdef ad
+               JOIN pg_catalog.pg_attribute a ON a.attrelid = ad.adrelid AND a.attnum = ad.adnum
+               WHERE a.attgenerated <> ''
+               %(reach)s)
+           %(called)s) AS calls ON calls.root = c.oid
 CROSS JOIN LATERAL (
     SELECT c.oid = ANY (%(locked)s::pg_catalog.oid[])
         OR (c.relkind IN ('v', 'm') AND EXISTS (
