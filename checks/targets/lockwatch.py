@@ -1,0 +1,261 @@
+"""Yielding to sessions that wait on the suite's locks.
+
+PostgreSQL grants locks first come, first served: a migration's ``ALTER TABLE`` that waits
+behind one of the suite's scans (ACCESS SHARE) holds every writer of that table behind
+itself, for as long as the scan runs. So while any statement of the suite runs, a watcher
+session asks about every 100 ms which sessions wait on a lock that one of the suite's
+sessions holds; the suite then cancels its own statement, and the check it served is an
+error (``yielded to AccessExclusiveLock wanted by pid N (...)``). Nothing is retried
+behind the waiter.
+
+The watcher reads the lock table (``pg_lock_status()``: any role may, and it says which
+mode each waiter wants) and asks ``pg_blocking_pids()``, which is costly, only for the
+sessions that wait. It calls functions, never views, so it takes no lock of its own; it
+runs read-only under the suite's timeouts, on one session, and only while statements
+of the suite run.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass, field
+
+import psycopg
+
+from checks.outcome import CouldNotCheck
+from checks.targets.base import QueryError, first_line
+
+POLL_S = 0.01
+"""How often the lock table is read while statements run: a waiter is seen within this
+plus one round trip (bench/lock_queue.py: 100 ms let the writers queued behind a waiting
+ALTER wait ten times as long as the ALTER alone makes them)."""
+
+# Waiting sessions first, in a subquery the planner may not merge (OFFSET 0), so that
+# pg_blocking_pids() runs for them alone; activity by function, not the view: no lock.
+WAITERS = """
+SELECT w.pid, w.mode, w.locktype, CASE WHEN w.relation IS NOT NULL
+                           THEN w.relation::pg_catalog.regclass::pg_catalog.text END,
+       a.application_name, pg_catalog.left(a.query, 60),
+       pg_catalog.pg_blocking_pids(w.pid)
+FROM (SELECT l.pid, l.mode, l.locktype, l.relation FROM pg_catalog.pg_lock_status() AS l
+      WHERE NOT l.granted AND l.pid <> ALL (%(ours)s::pg_catalog.int4[]) OFFSET 0) AS w
+     LEFT JOIN LATERAL pg_catalog.pg_stat_get_activity(w.pid) AS a ON true
+WHERE pg_catalog.pg_blocking_pids(w.pid) && %(ours)s::pg_catalog.int4[]
+"""
+
+
+class Cancelled(QueryError):
+    """A statement the suite cancelled itself: another session waited on its lock, or the
+    watcher stopped."""
+
+
+@dataclass(frozen=True)
+class Waiter:
+    """A session waiting on a lock that one of the suite's sessions holds."""
+
+    pid: int
+    mode: str
+    locktype: str
+    relation: str | None
+    application: str | None
+    query: str | None
+
+    def reason(self) -> str:
+        who = [part for part in (self.application,
+                                 " ".join((self.query or "").split()) or None) if part]
+        on = f" on {self.relation}" if self.relation else f" ({self.locktype} lock)"
+        return (f"yielded to {self.mode} wanted by pid {self.pid}"
+                f"{' (' + ': '.join(who) + ')' if who else ''}{on}: cancelled so as not to "
+                "hold up that session and those queued behind it; not retried")
+
+
+@dataclass(eq=False)
+class Running:
+    """One round trip of the suite on one connection, while it runs."""
+
+    conn: psycopg.Connection
+    pid: int
+    yielded: str | None = None
+    """Why the watcher cancelled it (then the connection is not used again: a cancel
+    that arrives late would hit the next statement)."""
+    active: bool = True
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def cancel(self, reason: str, timeout: float,
+               signal: Callable[[int], bool] | None = None) -> bool:
+        """Cancel the statement if it still runs (by ``signal(pid)`` when given and it
+        succeeds, else by a cancel request); whether it was cancelled."""
+        with self.lock:
+            if not self.active or self.yielded:
+                return False
+            self.yielded = reason
+            if signal is None or not signal(self.pid):
+                # a cancel that fails: the statement ends anyway, its connection not reused
+                with suppress(psycopg.Error):
+                    self.conn.cancel_safe(timeout=timeout)
+            return True
+
+
+class Statements:
+    """The suite's round trips running on one target right now."""
+
+    def __init__(self) -> None:
+        self._running: set[Running] = set()
+        self._changed = threading.Condition()
+
+    @contextmanager
+    def running(self, conn: psycopg.Connection) -> Iterator[Running]:
+        """Register the round trip on ``conn`` for the block; a connection whose statement
+        was cancelled is closed at the end."""
+        record = Running(conn, conn.info.backend_pid)
+        with self._changed:
+            self._running.add(record)
+            self._changed.notify_all()
+        try:
+            yield record
+        finally:
+            with record.lock:
+                record.active = False
+            with self._changed:
+                self._running.discard(record)
+            if record.yielded:
+                conn.close()
+
+    def snapshot(self, wait: Callable[[], bool]) -> list[Running]:
+        """The round trips running now; with none, blocks until there is one or ``wait()``
+        says to stop waiting (then empty)."""
+        with self._changed:
+            while not self._running and wait():
+                self._changed.wait(1.0)
+            return list(self._running)
+
+    def wake(self) -> None:
+        """Make :meth:`snapshot` look at ``wait()`` again."""
+        with self._changed:
+            self._changed.notify_all()
+
+    def cancel_all(self, reason: str, timeout: float) -> None:
+        with self._changed:
+            running = list(self._running)
+        for record in running:
+            record.cancel(reason, timeout)
+
+
+class LockWatcher:
+    """A thread with a session of its own that cancels the suite's statements that another
+    session waits for (see the module's docstring)."""
+
+    def __init__(self, statements: Statements, connect: Callable[[], psycopg.Connection],
+                 cut: Callable[[psycopg.Connection], None], limit: float,
+                 cancel_timeout: float) -> None:
+        self._statements = statements
+        self._connect = connect
+        self._cut = cut
+        self._limit = limit
+        """A poll unanswered this long has its socket cut (a silent network)."""
+        self._cancel_timeout = cancel_timeout
+        self._stop = threading.Event()
+        self._ready = threading.Event()
+        self._start_error: str | None = None
+        self.failed: str | None = None
+        """Why the watcher stopped watching: statements are then not run at all."""
+        self._conn: psycopg.Connection | None = None
+        self._poll_since: float | None = None
+        # it connects in its own thread, while the target opens its first session
+        self._thread = threading.Thread(target=self._loop, name="verify-lock-watcher",
+                                        daemon=True)
+        self._thread.start()
+        threading.Thread(target=self._guard, name="verify-lock-watcher-guard",
+                         daemon=True).start()
+
+    def started(self, timeout: float) -> None:
+        """Wait until the watcher's session is open; one that cannot be opened is the
+        target's cause, like a session that cannot connect."""
+        if not self._ready.wait(timeout):
+            raise CouldNotCheck(f"the lock watcher did not connect within {timeout:g}s")
+        if self._start_error:
+            raise CouldNotCheck(f"{self._start_error} (the lock watcher's session: the suite "
+                                "opens one more than [settings] concurrency)")
+
+    def check(self) -> None:
+        """Refuse a statement when nothing would watch it."""
+        if self.failed:
+            raise CouldNotCheck(self.failed)
+
+    def close(self, timeout: float) -> None:
+        self._stop.set()
+        self._statements.wake()
+        self._thread.join(timeout)
+        if self._conn is not None and not self._thread.is_alive():
+            self._conn.close()
+
+    def _loop(self) -> None:
+        try:
+            self._conn = self._connect()
+        except Exception as exc:  # CouldNotCheck, or a bug
+            self._start_error = self.failed = str(exc) or type(exc).__name__
+            self._ready.set()
+            return
+        self._ready.set()
+        try:
+            while not self._stop.is_set():
+                running = self._statements.snapshot(lambda: not self._stop.is_set())
+                if running:
+                    self._yield_to(self._waiters(running), running)
+                    self._stop.wait(POLL_S)
+        except Exception as exc:  # psycopg.Error, CouldNotCheck, or a bug: fail closed
+            if self._stop.is_set():
+                return
+            cause = str(exc) if isinstance(exc, CouldNotCheck) else first_line(exc)
+            self.failed = (f"the lock watcher stopped ({cause}): the suite runs no "
+                           "statement it could not yield")
+            self._statements.cancel_all(self.failed, self._cancel_timeout)
+
+    def _guard(self) -> None:
+        """Cut the watcher's socket when a poll goes unanswered past the limit: a silent
+        network would hold it for the kernel's TCP timeout, the statements unwatched."""
+        while not self._stop.wait(min(1.0, self._limit / 4)):
+            since, conn = self._poll_since, self._conn
+            if since is not None and conn is not None and time.monotonic() - since > self._limit:
+                self._cut(conn)
+
+    def _waiters(self, running: list[Running]) -> list[tuple[Waiter, list[int]]]:
+        """Sessions waiting on a lock that one of ``running`` holds, and the pids of ours
+        that hold it; a failed poll is retried once on a new session."""
+        ours = sorted({r.pid for r in running})
+        for attempt in (1, 2):
+            assert self._conn is not None
+            self._poll_since = time.monotonic()
+            try:
+                rows = self._conn.execute(WAITERS, {"ours": ours}).fetchall()
+                break
+            except psycopg.Error:
+                self._conn.close()
+                if attempt == 2 or self._stop.is_set():
+                    raise
+                self._conn = self._connect()
+            finally:
+                self._poll_since = None
+        held = set(ours)
+        return [(Waiter(*row[:-1]), [p for p in row[-1] if p in held]) for row in rows]
+
+    def _yield_to(self, waiters: list[tuple[Waiter, list[int]]],
+                  running: list[Running]) -> None:
+        for waiter, blockers in waiters:
+            for record in running:
+                if record.pid in blockers:
+                    record.cancel(waiter.reason(), self._cancel_timeout, self._signal)
+
+    def _signal(self, pid: int) -> bool:
+        """Cancel the statement of ``pid`` (a session of the same role) from the watcher's
+        session: no new connection, as a cancel request needs (the postmaster forks one)."""
+        assert self._conn is not None
+        try:
+            row = self._conn.execute("SELECT pg_catalog.pg_cancel_backend(%s)",
+                                     (pid,)).fetchone()
+        except psycopg.Error:
+            return False
+        return bool(row and row[0])
