@@ -38,7 +38,8 @@ class Settings:
     timezone: str = "UTC"
     """The session TimeZone: how ``timestamp without time zone`` values are read."""
     concurrency: Annotated[int, Range(1, 32)] = 4
-    """How many queries (or Lambda invocations) run at once against one target."""
+    """How many queries (or Lambda invocations) run at once against one target (a direct
+    target has one session more: the lock watcher's)."""
     proxy_timeout: Duration | None = None
     """How long to wait for one db-query Lambda invocation (default: statement_timeout + 10s)."""
     proxy_clock_skew: Duration = "10m"
