@@ -90,6 +90,24 @@ def test_a_migration_waiting_behind_a_scan_gets_its_lock_and_the_check_yields(
     assert run.summary["outcome"] == "error"
 
 
+def test_an_index_built_concurrently_waits_for_no_snapshot_of_the_suite(
+        verify, database, config_file):
+    """CREATE INDEX CONCURRENTLY takes no lock a read conflicts with, but waits for every
+    older snapshot's transaction to end (a virtualxid lock): the suite yields to it too."""
+    config = config_file(SLOW_SCAN.format(seconds=30, settings=""))
+    index = Migration(database.dsn, "CREATE INDEX CONCURRENTLY idx_yield_test ON "
+                                    "active_positions (ticker)")
+    with _in_background(lambda: _when_sleeping(database.dsn, index.run)):
+        run = verify("--dsn", database.dsn, "--config", str(config), "-k", "custom_sql")
+    assert index.error is None and index.took is not None
+    assert index.took < 5, index.took
+    assert run.outcomes() == {"test_custom_sql[slow]": "error",
+                              "test_custom_sql[other_table]": "passed"}
+    assert f"yielded to ShareLock wanted by pid {index.pid} (migrate: CREATE INDEX " \
+           "CONCURRENTLY" in run.message("[slow]")
+    assert "waits for the suite's transaction to end" in run.message("[slow]")
+
+
 def test_a_probe_yields_to_a_migration_waiting_behind_its_transaction(
         verify, database, config_file):
     """A probe holds ROW EXCLUSIVE until its transaction is rolled back: a trigger that

@@ -66,7 +66,10 @@ class Waiter:
     def reason(self) -> str:
         who = [part for part in (self.application,
                                  " ".join((self.query or "").split()) or None) if part]
-        on = f" on {self.relation}" if self.relation else f" ({self.locktype} lock)"
+        on = (f" on {self.relation}" if self.relation
+              else " (it waits for the suite's transaction to end)"
+              if self.locktype in ("virtualxid", "transactionid")
+              else f" (a {self.locktype} lock)")
         return (f"yielded to {self.mode} wanted by pid {self.pid}"
                 f"{' (' + ': '.join(who) + ')' if who else ''}{on}: cancelled so as not to "
                 "hold up that session and those queued behind it; not retried")
