@@ -215,3 +215,18 @@ def _wait_until(dsn: str, query: str, deadline_s: float = 30) -> None:
     while not _count(dsn, query):
         assert time.monotonic() < deadline, query
         time.sleep(0.02)
+
+
+def test_the_reason_names_the_waiter_and_what_it_waits_for():
+    from checks.targets.lockwatch import Waiter
+
+    alter = Waiter(4711, "AccessExclusiveLock", "relation", "public.active_positions",
+                   "migrate", "ALTER TABLE active_positions\n   ADD COLUMN x int")
+    assert alter.reason().startswith(
+        "yielded to AccessExclusiveLock wanted by pid 4711 (migrate: ALTER TABLE "
+        "active_positions ADD COLUMN x int) on public.active_positions: cancelled")
+    hidden = Waiter(8, "ShareLock", "virtualxid", None, "", "<insufficient privilege>")
+    assert hidden.reason().startswith(
+        "yielded to ShareLock wanted by pid 8 (<insufficient privilege>) (it waits for the "
+        "suite's transaction to end)")
+    assert "()" not in Waiter(9, "ExclusiveLock", "advisory", None, None, None).reason()

@@ -22,6 +22,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
+from typing import Any
 
 import psycopg
 
@@ -230,18 +231,15 @@ class LockWatcher:
         that hold it; a failed poll is retried once on a new session."""
         ours = sorted({r.pid for r in running})
         for attempt in (1, 2):
-            assert self._conn is not None
-            self._poll_since = time.monotonic()
             try:
-                rows = self._conn.execute(WAITERS, {"ours": ours}).fetchall()
+                rows = self._ask(WAITERS, {"ours": ours})
                 break
             except psycopg.Error:
+                assert self._conn is not None
                 self._conn.close()
                 if attempt == 2 or self._stop.is_set():
                     raise
                 self._conn = self._connect()
-            finally:
-                self._poll_since = None
         held = set(ours)
         return [(Waiter(*row[:-1]), [p for p in row[-1] if p in held]) for row in rows]
 
@@ -255,10 +253,18 @@ class LockWatcher:
     def _signal(self, pid: int) -> bool:
         """Cancel the statement of ``pid`` (a session of the same role) from the watcher's
         session: no new connection, as a cancel request needs (the postmaster forks one)."""
-        assert self._conn is not None
         try:
-            row = self._conn.execute("SELECT pg_catalog.pg_cancel_backend(%s)",
-                                     (pid,)).fetchone()
+            rows = self._ask("SELECT pg_catalog.pg_cancel_backend(%s)", (pid,))
         except psycopg.Error:
             return False
-        return bool(row and row[0])
+        return bool(rows and rows[0][0])
+
+    def _ask(self, query: str, params: Any) -> list[tuple[Any, ...]]:
+        """One statement on the watcher's session, its socket cut by the guard when it goes
+        unanswered past the limit."""
+        assert self._conn is not None
+        self._poll_since = time.monotonic()
+        try:
+            return self._conn.execute(query, params).fetchall()
+        finally:
+            self._poll_since = None
