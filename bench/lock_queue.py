@@ -59,7 +59,7 @@ from generate import generate, size_table  # noqa: E402
 from checks.infra.cluster import Cluster  # noqa: E402
 from checks.migrations import discover  # noqa: E402
 from checks.targets.ephemeral import build_database  # noqa: E402
-from checks.targets.lockwatch import POLL_S, WAITERS  # noqa: E402
+from checks.targets.lockwatch import POLL_S, YIELD  # noqa: E402
 
 PG15 = Path("/usr/lib/postgresql/15/bin")
 DATABASE = "ops_pipeline"
@@ -193,7 +193,7 @@ def poll_cost(dsn: str, polls: int = 500) -> list[float]:
         times = []
         for _ in range(polls):
             started = time.perf_counter()
-            conn.execute(WAITERS, {"ours": ours}).fetchall()
+            conn.execute(YIELD, {"ours": ours}).fetchall()
             times.append(time.perf_counter() - started)
             time.sleep(0.005)
         return times

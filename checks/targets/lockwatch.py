@@ -1,12 +1,12 @@
 """Yielding to sessions that wait on the suite's locks.
 
-PostgreSQL grants locks first come, first served: a migration's ``ALTER TABLE`` that waits
-behind one of the suite's scans (ACCESS SHARE) holds every writer of that table behind
-itself, for as long as the scan runs. So while any statement of the suite runs, a watcher
-session asks about every 100 ms which sessions wait on a lock that one of the suite's
-sessions holds; the suite then cancels its own statement, and the check it served is an
-error (``yielded to AccessExclusiveLock wanted by pid N (...)``). Nothing is retried
-behind the waiter.
+PostgreSQL grants a table's locks first come, first served: a migration's ``ALTER TABLE``
+that waits behind one of the suite's scans (ACCESS SHARE) holds every writer of that table
+behind itself, for as long as the scan runs. So while any statement of the suite runs, a
+watcher session asks every 10 ms which sessions wait on a lock that one of the suite's
+sessions holds, and in the same statement cancels those sessions' statements (and their
+parallel workers'); the check a cancelled statement served is an error (``yielded to
+AccessExclusiveLock wanted by pid N (...)``). Nothing is retried behind the waiter.
 
 The watcher reads the lock table (``pg_lock_status()``: any role may, and it says which
 mode each waiter wants) and asks ``pg_blocking_pids()``, which is costly, only for the
@@ -34,17 +34,28 @@ POLL_S = 0.01
 plus one round trip (bench/lock_queue.py: 100 ms let the writers queued behind a waiting
 ALTER wait ten times as long as the ALTER alone makes them)."""
 
-# Waiting sessions first, in a subquery the planner may not merge (OFFSET 0), so that
-# pg_blocking_pids() runs for them alone; activity by function, not the view: no lock.
-WAITERS = """
-SELECT w.pid, w.mode, w.locktype, CASE WHEN w.relation IS NOT NULL
-                           THEN w.relation::pg_catalog.regclass::pg_catalog.text END,
-       a.application_name, pg_catalog.left(a.query, 60),
-       pg_catalog.pg_blocking_pids(w.pid)
-FROM (SELECT l.pid, l.mode, l.locktype, l.relation FROM pg_catalog.pg_lock_status() AS l
-      WHERE NOT l.granted AND l.pid <> ALL (%(ours)s::pg_catalog.int4[]) OFFSET 0) AS w
-     LEFT JOIN LATERAL pg_catalog.pg_stat_get_activity(w.pid) AS a ON true
-WHERE pg_catalog.pg_blocking_pids(w.pid) && %(ours)s::pg_catalog.int4[]
+# The waiting sessions first, in a subquery the planner may not merge (OFFSET 0), so that
+# pg_blocking_pids() runs for them alone; then, for each one that waits on ours, cancel ours
+# and their parallel workers (the same role may): no second round trip while writers queue.
+# The CASE fixes the order: the planner may run a cheaper condition first, and
+# pg_cancel_backend() is the cheapest. Activity by function, not the view: no lock.
+YIELD = """
+SELECT b.pid, b.mode, b.locktype, b.relation, a.application_name,
+       pg_catalog.left(a.query, 60), b.blockers,
+       (SELECT pg_catalog.count(*) FROM pg_catalog.pg_stat_get_activity(NULL) AS s
+        WHERE CASE WHEN s.pid = ANY (b.blockers) OR s.leader_pid = ANY (b.blockers)
+                   THEN pg_catalog.pg_cancel_backend(s.pid) ELSE false END)
+FROM (SELECT w.pid, w.mode, w.locktype,
+             CASE WHEN w.relation IS NOT NULL
+                  THEN w.relation::pg_catalog.regclass::pg_catalog.text END AS relation,
+             ARRAY(SELECT p FROM pg_catalog.unnest(pg_catalog.pg_blocking_pids(w.pid)) AS p
+                   WHERE p = ANY (%(ours)s::pg_catalog.int4[])) AS blockers
+      FROM (SELECT l.pid, l.mode, l.locktype, l.relation FROM pg_catalog.pg_lock_status() AS l
+            WHERE NOT l.granted AND l.pid <> ALL (%(ours)s::pg_catalog.int4[])
+            OFFSET 0) AS w
+      OFFSET 0) AS b
+     LEFT JOIN LATERAL pg_catalog.pg_stat_get_activity(b.pid) AS a ON true
+WHERE b.blockers <> '{}'
 """
 
 
@@ -88,19 +99,22 @@ class Running:
     active: bool = True
     lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def cancel(self, reason: str, timeout: float,
-               signal: Callable[[int], bool] | None = None) -> bool:
-        """Cancel the statement if it still runs (by ``signal(pid)`` when given and it
-        succeeds, else by a cancel request); whether it was cancelled."""
+    def cancel(self, reason: str, timeout: float) -> bool:
+        """Cancel the statement if it still runs; whether it was."""
         with self.lock:
             if not self.active or self.yielded:
                 return False
             self.yielded = reason
-            if signal is None or not signal(self.pid):
-                # a cancel that fails: the statement ends anyway, its connection not reused
-                with suppress(psycopg.Error):
-                    self.conn.cancel_safe(timeout=timeout)
+            # a cancel that fails: the statement ends anyway, its connection not reused
+            with suppress(psycopg.Error):
+                self.conn.cancel_safe(timeout=timeout)
             return True
+
+    def cancelled(self, reason: str) -> None:
+        """The watcher cancelled the statement (on the server): say why, if it still runs."""
+        with self.lock:
+            if self.active and not self.yielded:
+                self.yielded = reason
 
 
 class Statements:
@@ -168,6 +182,8 @@ class LockWatcher:
         """Why the watcher stopped watching: statements are then not run at all."""
         self._conn: psycopg.Connection | None = None
         self._poll_since: float | None = None
+        self._polling = threading.Lock()
+        """Held from a poll's start until whom it cancelled is told why."""
         # it connects in its own thread, while the target opens its first session
         self._thread = threading.Thread(target=self._loop, name="verify-lock-watcher",
                                         daemon=True)
@@ -208,7 +224,8 @@ class LockWatcher:
             while not self._stop.is_set():
                 running = self._statements.snapshot(lambda: not self._stop.is_set())
                 if running:
-                    self._yield_to(self._waiters(running), running)
+                    with self._polling:
+                        self._yield(running)
                     self._stop.wait(POLL_S)
         except Exception as exc:  # psycopg.Error, CouldNotCheck, or a bug: fail closed
             if self._stop.is_set():
@@ -218,6 +235,12 @@ class LockWatcher:
                            "statement it could not yield")
             self._statements.cancel_all(self.failed, self._cancel_timeout)
 
+    def settle(self) -> None:
+        """Wait until the poll under way, if any, has said whom it cancelled and why (a
+        statement may hear of its cancel first)."""
+        with self._polling:
+            pass
+
     def _guard(self) -> None:
         """Cut the watcher's socket when a poll goes unanswered past the limit: a silent
         network would hold it for the kernel's TCP timeout, the statements unwatched."""
@@ -226,13 +249,13 @@ class LockWatcher:
             if since is not None and conn is not None and time.monotonic() - since > self._limit:
                 self._cut(conn)
 
-    def _waiters(self, running: list[Running]) -> list[tuple[Waiter, list[int]]]:
-        """Sessions waiting on a lock that one of ``running`` holds, and the pids of ours
-        that hold it; a failed poll is retried once on a new session."""
+    def _yield(self, running: list[Running]) -> None:
+        """One poll: the statements of ``running`` that a session waits for are cancelled
+        on the server, and told why; a failed poll is retried once on a new session."""
         ours = sorted({r.pid for r in running})
         for attempt in (1, 2):
             try:
-                rows = self._ask(WAITERS, {"ours": ours})
+                rows = self._ask(YIELD, {"ours": ours})
                 break
             except psycopg.Error:
                 assert self._conn is not None
@@ -240,24 +263,14 @@ class LockWatcher:
                 if attempt == 2 or self._stop.is_set():
                     raise
                 self._conn = self._connect()
-        held = set(ours)
-        return [(Waiter(*row[:-1]), [p for p in row[-1] if p in held]) for row in rows]
-
-    def _yield_to(self, waiters: list[tuple[Waiter, list[int]]],
-                  running: list[Running]) -> None:
-        for waiter, blockers in waiters:
+        for *waiter, blockers, cancelled in rows:
+            reason = Waiter(*waiter).reason()
             for record in running:
                 if record.pid in blockers:
-                    record.cancel(waiter.reason(), self._cancel_timeout, self._signal)
-
-    def _signal(self, pid: int) -> bool:
-        """Cancel the statement of ``pid`` (a session of the same role) from the watcher's
-        session: no new connection, as a cancel request needs (the postmaster forks one)."""
-        try:
-            rows = self._ask("SELECT pg_catalog.pg_cancel_backend(%s)", (pid,))
-        except psycopg.Error:
-            return False
-        return bool(rows and rows[0][0])
+                    if cancelled:
+                        record.cancelled(reason)
+                    else:  # not found on the server: ask by the protocol's cancel request
+                        record.cancel(reason, self._cancel_timeout)
 
     def _ask(self, query: str, params: Any) -> list[tuple[Any, ...]]:
         """One statement on the watcher's session, its socket cut by the guard when it goes

@@ -168,7 +168,10 @@ class PostgresTarget:
         with self._statements.running(conn) as record:
             try:
                 yield
-            except psycopg.Error:
+            except psycopg.Error as exc:
+                if (not record.yielded and self._watcher is not None
+                        and isinstance(exc, psycopg.errors.QueryCanceled)):
+                    self._watcher.settle()  # the watcher may be telling why right now
                 if record.yielded:
                     raise Cancelled(record.yielded) from None
                 raise
