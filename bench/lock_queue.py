@@ -188,7 +188,8 @@ def poll_cost(dsn: str, polls: int = 500) -> list[float]:
     """Round-trip times (s) of the watcher's query, as the watcher sends it (prepared after
     a few runs by psycopg), naming a pid that holds nothing."""
     with psycopg.connect(dsn, autocommit=True, application_name="bench") as conn:
-        conn.execute("SELECT set_config('search_path', 'pg_catalog', false)")
+        conn.execute("SELECT set_config('search_path', 'pg_catalog', false), "
+                     "set_config('jit', 'off', false)")  # as the watcher's session is
         ours = [conn.info.backend_pid]
         times = []
         for _ in range(polls):
