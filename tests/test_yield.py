@@ -184,8 +184,8 @@ def test_a_watcher_that_cannot_watch_runs_nothing(verify, database, config_file)
     assert run.outcomes() == {"test_custom_sql[slow]": "error",
                               "test_custom_sql[slow_too]": "error"}, run.output
     for check in ("[slow]", "[slow_too]"):
-        assert "the lock watcher stopped" in run.message(check)
-        assert "too many connections" in run.message(check)
+        assert "the lock watcher stopped" in run.message(check), run.message(check)
+        assert "too many connections" in run.message(check), run.message(check)
 
 
 def test_the_watcher_session_that_cannot_be_opened_is_the_one_cause(verify, database,
