@@ -133,7 +133,7 @@ class PostgresTarget:
     def _watcher_session(self) -> psycopg.Connection:
         """The watcher's session: configured like the others, names qualified (its
         search_path is pg_catalog alone), and no JIT (the planner's estimate of its poll
-        is high enough to compile it each time: 100 ms instead of 1)."""
+        is high enough to compile it each time: 60 ms instead of 0.5)."""
         conn = self._session()
         with self._answered(conn):
             conn.execute("SELECT pg_catalog.set_config('search_path', 'pg_catalog', false), "
