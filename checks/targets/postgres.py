@@ -203,6 +203,8 @@ class PostgresTarget:
             raise CouldNotCheck(self._broken)
         self._slots.acquire()
         try:
+            if self._watcher is not None:
+                self._watcher.check()  # no session is opened for what could not run
             while True:
                 try:
                     conn = self._idle.get_nowait()
