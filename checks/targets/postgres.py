@@ -118,8 +118,8 @@ class PostgresTarget:
                                     self._grace_s) if watch else None
         try:  # fail now, once, if the target (or the watcher's session) cannot be reached
             self._idle.put(self._connect())
-            if self._watcher is not None:
-                self._watcher.started(self._statement_s + self._grace_s)
+            if self._watcher is not None:  # each of its steps is bounded: its own cause
+                self._watcher.started(4 * (self._statement_s + self._grace_s))
         except BaseException:
             self.close()
             raise
