@@ -14,6 +14,8 @@ import psycopg
 import pytest
 from psycopg import sql
 
+from tests.test_replica import replication  # noqa: F401  (the fixture)
+
 ALTER = "ALTER TABLE active_positions ADD COLUMN yield_test integer"
 SLOW_SCAN = ("[settings]\nstatement_timeout = \"60s\"\n{settings}"
              "[[custom_sql]]\nname = \"slow\"\n"
@@ -133,6 +135,31 @@ def test_a_probe_yields_to_a_migration_waiting_behind_its_transaction(
         "test_check_constraint_enforced[chk_active_positions_side]": "error"}
     assert f"yielded to AccessExclusiveLock wanted by pid {migration.pid}" in run.message(
         "test_check_constraint_enforced[chk_active_positions_side]")
+
+
+def test_a_standby_yields_to_the_replay_of_a_migration(verify, replication, config_file):  # noqa: F811
+    """On a hot standby, replaying the primary's ALTER TABLE takes ACCESS EXCLUSIVE: replay
+    would wait on the suite's scan up to max_standby_streaming_delay (30 s by default, then
+    cancel it itself), the standby falling behind; pg_blocking_pids() names no blocker of
+    the startup process, and the suite yields to it all the same."""
+    config = config_file(SLOW_SCAN.format(seconds=30, settings=""))
+    replayed: dict[str, float] = {}
+
+    def migrate_the_primary() -> None:
+        replication.primary.execute(ALTER)
+        issued = time.monotonic()
+        replication.in_step()
+        replayed["after"] = time.monotonic() - issued
+
+    with _in_background(lambda: _when_sleeping(replication.standby.dsn, migrate_the_primary)):
+        run = verify("--dsn", replication.standby.dsn, "--config", str(config),
+                     "-k", "custom_sql")
+    assert replayed["after"] < 5, replayed  # far below the 30 s delay and the scan
+    assert run.outcomes() == {"test_custom_sql[slow]": "error",
+                              "test_custom_sql[other_table]": "passed"}, run.output
+    message = run.message("[slow]")
+    assert "yielded to AccessExclusiveLock wanted by pid" in message, message
+    assert "(startup)" in message and "on public.active_positions" in message
 
 
 @pytest.mark.parametrize("waiter", [None, "unrelated"])

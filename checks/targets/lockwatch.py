@@ -6,7 +6,8 @@ behind itself, for as long as the scan runs. So while any statement of the suite
 watcher session asks every 10 ms which sessions wait on a lock that one of the suite's
 sessions holds, and in the same statement cancels those sessions' statements (and their
 parallel workers'); the check a cancelled statement served is an error (``yielded to
-AccessExclusiveLock wanted by pid N (...)``). Nothing is retried behind the waiter.
+AccessExclusiveLock wanted by pid N (...)``). Nothing is retried behind the waiter. On a
+hot standby the same holds for the replay of the primary's ``ALTER TABLE``.
 
 The watcher reads the lock table (``pg_lock_status()``: any role may, and it says which
 mode each waiter wants) and asks ``pg_blocking_pids()``, which is costly, only for the
@@ -37,10 +38,14 @@ ALTER wait ten times as long as the ALTER alone makes them)."""
 # The waiting sessions first, in a subquery the planner may not merge (OFFSET 0), so that
 # pg_blocking_pids() runs for them alone; then, for each one that waits on ours, cancel ours
 # and their parallel workers (the same role may): no second round trip while writers queue.
-# The CASE fixes the order: the planner may run a cheaper condition first, and
+# A standby's replay (the startup process) waits for ACCESS EXCLUSIVE without blockers that
+# pg_blocking_pids() can name: any of ours holding a lock on that relation blocks it.
+# That second read of the lock table runs only then (a one-time filter on the waiter's
+# mode). The CASE fixes the order: the planner may run a cheaper condition first, and
 # pg_cancel_backend() is the cheapest. Activity by function, not the view: no lock.
 YIELD = """
-SELECT b.pid, b.mode, b.locktype, b.relation, a.application_name,
+SELECT b.pid, b.mode, b.locktype, b.relation,
+       coalesce(nullif(a.application_name, ''), a.backend_type),
        pg_catalog.left(a.query, 60), b.blockers,
        (SELECT pg_catalog.count(*) FROM pg_catalog.pg_stat_get_activity(NULL) AS s
         WHERE CASE WHEN s.pid = ANY (b.blockers) OR s.leader_pid = ANY (b.blockers)
@@ -49,8 +54,15 @@ FROM (SELECT w.pid, w.mode, w.locktype,
              CASE WHEN w.relation IS NOT NULL
                   THEN w.relation::pg_catalog.regclass::pg_catalog.text END AS relation,
              ARRAY(SELECT p FROM pg_catalog.unnest(pg_catalog.pg_blocking_pids(w.pid)) AS p
-                   WHERE p = ANY (%(ours)s::pg_catalog.int4[])) AS blockers
-      FROM (SELECT l.pid, l.mode, l.locktype, l.relation FROM pg_catalog.pg_lock_status() AS l
+                   WHERE p = ANY (%(ours)s::pg_catalog.int4[])
+                   UNION
+                   SELECT h.pid FROM pg_catalog.pg_lock_status() AS h
+                   WHERE w.mode = 'AccessExclusiveLock' AND w.locktype = 'relation'
+                     AND h.granted AND h.locktype = 'relation' AND h.database = w.database
+                     AND h.relation = w.relation
+                     AND h.pid = ANY (%(ours)s::pg_catalog.int4[])) AS blockers
+      FROM (SELECT l.pid, l.mode, l.locktype, l.database, l.relation
+            FROM pg_catalog.pg_lock_status() AS l
             WHERE NOT l.granted AND l.pid <> ALL (%(ours)s::pg_catalog.int4[])
             OFFSET 0) AS w
       OFFSET 0) AS b
