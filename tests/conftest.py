@@ -378,10 +378,10 @@ def _clean_env() -> dict[str, str]:
 
 
 @contextmanager
-def locked(dsn: str, table: str) -> Iterator[None]:
-    """Another session holds ``table`` ACCESS EXCLUSIVE until the block ends."""
+def locked(dsn: str, table: str, mode: str = "ACCESS EXCLUSIVE") -> Iterator[None]:
+    """Another session holds ``table`` in ``mode`` until the block ends."""
     with psycopg.connect(dsn) as conn:
-        conn.execute(sql.SQL("LOCK TABLE {} IN ACCESS EXCLUSIVE MODE").format(
-            sql.Identifier(table)))
+        conn.execute(sql.SQL("LOCK TABLE {} IN {} MODE").format(
+            sql.Identifier(table), sql.SQL(mode)))
         yield
         conn.rollback()

@@ -6,7 +6,7 @@ from __future__ import annotations
 import itertools
 import threading
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 
@@ -129,3 +129,51 @@ def on_query(unix_socket: str, marker: bytes, before: Callable[[int], None]) -> 
         listener.close()
         for s in held:
             s.close()
+
+
+@contextmanager
+def cuttable(unix_socket: str) -> Iterator[tuple[int, Callable[[], None]]]:
+    """A TCP proxy to a PostgreSQL Unix socket whose open connections can be cut (both
+    ends closed), as a failed network or a proxy restart would; new connections pass.
+    Yields the loopback port and ``cut``."""
+    import socket
+
+    listener = socket.create_server(("127.0.0.1", 0))
+    pairs: list[tuple[socket.socket, socket.socket]] = []
+    lock = threading.Lock()
+
+    def pump(src: socket.socket, dst: socket.socket) -> None:
+        with suppress(OSError):
+            while data := src.recv(65536):
+                dst.sendall(data)
+        with suppress(OSError):  # one end closed: so is the other's reading
+            dst.shutdown(socket.SHUT_WR)
+
+    def accept() -> None:
+        while True:
+            try:
+                client, _ = listener.accept()
+            except OSError:
+                return
+            server = socket.socket(socket.AF_UNIX)
+            server.connect(unix_socket)
+            with lock:
+                pairs.append((client, server))
+            threading.Thread(target=pump, args=(client, server), daemon=True).start()
+            threading.Thread(target=pump, args=(server, client), daemon=True).start()
+
+    def cut() -> None:
+        with lock:
+            for pair in pairs:
+                for s in pair:
+                    with suppress(OSError):
+                        s.shutdown(socket.SHUT_RDWR)
+                    s.close()
+            pairs.clear()
+
+    threading.Thread(target=accept, daemon=True).start()
+    try:
+        yield listener.getsockname()[1], cut
+    finally:
+        listener.close()
+        cut()
