@@ -23,7 +23,12 @@
 --   (INSERT on an [[upserts]]  optional: lets PostgreSQL itself plan the upsert (EXPLAIN,
 --    table)                    never executed); without it the catalog answers)
 --   nothing else               the catalog (pg_catalog) is readable by every role; no
---                              sequence privilege is needed: probes give keys explicit values
+--                              sequence privilege is needed: probes give keys explicit values;
+--                              the lock watcher's functions (pg_lock_status,
+--                              pg_blocking_pids, pg_stat_get_activity, pg_cancel_backend on
+--                              the role's own sessions) are every role's
+-- A CONNECTION LIMIT on the role must allow [settings] concurrency + 1 sessions (the lock
+-- watcher's); fewer, and every database check errors naming the limit.
 -- If the verified tables use row-level security, also ALTER ROLE ... BYPASSRLS (a superuser
 -- or, on RDS, rds_superuser): the suite runs with row_security = off, so a policy that would
 -- hide rows from this role makes its checks an error instead of a pass over fewer rows.

@@ -38,7 +38,13 @@ class Settings:
     timezone: str = "UTC"
     """The session TimeZone: how ``timestamp without time zone`` values are read."""
     concurrency: Annotated[int, Range(1, 32)] = 4
-    """How many queries (or Lambda invocations) run at once against one target."""
+    """How many queries (or Lambda invocations) run at once against one target (a direct
+    target has one session more: the lock watcher's)."""
+    parallel_workers: Annotated[int, Range(0, 32)] = 0
+    """Parallel workers a statement may take (``max_parallel_workers_per_gather``). None by
+    default: they come out of production's own pool and cores, and a statement that yields
+    to a migration releases its locks only once its workers are gone (twice the wait on 2
+    cores, bench/lock_queue.py)."""
     proxy_timeout: Duration | None = None
     """How long to wait for one db-query Lambda invocation (default: statement_timeout + 10s)."""
     proxy_clock_skew: Duration = "10m"

@@ -115,7 +115,7 @@ class Expected:
         scratch = self._servers.get(engine)
         applied = apply_files(scratch.create_database(REPLAY_DATABASE), self.migrations)
         replayed = PostgresTarget(scratch.conninfo(REPLAY_DATABASE), self._settings,
-                                  kind="ephemeral", name="replay")
+                                  kind="ephemeral", name="replay", watch=False)
         try:
             catalog = capture(replayed)
         finally:
