@@ -44,13 +44,6 @@ def test_an_unreachable_server_is_one_cause_for_every_database_check(verify, dsn
     assert run.returncode == 1
     assert _target_outcomes(run) == {"error"}
     messages = {c["message"] for c in run.summary["checks"] if c["outcome"] == "error"}
-    if held == 4:
-        assert len(messages) == 1, messages
-        assert messages.pop().endswith(
-            "no free connection slot (remaining connection slots are reserved for roles with "
-            "the SUPERUSER attribute) (the lock watcher's session: the suite opens one more "
-            "than [settings] concurrency)"), messages
-        return
     assert len(messages) == 1 and cause in messages.pop()
     ours = run.output.split("post-deploy verification")[-1].split("verdict:")[0]
     assert len([line for line in ours.splitlines() if line.startswith("ERROR")]) == 1
