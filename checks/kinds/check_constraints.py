@@ -3,13 +3,14 @@ really enforces them."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 from checks.catalog import Catalog
 from checks.catalog.expressions import check_expression
 from checks.catalog.model import Constraint
-from checks.config import Common, Identifier
+from checks.config import Common, Identifier, Settings
 from checks.gather import Aggregate, Normalized
 from checks.kinds.base import Context, Found, Kind, Need, Needs
 from checks.migrations import creating
@@ -86,6 +87,18 @@ def _unproven(c: CheckConstraint, live: Constraint, catalog: Catalog) -> str | N
     return None
 
 
+def untrusted(calls: Iterable[str], settings: Settings) -> list[str]:
+    """The functions of ``calls`` (not built in) that the operator did not list in
+    ``trusted_functions``: the suite evaluates nothing that would run them."""
+    return sorted(set(calls) - set(settings.trusted_functions))
+
+
+def _not_evaluated(functions: list[str]) -> str:
+    return (f"calls untrusted {', '.join(functions)} (a volatility label is its author's "
+            "claim; list it in [settings] trusted_functions once its body is known to "
+            "write nothing elsewhere)")
+
+
 def definition_needs(c: CheckConstraint, ctx: Context) -> Needs:
     live = _found(c, ctx.catalog)[1]
     if live is None:
@@ -94,7 +107,8 @@ def definition_needs(c: CheckConstraint, ctx: Context) -> Needs:
     needs: dict[str, Need] = {
         "expected": Normalized(columns, c.expression),
         "found": Normalized(columns, check_expression(live.definition or ""))}
-    if live.enforced and _unproven(c, live, ctx.catalog):
+    if (live.enforced and _unproven(c, live, ctx.catalog)
+            and not untrusted(live.user_calls, ctx.settings)):
         needs["violating_rows"] = _violators(c, live)
     return needs
 
@@ -131,6 +145,10 @@ def definition(c: CheckConstraint, ctx: Context, gathered: Found) -> Outcome:
     unproven = _unproven(c, live, ctx.catalog)
     if unproven is None:
         return passed(f"{c.name} matches and is validated", compare)
+    if functions := untrusted(live.user_calls, ctx.settings):
+        # counting the rows that break it evaluates it on every row
+        raise CouldNotCheck(f"{c.name} matches, but {unproven}; its rows were not "
+                            f"evaluated: it {_not_evaluated(functions)}")
     count = gathered["violating_rows"]
     rows = int(count.value)
     if rows == 0:
@@ -165,6 +183,13 @@ def _probe_block(c: CheckConstraint, ctx: Context) -> str | None:
             return (f"not probed: {c.schema}.{c.table} has {', '.join(found)}, which would "
                     "run on the probe's INSERT (set probe_with_triggers = true to probe "
                     "anyway)")
+    runs = untrusted({f for schema, table in tables
+                      if (relation := catalog.table(schema, table))
+                      for f in relation.insert_calls}, ctx.settings)
+    if runs:
+        return (f"not probed: an INSERT into {c.schema}.{c.table} (a CHECK, a domain, a "
+                "generated column, an index or the partition key; the search for values "
+                f"too) {_not_evaluated(runs)}")
     volatile = sorted({f for schema, table in tables
                        for kind in ("constraints", "columns")
                        for o in catalog.of_table(kind, schema, table) for f in o.volatile_calls})
