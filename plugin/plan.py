@@ -33,7 +33,7 @@ from checks.redact import Redactor
 from checks.reporting import attach, metrics
 from checks.reporting.attach import Ticket
 from checks.run import Check, Resources
-from checks.targets import TargetSpec, pg_bin, resolve
+from checks.targets import TargetSpec, pg_bin, resolve, self_test_targets
 from checks.targets.postgres import dsn_password
 from checks.upload import Destination, parse_destination
 
@@ -56,6 +56,8 @@ class Plan:
     upload: Destination | None = None
     pushgateway: str | None = None
     tickets: list[Ticket] = field(default_factory=list)
+    self_test: bool = False
+    """``--self-test``: prove each selected invariant can fail (no target is touched)."""
     _specs: dict[str, list[Any]] = field(default_factory=dict)
 
     @property
@@ -90,6 +92,13 @@ class Plan:
         return sum(len(self.checks(kind)) for kind in REGISTRY)
 
     @cached_property
+    def lab(self) -> Any:
+        """What the self-test shares: the base database and its copies, the local AWS."""
+        from checks.selftest.run import Lab
+
+        return Lab(self.resources)
+
+    @cached_property
     def upload_clients(self) -> AwsClients:
         """AWS clients for the report upload: the config's region and the standard chain."""
         return AwsClients(self.config.aws.region)
@@ -111,8 +120,16 @@ def build(pytest_config: pytest.Config) -> Plan:
         config_path = Path(opt("verify_config") or root / "verify" / "invariants.toml")
         migrations_dir = opt("migrations_dir")
         cfg = config_mod.load(config_path, Path(migrations_dir) if migrations_dir else None)
+        self_test = bool(opt("self_test"))
+        if self_test:
+            _refuse_with_self_test(opt)
         if worker is not None and _WORKER_TARGETS in worker:
             targets = [TargetSpec(**t) for t in json.loads(worker[_WORKER_TARGETS])]
+        elif self_test:
+            targets = self_test_targets(cfg, os.environ, dsn=opt("dsn") or (),
+                                        via_lambda=opt("via_lambda") or (),
+                                        env_name=opt("env_name") or (),
+                                        read_only=opt("read_only"))
         else:
             wants_aws = opt("aws") or (_manifest_needs_aws(opt("release_manifest")) or None)
             targets = resolve(cfg, os.environ, dsn=opt("dsn") or (),
@@ -131,13 +148,13 @@ def build(pytest_config: pytest.Config) -> Plan:
         tickets = [attach.parse(value, os.environ) for value in opt("attach") or ()]
         for target in targets:
             redact.add(dsn_password(target.conninfo or ""))
-            if target.aws:
+            if target.aws and not target.self_test:  # a self-test's AWS is a local stand-in
                 AwsClients(target.aws_region, target.aws_profile).require()
         if upload is not None:
             AwsClients(cfg.aws.region).require()
     except ConfigError as exc:
         if worker is None:
-            write_usage_error(reports_dir, redact(str(exc)))
+            write_usage_error(reports_dir, redact(str(exc)), metrics_too=not opt("self_test"))
         raise pytest.UsageError(redact(str(exc))) from None
     _clear_libpq_environment()
     engine = Engine((bin_dir or _default_bin()).resolve())
@@ -157,7 +174,25 @@ def build(pytest_config: pytest.Config) -> Plan:
         upload=upload,
         pushgateway=pushgateway,
         tickets=tickets,
+        self_test=self_test,
     )
+
+
+_NOT_WITH_SELF_TEST = (
+    ("release_manifest", "--release-manifest",
+     "it proves the invariants file; a release's entries are a deploy's, not invariants"),
+    ("settle", "--settle", "nothing converges on a copy"),
+    ("upload", "--upload", "nothing leaves this machine in a self-test"),
+    ("attach", "--attach", "nothing leaves this machine in a self-test"),
+    ("pushgateway", "--pushgateway",
+     "nothing leaves this machine in a self-test (its verdict is not the target's health)"),
+)
+
+
+def _refuse_with_self_test(opt: Any) -> None:
+    for dest, option, why in _NOT_WITH_SELF_TEST:
+        if opt(dest):
+            raise ConfigError(f"{option} cannot go with --self-test: {why}")
 
 
 def worker_input(plan: Plan) -> str:
@@ -241,7 +276,7 @@ def replace_stale_reports(config: pytest.Config, parser: pytest.Parser) -> None:
         pass  # an unwritable folder was never written by an earlier run either
 
 
-def write_usage_error(reports_dir: Path, message: str) -> None:
+def write_usage_error(reports_dir: Path, message: str, *, metrics_too: bool = True) -> None:
     summary = {"outcome": "error", "target": None, "release": None,
                "started_at": datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
                "duration_s": 0.0, "counts": {}, "selection": None, "checks": [],
@@ -249,8 +284,9 @@ def write_usage_error(reports_dir: Path, message: str) -> None:
     (reports_dir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
     (reports_dir / "summary.md").write_text(
         f"## Post-deploy verification: ERROR\n\nNothing was checked: usage error: {message}\n")
-    metrics.write(reports_dir / "metrics.prom",
-                  metrics.usage_error(metrics.last_success(reports_dir, full_pass=False)))
+    if metrics_too:  # a self-test's are not the target's health: the pager must not hear them
+        metrics.write(reports_dir / "metrics.prom",
+                      metrics.usage_error(metrics.last_success(reports_dir, full_pass=False)))
 
 
 def _clear_libpq_environment() -> None:
