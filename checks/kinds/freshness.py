@@ -110,18 +110,18 @@ def _who_is_behind(age: float, limit: float, replica: Replica | None) -> str | N
 
 # ---------------------------------------------------------------- self-test faults
 def _age(x: Freshness, copy: f.DatabaseCopy) -> None:
-    """Every timestamp in scope newer than ``max_age`` plus a day set to that age: the
-    writer stopped a day ago. Triggers are off (one that stamps the row would undo it)."""
+    """Every timestamp in scope moved back by one amount, so that the newest is ``max_age``
+    and a day old: the writer stopped a day ago, and the rows keep their order (and keys).
+    Triggers are off (one that stamps the row would undo it)."""
     f.scope_rows(copy, x.schema, x.table, x.where)
+    table, column = sql.Identifier(x.schema, x.table), sql.Identifier(x.column)
+    scope = sql.SQL(" WHERE ({})").format(sql.SQL(x.where.strip().rstrip(";") + "\n")) \
+        if x.where else sql.SQL("")
     stale = sql.SQL("pg_catalog.now() - {}::interval").format(
         sql.Literal(f"{duration_ms(x.max_age) // 1000 + 86_400} seconds"))
-    column = sql.Identifier(x.column)
-    scope = [sql.SQL("({})").format(sql.SQL(x.where.strip().rstrip(";") + "\n"))] \
-        if x.where else []
-    copy.execute(sql.SQL("UPDATE {} SET {c} = {stale} WHERE {scope}").format(
-        sql.Identifier(x.schema, x.table), c=column, stale=stale,
-        scope=sql.SQL(" AND ").join([*scope, sql.SQL("({c} IS NULL OR {c} > {stale})").format(
-            c=column, stale=stale)])), triggers=False)
+    copy.execute(sql.SQL("UPDATE {t} SET {c} = {c} - ((SELECT max(n.{c}) FROM {t} AS n{scope}) "
+                         "- ({stale})){scope}").format(t=table, c=column, stale=stale,
+                                                       scope=scope), triggers=False)
 
 
 def _faults(x: Freshness, base: f.Base) -> f.Faults:
