@@ -203,6 +203,7 @@ class Reports:
                       **({"replica": self.roles[t.label]} if t.label in self.roles else {})}
                      for t in plan.targets],
             no_verdict=_no_verdict(self.config),
+            self_test=plan.self_test,
         )
 
     @pytest.hookimpl(tryfirst=True)
@@ -233,16 +234,19 @@ class Reports:
         _write(reports_dir / "summary.json", self.redact(summary_json(run, results)))
         _write(reports_dir / "summary.md", self.redact(summary_markdown(run, results)))
         outcome = overall(results, run.not_run)
-        self.history = [*past_runs(reports_dir / "history"),
-                        current(self.plan.run_id, outcome, results)]
+        # A self-test's verdict is about the config, not the target's health: it stays out
+        # of the history strip and the pager's metrics (and keeps no history of its own).
+        self.history = [] if run.self_test else [*past_runs(reports_dir / "history"),
+                                                  current(self.plan.run_id, outcome, results)]
         self.environment = {k: str(v) for k, v in metadata.items()}
         # pytest-html writes these values into the page unescaped (innerHTML); a database,
         # target or release name is text from outside
         metadata.update({k: html.escape(self.redact(v)) for k, v in metadata.items()
                          if isinstance(v, str)})
-        self.metrics = metrics.registry(run, results, metrics.last_success(
-            reports_dir, outcome == "passed" and not run.selection.partial))
-        metrics.write(reports_dir / "metrics.prom", self.metrics)
+        if not run.self_test:
+            self.metrics = metrics.registry(run, results, metrics.last_success(
+                reports_dir, outcome == "passed" and not run.selection.partial))
+            metrics.write(reports_dir / "metrics.prom", self.metrics)
         if outcome != "passed" and session.exitstatus == pytest.ExitCode.OK:
             session.exitstatus = (pytest.ExitCode.INTERRUPTED if outcome == "interrupted"
                                   else pytest.ExitCode.TESTS_FAILED)
@@ -253,12 +257,14 @@ class Reports:
         names = ", ".join(f"{t.env_name + ': ' if t.env_name else ''}{t.kind} {t.name}"
                           for t in plan.targets)
         release = f", release {plan.release}" if plan.release else ""
-        report.title = f"Post-deploy verification: {names}{release}"
+        report.title = (f"Self-test of {self.plan.config.path.name} ({names})"
+                        if plan.self_test else f"Post-deploy verification: {names}{release}")
         self.html_report = report  # its title gets each target's role once they answered
 
     def pytest_html_results_summary(self, prefix: list[str], summary: list[str],
                                     postfix: list[str], session: pytest.Session) -> None:
-        if self.run is not None and self.html_report is not None and self.roles:
+        if (self.run is not None and self.html_report is not None and self.roles
+                and not self.plan.self_test):
             release = f", release {self.plan.release}" if self.plan.release else ""
             self.html_report.title = self.redact(
                 f"Post-deploy verification: {described(self.run)}{release}")
@@ -289,7 +295,8 @@ class Reports:
         run, results = self.run, self._finished()
         write = terminalreporter.write_line
         width = _width(terminalreporter)
-        terminalreporter.write_sep("=", "post-deploy verification", fullwidth=width)
+        terminalreporter.write_sep("=", "self-test of the invariants" if self.plan.self_test
+                                   else "post-deploy verification", fullwidth=width)
         if run is None:
             return
         if run.no_verdict:
@@ -341,8 +348,9 @@ class Reports:
             results = self._finished()
             _write(reports_dir / "summary.json", self.redact(summary_json(self.run, results)))
             _write(reports_dir / "summary.md", self.redact(summary_markdown(self.run, results)))
-        _keep_history(files, reports_dir / "history", self.plan.run_id,
-                      self.plan.config.settings.report_history)
+        if not self.run.self_test:
+            _keep_history(files, reports_dir / "history", self.plan.run_id,
+                          self.plan.config.settings.report_history)
 
     def _undelivered(self, line: str, cause: str) -> None:
         assert self.run is not None

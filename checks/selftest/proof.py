@@ -92,39 +92,3 @@ def reported(outcome: Outcome) -> str:
     """What a check reported: its message and every cell of its evidence."""
     cells = [str(v) for e in outcome.evidence for row in e.rows for v in row]
     return "\n".join([outcome.message, *cells])
-
-
-@dataclass(frozen=True)
-class Tally:
-    """The run's self-test verdict (``17 of 18 invariants proven able to fail``)."""
-
-    proven: int
-    not_proven: list[tuple[str, str]]
-    """(item id, why), in the reports' order."""
-    accepted: list[tuple[str, str]]
-    not_applicable: int
-
-    @property
-    def invariants(self) -> int:
-        return self.proven + len(self.not_proven) + len(self.accepted)
-
-    def line(self, limit: int = 3) -> str:
-        text = f"{self.proven} of {self.invariants} invariants proven able to fail"
-        if self.not_proven:
-            shown = ", ".join(i for i, _ in self.not_proven[:limit])
-            more = f" and {len(self.not_proven) - limit} more" if len(self.not_proven) > limit \
-                else ""
-            text += f"; not proven: {shown}{more}"
-        if self.accepted:
-            text += f"; {len(self.accepted)} unproven by allow_unproven"
-        return text
-
-
-def tally(results: Sequence[tuple[str, str, str]]) -> Tally:
-    """From each item's (id, outcome, message)."""
-    return Tally(
-        proven=sum(o == "passed" for _, o, _ in results),
-        not_proven=[(i, m) for i, o, m in results if o in ("failed", "error", "warned")],
-        accepted=[(i, m) for i, o, m in results if o == "accepted"],
-        not_applicable=sum(o in ("skipped", "info") for _, o, _ in results),
-    )
