@@ -257,7 +257,8 @@ def replace_stale_reports(config: pytest.Config, parser: pytest.Parser) -> None:
     failure = sys.exc_info()[1]
     if failure is None or PLAN_KEY in config.stash or os.environ.get("PYTEST_XDIST_WORKER"):
         return
-    given = getattr(parser.parse_known_args(command_line(config)), "reports_dir", None)
+    options = parser.parse_known_args(command_line(config))
+    given = getattr(options, "reports_dir", None)
     reports_dir = Path(given) if given else config.rootpath / "reports"
     lines = str(failure).splitlines() or [type(failure).__name__]
     # argparse's message is "usage: ..." then "pytest: error: <what>"
@@ -271,7 +272,8 @@ def replace_stale_reports(config: pytest.Config, parser: pytest.Parser) -> None:
         for name in REPORT_FILES:
             (reports_dir / name).unlink(missing_ok=True)
         if reports_dir.is_dir():
-            write_usage_error(reports_dir, Redactor.from_environment(os.environ)(message))
+            write_usage_error(reports_dir, Redactor.from_environment(os.environ)(message),
+                              metrics_too=not getattr(options, "self_test", False))
     except OSError:
         pass  # an unwritable folder was never written by an earlier run either
 

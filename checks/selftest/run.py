@@ -30,7 +30,7 @@ from checks.migrations import discover
 from checks.outcome import CouldNotCheck, Outcome, Status, error
 from checks.run import Check, Resources, TargetRun
 from checks.selftest.base import BaseDatabase
-from checks.selftest.faults import Fault, Faults, FilesCopy, NotProven
+from checks.selftest.faults import Base, Fault, Faults, FilesCopy, NotProven
 from checks.selftest.local_aws import LocalAws
 from checks.selftest.proof import Attempt, judged
 from checks.targets import TargetSpec
@@ -97,46 +97,42 @@ class SelfTest:
     def run(self, checks: Iterable[Check]) -> dict[Check, Outcome]:
         checks = list(checks)
         own = {c: Check(c.kind, _always_active(c.spec), self.spec) for c in checks}
-        plans: dict[Check, Faults] = {}
-        outcomes: dict[Check, Outcome] = {}
         with ThreadPoolExecutor(WORKERS, thread_name_prefix="self-test") as pool:
-            if any(c.kind.faults and not _off(c.spec) for c in checks):
-                aws = [c for c in checks if "aws" in c.kind.reads]
-                if aws:
-                    pool.submit(self._warm_aws)  # starts moto while the base is built
-                base = self.lab.database.base()
-            for check in checks:
-                if _off(check.spec):
-                    continue
-                try:
-                    plans[check] = check.kind.faults(own[check].spec, base) \
-                        if check.kind.faults else Faults()
-                except NotProven as exc:
-                    plans[check] = Faults(unproven=str(exc))
-                except Exception as exc:  # a bug in one kind's plan must not stop the others
-                    plans[check] = Faults(unproven=str(unexpected(exc)))
-            base_runs = self._base_runs(pool, checks, own, plans)
-            jobs = self._jobs(checks, own, plans)
-            running = {pool.submit(self._job, job): job for job in jobs}
-            wait([*running, *base_runs])
-            attempts: dict[Check, list[Attempt]] = defaultdict(list)
-            for future in running:
-                for check, attempt in future.result():
-                    attempts[check].append(attempt)
-            bases = {c: o for future in base_runs for c, o in future.result().items()}
-        for check in checks:
-            if isinstance(check.spec, Off | Unavailable):
-                outcomes[check] = bases.get(check) or Outcome(Status.ERROR, "not run")
-                if outcomes[check].status is Status.ERROR:
-                    outcomes[check] = replace(outcomes[check],
-                                              message=f"not proven: {outcomes[check].message}")
-                continue
-            outcomes[check] = judged(bases.get(check), plans[check], attempts[check])
-        self._facts()
-        return outcomes
+            if any("aws" in c.kind.reads for c in checks):
+                pool.submit(self._warm_aws)  # starts the local AWS while the base is built
+            base = self._base(checks)
+            plans = {c: self._plan(own[c], base) for c in checks if not _off(c.spec)}
+            bases = self._base_runs(pool, checks, own, plans)
+            jobs = [pool.submit(self._job, job) for job in self._jobs(checks, plans)]
+            wait([*jobs, *bases])
+        attempts: dict[Check, list[Attempt]] = defaultdict(list)
+        for future in jobs:
+            for check, attempt in future.result():
+                attempts[check].append(attempt)
+        unfaulted = {c: o for future in bases for c, o in future.result().items()}
+        self._facts(base)
+        return {c: _not_planned(unfaulted.get(c)) if c not in plans else
+                judged(unfaulted.get(c), plans[c], attempts[c]) for c in checks}
 
-    def _facts(self) -> None:
-        base = self.lab.database.base()
+    def _base(self, checks: list[Check]) -> Base:
+        """The expected database, when a selected check reads one."""
+        if any(_reads_database(c) and not _off(c.spec) for c in checks):
+            return self.lab.database.base()
+        return Base(self.resources.inputs, CouldNotCheck("no database check is selected"))
+
+    @staticmethod
+    def _plan(check: Check, base: Base) -> Faults:
+        """The faults the check's kind declares for it."""
+        if check.kind.faults is None:
+            return Faults()
+        try:
+            return check.kind.faults(check.spec, base)
+        except NotProven as exc:
+            return Faults(unproven=str(exc))
+        except Exception as exc:  # a bug in one kind's plan must not stop the others
+            return Faults(unproven=str(unexpected(exc)))
+
+    def _facts(self, base: Base) -> None:
         expected = self.resources.inputs.expected
         if isinstance(base.found, CouldNotCheck):
             built = str(base.found)
@@ -159,7 +155,7 @@ class SelfTest:
         runs = []
         local = [c for c in checks if "aws" not in c.kind.reads]
         if local:
-            runs.append(pool.submit(self._on_copy, [(c, own[c]) for c in local], []))
+            runs.append(pool.submit(self._unfaulted, [(c, own[c]) for c in local]))
         for check in checks:
             plan = plans.get(check)
             if "aws" in check.kind.reads and plan is not None:
@@ -167,8 +163,7 @@ class SelfTest:
         return runs
 
     # ---------------------------------------------------------------- the faults
-    def _jobs(self, checks: list[Check], own: dict[Check, Check], plans: dict[Check, Faults]
-              ) -> list[_Job]:
+    def _jobs(self, checks: list[Check], plans: dict[Check, Faults]) -> list[_Job]:
         """Faults grouped by copy: equal keys are one fault; one family shares a copy."""
         jobs: dict[Hashable, _Job] = {}
         for check in checks:
@@ -287,19 +282,21 @@ class SelfTest:
                             self.resources.derived(aws=account.aws))[0]
         return outcome, None, tuple(account.statements), injected
 
-    def _on_copy(self, pairs: list[tuple[Check, Check]], _: list[Fault]
-                 ) -> dict[Check, Outcome]:
-        """The unfaulted base: every database and file check on one copy."""
+    def _unfaulted(self, pairs: list[tuple[Check, Check]]) -> dict[Check, Outcome]:
+        """Every database and file check on one copy of the base, unfaulted."""
+        copy = None
         try:
-            copy = self.lab.database.copy()
-        except (CouldNotCheck, NotProven) as exc:
-            return {c: error(CouldNotCheck(str(exc))) for c, _ in pairs}
-        try:
-            target = self._copy_spec(copy)
+            if any(_reads_database(c) for c, _ in pairs):
+                copy = self.lab.database.copy()
+            target = self._copy_spec(copy) if copy else TargetSpec(
+                "ephemeral", "--self-test", self_test=True)
             outcomes = self._run([Check(o.kind, o.spec, target) for _, o in pairs],
                                  self.resources)
+        except (CouldNotCheck, NotProven) as exc:
+            return {c: error(CouldNotCheck(str(exc))) for c, _ in pairs}
         finally:
-            self.lab.database.drop(copy)
+            if copy is not None:
+                self.lab.database.drop(copy)
         return {c: outcomes[i] for i, (c, _) in enumerate(pairs)}
 
     def _copy_spec(self, copy: Any) -> TargetSpec:
@@ -328,6 +325,19 @@ def _identity(fault: Fault) -> Hashable:
 
 def _off(spec: Any) -> bool:
     return isinstance(spec, Off | Unavailable)
+
+
+def _reads_database(check: Check) -> bool:
+    return check.kind.reads_target or "expected" in check.kind.reads
+
+
+def _not_planned(unfaulted: Outcome | None) -> Outcome:
+    """A check the environment turns off (skipped), or whose items could not be listed
+    (an error): as it was without a fault."""
+    found = unfaulted or Outcome(Status.ERROR, "not run")
+    if found.status is Status.ERROR:
+        return replace(found, message=f"not proven: {found.message}")
+    return found
 
 
 def _always_active(spec: Any) -> Any:

@@ -1,0 +1,358 @@
+"""``--self-test``: every invariant proven able to fail, on the suite's own copies.
+
+The shipped config and the production example are fully proven; a config whose invariants
+cannot fail (a misspelt status, a where that names no service) is not, and says which; for
+every kind, a build of the suite whose judge was made insensitive on purpose
+(``tests/insensitive.py``, a plugin of the test's own: nothing of psycopg or boto3 is
+replaced) is caught. No target is ever touched.
+"""
+
+from __future__ import annotations
+
+import json
+import xml.etree.ElementTree as ET
+
+import pytest
+
+from checks.outcome import Evidence, Outcome, Status, failed, passed, skipped
+from checks.reporting.model import CheckResult, self_test_tally
+from checks.selftest.faults import Fault, Faults, of, unproven
+from checks.selftest.proof import Attempt, judged
+from tests.conftest import ROOT
+
+PRODUCTION = ("--config", str(ROOT / "examples" / "ops-pipeline-production.toml"),
+              "--migrations-dir", str(ROOT / "tests" / "data" / "production" / "migrations"))
+AWS = '''
+[aws]
+region = "us-west-2"
+
+[[ecs_services]]
+name = "dispatcher-service"
+cluster = "ops-pipeline-cluster"
+task_definition = "dispatcher-service:2"
+
+[[log_heartbeats]]
+name = "trade_stream_poll"
+log_group = "/ecs/ops-pipeline/trade-stream"
+pattern = '"Account activities: fetched="'
+max_age = "6m"
+
+[[schedules]]
+name = "ops-pipeline-schedules"
+schedule_prefix = "ops-pipeline-"
+accept_disabled = ["ops-pipeline-dispatcher-tiny"]
+
+[[schedules]]
+name = "healthcheck-5m"
+schedule = "ops-pipeline-healthcheck-5m"
+
+[[schedules]]
+name = "ticker-discovery"
+rule = "ops-ticker-discovery-6h"
+
+[[alarms]]
+name = "ops-pipeline-alarms"
+prefix = "ops-pipeline-"
+
+[[alarms]]
+name = "duplicate-executions"
+alarm = "ops-pipeline-duplicate-executions"
+
+[[log_errors]]
+name = "dispatcher"
+log_group = "/ecs/ops-pipeline/dispatcher"
+window = "1h"
+max_count = 2
+
+[[lambda_errors]]
+name = "ops-pipeline-healthcheck"
+window = "1h"
+min_invocations = 6
+'''
+CANNOT_FAIL = '''
+[[freshness]]
+name = "trade_stream_heartbeat"
+table = "service_heartbeats"
+column = "last_beat_at"
+where = "service = 'trade-streem'"
+max_age = "5m"
+
+[[custom_sql]]
+name = "open_positions_have_positive_quantity"
+sql = "SELECT id FROM active_positions WHERE status = 'opne' AND quantity <= 0"
+violating = "UPDATE active_positions SET quantity = 0 WHERE id = (SELECT min(id) FROM active_positions WHERE status = 'open')"
+
+[[unique]]
+name = "active_positions.alpaca_order_id"
+table = "active_positions"
+columns = ["alpaca_order_id"]
+'''
+
+
+def _self_test(verify, *args: str, env: dict[str, str] | None = None):
+    return verify("--self-test", *args, env=env)
+
+
+# ---------------------------------------------------------------- the configs we ship
+def test_the_shipped_config_is_fully_proven(verify):
+    run = _self_test(verify)
+    assert run.returncode == 0, run.output
+    outcomes = run.outcomes()
+    assert set(outcomes.values()) == {"passed"}, run.not_passed()
+    tally = run.summary["self_test"]
+    assert tally["proven"] == tally["invariants"] == len(outcomes) > 100
+    assert tally["not_proven"] == []
+    line = f"{len(outcomes)} of {len(outcomes)} invariants proven able to fail"
+    assert run.summary["verdict"] == f"PASSED ({line})"
+    # every report carries the verdict; none of them is the target's health
+    assert f"verdict: PASSED ({line})" in run.output
+    assert line in (run.reports_dir / "summary.md").read_text()
+    assert line in (run.reports_dir / "report.html").read_text()
+    junit = ET.parse(run.reports_dir / "junit.xml").getroot()
+    assert any(line in p.get("value", "") for p in junit.iter("property"))
+    assert not (run.reports_dir / "metrics.prom").exists()
+    assert not (run.reports_dir / "history").exists()
+    # each kind's faults, in its item's evidence: what was done, and what the check said
+    detail = run.detail("test_check_constraint_definition[chk_active_positions_side]")
+    faults = {row[0]: row[1] for row in detail["evidence"][0]["rows"]}
+    assert {"drop the CHECK chk_active_positions_side",
+            "make chk_active_positions_side NOT ENFORCED"} <= set(faults)
+    assert any(w.startswith("replace chk_active_positions_side with a weaker rule")
+               for w in faults)
+    assert any("NOT VALID" in w for w in faults)
+    assert set(faults.values()) == {"failed", "passed"}  # the unfaulted copy passed
+    assert any("DROP CONSTRAINT" in s for s in detail["sql"])
+    assert "proven able to fail" in run.message("[active_positions.alpaca_order_id]")
+
+
+def test_the_production_example_is_fully_proven(verify):
+    """Its snapshot's schema (on PostgreSQL 15 when it is here), its sample rows, its
+    ledger history: every invariant proven; what cannot fail by design says so."""
+    run = _self_test(verify, *PRODUCTION)
+    assert run.returncode == 0, run.output
+    tally = run.summary["self_test"]
+    assert tally["not_proven"] == [] and tally["proven"] > 600, run.not_passed()
+    skipped = {k: run.message(k) for k, v in run.outcomes().items() if v == "skipped"}
+    assert all(m.startswith("nothing to prove") for m in skipped.values()), skipped
+    assert "snapshot" in skipped["test_migration_replays[001_init]"]
+    assert "severity info" in skipped["test_custom_sql[recommendation_backlog]"]
+    assert "probe = false" in skipped[
+        "test_check_constraint_enforced[dispatch_executions_instrument_type_check]"]
+    # a warning it would have given counts: the missing arbiter's entry is proven too
+    assert run.outcomes()["test_no_duplicates[alpaca_order_id_guard]"] == "passed"
+    # the market-hours windows do not matter: whether a check can fail is not a matter of
+    # the hour
+    assert run.outcomes()["test_fresh[telemetry_bars]"] == "passed"
+    assert "the snapshot's schema" in run.summary["environment"]["Self-test base"]
+
+
+def test_invariants_that_cannot_fail_are_named(verify, config_file):
+    """A custom SQL with a misspelt status and a freshness where naming no service: the
+    run ends non-zero and names both, each with why; the rest is proven."""
+    run = _self_test(verify, "--config", str(config_file(CANNOT_FAIL)), "-k",
+                     "fresh or custom or duplicates")
+    assert run.returncode == 1, run.output
+    sql_item = "test_custom_sql[open_positions_have_positive_quantity]"
+    fresh_item = "test_fresh[trade_stream_heartbeat]"
+    assert run.outcomes() == {sql_item: "failed", fresh_item: "error",
+                              "test_no_duplicates[active_positions.alpaca_order_id]": "passed"}
+    assert "the check still passed" in run.message(sql_item)
+    assert "the scope `service = 'trade-streem'` matches no row" in run.message(fresh_item)
+    tally = run.summary["self_test"]
+    assert {i["id"] for i in tally["not_proven"]} == {sql_item, fresh_item}
+    verdict = run.summary["verdict"]
+    assert verdict.startswith("ERROR (1 of 3 invariants proven able to fail; not proven: ")
+    assert sql_item in verdict and fresh_item in verdict
+    assert sql_item in run.output and fresh_item in run.output
+
+
+# ---------------------------------------------------------------- insensitive judges
+DATABASE_KINDS = ["migration_recorded", "ledger_has_no_unknown_versions", "ledger_in_order",
+                  "migration_versions_distinct", "migration_replays", "schema_object",
+                  "no_unexpected_objects", "check_constraint_definition",
+                  "check_constraint_enforced", "no_duplicates", "index_present",
+                  "indexes_valid", "custom_sql", "fresh"]
+AWS_KINDS = ["ecs_service_stable", "log_heartbeat", "schedule_enabled", "alarm_not_firing",
+             "log_errors", "lambda_errors"]
+
+
+@pytest.mark.parametrize("kind", DATABASE_KINDS + AWS_KINDS)
+def test_each_kinds_faults_catch_a_judge_that_cannot_fail(verify, config_file, kind):
+    """The suite with this kind's judge replaced by one that always passes: the self-test
+    of its items fails, every one of them (the others are proven)."""
+    args = ("--config", str(config_file(AWS))) if kind in AWS_KINDS else ()
+    run = _self_test(verify, *args, "-p", "tests.insensitive", "-k", f"test_{kind}",
+                     env={"VERIFY_TEST_INSENSITIVE": kind})
+    assert run.returncode == 1, run.output
+    outcomes = run.outcomes()
+    assert outcomes and set(outcomes.values()) == {"failed"}, outcomes
+    assert all(run.message(i).startswith("not proven: ") and "still passed" in run.message(i)
+               for i in outcomes)
+    assert run.summary["self_test"]["proven"] == 0
+
+
+@pytest.mark.parametrize("kind", ["no_duplicates", "fresh", "index_present", "alarm_not_firing"])
+def test_a_judge_that_fails_without_naming_the_fault_is_not_proven(verify, config_file, kind):
+    """Failing is not enough: the failure must name what was injected."""
+    args = ("--config", str(config_file(AWS))) if kind in AWS_KINDS else ()
+    run = _self_test(verify, *args, "-p", "tests.insensitive", "-k", f"test_{kind}",
+                     env={"VERIFY_TEST_INSENSITIVE": f"{kind}:blind"})
+    assert run.returncode == 1, run.output
+    assert set(run.outcomes().values()) == {"failed"}
+    assert all("does not name" in run.message(i) for i in run.outcomes())
+
+
+def test_the_aws_invariants_are_proven_against_a_local_stand_in(verify, config_file):
+    run = _self_test(verify, "--config", str(config_file(AWS)), "-k",
+                     " or ".join(f"test_{k}" for k in AWS_KINDS),
+                     env={"AWS_PROFILE": "does-not-exist", "AWS_ENDPOINT_URL": "http://192.0.2.1:9"})
+    assert run.returncode == 0, run.output
+    assert set(run.outcomes().values()) == {"passed"} and len(run.outcomes()) == 9
+    lambda_item = run.detail("test_lambda_errors[ops-pipeline-healthcheck]")
+    faults = [row[0] for row in lambda_item["evidence"][0]["rows"]]
+    assert "make ops-pipeline-healthcheck fail 1 time(s)" in faults
+    assert "stop invoking ops-pipeline-healthcheck" in faults
+    assert "3 line(s)" in run.message("test_log_errors[dispatcher]")
+
+
+def test_without_moto_the_aws_invariants_are_not_proven(verify):
+    run = _self_test(verify, "-p", "tests.without_moto", "-k", "ecs or log_heartbeat")
+    assert run.returncode == 1, run.output
+    assert set(run.outcomes().values()) == {"error"}
+    assert all("pip install 'ops-verify[selftest]'" in run.message(i) for i in run.outcomes())
+
+
+# ---------------------------------------------------------------- custom SQL
+def test_a_custom_sql_without_violating_is_not_proven_unless_allowed(verify, config_file):
+    body = '''
+[[custom_sql]]
+name = "unproven"
+sql = "SELECT id FROM active_positions WHERE quantity < 0"
+
+[[custom_sql]]
+name = "accepted"
+sql = "SELECT id FROM active_positions WHERE quantity < 0"
+allow_unproven = true
+'''
+    run = _self_test(verify, "--config", str(config_file(body)), "-k", "custom")
+    assert run.outcomes() == {"test_custom_sql[unproven]": "error",
+                              "test_custom_sql[accepted]": "accepted"}
+    assert "not proven: give `violating`" in run.message("[unproven]")
+    assert "accepted by allow_unproven" in run.message("[accepted]")
+    assert run.returncode == 1
+    assert run.summary["self_test"]["accepted_unproven"][0]["id"] == "test_custom_sql[accepted]"
+
+
+def test_a_violating_statement_that_changes_nothing_the_query_reads_is_not_proven(
+        verify, config_file):
+    """The query returns rows already without the write: its failure proves nothing."""
+    body = '''
+[[custom_sql]]
+name = "always_rows"
+sql = "SELECT id FROM active_positions"
+violating = "UPDATE active_positions SET quantity = quantity"
+'''
+    run = _self_test(verify, "--config", str(config_file(body)), "-k", "custom")
+    assert run.outcomes() == {"test_custom_sql[always_rows]": "failed"}
+    assert "fails without the fault too" in run.message("[always_rows]")
+
+
+@pytest.mark.parametrize("violating", ["SELECT 1", "UPDATE a SET b = 1; DELETE FROM a", ""])
+def test_violating_must_be_one_write(verify, config_file, violating):
+    body = f'''
+[[custom_sql]]
+name = "x"
+sql = "SELECT 1 WHERE false"
+violating = "{violating}"
+'''
+    run = verify("--config", str(config_file(body)))
+    assert run.returncode == 4, run.output
+    assert "violating: must be one INSERT, UPDATE or DELETE" in run.output
+
+
+# ---------------------------------------------------------------- no target
+@pytest.mark.parametrize("args, says", [
+    (("--dsn", "host=192.0.2.1"), "--self-test touches no target, so --dsn cannot go with it"),
+    (("--via-lambda", "ops-pipeline-db-query"), "so --via-lambda cannot go with it"),
+    (("--upload", "s3://bucket/p"), "nothing leaves this machine"),
+    (("--attach", "github:o/r#1"), "nothing leaves this machine"),
+    (("--settle", "1m"), "--settle cannot go with --self-test"),
+    (("--release-manifest", "m.json"), "--release-manifest cannot go with --self-test"),
+    (("--env", "nowhere"), "--env nowhere: no such environment"),
+])
+def test_a_target_or_a_delivery_with_the_self_test_is_a_usage_error(verify, args, says):
+    run = _self_test(verify, *args)
+    assert run.returncode == 4, run.output
+    assert says in run.output
+    assert run.summary["usage_error"]
+    assert not (run.reports_dir / "metrics.prom").exists()
+
+
+def test_an_environment_is_its_version_of_the_entries_and_no_target(verify):
+    """--env staging: its overrides (a heartbeat's max_age) and its skips; a target in
+    VERIFY_DSN is ignored and said so; nothing is reached (the address does not exist)."""
+    run = _self_test(verify, "--env", "staging", "-k", "fresh or custom",
+                     env={"VERIFY_DSN": "host=192.0.2.1 dbname=prod connect_timeout=1"})
+    assert run.returncode == 0, run.output
+    assert run.outcomes() == {"test_fresh[trade_stream_heartbeat]": "passed",
+                              "test_custom_sql[open_positions_have_positive_quantity]":
+                                  "skipped"}
+    assert "15m and a day" in run.message("[trade_stream_heartbeat]")
+    assert "not checked in environment staging" in run.message(
+        "[open_positions_have_positive_quantity]")
+    assert "VERIFY_DSN is set and ignored (--self-test touches no target)" in run.output
+    assert "chosen by --self-test --env staging" in run.output
+    assert run.summary["target"]["kind"] == "ephemeral"
+
+
+# ---------------------------------------------------------------- the verdict, judged
+def _fault(*names: str, clean_base: bool = False) -> Fault:
+    return Fault("break it", lambda copy: None, names=names, clean_base=clean_base)
+
+
+def test_proven_only_when_the_failure_names_what_was_injected():
+    fault = _fault("ord-7")
+    base = passed("fine")
+    named = failed("1 duplicated value", Evidence("d", ("key",), [("ord-7",)]))
+    assert judged(base, of(fault), [Attempt(fault, named)]).status is Status.PASSED
+    other = failed("1 duplicated value", Evidence("d", ("key",), [("ord-8",)]))
+    found = judged(base, of(fault), [Attempt(fault, other)])
+    assert found.status is Status.FAILED and "does not name 'ord-7'" in found.message
+    warned = Outcome(Status.WARNED, "ord-7 twice")
+    assert judged(base, of(fault), [Attempt(fault, warned)]).status is Status.PASSED
+
+
+def test_every_way_an_item_is_not_proven():
+    fault = _fault()
+    assert judged(passed("ok"), of(fault), [Attempt(fault, passed("ok"))]).status \
+        is Status.FAILED
+    assert judged(passed("ok"), of(fault), [Attempt(fault, skipped("later"))]).status \
+        is Status.FAILED
+    errored = judged(passed("ok"), of(fault), [Attempt(fault, problem="no row in scope")])
+    assert errored.status is Status.ERROR and "no row in scope" in errored.message
+    cannot = Outcome(Status.ERROR, "locked")
+    assert judged(passed("ok"), of(fault), [Attempt(fault, cannot)]).status is Status.ERROR
+    assert judged(passed("ok"), Faults(), []).status is Status.ERROR
+    assert judged(passed("ok"), unproven("give `violating`"), []).status is Status.ERROR
+    assert judged(passed("ok"), unproven("x", accepted=True), []).status is Status.ACCEPTED
+    clean = _fault(clean_base=True)
+    assert judged(failed("rows"), of(clean), [Attempt(clean, failed("rows"))]).status \
+        is Status.FAILED
+    assert judged(skipped("read-only"), of(fault), []).status is Status.SKIPPED
+    # one missed fault of several is enough
+    second = _fault()
+    mixed = judged(passed("ok"), of(fault, second),
+                   [Attempt(fault, failed("x")), Attempt(second, passed("ok"))])
+    assert mixed.status is Status.FAILED
+
+
+def test_the_tally_names_what_was_not_proven():
+    results = [CheckResult("v::a", "x", "passed", "proven"),
+               CheckResult("v::b", "x", "failed", "not proven: still passed"),
+               CheckResult("v::c", "x", "error", "not proven: no row"),
+               CheckResult("v::d", "x", "skipped", "nothing to prove"),
+               CheckResult("v::e", "x", "accepted", "not proven: accepted")]
+    tally = self_test_tally(results)
+    assert tally.line() == ("1 of 4 invariants proven able to fail; not proven: b, c; 1 not "
+                            "proven, accepted by allow_unproven")
+    assert json.dumps(tally.to_dict())
