@@ -912,7 +912,9 @@ def write_results(path: Path, args: argparse.Namespace, info: dict[str, str],
             f"{args.memory_positions} --duplicates {args.memory_duplicates}",
             "python -m pytest verify/ -q -p no:randomly --dsn \"$DSN_MEMORY\" -k no_duplicates "
             "--reports-dir $TMP", "```", ""]
-    path.write_text("\n".join(out), encoding="utf-8")
+    kept = re.findall(r"<!-- self-test -->.*?<!-- /self-test -->\n?", path.read_text(
+        encoding="utf-8"), re.DOTALL) if path.exists() else []  # bench/self_test.py's
+    path.write_text("\n".join([*out, *kept]), encoding="utf-8")
 
 
 # ---------------------------------------------------------------- main
