@@ -80,7 +80,7 @@ max_age = "5m"
 [[custom_sql]]
 name = "open_positions_have_positive_quantity"
 sql = "SELECT id FROM active_positions WHERE status = 'opne' AND quantity <= 0"
-violating = "UPDATE active_positions SET quantity = 0 WHERE id = (SELECT min(id) FROM active_positions WHERE status = 'open')"
+violating = "UPDATE active_positions SET quantity = 0 WHERE status = 'open'"
 
 [[unique]]
 name = "active_positions.alpaca_order_id"

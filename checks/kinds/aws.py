@@ -410,11 +410,11 @@ def _heartbeat(h: LogHeartbeat, seconds_ago: float, account: f.AwsAccount) -> No
 
 
 def _heartbeat_faults(h: LogHeartbeat, base: f.Base) -> f.Faults:
-    silent = duration_ms(h.max_age) / 1000 + 3600
+    max_age_s = duration_ms(h.max_age) / 1000
     return f.of(f.Fault(f"silence {h.log_group} (its last line {h.max_age} and an hour ago)",
-                        partial(_heartbeat, h, silent), names=(h.log_group, "no event"),
-                        on="aws"),
-                healthy=partial(_heartbeat, h, 5))
+                        partial(_heartbeat, h, max_age_s + 3600),
+                        names=(h.log_group, "no event"), on="aws"),
+                healthy=partial(_heartbeat, h, min(5, max_age_s / 2)))
 
 
 ECS = Kind("ecs_service_stable", "heartbeat", ecs_service_stable, ecs_needs,

@@ -167,7 +167,7 @@ def _function(s: LambdaErrors, errors: int, invocations: int, account: f.AwsAcco
         archive.writestr("handler.py", "def handler(event, context):\n    return None\n")
     account.call("lambda", "create_function", FunctionName=s.function_name, Runtime="python3.11",
                  Role=role, Handler="handler.handler", Code={"ZipFile": code.getvalue()})
-    at = datetime.now(UTC) - timedelta(minutes=3)
+    at = datetime.now(UTC) - timedelta(milliseconds=min(60_000, duration_ms(s.window) // 2))
     data = [{"MetricName": metric, "Dimensions": [{"Name": "FunctionName",
                                                    "Value": s.function_name}],
              "Timestamp": at, "Value": float(value), "Unit": "Count"}

@@ -91,8 +91,9 @@ def _at(timestamp_ms: int) -> str:
 
 # ---------------------------------------------------------------- self-test faults
 def _lines(s: LogErrors, count: int, account: f.AwsAccount) -> None:
-    """The log group with ``count`` error lines a minute ago (none: a quiet service)."""
-    put_events(account, s.log_group, [matching_line(s.pattern)] * count, 60)
+    """The log group with ``count`` error lines within the window (none: a quiet service)."""
+    put_events(account, s.log_group, [matching_line(s.pattern)] * count,
+               min(60, duration_ms(s.window) / 2000))
 
 
 def _faults(s: LogErrors, base: f.Base) -> f.Faults:

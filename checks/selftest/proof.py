@@ -10,6 +10,7 @@ error: nothing was shown).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -79,8 +80,16 @@ def _one(attempt: Attempt, base: Outcome | None) -> tuple[str, str]:
         already = f" ({base.status}: {base.message})" if base else ""
         return "missed", (f"{what}: it fails without the fault too{already}, so its failure "
                           "proves nothing")
+    if base is not None and base.status in FAILING and reported(base) == reported(found):
+        return "missed", (f"{what}: it fails exactly as it does without the fault, so the "
+                          f"fault changed nothing it reads: {found.message}")
     text = reported(found).lower()
-    missing = [n for n in (*attempt.fault.names, *attempt.injected) if n.lower() not in text]
+    cells = {str(v).lower() for e in found.evidence for row in e.rows for v in row}
+    missing = [n for n in attempt.fault.names if n.lower() not in text]
+    # a value the fault wrote (a key) must be a cell of the evidence or a word of the message
+    missing += [v for v in attempt.injected if v.lower() not in cells
+                and not re.search(rf"(?<![\w.-]){re.escape(v.lower())}(?![\w.-])",
+                                  found.message.lower())]
     if missing:
         return "missed", (f"{what}: the check failed, but it does not name "
                           f"{', '.join(repr(n) for n in missing)}, so not for this fault: "
