@@ -170,7 +170,8 @@ def test_invariants_that_cannot_fail_are_named(verify, config_file):
 DATABASE_KINDS = ["migration_recorded", "ledger_has_no_unknown_versions", "ledger_in_order",
                   "migration_versions_distinct", "migration_replays", "schema_object",
                   "no_unexpected_objects", "check_constraint_definition",
-                  "check_constraint_enforced", "no_duplicates", "index_present",
+                  "check_constraint_enforced", "no_duplicates", "upsert_has_arbiter",
+                  "index_present",
                   "indexes_valid", "custom_sql", "fresh"]
 AWS_KINDS = ["ecs_service_stable", "log_heartbeat", "schedule_enabled", "alarm_not_firing",
              "log_errors", "lambda_errors"]

@@ -93,6 +93,9 @@ class SelfTest:
         self.lab = lab
         self.region = spec.aws_region or resources.inputs.config.aws.region or DEFAULT_REGION
         self.facts_shown: dict[str, str] = {}
+        self.replica = None
+        """A target's role: none here (the copies are the suite's own, and no target is
+        reached)."""
 
     def run(self, checks: Iterable[Check]) -> dict[Check, Outcome]:
         checks = list(checks)
