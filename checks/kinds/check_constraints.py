@@ -317,6 +317,8 @@ def _definition_faults(c: CheckConstraint, base: f.Base) -> f.Faults:
 
 
 def _enforced_faults(c: CheckConstraint, base: f.Base) -> f.Faults:
+    if not c.probe:
+        return f.not_applicable("not probed: probe = false in the config")
     if problem := _present(c, base):
         return f.unproven(problem)
     return f.of(_drop_fault(c, "nothing enforces"),

@@ -236,9 +236,19 @@ def _kind_items(inputs: Inputs) -> list[Any]:
 
 
 # ---------------------------------------------------------------- self-test faults
+_DROPS: dict[int, tuple[Catalog, dict[str, sql.Composable]]] = {}
+
+
 def _drops(catalog: Catalog) -> dict[str, sql.Composable]:
     """How to drop each object of the catalog (by the id :func:`objects` gives it), with
-    whatever depends on it."""
+    whatever depends on it; computed once per catalog."""
+    found = _DROPS.get(id(catalog))
+    if found is None or found[0] is not catalog:
+        found = _DROPS[id(catalog)] = (catalog, _drop_statements(catalog))
+    return found[1]
+
+
+def _drop_statements(catalog: Catalog) -> dict[str, sql.Composable]:
     i = sql.Identifier
     found: dict[str, sql.Composable] = {}
     for r in catalog.relations:
