@@ -27,13 +27,14 @@ INSTALL = ("not proven: the AWS checks run against a local stand-in (moto's serv
            "is not installed: pip install 'ops-verify[selftest]'")
 FIRST_ACCOUNT = 100_000_000_000
 _KEY = {"aws_access_key_id": "AKIAOPSVERIFYSELFTEST", "aws_secret_access_key": "self-test"}
-_SERVE = ("import logging, sys\n"
+_SERVE = ("import logging, os, sys\n"
           "from moto.server import ThreadedMotoServer\n"
           "logging.getLogger('werkzeug').setLevel(logging.ERROR)\n"
           "server = ThreadedMotoServer(ip_address='127.0.0.1', port=0, verbose=False)\n"
           "server.start()\n"
           "print(server.get_host_and_port()[1], flush=True)\n"
-          "sys.stdin.read()\n")
+          "sys.stdin.read()\n"
+          "os._exit(0)\n")  # at the end of stdin, whatever its server threads do
 START_S = 60
 
 
