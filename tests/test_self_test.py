@@ -340,6 +340,10 @@ def test_every_way_an_item_is_not_proven():
     assert judged(failed("rows"), of(clean), [Attempt(clean, failed("rows"))]).status \
         is Status.FAILED
     assert judged(skipped("read-only"), of(fault), []).status is Status.SKIPPED
+    # a failure the fault did not change is not the fault's
+    same = failed("2 rows", Evidence("rows", ("id",), [(1,), (2,)]))
+    unchanged = judged(same, of(fault), [Attempt(fault, same)])
+    assert unchanged.status is Status.FAILED and "changed nothing" in unchanged.message
     # one missed fault of several is enough
     second = _fault()
     mixed = judged(passed("ok"), of(fault, second),
