@@ -193,10 +193,20 @@ def _fresh(table: sql.Identifier, column: Column) -> sql.Composable:
                       "of another unique index")
 
 
+_CASE = "CASE WHEN upper({c}) <> {c} THEN upper({c}) ELSE lower({c}) END"
+_RESPELLED = {"lower": _CASE, "trim": "' ' || {c} || ' '", "lower_trim": f"' ' || {_CASE} || ' '"}
+"""With ``normalize``: the key as another spelling the comparison takes for the same (its
+case changed, surrounded by spaces)."""
+_COMPARED = {None: "{c}::text", "lower": "lower({c})", "trim": "btrim({c})",
+             "lower_trim": "lower(btrim({c}))"}
+
+
 def _duplicate(u: Unique, copy: f.DatabaseCopy) -> list[str]:
-    """A copy of a row in scope with the same key: every unique index (or exclusion
-    constraint) that would refuse it is dropped first, and the columns of the other keys
-    get fresh values. Triggers are off, so that what is written is what lands."""
+    """A copy of a row in scope with the same key (with ``normalize``, the key spelled
+    otherwise): every unique index (or exclusion constraint) that would refuse it is
+    dropped first, and the columns of the other keys get fresh values. Triggers are off,
+    so that what is written is what lands."""
+    normalize = getattr(u, "normalize", None)
     catalog = copy.catalog
     table = sql.Identifier(u.schema, u.table)
     keyed = " AND ".join(f"NOT ({sql.Identifier(c).as_string(None)} IS NULL)" for c in u.columns)
@@ -212,10 +222,13 @@ def _duplicate(u: Unique, copy: f.DatabaseCopy) -> list[str]:
             fresh |= plain - set(u.columns)
     columns = [c for c in catalog.of_table("columns", u.schema, u.table) if not c.generated]
     values = [_fresh(table, c) if (c.name in fresh or c.identity) and c.name not in u.columns
-              else sql.Identifier(c.name) for c in columns]
+              else sql.SQL(_RESPELLED[normalize]).format(c=sql.Identifier(c.name))
+              if normalize and c.name in u.columns else sql.Identifier(c.name)
+              for c in columns]
     scope = sql.SQL(" AND ").join([sql.SQL(keyed), *([sql.SQL("({})").format(
         sql.SQL(u.where.strip().rstrip(";") + "\n"))] if u.where else [])])
-    key = sql.SQL(", ").join(sql.SQL("{}::text").format(sql.Identifier(c)) for c in u.columns)
+    compared = [sql.SQL(_COMPARED[normalize]).format(c=sql.Identifier(c)) for c in u.columns]
+    key = sql.SQL(", ").join(compared)
     written = copy.execute(sql.SQL(
         "INSERT INTO {t} ({names}) {overriding}SELECT {values} FROM {t} WHERE {scope} LIMIT 1 "
         "RETURNING {key}").format(
@@ -223,8 +236,8 @@ def _duplicate(u: Unique, copy: f.DatabaseCopy) -> list[str]:
         overriding=sql.SQL("OVERRIDING SYSTEM VALUE " if any(c.identity == "a" for c in columns)
                            else ""),
         values=sql.SQL(", ").join(values), scope=scope, key=key), triggers=False)
-    same = sql.SQL(" AND ").join(sql.SQL("{}::text = {}").format(sql.Identifier(c), sql.Literal(v))
-                                 for c, v in zip(u.columns, written[0], strict=True))
+    same = sql.SQL(" AND ").join(sql.SQL("{} = {}").format(c, sql.Literal(v))
+                                 for c, v in zip(compared, written[0], strict=True))
     if copy.execute(sql.SQL("SELECT count(*) FROM {} WHERE {} AND {}").format(
             table, scope, same))[0][0] < 2:
         raise f.NotProven(f"the copied row falls outside the scope {u.where!r} (a fresh key "
@@ -239,8 +252,11 @@ def _faults(u: Unique, base: f.Base) -> f.Faults:
     guarded = [i.name for i in guards(base.catalog, u.schema, u.table, u.columns)]
     dropped = f" (its guard {', '.join(guarded)} dropped)" if guarded else ""
     scope = f" where {u.where}" if u.where else ""
+    normalize = getattr(u, "normalize", None)
+    spelled = f", spelled otherwise (normalize = {normalize})" if normalize else ""
     return f.of(f.Fault(f"insert a row with the {', '.join(u.columns)} of a row in scope"
-                        f"{scope}{dropped}", partial(_duplicate, u), names=("duplicated",)))
+                        f"{scope}{spelled}{dropped}", partial(_duplicate, u),
+                        names=("duplicated",)))
 
 
 UNIQUE = Kind("no_duplicates", "data integrity", no_duplicates, needs, section="unique",
