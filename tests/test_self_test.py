@@ -223,6 +223,30 @@ def test_without_moto_the_aws_invariants_are_not_proven(verify):
     assert all("pip install 'ops-verify[selftest]'" in run.message(i) for i in run.outcomes())
 
 
+def test_what_the_expected_database_already_lacks_proves_the_check_by_itself(verify,
+                                                                          config_file):
+    """An upsert the expected database has no arbiter for (the production example's
+    known defect), an index or a CHECK it never had: nothing to remove, and the check's
+    failure there, naming it, is the proof."""
+    body = '''
+[[upserts]]
+name = "no_arbiter"
+table = "active_positions"
+columns = ["alpaca_order_id"]
+
+[[indexes]]
+table = "active_positions"
+name = "idx_never_made"
+columns = ["ticker"]
+'''
+    run = _self_test(verify, "--config", str(config_file(body)), "-k",
+                     "upsert or index_present")
+    assert run.returncode == 0, run.output
+    assert set(run.outcomes().values()) == {"passed"}
+    assert "fails on the expected database itself" in run.message("[no_arbiter]")
+    assert "idx_never_made" in run.message("[idx_never_made]")
+
+
 # ---------------------------------------------------------------- custom SQL
 def test_a_custom_sql_without_violating_is_not_proven_unless_allowed(verify, config_file):
     body = '''

@@ -305,7 +305,7 @@ def _not_enforced_fault(c: CheckConstraint, base: f.Base, *names: str) -> list[f
 
 def _definition_faults(c: CheckConstraint, base: f.Base) -> f.Faults:
     if problem := _present(c, base):
-        return f.unproven(problem)
+        return f.already_broken(problem, c.name)
     found = [_drop_fault(c, "does not exist"),
              f.Fault(f"replace {c.name} with a weaker rule (it also admits a value that breaks "
                      "it)", partial(_weaker, c), names=(c.name, "says something else")),
@@ -320,7 +320,7 @@ def _enforced_faults(c: CheckConstraint, base: f.Base) -> f.Faults:
     if not c.probe:
         return f.not_applicable("not probed: probe = false in the config")
     if problem := _present(c, base):
-        return f.unproven(problem)
+        return f.already_broken(problem, c.name)
     return f.of(_drop_fault(c, "nothing enforces"),
                 *_not_enforced_fault(c, base, "not enforced"))
 

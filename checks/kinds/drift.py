@@ -306,7 +306,10 @@ def _object_faults(obj: ExpectedObject, base: f.Base) -> f.Faults:
     if allowed := allowed_by(obj.id, base.config.drift.allow):
         return f.not_applicable(f"its differences are allowed by [drift] allow {allowed!r}")
     if obj.id not in _drops(base.catalog):
-        return f.unproven(f"{obj.id} is not in the expected database, so it cannot be dropped")
+        known = obj.id in _objects(base.catalog)
+        return f.unproven(f"no way to drop a {kind_of(obj.id)} is known to the self-test" if known
+                          else f"{obj.id} is not in the expected database, so it cannot be "
+                          "dropped")
     # Each of these checks reads its own object alone: the drops share one copy.
     return f.of(f.Fault(f"drop {obj.id}", partial(_drop, obj.id), names=(obj.id, "missing"),
                         family="drift: drop an expected object"))
@@ -347,6 +350,8 @@ def _add(kind: str, schema: str, host: tuple[str, str] | None, copy: f.DatabaseC
                             "'SELECT 1'").format(i(schema, name)),
         "type": sql.SQL("CREATE TYPE {} AS ENUM ('a')").format(i(schema, name)),
     }
+    if kind not in (*statements, "trigger", "extension"):
+        raise f.NotProven(f"no way to add an unexpected {kind} is known to the self-test")
     if kind == "trigger":
         function = i(schema, f"{name}_function")
         copy.execute(sql.SQL("CREATE FUNCTION {}() RETURNS trigger LANGUAGE plpgsql AS "

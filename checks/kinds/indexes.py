@@ -164,8 +164,8 @@ def _invalid(index: Index, *names: str) -> f.Fault:
 def _present_faults(ix: IndexSpec, base: f.Base) -> f.Faults:
     found = [i for i in base.catalog.of_table("indexes", ix.schema, ix.table) if _matches(i, ix)]
     if not found:
-        return f.unproven(f"no index {ix.id} on {ix.schema}.{ix.table} in the expected "
-                          "database: nothing to drop")
+        return f.already_broken(f"the expected database has no index {ix.id} on {ix.schema}."
+                                f"{ix.table}", ix.id)
     return f.of(f.Fault(f"drop {found[0].name}", partial(_drop, found[0]),
                         names=(ix.id, "no index")),
                 _invalid(found[0]))
@@ -174,8 +174,8 @@ def _present_faults(ix: IndexSpec, base: f.Base) -> f.Faults:
 def _health_faults(t: TableIndexes, base: f.Base) -> f.Faults:
     indexes = base.catalog.of_table("indexes", t.schema, t.table)
     if not indexes:
-        return f.unproven(f"{t.schema}.{t.table} has no index in the expected database: "
-                          "none to make INVALID")
+        return f.already_broken(f"{t.schema}.{t.table} has no index in the expected database",
+                                t.table)
     return f.of(_invalid(indexes[0], "unusable"))
 
 

@@ -247,8 +247,8 @@ def _duplicate(u: Unique, copy: f.DatabaseCopy) -> list[str]:
 
 def _faults(u: Unique, base: f.Base) -> f.Faults:
     if _missing(u, base.catalog):
-        return f.unproven(f"{u.schema}.{u.table} has no column {', '.join(u.columns)} in the "
-                          "expected database")
+        return f.already_broken(f"the expected database has no {u.schema}.{u.table} "
+                                f"({', '.join(u.columns)})", u.table)
     guarded = [i.name for i in guards(base.catalog, u.schema, u.table, u.columns)]
     dropped = f" (its guard {', '.join(guarded)} dropped)" if guarded else ""
     scope = f" where {u.where}" if u.where else ""

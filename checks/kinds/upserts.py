@@ -228,8 +228,8 @@ def _remove_arbiters(u: Upsert, copy: f.DatabaseCopy) -> None:
 def _faults(u: Upsert, base: f.Base) -> f.Faults:
     arbiters = _arbiters_of(u, base.catalog)
     if not arbiters:
-        return f.unproven(f"no unique index on {u.schema}.{u.table} ({', '.join(u.columns)}) in "
-                          "the expected database: no arbiter to remove")
+        return f.already_broken(f"the expected database has no unique index on {u.schema}."
+                                f"{u.table} ({', '.join(u.columns)})", u.target)
     names = ", ".join(i.name for i in arbiters)
     return f.of(f.Fault(f"remove the arbiter {names} (with what depends on it)",
                         partial(_remove_arbiters, u), names=(u.target, NO_ARBITER)))

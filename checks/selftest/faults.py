@@ -76,6 +76,9 @@ class Faults:
     """Why it cannot be proven (an error), e.g. a custom SQL without ``violating``."""
     accepted: bool = False
     """``unproven`` is accepted by the config (``allow_unproven``)."""
+    broken: Fault | None = None
+    """What the fault would break is broken on the expected database itself (the arbiter
+    a warned upsert lacks): the check's failure there, naming ``broken.names``, proves it."""
 
 
 def of(*faults: Fault, healthy: Callable[[AwsAccount], None] | None = None) -> Faults:
@@ -88,6 +91,12 @@ def not_applicable(reason: str) -> Faults:
 
 def unproven(reason: str, *, accepted: bool = False) -> Faults:
     return Faults(unproven=reason, accepted=accepted)
+
+
+def already_broken(what: str, *names: str) -> Faults:
+    """Nothing to break: the expected database lacks it already (``what``), and the check
+    must fail there naming ``names``."""
+    return Faults(broken=Fault(what, lambda _: None, names=names))
 
 
 @dataclass

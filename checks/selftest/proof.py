@@ -46,6 +46,8 @@ def judged(base: Outcome | None, faults: Faults, attempts: Sequence[Attempt]) ->
         text = f"not proven: {faults.unproven}"
         return accepted(f"{text}; accepted by allow_unproven") if faults.accepted else \
             Outcome(Status.ERROR, text)
+    if faults.broken is not None:
+        return _broken_already(base, faults.broken)
     if not faults.faults:
         return Outcome(Status.ERROR, "not proven: no fault is known for this kind of check")
     results = [(a, *_one(a, base)) for a in attempts]
@@ -95,6 +97,21 @@ def _one(attempt: Attempt, base: Outcome | None) -> tuple[str, str]:
                           f"{', '.join(repr(n) for n in missing)}, so not for this fault: "
                           f"{found.message}")
     return "proven", f"{what}: {found.message}"
+
+
+def _broken_already(base: Outcome | None, broken: Fault) -> Outcome:
+    """Proven by the expected database itself, when the check fails there naming it."""
+    if base is None or base.status not in FAILING:
+        shown = f" (it {base.status}: {base.message})" if base else ""
+        return Outcome(Status.ERROR, f"not proven: {broken.what}, but the check does not fail "
+                                     f"on it{shown}")
+    missing = [n for n in broken.names if n.lower() not in reported(base).lower()]
+    if missing:
+        return Outcome(Status.FAILED, f"not proven: {broken.what}, but the check fails there "
+                                      f"without naming {', '.join(map(repr, missing))}: "
+                                      f"{base.message}")
+    return Outcome(Status.PASSED, f"proven able to fail: it fails on the expected database "
+                                  f"itself ({broken.what}): {base.message}", base.evidence)
 
 
 def reported(outcome: Outcome) -> str:

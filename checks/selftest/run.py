@@ -212,6 +212,8 @@ class SelfTest:
                     injected[_identity(fault)] = tuple(fault.apply(copy) or ())
                 except NotProven as exc:
                     problems[_identity(fault)] = str(exc)
+                except Exception as exc:  # a bug in one fault must not take its family
+                    problems[_identity(fault)] = str(unexpected(exc))
                 shown[_identity(fault)] = (*copy.statements[start:], *shared)
             ready = [(c, f) for c, f in job.checks if _identity(f) not in problems]
             outcomes = self._run([Check(c.kind, _always_active(c.spec), self._copy_spec(copy))
