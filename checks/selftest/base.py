@@ -114,9 +114,7 @@ class BaseDatabase:
             else:
                 build_database(self._scratch.cluster, TEMPLATE, self.inputs.migrations, [])
             conninfo = self._scratch.conninfo(self._template)
-        fixtures = sorted(config.fixtures_dir.glob("*.sql")) if config.fixtures_dir.is_dir() \
-            else []
-        for script in fixtures:
+        for script in fixtures_of(config.fixtures_dir):
             try:
                 apply_script(conninfo, script)
             except psycopg.Error as exc:
@@ -182,4 +180,5 @@ class BaseDatabase:
 
 
 def fixtures_of(fixtures_dir: Path) -> list[Path]:
+    """The fixture scripts, in name order (as the embedded default runs them)."""
     return sorted(fixtures_dir.glob("*.sql")) if fixtures_dir.is_dir() else []

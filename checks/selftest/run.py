@@ -30,7 +30,7 @@ from checks.migrations import discover
 from checks.outcome import CouldNotCheck, Outcome, Status, error
 from checks.run import Check, Resources, TargetRun
 from checks.selftest.base import BaseDatabase
-from checks.selftest.faults import Base, Fault, Faults, FilesCopy, NotProven
+from checks.selftest.faults import Base, DatabaseCopy, Fault, Faults, FilesCopy, NotProven
 from checks.selftest.local_aws import LocalAws
 from checks.selftest.proof import Attempt, judged
 from checks.targets import TargetSpec
@@ -239,8 +239,6 @@ class SelfTest:
             inputs = self._inputs_of(files.migrations_dir)
         except NotProven as exc:
             return check, Attempt(fault, problem=str(exc), statements=tuple(files.statements))
-        except CouldNotCheck as exc:  # the copy no longer loads (a ConfigError is one)
-            return check, Attempt(fault, problem=str(exc), statements=tuple(files.statements))
         spec = next((s for s in check.kind.specs(inputs) if s.id == check.spec.id), None)
         if spec is None:
             return check, Attempt(fault, problem="the faulted files have no such item",
@@ -306,7 +304,8 @@ class SelfTest:
                 self.lab.database.drop(copy)
         return {c: outcomes[i] for i, (c, _) in enumerate(pairs)}
 
-    def _copy_spec(self, copy: Any) -> TargetSpec:
+    def _copy_spec(self, copy: DatabaseCopy) -> TargetSpec:
+        """The copy as a target: a DSN of the suite's own, with this target's settings."""
         return TargetSpec("dsn", "--self-test", conninfo=copy.conninfo, env_name=self.spec.env_name,
                           read_only=self.spec.read_only, aws=False, self_test=True)
 
@@ -323,7 +322,7 @@ class SelfTest:
         return [found[c] for c in checks]
 
     def close(self) -> None:
-        pass  # the lab is the run's, closed with it
+        """Nothing of its own: the lab is the run's, closed with it (Runs.close)."""
 
 
 def _identity(fault: Fault) -> Hashable:
