@@ -1,4 +1,4 @@
-"""The self-test's verdict on one invariant, and on the run.
+"""The self-test's verdict on one invariant (the run's tally: ``checks.reporting.model``).
 
 An invariant is proven when, for each of its faults, its check failed on the faulted copy
 (a ``severity = "warn"`` check: it warned, which is a failure it would have reported) and
@@ -50,6 +50,8 @@ def judged(base: Outcome | None, faults: Faults, attempts: Sequence[Attempt]) ->
         return _broken_already(base, faults.broken)
     if not faults.faults:
         return Outcome(Status.ERROR, "not proven: no fault is known for this kind of check")
+    if not attempts:
+        return Outcome(Status.ERROR, "not proven: none of its faults was applied")
     results = [(a, *_one(a, base)) for a in attempts]
     rows = [(a.fault.what, str(a.outcome.status) if a.outcome else "not applied",
              a.outcome.message if a.outcome else a.problem or "") for a, _, _ in results]
