@@ -385,3 +385,123 @@ def test_the_tally_names_what_was_not_proven():
     assert tally.line() == ("1 of 4 invariants proven able to fail; not proven: b, c; 1 not "
                             "proven, accepted by allow_unproven")
     assert json.dumps(tally.to_dict())
+
+
+# ---------------------------------------------------------------- attacks on the self-test
+class _Listener:
+    """A TCP port that counts who connects (a database, an AWS endpoint nobody may reach)."""
+
+    def __init__(self) -> None:
+        import socket
+        import threading
+
+        self.socket = socket.create_server(("127.0.0.1", 0))
+        self.port = self.socket.getsockname()[1]
+        self.connections = 0
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        import contextlib
+
+        with contextlib.suppress(OSError):
+            while True:
+                conn, _ = self.socket.accept()
+                self.connections += 1
+                conn.close()
+
+    def close(self) -> None:
+        self.socket.close()
+
+
+def test_nothing_of_a_configured_target_is_reached(verify, config_file):
+    """Every way a target could be named (an environment's DSN, its SSM parameters and
+    secret, VERIFY_DSN, VERIFY_LAMBDA, the AWS chain's endpoint) points at a port that
+    counts connections: the self-test proves database and AWS invariants, and nobody
+    connects."""
+    listener = _Listener()
+    try:
+        address = f"host=127.0.0.1 port={listener.port} dbname=ops_pipeline connect_timeout=1"
+        body = f'''
+[aws]
+region = "us-west-2"
+
+[environments.live]
+dsn = "{address}"
+
+[environments.live-ssm]
+ssm_prefix = "/ops-pipeline"
+secret = "ops-pipeline/db"
+aws_region = "us-west-2"
+
+[[freshness]]
+name = "trade_stream_heartbeat"
+table = "service_heartbeats"
+column = "last_beat_at"
+where = "service = 'trade-stream'"
+max_age = "5m"
+
+[[ecs_services]]
+name = "trade-stream"
+cluster = "ops-pipeline-cluster"
+'''
+        endpoint = f"http://127.0.0.1:{listener.port}"
+        run = _self_test(verify, "--config", str(config_file(body)), "--env", "live",
+                         "--env", "live-ssm", "-k", "fresh or ecs",
+                         env={"VERIFY_DSN": address, "VERIFY_LAMBDA": "ops-pipeline-db-query",
+                              "AWS_ENDPOINT_URL": endpoint, "AWS_REGION": "us-west-2",
+                              "AWS_ACCESS_KEY_ID": "AKIAREAL", "AWS_SECRET_ACCESS_KEY": "x"})
+    finally:
+        listener.close()
+    assert run.returncode == 0, run.output
+    assert len(run.outcomes()) == 4 and set(run.outcomes().values()) == {"passed"}
+    assert listener.connections == 0
+
+
+def test_an_interrupted_self_test_is_never_a_pass(tmp_path, private_tmp, config_file):
+    """Ctrl-C while a check runs on a copy: exit 2, the verdict says interrupted and lists
+    what was not proven, and the suite's server and its copies are gone."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from tests.conftest import _clean_env
+    from tests.test_lifecycle import _folders, _slow_query_running
+
+    config = config_file('''
+[settings]
+statement_timeout = "60s"
+
+[[custom_sql]]
+name = "slow"
+sql = "SELECT id FROM active_positions, pg_catalog.pg_sleep(30) WHERE quantity < 0"
+violating = "UPDATE active_positions SET quantity = -1"
+
+[[unique]]
+name = "active_positions.alpaca_order_id"
+table = "active_positions"
+columns = ["alpaca_order_id"]
+''')
+    reports = tmp_path / "reports"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "pytest", str(ROOT / "verify"), "--self-test", "--config",
+         str(config), "--reports-dir", str(reports), "-p", "no:randomly"],
+        cwd=ROOT, env={**_clean_env(), "TMPDIR": str(private_tmp),
+                       "VERIFY_RUNTIME_DIR": str(private_tmp)},
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    deadline = time.monotonic() + 120
+    while not _slow_query_running(private_tmp) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    started = _folders(private_tmp)
+    assert started, "the slow check never started"
+    proc.send_signal(signal.SIGINT)
+    output, _ = proc.communicate(timeout=120)
+    assert proc.returncode == 2, output
+    summary = json.loads((reports / "summary.json").read_text())
+    assert summary["outcome"] == "interrupted"
+    assert summary["verdict"].startswith("INTERRUPTED (")
+    assert "invariants proven able to fail" in summary["verdict"]
+    tally = summary["self_test"]
+    assert tally["not_run"] and tally["proven"] < tally["invariants"]
+    assert f"{tally['not_run']} not run" in summary["verdict"]
+    assert not list(private_tmp.iterdir()), output

@@ -292,6 +292,24 @@ def _drop_statements(catalog: Catalog) -> dict[str, sql.Composable]:
     for e in catalog.extensions:
         found[f"extension:{e.name}"] = sql.SQL("DROP EXTENSION IF EXISTS {} CASCADE").format(
             i(e.name))
+    for o in getattr(catalog, "operators", ()):
+        symbol, _, arguments = o.name.partition("(")
+        found[f"operator:{o.schema}.{o.name}"] = sql.SQL(
+            "DROP OPERATOR IF EXISTS {}.{} ({} CASCADE").format(
+            i(o.schema), sql.SQL(symbol), sql.SQL(arguments))
+    for c in getattr(catalog, "casts", ()):
+        found[f"cast:{c.source} AS {c.target}"] = sql.SQL(
+            "DROP CAST IF EXISTS ({} AS {}) CASCADE").format(sql.SQL(c.source),
+                                                             sql.SQL(c.target))
+    for v in getattr(catalog, "event_triggers", ()):
+        found[f"event_trigger:{v.name}"] = sql.SQL("DROP EVENT TRIGGER IF EXISTS {}").format(
+            i(v.name))
+    for s in getattr(catalog, "settings", ()):
+        if s.scope == "database":  # the copy's own: reset on the copy it is run on
+            found[f"setting:{s.scope}:{s.name}"] = sql.SQL(
+                "DO $reset$ BEGIN EXECUTE pg_catalog.format('ALTER DATABASE %I RESET %s', "
+                "pg_catalog.current_database(), {}); END $reset$").format(
+                sql.Literal(i(s.name).as_string(None)))
     return found
 
 
@@ -305,6 +323,10 @@ def _drop(object_id: str, copy: f.DatabaseCopy) -> None:
 def _object_faults(obj: ExpectedObject, base: f.Base) -> f.Faults:
     if allowed := allowed_by(obj.id, base.config.drift.allow):
         return f.not_applicable(f"its differences are allowed by [drift] allow {allowed!r}")
+    if obj.id.startswith("setting:") and not obj.id.startswith("setting:database:"):
+        return f.unproven(f"{obj.id} applies to every database of the server, so the "
+                          "self-test cannot remove it from one copy (only a database's own "
+                          "settings can be)")
     if obj.id not in _drops(base.catalog):
         known = obj.id in _objects(base.catalog)
         return f.unproven(f"no way to drop a {kind_of(obj.id)} is known to the self-test" if known
@@ -349,10 +371,28 @@ def _add(kind: str, schema: str, host: tuple[str, str] | None, copy: f.DatabaseC
         "function": sql.SQL("CREATE FUNCTION {}() RETURNS integer LANGUAGE sql AS "
                             "'SELECT 1'").format(i(schema, name)),
         "type": sql.SQL("CREATE TYPE {} AS ENUM ('a')").format(i(schema, name)),
+        # an operator no built-in has (integer ### integer), by a built-in function
+        "operator": sql.SQL("CREATE OPERATOR {}.### (LEFTARG = integer, RIGHTARG = integer, "
+                            "FUNCTION = pg_catalog.int4eq)").format(i(schema)),
+        # a database's own setting (a custom one, which changes nothing): on this copy alone,
+        # where a role's would reach every database of the server
+        "setting": sql.SQL("DO $set$ BEGIN EXECUTE pg_catalog.format('ALTER DATABASE %I SET "
+                           "{}.injected = %L', pg_catalog.current_database(), 'on'); END $set$"
+                           ).format(sql.SQL(name)),
     }
-    if kind not in (*statements, "trigger", "extension"):
+    if kind not in (*statements, "trigger", "extension", "cast", "event_trigger"):
         raise f.NotProven(f"no way to add an unexpected {kind} is known to the self-test")
-    if kind == "trigger":
+    if kind == "cast":  # from a type of its own (casts between built-in types all exist)
+        source = i(schema, name)
+        copy.execute(sql.SQL("CREATE TYPE {} AS ENUM ('a')").format(source))
+        copy.execute(sql.SQL("CREATE CAST ({} AS integer) WITH INOUT").format(source))
+    elif kind == "event_trigger":  # it does nothing, and fires on the copy's DDL alone
+        function = i(schema, f"{name}_function")
+        copy.execute(sql.SQL("CREATE FUNCTION {}() RETURNS event_trigger LANGUAGE plpgsql AS "
+                             "'BEGIN END'").format(function))
+        copy.execute(sql.SQL("CREATE EVENT TRIGGER {} ON ddl_command_end EXECUTE FUNCTION {}()"
+                             ).format(i(name), function))
+    elif kind == "trigger":
         function = i(schema, f"{name}_function")
         copy.execute(sql.SQL("CREATE FUNCTION {}() RETURNS trigger LANGUAGE plpgsql AS "
                              "'BEGIN RETURN NEW; END'").format(function))
@@ -376,7 +416,8 @@ def _extra_faults(spec: NoExtraObjects, base: f.Base) -> f.Faults:
     settings_path = base.settings.search_path
     host = _host(base.catalog, settings_path)
     schema = host[0] if host else settings_path[0]
-    names = () if spec.kind == "extension" else (f"{f.INJECTED}_{spec.kind}",)
+    names = () if spec.kind == "extension" else ("###",) if spec.kind == "operator" else \
+        (f"{f.INJECTED}_{spec.kind}",)
     # Each adds its own object, and each check reads only the objects of its kind.
     return f.of(f.Fault(f"add an unexpected {spec.kind}" + (f" ({names[0]})" if names else ""),
                         partial(_add, spec.kind, schema, host), names=(*names, spec.kind),

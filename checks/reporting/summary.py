@@ -50,7 +50,7 @@ def summary(run: Run, results: Sequence[CheckResult]) -> dict[str, Any]:
         **({"ci_run": run.ci_url} if run.ci_url else {}),
         **({"report_url": run.report_url} if run.report_url else {}),
         **({"delivery_errors": run.delivery_errors} if run.delivery_errors else {}),
-        **({"self_test": self_test_tally(results).to_dict()} if run.self_test else {}),
+        **({"self_test": self_test_tally(results, run.not_run).to_dict()} if run.self_test else {}),
         "checks": [
             {"id": r.id, "outcome": r.outcome, "message": r.message,
              "duration_s": round(r.duration_s, 4), "area": r.area,

@@ -72,6 +72,12 @@ class BaseDatabase:
             with psycopg.connect(self._scratch.conninfo(), autocommit=True) as conn:
                 conn.execute(sql.SQL("CREATE DATABASE {} TEMPLATE {} STRATEGY FILE_COPY").format(
                     sql.Identifier(name), sql.Identifier(self._template)))
+                # a template's own settings (ALTER DATABASE ... SET) are not copied with it
+                conn.execute(
+                    "INSERT INTO pg_catalog.pg_db_role_setting (setdatabase, setrole, setconfig) "
+                    "SELECT c.oid, s.setrole, s.setconfig FROM pg_catalog.pg_db_role_setting s "
+                    "JOIN pg_catalog.pg_database t ON t.oid = s.setdatabase AND t.datname = %s "
+                    "JOIN pg_catalog.pg_database c ON c.datname = %s", (self._template, name))
         except psycopg.Error as exc:
             raise CouldNotCheck(f"a copy of the expected database could not be made: "
                                 f"{first_line(exc)}") from None
