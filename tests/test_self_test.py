@@ -127,8 +127,10 @@ def test_the_shipped_config_is_fully_proven(verify):
 
 def test_the_production_example_is_fully_proven(verify):
     """Its snapshot's schema (on PostgreSQL 15 when it is here), its sample rows, its
-    ledger history: every invariant proven; what cannot fail by design says so."""
-    run = _self_test(verify, *PRODUCTION)
+    ledger history: every invariant proven; what cannot fail by design says so. The
+    migration files' names come from VERIFY_MIGRATIONS_DIR, as the example's header says."""
+    run = _self_test(verify, *PRODUCTION[:2],
+                     env={"VERIFY_MIGRATIONS_DIR": PRODUCTION[3]})
     assert run.returncode == 0, run.output
     tally = run.summary["self_test"]
     assert tally["not_proven"] == [] and tally["proven"] > 600, run.not_passed()
@@ -144,6 +146,16 @@ def test_the_production_example_is_fully_proven(verify):
     # the hour
     assert run.outcomes()["test_fresh[telemetry_bars]"] == "passed"
     assert "the snapshot's schema" in run.summary["environment"]["Self-test base"]
+
+
+def test_the_production_example_without_its_migration_files_is_a_usage_error(verify):
+    """Its ledger invariants are one per migration file: without the files there is
+    nothing to prove them on, and the one line says how to give them."""
+    run = _self_test(verify, *PRODUCTION[:2])
+    assert run.returncode == 4, run.output
+    assert len([line for line in run.output.splitlines() if line.strip()]) == 1, run.output
+    assert "migrations dir not found" in run.output
+    assert "--migrations-dir or VERIFY_MIGRATIONS_DIR" in run.output
 
 
 def test_invariants_that_cannot_fail_are_named(verify, config_file):
@@ -309,6 +321,7 @@ def test_a_target_or_a_delivery_with_the_self_test_is_a_usage_error(verify, args
     run = _self_test(verify, *args)
     assert run.returncode == 4, run.output
     assert says in run.output
+    assert len([line for line in run.output.splitlines() if line.strip()]) == 1, run.output
     assert run.summary["usage_error"]
     assert not (run.reports_dir / "metrics.prom").exists()
 
