@@ -185,6 +185,8 @@ class TargetRun:
             if any(n.reads == "scratch" for n in wanted):
                 env.normalizer = self.resources.normalizer
             facts.results = gather(wanted, env, pool)
+            if self.target is not None and hasattr(self.target, "facts"):
+                self.facts_shown.update(self.target.facts())
             for check in live:
                 if check not in outcomes:
                     outcomes[check] = _judged(check, facts)
@@ -260,6 +262,8 @@ class TargetRun:
         if session is None:
             return
         self.facts_shown["Database"] = session.database
+        if session.overridden:
+            self.facts_shown["Timeouts"] = "; ".join(session.overridden)
         expected = self.spec.database
         if expected and session.database != expected:
             raise CouldNotCheck(f"{self.spec.name} answers for database {session.database!r}, "

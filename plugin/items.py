@@ -18,6 +18,7 @@ import pytest
 
 from checks.outcome import CouldNotCheck, Outcome, Status
 from checks.run import Check, TargetRun
+from plugin import guard
 from plugin.plan import PLAN_KEY, Plan, build, worker_input
 
 OUTCOME_KEY = pytest.StashKey[Outcome]()
@@ -37,8 +38,13 @@ def check(kind: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     return decorate
 
 
+def pytest_addoption(parser: pytest.Parser, pluginmanager: pytest.PytestPluginManager) -> None:
+    guard.at_registration(parser, pluginmanager)
+
+
 @pytest.hookimpl(tryfirst=True)
 def pytest_configure(config: pytest.Config) -> None:
+    guard.at_configure(config)
     config.addinivalue_line("markers", "verify_kind(name): the items of one kind of check")
     plan = config.stash[PLAN_KEY] = build(config)
     config.stash[RUNS_KEY] = Runs(plan)

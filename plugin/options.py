@@ -2,17 +2,12 @@
 
 from __future__ import annotations
 
-from functools import partial
-
 import pytest
 
-from plugin.plan import replace_stale_reports
+from plugin import guard
 
 
 def pytest_addoption(parser: pytest.Parser, pluginmanager: pytest.PytestPluginManager) -> None:
-    config = pluginmanager.get_plugin("pytestconfig")
-    if config is not None:  # its cleanup runs even when pytest refuses the command line
-        config.add_cleanup(partial(replace_stale_reports, config, parser))
     group = parser.getgroup("verify", "post-deploy verification")
     group.addoption("--dsn", dest="dsn", metavar="URL", action="append",
                     help="verify a live PostgreSQL (libpq URL or key=value; env VERIFY_DSN); "
@@ -54,3 +49,4 @@ def pytest_addoption(parser: pytest.Parser, pluginmanager: pytest.PytestPluginMa
                          "touched (--env NAME: that environment's version of the entries)")
     group.addoption("--pg-bin", dest="pg_bin", metavar="DIR",
                     help="PostgreSQL bin directory for the throwaway servers (default: embedded)")
+    guard.at_registration(parser, pluginmanager)

@@ -11,7 +11,9 @@ import tempfile
 import threading
 import time
 import uuid
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
@@ -19,8 +21,8 @@ import pytest
 from checks.infra.cluster import _PREFIX, Cluster, default_bin_dir, sweep_leftovers
 from checks.migrations import discover
 from checks.targets.ephemeral import build_database
-from tests.conftest import FIXTURES, MIGRATIONS, ROOT, locked
-from tests.loopback import silent_after
+from tests.conftest import FIXTURES, MIGRATIONS, ROOT, Database, locked
+from tests.loopback import cuttable, silent_after
 
 PASSWORD = "correct-horse-battery"
 TARGET_CHECKS = ("test_migration_recorded", "test_ledger", "test_schema_object",
@@ -96,20 +98,143 @@ def test_a_server_shut_down_mid_run_errors_what_was_not_read(verify, own_server,
     stopper.join()
     assert run.returncode == 1
     assert run.outcomes()["test_custom_sql[slow]"] == "error"
-    assert "terminating connection" in run.message("[slow]") or "lost" in run.message("[slow]")
+    # not "connection lost": a new session finds the server going or gone
+    assert "local socket:5432/prod: the server shut down or is restarting (" in \
+        run.message("[slow]")
 
 
 def _stop_when_busy(server: Cluster) -> None:
+    _busy(server.conninfo())
+    _pg_ctl(server, "stop", "-m", "fast")
+
+
+def _busy(conninfo: str, database: str | None = None) -> int:
+    """Wait (a state, polled) until the suite's slow query runs; its backend's pid."""
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
-        with psycopg.connect(server.conninfo(), autocommit=True) as conn:
-            if conn.execute("SELECT count(*) FROM pg_stat_activity WHERE query LIKE "
-                            "'%%pg_sleep(20)%%' AND pid <> pg_backend_pid()").fetchone()[0]:
-                break
+        with psycopg.connect(conninfo, autocommit=True) as conn:
+            found = conn.execute(
+                "SELECT pid FROM pg_stat_activity WHERE query LIKE '%%pg_sleep(20)%%' AND "
+                "pid <> pg_backend_pid() AND (%s::text IS NULL OR datname = %s)",
+                (database, database)).fetchone()
+            if found:
+                return found[0]
         time.sleep(0.1)
-    subprocess.run([str(server.bin_dir / "pg_ctl"), "-D", str(server.data_dir), "-m", "fast",
-                    "stop"], user=server.user, capture_output=True, check=False,
+    raise AssertionError("the suite's slow query never ran")
+
+
+def _until(condition: Callable[[], Any], what: str) -> None:
+    """Wait (a state, polled) until ``condition`` holds."""
+    deadline = time.monotonic() + 30
+    while not condition():
+        assert time.monotonic() < deadline, what
+        time.sleep(0.1)
+
+
+def _pg_ctl(server: Cluster, command: str, *args: str) -> None:
+    """pg_ctl on a test's own server (its output not captured: a restarted postmaster
+    would hold the pipe open)."""
+    subprocess.run([str(server.bin_dir / "pg_ctl"), "-D", str(server.data_dir), "-l",
+                    str(server.folder / "server.log"), "-w", command, *args], user=server.user,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False,
                    env={k: v for k, v in os.environ.items() if not k.startswith("PG")})
+
+
+SLOW = ('[settings]\nstatement_timeout = "60s"\n[[custom_sql]]\nname = "slow"\n'
+        'sql = "SELECT 1 FROM pg_sleep(20) WHERE random() < 0"\n')
+
+
+def test_a_server_restarted_mid_run_is_told_as_a_restart(verify, own_server, config_file):
+    """57P01 under a statement, then a new session finds the server down, restarting or up
+    with another start time: never only "connection lost"."""
+    restarter = threading.Thread(target=lambda: (_busy(own_server.conninfo()),
+                                                 _pg_ctl(own_server, "restart", "-m", "fast")))
+    restarter.start()
+    run = verify("--dsn", own_server.conninfo("prod"), "--config", str(config_file(SLOW)))
+    restarter.join()
+    assert run.returncode == 1
+    message = run.message("[slow]")
+    assert (message.startswith("local socket:5432/prod: the server shut down or is "
+                               "restarting (")
+            or message.startswith("local socket:5432/prod: the server restarted during the "
+                                  "run, or another one answers (a failover): up since ")), \
+        message
+    assert message.endswith("; later queries not sent")
+
+
+@pytest.mark.parametrize("how", ["network", "terminated"])
+def test_a_session_lost_while_the_server_stays_up_says_so(verify, database, config_file, how):
+    """A proxy that drops the connection, or pg_terminate_backend: the server did not
+    restart (a new session finds the same start time), and the message says which."""
+    params = dict(part.split("=", 1) for part in database.dsn.split() if "=" in part)
+    with cuttable(f"{params['host']}/.s.PGSQL.5432") as (port, cut):
+        def lose() -> None:
+            pid = _busy(database.cluster.conninfo(), database.name)
+            if how == "network":
+                cut()
+            else:
+                database.execute("SELECT pg_terminate_backend(%s)", (pid,))
+
+        loser = threading.Thread(target=lose)
+        loser.start()
+        # the slow check alone: the session it loses is the one the diagnosis looks at
+        run = verify("--dsn", f"host=127.0.0.1 port={port} user=postgres "
+                     f"dbname={params['dbname']} sslmode=disable gssencmode=disable",
+                     "--config", str(config_file(SLOW)), "-k", "slow")
+        loser.join()
+    assert run.returncode == 1
+    message = run.message("[slow]")
+    assert "while the server stayed up (same start time " in message, message
+    if how == "network":  # the server still ran the statement: cancelled, nothing left
+        assert "and still ran the statement (cancelled now): the network or a proxy dropped " \
+            "it; later queries not sent" in message, message
+        _until(lambda: not database.execute(
+            "SELECT pid FROM pg_stat_activity WHERE query LIKE '%%pg_sleep(20)%%' AND state = "
+            "'active' AND pid <> pg_backend_pid()"), "the lost statement still runs")
+    else:  # libpq's pipeline mode loses the 57P01: the session is gone, the server is up
+        assert "the network or a proxy dropped it, or the server ended the session " \
+            "(pg_terminate_backend, a timeout)" in message, message
+    assert "restart" not in message
+
+
+@pytest.fixture
+def few_slots(own_server) -> Iterator[tuple[Cluster, str]]:
+    """The test's own server with max_connections 8 (3 reserved for superusers) and a
+    least-privileged verify role; yields the server and the role's DSN."""
+    with psycopg.connect(own_server.conninfo(), autocommit=True) as conn:
+        conn.execute("ALTER SYSTEM SET max_connections = 8")
+        conn.execute("ALTER SYSTEM SET superuser_reserved_connections = 3")
+    _pg_ctl(own_server, "restart", "-m", "fast")
+    prod = Database(own_server, "prod")
+    _create_role(prod, "ops_verify", probes=True)
+    yield own_server, f"{prod.dsn} user=ops_verify"
+
+
+@pytest.mark.parametrize("held", [4, 5], ids=["one-free", "none-free"])
+def test_too_few_connection_slots_mean_fewer_sessions_or_one_cause(verify, few_slots, held):
+    """Other sessions hold all but one slot a non-superuser may take: the run uses that one
+    session and says so; with none free, every database check has one cause."""
+    server, dsn = few_slots
+    others = [psycopg.connect(server.conninfo()) for _ in range(held)]
+    try:
+        run = verify("--dsn", dsn)
+    finally:
+        for conn in others:
+            conn.close()
+    if held == 4:
+        assert run.returncode == 0, run.output
+        said = run.summary["environment"]["Sessions"]
+        assert said.startswith("1 of 4: no free connection slot for more (max_connections 8, "
+                               "3 reserved, "), said
+        assert said.endswith("the server said: remaining connection slots are reserved for "
+                             "roles with the SUPERUSER attribute)"), said
+        return
+    assert _target_outcomes(run) == {"error"}
+    messages = {c["message"] for c in run.summary["checks"] if c["outcome"] == "error"}
+    assert messages == {"cannot connect to local socket:5432/prod: no free connection slot "
+                        "(remaining connection slots are reserved for roles with the SUPERUSER "
+                        "attribute): the suite needs 1 to 4 connections, 0 are free (how many "
+                        "the server has and reserves cannot be read without one)"}, messages
 
 
 def test_a_server_that_stops_answering_ends_the_run_within_its_timeouts(verify, database,
@@ -161,6 +286,23 @@ def test_a_locked_table_errors_only_the_checks_that_read_it(verify, database):
     assert run.outcomes()["test_migration_recorded[001_init]"] == "passed"
     assert run.outcomes()["test_schema_object[table:public.position_history]"] == "passed"
     assert {v for k, v in run.outcomes().items() if "position_history" in k} <= {"passed"}
+
+
+def test_a_probe_that_waits_on_a_lock_says_the_table_is_locked(verify, database):
+    """SHARE (what CREATE INDEX takes) lets the probe's row be read but not inserted: the
+    probe gave up on a lock, it was not rejected, and it is never called inconclusive."""
+    with locked(database.dsn, "active_positions", "SHARE"):
+        run = verify("--dsn", database.dsn, "-k", "enforced")
+    assert run.returncode == 1
+    on_table = {k: v for k, v in run.outcomes().items() if "chk_active_positions" in k}
+    assert on_table and set(on_table.values()) == {"error"}, run.outcomes()
+    for check in on_table:
+        message = run.message(check)
+        assert message.startswith("public.active_positions is locked by another session: "
+                                  "gave up after lock_timeout 1s (the probe's INSERT: "
+                                  "canceling statement due to lock timeout)"), message
+    others = {v for k, v in run.outcomes().items() if k not in on_table}
+    assert others == {"passed"}, run.outcomes()
 
 
 def test_permission_denied_on_one_table_errors_only_its_checks(verify, database):
