@@ -189,6 +189,17 @@ AWS_KINDS = ["ecs_service_stable", "log_heartbeat", "schedule_enabled", "alarm_n
              "log_errors", "lambda_errors"]
 
 
+def test_every_kind_declares_its_faults_and_is_attacked_here():
+    """A kind added without faults, or without its insensitive-judge test below, fails
+    here. The release kinds have none: their entries are a deploy's manifest, which the
+    self-test refuses."""
+    from checks.kinds import REGISTRY
+
+    release = {name for name in REGISTRY if name.startswith("release_")}
+    assert {name for name, kind in REGISTRY.items() if kind.faults is None} == release
+    assert set(DATABASE_KINDS + AWS_KINDS) == set(REGISTRY) - release
+
+
 @pytest.mark.parametrize("kind", DATABASE_KINDS + AWS_KINDS)
 def test_each_kinds_faults_catch_a_judge_that_cannot_fail(verify, config_file, kind):
     """The suite with this kind's judge replaced by one that always passes: the self-test
@@ -518,3 +529,48 @@ columns = ["alpaca_order_id"]
     assert tally["not_run"] and tally["proven"] < tally["invariants"]
     assert f"{tally['not_run']} not run" in summary["verdict"]
     assert not list(private_tmp.iterdir()), output
+
+
+# ---------------------------------------------------------------- drift of the kinds only a
+# superuser (or a schema's owner) makes: the self-test's server is its own, so it can
+KINDS_MIGRATION = """
+CREATE FUNCTION public.same_price(numeric, numeric) RETURNS boolean LANGUAGE sql IMMUTABLE
+    AS 'SELECT $1 = $2';
+CREATE OPERATOR public.=~= (LEFTARG = numeric, RIGHTARG = numeric,
+                            FUNCTION = public.same_price);
+CREATE TYPE public.order_state AS ENUM ('new', 'filled');
+CREATE CAST (public.order_state AS text) WITH INOUT;
+CREATE FUNCTION public.audit_ddl() RETURNS event_trigger LANGUAGE plpgsql AS 'BEGIN END';
+CREATE EVENT TRIGGER audit_ddl ON ddl_command_end EXECUTE FUNCTION public.audit_ddl();
+DO $$ BEGIN
+    EXECUTE format('ALTER DATABASE %I SET statement_timeout = %L', current_database(), '1h');
+END $$;
+"""
+
+
+def test_settings_operators_casts_and_event_triggers_are_proven(verify, tmp_path):
+    """Each of these drift kinds: an expected one dropped (a database's own setting reset)
+    and an unexpected one added, on the copy; a role's setting, which would reach every
+    database of the server, says plainly that the self-test cannot remove it."""
+    import shutil
+
+    from tests.conftest import MIGRATIONS
+
+    migrations = tmp_path / "migrations"
+    shutil.copytree(MIGRATIONS, migrations)
+    (migrations / "2026_12_01_0001_superuser_kinds.sql").write_text(KINDS_MIGRATION)
+    config = tmp_path / "invariants.toml"
+    config.write_text(f'migrations_dir = "{migrations}"\n'
+                      f'fixtures_dir = "{MIGRATIONS.parent / "fixtures"}"\n')
+    run = _self_test(verify, "--config", str(config), "-k",
+                     "setting or operator or cast or event_trigger")
+    assert run.returncode == 0, run.output
+    outcomes = run.outcomes()
+    assert set(outcomes.values()) == {"passed"}, run.not_passed()
+    kinds = {"setting", "operator", "cast", "event_trigger"}
+    assert {i.split("[", 1)[1].rstrip("]") for i in outcomes
+            if i.startswith("test_no_unexpected_objects")} == kinds
+    objects = {i.split("[", 1)[1].split(":", 1)[0] for i in outcomes
+               if i.startswith("test_schema_object")}
+    assert objects == kinds, outcomes
+    assert "statement_timeout" in " ".join(outcomes)
