@@ -574,3 +574,25 @@ def test_settings_operators_casts_and_event_triggers_are_proven(verify, tmp_path
                if i.startswith("test_schema_object")}
     assert objects == kinds, outcomes
     assert "statement_timeout" in " ".join(outcomes)
+
+
+@pytest.mark.parametrize("normalize", ["lower", "trim", "lower_trim"])
+def test_a_normalized_key_is_duplicated_as_another_spelling(verify, config_file, normalize):
+    """With ``normalize``, the duplicate is the key spelled otherwise (its case changed,
+    spaces around it): the check must take it for the same key, and say which."""
+    body = f'''
+[[unique]]
+name = "order_id_{normalize}"
+table = "active_positions"
+columns = ["alpaca_order_id"]
+normalize = "{normalize}"
+'''
+    run = _self_test(verify, "--config", str(config_file(body)), "-k", "duplicates")
+    assert run.returncode == 0, run.output
+    item = f"test_no_duplicates[order_id_{normalize}]"
+    assert run.outcomes() == {item: "passed"}, run.output
+    detail = run.detail(item)
+    written = " ".join(detail["sql"])
+    assert ("upper(" in written) == ("lower" in normalize)
+    assert ("' ' ||" in written) == ("trim" in normalize)
+    assert f"spelled otherwise (normalize = {normalize})" in detail["evidence"][0]["rows"][0][0]

@@ -100,7 +100,8 @@ class SelfTest:
     def run(self, checks: Iterable[Check]) -> dict[Check, Outcome]:
         checks = list(checks)
         own = {c: Check(c.kind, _always_active(c.spec), self.spec) for c in checks}
-        with ThreadPoolExecutor(WORKERS, thread_name_prefix="self-test") as pool:
+        pool = ThreadPoolExecutor(WORKERS, thread_name_prefix="self-test")
+        try:
             if any("aws" in c.kind.reads for c in checks):
                 pool.submit(self._warm_aws)  # starts the local AWS while the base is built
             base = self._base(checks)
@@ -108,6 +109,12 @@ class SelfTest:
             bases = self._base_runs(pool, checks, own, plans)
             jobs = [pool.submit(self._job, job) for job in self._jobs(checks, plans)]
             wait([*jobs, *bases])
+        except BaseException:
+            # Ctrl-C: nothing more starts, and the run ends now rather than when the checks
+            # running on copies finish (the server's removal ends their sessions)
+            pool.shutdown(wait=False, cancel_futures=True)
+            raise
+        pool.shutdown()
         attempts: dict[Check, list[Attempt]] = defaultdict(list)
         for future in jobs:
             for check, attempt in future.result():
