@@ -596,3 +596,20 @@ normalize = "{normalize}"
     assert ("upper(" in written) == ("lower" in normalize)
     assert ("' ' ||" in written) == ("trim" in normalize)
     assert f"spelled otherwise (normalize = {normalize})" in detail["evidence"][0]["rows"][0][0]
+
+
+def test_a_roles_setting_says_plainly_that_it_cannot_be_removed_from_one_copy():
+    """A role's setting (or ALTER ROLE ALL's) reaches every database of the server: removing
+    it from one copy would change the others, so the item is not proven, and says why."""
+    from types import SimpleNamespace
+
+    from checks.kinds.drift import SCHEMA_OBJECT, ExpectedObject
+
+    base = SimpleNamespace(config=SimpleNamespace(drift=SimpleNamespace(allow=[])))
+    for scope in ("role ops_verify", "all roles"):
+        found = SCHEMA_OBJECT.faults(ExpectedObject(f"setting:{scope}:statement_timeout"), base)
+        assert found.unproven and "every database of the server" in found.unproven
+        assert not found.accepted
+    allowed = SimpleNamespace(config=SimpleNamespace(drift=SimpleNamespace(
+        allow=["setting:*"])))
+    assert SCHEMA_OBJECT.faults(ExpectedObject("setting:all roles:x"), allowed).not_applicable

@@ -305,11 +305,18 @@ def _drop_statements(catalog: Catalog) -> dict[str, sql.Composable]:
         found[f"event_trigger:{v.name}"] = sql.SQL("DROP EVENT TRIGGER IF EXISTS {}").format(
             i(v.name))
     for s in getattr(catalog, "settings", ()):
-        if s.scope == "database":  # the copy's own: reset on the copy it is run on
+        # the copy's own (a database's, a role's in it): reset on the copy it is run on
+        name = sql.Literal(i(s.name).as_string(None))
+        if s.scope == "database":
             found[f"setting:{s.scope}:{s.name}"] = sql.SQL(
                 "DO $reset$ BEGIN EXECUTE pg_catalog.format('ALTER DATABASE %I RESET %s', "
-                "pg_catalog.current_database(), {}); END $reset$").format(
-                sql.Literal(i(s.name).as_string(None)))
+                "pg_catalog.current_database(), {}); END $reset$").format(name)
+        elif s.scope.startswith("role ") and s.scope.endswith(" in database"):
+            role = s.scope.removeprefix("role ").removesuffix(" in database")
+            found[f"setting:{s.scope}:{s.name}"] = sql.SQL(
+                "DO $reset$ BEGIN EXECUTE pg_catalog.format('ALTER ROLE %I IN DATABASE %I "
+                "RESET %s', {}, pg_catalog.current_database(), {}); END $reset$").format(
+                sql.Literal(role), name)
     return found
 
 
@@ -323,7 +330,8 @@ def _drop(object_id: str, copy: f.DatabaseCopy) -> None:
 def _object_faults(obj: ExpectedObject, base: f.Base) -> f.Faults:
     if allowed := allowed_by(obj.id, base.config.drift.allow):
         return f.not_applicable(f"its differences are allowed by [drift] allow {allowed!r}")
-    if obj.id.startswith("setting:") and not obj.id.startswith("setting:database:"):
+    if obj.id.startswith(("setting:role ", "setting:all roles:")) \
+            and not obj.id.split(":", 2)[1].endswith(" in database"):
         return f.unproven(f"{obj.id} applies to every database of the server, so the "
                           "self-test cannot remove it from one copy (only a database's own "
                           "settings can be)")
