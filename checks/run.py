@@ -117,8 +117,9 @@ def open_target(spec: TargetSpec, resources: Resources) -> Target:
 
             conninfo = secrets.dsn(spec.ssm_prefix, spec.secret, resources.aws(spec),
                                    resources.hide)
+        # a self-test's copy is the suite's own: nobody else's session waits on its locks
         return PostgresTarget(conninfo or "", settings, probe_block=spec.probe_block,
-                              name=display_name(conninfo or ""))
+                              name=display_name(conninfo or ""), watch=not spec.self_test)
     if spec.kind == "lambda":
         from checks.targets.lambda_proxy import LambdaTarget
 

@@ -23,7 +23,12 @@
 --   (INSERT on an [[upserts]]  optional: lets PostgreSQL itself plan the upsert (EXPLAIN,
 --    table)                    never executed); without it the catalog answers)
 --   nothing else               the catalog (pg_catalog) is readable by every role; no
---                              sequence privilege is needed: probes give keys explicit values
+--                              sequence privilege is needed: probes give keys explicit values;
+--                              the lock watcher's functions (pg_lock_status,
+--                              pg_blocking_pids, pg_stat_get_activity, pg_cancel_backend on
+--                              the role's own sessions) are every role's
+-- A CONNECTION LIMIT on the role must allow [settings] concurrency + 1 sessions (the lock
+-- watcher's); fewer, and every database check errors naming the limit.
 -- If the verified tables use row-level security, also ALTER ROLE ... BYPASSRLS (a superuser
 -- or, on RDS, rds_superuser): the suite runs with row_security = off, so a policy that would
 -- hide rows from this role makes its checks an error instead of a pass over fewer rows.
@@ -46,7 +51,9 @@ SELECT NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = :'role') AS
   CREATE ROLE :"role" LOGIN;
 \endif
 ALTER ROLE :"role" NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION;
-ALTER ROLE :"role" SET default_transaction_read_only = on;
+-- in this database only: a setting of the role everywhere would be one of every database's
+SELECT pg_catalog.format('ALTER ROLE %I IN DATABASE %I SET default_transaction_read_only = on',
+                         :'role', pg_catalog.current_database()) \gexec
 SELECT pg_catalog.format('GRANT CONNECT ON DATABASE %I TO %I', pg_catalog.current_database(),
                          :'role') \gexec
 GRANT USAGE ON SCHEMA public TO :"role";

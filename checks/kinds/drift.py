@@ -177,7 +177,8 @@ def no_extra(spec: NoExtraObjects, facts: Facts) -> Outcome:
     problems = [i for i in extra if i not in allowed]
     prefix = spec.kind + ":"
     evidence = Evidence(f"Unexpected {spec.kind}s", ("object", "status"),
-                        [(i, "allowed" if i in allowed else "unexpected") for i in extra])
+                        [(i, f"allowed by {allowed_by(i, patterns)!r}" if i in allowed
+                          else "unexpected") for i in extra])
     absent, source = _absent_from(facts)
     if problems:
         return failed(f"{len(problems)} {spec.kind}(s) {absent}: "
@@ -185,7 +186,8 @@ def no_extra(spec: NoExtraObjects, facts: Facts) -> Outcome:
                       + (" ..." if len(problems) > 5 else ""), evidence)
     if allowed:
         return skipped(f"{len(allowed)} {spec.kind}(s) {absent}, allowed by [drift] allow: "
-                       + ", ".join(i.removeprefix(prefix) for i in allowed[:5]))
+                       + ", ".join(f"{i.removeprefix(prefix)} ({allowed_by(i, patterns)!r})"
+                                   for i in allowed[:5]))
     return passed(f"no {spec.kind} beyond what {source}")
 
 
@@ -292,19 +294,19 @@ def _drop_statements(catalog: Catalog) -> dict[str, sql.Composable]:
     for e in catalog.extensions:
         found[f"extension:{e.name}"] = sql.SQL("DROP EXTENSION IF EXISTS {} CASCADE").format(
             i(e.name))
-    for o in getattr(catalog, "operators", ()):
+    for o in catalog.operators:
         symbol, _, arguments = o.name.partition("(")
         found[f"operator:{o.schema}.{o.name}"] = sql.SQL(
             "DROP OPERATOR IF EXISTS {}.{} ({} CASCADE").format(
             i(o.schema), sql.SQL(symbol), sql.SQL(arguments))
-    for c in getattr(catalog, "casts", ()):
+    for c in catalog.casts:
         found[f"cast:{c.source} AS {c.target}"] = sql.SQL(
             "DROP CAST IF EXISTS ({} AS {}) CASCADE").format(sql.SQL(c.source),
                                                              sql.SQL(c.target))
-    for v in getattr(catalog, "event_triggers", ()):
+    for v in catalog.event_triggers:
         found[f"event_trigger:{v.name}"] = sql.SQL("DROP EVENT TRIGGER IF EXISTS {}").format(
             i(v.name))
-    for s in getattr(catalog, "settings", ()):
+    for s in catalog.settings:
         # the copy's own (a database's, a role's in it): reset on the copy it is run on
         name = sql.Literal(i(s.name).as_string(None))
         if s.scope == "database":
