@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from checks.config import Common, one_of
 from checks.kinds.aws import pages
 from checks.kinds.base import Context, Found, Kind, Need, Needs
 from checks.outcome import Evidence, Outcome, failed, passed
+from checks.selftest import faults as f
 
 STATES = ("OK", "ALARM", "INSUFFICIENT_DATA")
 
@@ -116,7 +118,25 @@ def _worst_first(alarm: dict[str, Any]) -> tuple[int, str]:
     return order.get(alarm["state"], 0), alarm["name"]
 
 
+# ---------------------------------------------------------------- self-test faults
+def _alarm(s: Alarms, state: str, account: f.AwsAccount) -> None:
+    """The alarm (the named one, or one of the prefix) watching a metric, in ``state``."""
+    name = s.alarm or f"{s.prefix}{f.INJECTED}"
+    account.call("cloudwatch", "put_metric_alarm", AlarmName=name, MetricName=f.INJECTED,
+                 Namespace=f.INJECTED, Statistic="Maximum", Period=60, EvaluationPeriods=1,
+                 Threshold=1.0, ComparisonOperator="GreaterThanThreshold")
+    account.call("cloudwatch", "set_alarm_state", AlarmName=name, StateValue=state,
+                 StateReason=f"{f.INJECTED}: {state}")
+
+
+def _faults(s: Alarms, base: f.Base) -> f.Faults:
+    name = s.alarm or f"{s.prefix}{f.INJECTED}"
+    return f.of(f.Fault(f"put {name} in ALARM", partial(_alarm, s, "ALARM"),
+                        names=(name, "ALARM"), on="aws"),
+                healthy=partial(_alarm, s, "OK"))
+
+
 ALARM_NOT_FIRING = Kind("alarm_not_firing", "pipeline", alarm_not_firing, needs,
                         section="alarms", spec=Alarms, reads=frozenset({"aws"}),
-                        converging=True,
+                        converging=True, faults=_faults,
                         doc="Every CloudWatch alarm the entry names exists and is OK.")

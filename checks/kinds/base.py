@@ -16,12 +16,15 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from checks.config import Section, from_table, typed
 from checks.context import Context, Inputs
 from checks.need import Found, Need
 from checks.outcome import Outcome
+
+if TYPE_CHECKING:
+    from checks.selftest.faults import Base, Faults
 
 AREAS = ("release", "migrations", "drift", "constraints", "data integrity", "heartbeat",
          "pipeline")
@@ -68,6 +71,10 @@ class Kind:
     parse_section: Callable[[Any, str], list[Any]] = field(default=None)  # type: ignore[assignment]
     doc: str = ""
     """Its pytest item's docstring: what one of its checks verifies, in one line."""
+    faults: Callable[[Any, Base], Faults] | None = None
+    """The ways to break what one of its checks guards (``--self-test``, see
+    :mod:`checks.selftest`): each fault, applied to a copy, must make the check fail and
+    name what was injected."""
 
     def __post_init__(self) -> None:
         if self.area not in AREAS:
