@@ -154,3 +154,20 @@ def test_a_bad_scope_errors_alone_and_a_comment_cannot_swallow_the_statement(
                               "test_row_counts[commented]": "passed",
                               "test_row_counts[all]": "passed"}
     assert "no_such_column" in run.message("[broken]")
+
+
+def test_the_self_test_breaks_each_bound_and_a_scope_with_no_row_is_not_proven(
+        verify, config_file):
+    """Its faults: rows copied past ``max`` (keys and all: the unique guards go first), every
+    row in scope deleted below ``min``; each failure names the count it made."""
+    config = config_file(
+        '[[row_counts]]\nname = "both"\ntable = "active_positions"\nmin = 1\nmax = 12\n'
+        "where = \"status = 'open'\"\n"
+        '[[row_counts]]\nname = "none_in_scope"\ntable = "active_positions"\nmax = 3\n'
+        "where = \"status = 'no such status'\"\n")
+    run = verify("--self-test", "--config", str(config), "-k", "row_counts")
+    assert run.outcomes() == {"test_row_counts[both]": "passed",
+                              "test_row_counts[none_in_scope]": "error"}, run.output
+    report = (run.reports_dir / "summary.json").read_text()
+    assert "13 row(s) in active_positions" in report and "0 row(s) in active_positions" in report
+    assert "matches no row of public.active_positions" in run.message("[none_in_scope]")

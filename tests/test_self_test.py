@@ -186,7 +186,7 @@ DATABASE_KINDS = ["migration_recorded", "ledger_has_no_unknown_versions", "ledge
                   "no_unexpected_objects", "check_constraint_definition",
                   "check_constraint_enforced", "no_duplicates", "upsert_has_arbiter",
                   "index_present",
-                  "indexes_valid", "custom_sql", "fresh"]
+                  "indexes_valid", "custom_sql", "fresh", "row_counts"]
 AWS_KINDS = ["ecs_service_stable", "log_heartbeat", "schedule_enabled", "alarm_not_firing",
              "log_errors", "lambda_errors"]
 
