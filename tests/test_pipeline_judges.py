@@ -10,9 +10,10 @@ import pytest
 
 from checks.kinds import REGISTRY
 from checks.kinds.alarms import ALARM_NOT_FIRING, Alarms
-from checks.kinds.aws import ECS, LOGS, EcsDescribe, EcsService, LogHeartbeat, _one_service
+from checks.kinds.ecs_services import ECS, EcsDescribe, EcsService, _one_service
 from checks.kinds.lambda_errors import LAMBDA_ERRORS, LambdaErrors
 from checks.kinds.log_errors import LOG_ERRORS, LogErrors
+from checks.kinds.log_heartbeats import LOGS, LogHeartbeat
 from checks.kinds.schedules import SCHEDULE_ENABLED, Schedules
 from checks.outcome import CouldNotCheck, Status
 from tests.judging import NOW, context, judged

@@ -191,6 +191,19 @@ def test_verify_holds_one_module_per_area_and_nothing_else():
         assert items == {k.item_name for k in REGISTRY.values() if k.area == area}
 
 
+def test_a_kinds_module_is_named_after_its_config_section():
+    """``checks/kinds/<section>.py``: kinds that share a module (one spec, or one table of
+    the catalog) take one of their sections' names; the AWS kinds' shared pieces are
+    ``aws.py``, which declares no kind."""
+    modules: dict[str, set[str | None]] = {}
+    for kind in REGISTRY.values():
+        modules.setdefault(kind.judge.__module__.rpartition(".")[2], set()).add(kind.section)
+    for module, found in modules.items():
+        named = found - {None}
+        assert not named or module in named, f"checks/kinds/{module}.py reads {sorted(named)}"
+    assert "aws" not in modules
+
+
 def test_a_kind_outside_the_areas_is_refused():
     with pytest.raises(ValueError, match="is not one of"):
         Kind("row_sums", "accounting", lambda spec, facts: passed("x"))

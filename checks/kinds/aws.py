@@ -1,9 +1,7 @@
-"""The services seen from AWS: ECS services are stable, their logs are recent.
-
-A missing cluster, service or log group is a failure that says so; missing credentials,
-an unreachable endpoint or a refused call (throttled, denied) is an error, never a pass.
-The shared pieces of every AWS kind live here: one read-only call, a time-bounded log
-search, and the reason AWS checks are skipped.
+"""What the AWS kinds share: one read-only call (a missing resource is an answer, a refused
+call an error), paging, a time-bounded log search, a rollout's state, and the self-test's
+log lines. The kinds themselves are ``ecs_services``, ``log_heartbeats``, ``alarms``,
+``schedules``, ``log_errors``, ``lambda_errors`` and the release's.
 """
 
 from __future__ import annotations
@@ -13,21 +11,17 @@ import json
 import shlex
 import time
 from dataclasses import dataclass
-from functools import partial
-from typing import Any, cast
+from typing import Any
 
 from checks.clients.aws import call
-from checks.config import Common, ConfigError, Duration, duration_ms
-from checks.kinds.base import Context, Found, Kind, Needs
+from checks.kinds.base import Context
 from checks.need import Need
-from checks.outcome import CouldNotCheck, Evidence, Outcome, failed, human, passed
+from checks.outcome import CouldNotCheck
 from checks.selftest import faults as f
 
 NOT_FOUND = ("ResourceNotFoundException", "ClusterNotFoundException",
              "ServiceNotFoundException")
 MAX_PAGES = 100
-ECS_BATCH = 10
-"""describe_services takes at most ten services per call (the API's limit)."""
 
 
 @dataclass(frozen=True)
@@ -117,113 +111,6 @@ def pages(call: Any, what: str, token: str = "NextToken", **request: Any) -> lis
     raise CouldNotCheck(f"{what}: no end after {MAX_PAGES} pages")
 
 
-@dataclass(frozen=True)
-class EcsService(Common):
-    """An ECS service that must be stable: active, running what it should, rolled out."""
-
-    name: str
-    cluster: str = "ops-pipeline-cluster"
-    service: str | None = None
-    """The service's name or ARN (default: the entry's ``name``)."""
-    task_definition: str | None = None
-    """The expected task definition: ``family`` or ``family:revision``."""
-
-    def __post_init__(self) -> None:
-        if not self.cluster.strip() or (self.service is not None and not self.service.strip()):
-            raise ConfigError("cluster and service must not be empty")
-
-    @property
-    def id(self) -> str:
-        return self.name
-
-    @property
-    def service_name(self) -> str:
-        return self.service or self.name
-
-
-@dataclass(frozen=True)
-class EcsDescribe(Need):
-    """One ECS service as ``describe_services`` shows it. The services of one cluster are
-    described together, ten names per call (the API's limit), never one call each."""
-
-    reads = "aws"
-    cluster: str
-    service: str
-
-    def batch(self) -> str:
-        return self.cluster
-
-    @classmethod
-    def run_batch(cls, needs: list[EcsDescribe], ctx: Context) -> dict[Any, Any]:
-        assert ctx.aws is not None
-        ecs = ctx.aws.client("ecs")
-        cluster = needs[0].cluster
-        results: dict[Any, Any] = {}
-        for start in range(0, len(needs), ECS_BATCH):
-            chunk = needs[start:start + ECS_BATCH]
-            names = list(dict.fromkeys(n.service for n in chunk))
-            try:
-                answer = call_aws(lambda names=names: ecs.describe_services(
-                    cluster=cluster, services=names), f"ECS cluster {cluster}")
-            except CouldNotCheck as exc:  # throttled or denied: this call's services error
-                results.update(dict.fromkeys(chunk, exc))
-                continue
-            results.update({n: _one_service(answer, n) for n in chunk})
-        return results
-
-
-def _one_service(answer: dict[str, Any], need: EcsDescribe) -> Any:
-    """One service's part of a describe_services answer: the service, or why it is not
-    there; a service the answer does not mention is an error, never a pass."""
-    if answer.get("error"):
-        return answer
-    named = [svc for svc in answer.get("services", [])
-             if need.service in (svc.get("serviceName"), svc.get("serviceArn"))]
-    if named:  # a service deleted and created again may also be there, INACTIVE
-        return {"service": next((s for s in named if s.get("status") == "ACTIVE"), named[0])}
-    for failure in answer.get("failures", []):
-        arn = failure.get("arn", "")
-        if need.service in (arn, arn.rsplit("/", 1)[-1]):
-            return {"failure": failure.get("reason", "?")}
-    return CouldNotCheck(f"ECS service {need.service}: describe_services on cluster "
-                         f"{need.cluster} answered neither the service nor a failure for it")
-
-
-def ecs_needs(s: EcsService, ctx: Context) -> Needs:
-    return {"service": EcsDescribe(s.cluster, s.service_name)}
-
-
-def ecs_service_stable(s: EcsService, ctx: Context, gathered: Found) -> Outcome:
-    """Passed when the service is ACTIVE, runs as many tasks as desired (more than none),
-    has one deployment whose rollout COMPLETED, and runs the expected task definition:
-    what botocore's ``services_stable`` waiter means by stable, and more."""
-    answer = gathered["service"]
-    if answer.get("error"):
-        return failed(f"ECS cluster {s.cluster} does not exist ({answer['message']})")
-    if "failure" in answer:
-        return failed(f"ECS service {s.service_name} not found in cluster {s.cluster} "
-                      f"({answer['failure']})")
-    svc = answer["service"]
-    deployments = svc.get("deployments", [])
-    running, desired = svc.get("runningCount"), svc.get("desiredCount", 0)
-    evidence = [Evidence("Deployments", ("id", "status", "rollout", "task definition",
-                                         "desired", "running", "pending", "failed tasks"),
-                         [(d.get("id"), d.get("status"), d.get("rolloutState"),
-                           _task(d.get("taskDefinition")), d.get("desiredCount"),
-                           d.get("runningCount"), d.get("pendingCount"), d.get("failedTasks"))
-                          for d in deployments])]
-    state = (f"{svc.get('status')}, {len(deployments)} deployment(s), running "
-             f"{running} of {desired}, task definition {_task(svc.get('taskDefinition'))}")
-    problems = unsettled(svc)
-    if s.task_definition and not _task_matches(svc.get("taskDefinition"), s.task_definition):
-        problems.append(f"runs {_task(svc.get('taskDefinition'))}, expected {s.task_definition}")
-    if problems:
-        events = [(e.get("createdAt"), e.get("message")) for e in svc.get("events", [])[:5]]
-        evidence.append(Evidence("Recent service events", ("at", "message"), events))
-        return failed(f"{s.service_name} is not stable ({'; '.join(problems)}): {state}", *evidence)
-    return passed(f"{s.service_name} is stable: {state}", *evidence)
-
-
 def unsettled(svc: dict[str, Any]) -> list[str]:
     """Why a described ECS service is not a finished rollout (none when it is): ACTIVE,
     more than zero tasks desired and all running, one deployment, its rollout COMPLETED."""
@@ -244,84 +131,6 @@ def unsettled(svc: dict[str, Any]) -> list[str]:
     elif rollouts - {"COMPLETED"}:
         problems.append(f"rollout {', '.join(sorted(rollouts - {'COMPLETED'}))}")
     return problems
-
-
-def _task(arn: str | None) -> str:
-    """``family:revision`` of a task definition ARN."""
-    return (arn or "?").rsplit("/", 1)[-1]
-
-
-def _task_matches(arn: str | None, expected: str) -> bool:
-    family_revision = _task(arn)
-    return family_revision == expected if ":" in expected else \
-        family_revision.split(":")[0] == expected
-
-
-@dataclass(frozen=True)
-class LogHeartbeat(Common):
-    """A log group must hold an event matching ``pattern`` within ``max_age``."""
-
-    name: str
-    pattern: str
-    """A CloudWatch Logs filter pattern for the line the service writes while healthy,
-    e.g. ``'"Account activities: fetched="'`` (any line would count its errors too)."""
-    log_group: str = "/ecs/ops-pipeline/trade-stream"
-    max_age: Duration = "10m"
-    count_pattern: str = ""
-    """Events of the window to count and show (e.g. ``"Event already processed"``)."""
-
-    def __post_init__(self) -> None:
-        if not self.pattern.strip():
-            raise ConfigError("pattern: name the line the service writes while healthy (an "
-                              "empty pattern counts every line, its errors too)")
-
-    @property
-    def id(self) -> str:
-        return self.name
-
-
-def log_needs(h: LogHeartbeat, ctx: Context) -> Needs:
-    """The search for the healthy line over the last ``max_age``, and the one for
-    ``count_pattern`` over the same window (when given)."""
-    end = int(ctx.now.timestamp() * 1000)
-    start = end - duration_ms(h.max_age)
-    searches = {"heartbeat": LogWindow(h.log_group, h.pattern, start, end)}
-    if h.count_pattern:
-        searches["counted"] = LogWindow(h.log_group, _phrase(h.count_pattern), start, end)
-    return searches
-
-
-def _phrase(text: str) -> str:
-    return text if text.startswith(("\"", "{", "[", "?", "%")) else json.dumps(text)
-
-
-def log_heartbeat(h: LogHeartbeat, ctx: Context, gathered: Found) -> Outcome:
-    """Passed when the log group has a matching event within ``max_age`` (the newest
-    event found by a time-bounded search, not the lagging ``lastEventTimestamp``)."""
-    found = gathered["heartbeat"]
-    if found.get("error"):
-        return failed(f"log group {h.log_group} does not exist")
-    what = f"event matching {h.pattern!r}" if h.pattern else "event"
-    extra = []
-    if "counted" in gathered:
-        tally = gathered["counted"]
-        if not tally.get("error"):
-            extra.append(Evidence(f"Events in the window matching {h.count_pattern!r}",
-                                  ("count", "window"), [(tally_text(tally), h.max_age)]))
-    newest = found["newest"]
-    if newest is None and not found["complete"]:
-        raise CouldNotCheck(f"{h.log_group}: no end after {MAX_PAGES} pages of events")
-    if newest is None:
-        return failed(f"no {what} in {h.log_group} within the last {h.max_age}", *extra)
-    window = cast(LogWindow, gathered.needs["heartbeat"])
-    age_s = max(0.0, (window.end_ms - newest["timestamp"]) / 1000)
-    return passed(f"newest {what} in {h.log_group} is {human(age_s)} old (max {h.max_age}); "
-                  f"{tally_text(found)} in the window",
-                  Evidence("Newest event", ("stream", "age", "message"),
-                           [(newest.get("logStreamName"), human(age_s),
-                             str(newest.get("message", ""))[:200])]), *extra
-                  ).with_figures(age_s=age_s, max_age_s=duration_ms(h.max_age) / 1000,
-                                 events=found["count"]).moved_to(str(newest["timestamp"]))
 
 
 # ---------------------------------------------------------------- self-test faults
@@ -348,59 +157,3 @@ def put_events(account: f.AwsAccount, group: str, messages: list[str], seconds_a
         account.call("logs", "put_log_events", logGroupName=group, logStreamName=stream,
                      logEvents=[{"timestamp": at + i, "message": m}
                                 for i, m in enumerate(messages)])
-
-
-def _named(text: str, what: str) -> str:
-    if text.startswith("arn:"):
-        raise f.NotProven(f"the {what} is named by an ARN ({text}), which the local stand-in "
-                          "cannot make: name it by its name")
-    return text
-
-
-def _service(s: EcsService, account: f.AwsAccount, desired: int = 1) -> None:
-    """The cluster, the task definition (at the expected revision) and the service,
-    running what it should: a finished rollout."""
-    cluster, name = _named(s.cluster, "cluster"), _named(s.service_name, "service")
-    family, _, revision = (s.task_definition or name).partition(":")
-    account.call("ecs", "create_cluster", clusterName=cluster)
-    for _ in range(int(revision) if revision.isdigit() else 1):
-        account.call("ecs", "register_task_definition", family=family, containerDefinitions=[
-            {"name": family, "image": f"{family}:{f.INJECTED}", "memory": 256}])
-    account.call("ecs", "create_service", cluster=cluster, serviceName=name,
-                 taskDefinition=f"{family}:{revision}" if revision else family,
-                 desiredCount=1)
-    if desired != 1:
-        account.call("ecs", "update_service", cluster=cluster, service=name,
-                     desiredCount=desired)
-
-
-def _ecs_faults(s: EcsService, base: f.Base) -> f.Faults:
-    revision = (s.task_definition or "").partition(":")[2]
-    if revision.isdigit() and int(revision) > 100:
-        return f.unproven(f"task definition revision {revision}: the local stand-in would "
-                          "register it that many times")
-    return f.of(f.Fault(f"scale {s.service_name} to zero", partial(_service, s, desired=0),
-                        names=(s.service_name, "scaled to zero"), on="aws"),
-                healthy=partial(_service, s))
-
-
-def _heartbeat(h: LogHeartbeat, seconds_ago: float, account: f.AwsAccount) -> None:
-    put_events(account, h.log_group, [matching_line(h.pattern)], seconds_ago)
-
-
-def _heartbeat_faults(h: LogHeartbeat, base: f.Base) -> f.Faults:
-    max_age_s = duration_ms(h.max_age) / 1000
-    return f.of(f.Fault(f"silence {h.log_group} (its last line {h.max_age} and an hour ago)",
-                        partial(_heartbeat, h, max_age_s + 3600),
-                        names=(h.log_group, "no event"), on="aws"),
-                healthy=partial(_heartbeat, h, min(5, max_age_s / 2)))
-
-
-ECS = Kind("ecs_service_stable", "heartbeat", ecs_service_stable, ecs_needs,
-           section="ecs_services", spec=EcsService, reads=frozenset({"aws"}), converging=True,
-           faults=_ecs_faults,
-           doc="The ECS service is active, rolled out, running what it should (AWS checks).")
-LOGS = Kind("log_heartbeat", "heartbeat", log_heartbeat, log_needs, section="log_heartbeats",
-            spec=LogHeartbeat, reads=frozenset({"aws"}), converging=True,
-            faults=_heartbeat_faults,
-            doc="The service's CloudWatch Logs show a recent event (AWS checks).")
