@@ -42,6 +42,9 @@ def pytest_addoption(parser: pytest.Parser, pluginmanager: pytest.PytestPluginMa
     group.addoption("--settle", dest="settle", metavar="DURATION",
                     help="retry the checks of converging state (rollouts, heartbeats) with "
                          "backoff until they pass or this long has passed, e.g. 10m")
+    group.addoption("--deep", dest="deep", action="store_true",
+                    help="read every row: no proof, earlier count or watermark spares a scan "
+                         "(the nightly job; also every [settings] deep_every)")
     group.addoption("--pg-bin", dest="pg_bin", metavar="DIR",
                     help="PostgreSQL bin directory for the throwaway servers (default: embedded)")
     guard.at_registration(parser, pluginmanager)
