@@ -915,6 +915,10 @@ def write_results(path: Path, args: argparse.Namespace, info: dict[str, str],
             "python -m pytest verify/ -q -p no:randomly --dsn \"$DSN_MEMORY\" -k no_duplicates "
             "--reports-dir $TMP", "```", ""]
     kept = kept_section(path)  # measured by bench/lock_queue.py, not here
+    text = path.read_text(encoding="utf-8") if path.exists() else ""
+    begin, end = "<!-- bench/growth.py: begin -->", "<!-- bench/growth.py: end -->"
+    if begin in text and end in text:  # and by bench/growth.py
+        kept += "\n" + begin + text.split(begin, 1)[1].split(end, 1)[0] + end + "\n"
     path.write_text("\n".join(out) + kept, encoding="utf-8")
 
 
