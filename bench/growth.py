@@ -132,6 +132,16 @@ def deep_config(folder: Path) -> Path:
     return path
 
 
+def not_passed(reports: Path | None) -> list[str]:
+    """What did not pass in a suite run (for the log), first lines only."""
+    try:
+        checks = json.loads((reports / "summary.json").read_text())["checks"] if reports else []
+    except (OSError, ValueError, KeyError):
+        return ["no summary.json"]
+    return [f"{c['outcome']}: {c['id'].split('::')[-1]}: {c['message'][:160]}"
+            for c in checks if c["outcome"] not in ("passed", "skipped")][:4]
+
+
 def methods(reports: Path) -> dict[str, int]:
     try:
         checks = json.loads((reports / "summary.json").read_text())["checks"]
@@ -167,9 +177,14 @@ def contenders(dsn: str, server: Server, work: Path, lam: object, lambda_env: di
             return sample, kept[key]
         return run
 
+    # Soda sends anonymous usage statistics unless its own config says not to (a machine
+    # without network waits for the export to time out): a HOME of its own with that config
+    (work / ".soda").mkdir(exist_ok=True)
+    (work / ".soda" / "config.yml").write_text("send_anonymous_usage_stats: false\n")
+
     def soda() -> tuple[Sample, Path | None]:
         return measure([str(SODA), "scan", "-d", "ops", "-c", str(soda_conf), str(soda_checks)],
-                       base_env(), server, on_target)[0], None
+                       {**base_env(), "HOME": str(work)}, server, on_target)[0], None
 
     def via_lambda() -> tuple[Sample, Path | None]:
         before = lam.invocations
@@ -228,6 +243,8 @@ def rounds(items: list[Contender], size: int, repeats: int, dsn: str, server: Se
                     item.methods[size] = methods(reports)
             print(f"  N x{size} {name} {item.key}: {sample.seconds:6.2f} s  exit "
                   f"{sample.exit_code}  {sample.summary[:70]}", file=sys.stderr, flush=True)
+            for line in not_passed(reports):
+                print(f"      {line}", file=sys.stderr, flush=True)
 
 
 def median(samples: list[Sample]) -> float:

@@ -107,7 +107,7 @@ def guard_premises(schema: str, table: str, major: int) -> sql.Composable:
         "(SELECT CASE WHEN d.datcollversion IS NOT NULL AND d.datcollversion "
         "OPERATOR(pg_catalog.=) pg_catalog.pg_database_collation_actual_version(d.oid) "
         "THEN NULL WHEN d.datcollate IN ('C', 'POSIX') AND "
-        "(pg_catalog.to_jsonb(d.*) ->> 'datlocprovider') IS DISTINCT FROM 'i' THEN NULL "
+        "coalesce(pg_catalog.to_jsonb(d.*) ->> 'datlocprovider', 'c') = 'c' THEN NULL "
         "ELSE 'the database default collation ' || d.datcollate || ': recorded version ' "
         "|| coalesce(d.datcollversion, 'none') || ', actual ' || coalesce("
         "pg_catalog.pg_database_collation_actual_version(d.oid), 'none') END "
@@ -347,9 +347,10 @@ class ProvenDuplicates(TableRead):
         if dup_keys == 0:
             store.record(self.key, {**entry, "high": high, "previous": high_then,
                                     "deep_at": recorded["deep_at"], "checked_at": _now()})
-        else:
-            store.forget(self.key)
+        # a failure keeps the entry as it was: the next run reads the same rows again
         return {"method": INCREMENTAL, "since": since, "high": high,
+                "watermark": self.watermark, "index": self.serves,
+                "deep_age": human(_age_s(recorded["deep_at"])),
                 "deep_at": recorded["deep_at"], "scanned": int(found["scanned"]),
                 "dup_keys": dup_keys, "dup_rows": int(found["dup_rows"]),
                 "sample": [{"key": tuple(s["key"]), "n": s["n"], "row_ids": s["row_ids"],

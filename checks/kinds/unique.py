@@ -236,10 +236,11 @@ def no_duplicates(u: Unique, facts: Facts) -> Outcome:
 def _how(found: dict) -> str:
     """Which rows were read, and why not fewer."""
     if found.get("method") == INCREMENTAL:
-        return (f"rows added since {found['since']} (each checked against the whole table "
-                f"through an index on the key; keys changed by UPDATE, and rows that commit "
-                f"late below the watermark, are checked by the full scan, last "
-                f"{found['deep_at']})")
+        return (f"rows added since {found['watermark']} {found['since']} (each checked "
+                f"against the whole table through index {found['index']}); keys changed by "
+                "UPDATE, and rows that commit late or are given a lower "
+                f"{found['watermark']}, are checked by the full scan, last "
+                f"{found['deep_age']} ago ({found['deep_at']}; --deep, [settings] deep_every)")
     reason = found.get("reason")
     return "rows in scope" + (f", all read: {reason}" if reason else "")
 
