@@ -381,13 +381,16 @@ def main() -> None:
                     first = items[1].run()[0]
                     notes[f"x{size}: first smoke run after the growth, no nightly run between"] = \
                         f"{first.seconds:.2f} s, exit {first.exit_code} ({first.summary[:80]})"
-                    lambda_env = lambda_environment(lam.endpoint)
-                    for key in ("b", "e", "f"):  # the nightly job ran while the tables grew
-                        target_args = ("--via-lambda", FUNCTION) if key == "f" else ("--dsn", dsn)
-                        measure([*SUITE, "-p", "no:randomly", "--deep", "--config",
-                                 str(deep_config(work)), *target_args, "--reports-dir",
-                                 str(work / f"reports-{key}")],
-                                lambda_env if key == "f" else base_env(), server, (DATABASE,))
+                lambda_env = lambda_environment(lam.endpoint)
+                for key in ("b", "e", "f"):  # the nightly job ran (statement_timeout raised)
+                    target_args = ("--via-lambda", FUNCTION) if key == "f" else ("--dsn", dsn)
+                    nightly = measure([*SUITE, "-p", "no:randomly", "--deep", "--config",
+                                       str(deep_config(work)), *target_args, "--reports-dir",
+                                       str(work / f"reports-{key}")],
+                                      lambda_env if key == "f" else base_env(), server,
+                                      (DATABASE,))[0]
+                    print(f"  N x{size} nightly --deep for {key}: {nightly.seconds:.2f} s, exit "
+                          f"{nightly.exit_code}", file=sys.stderr, flush=True)
                 rounds(items, size, args.repeats, dsn, server, appender)
                 done.append(size)
                 notes[f"load average after x{size}"] = load_average()

@@ -300,7 +300,7 @@ class ProvenDuplicates(TableRead):
             reason = f"{reason}; full scan: {found}" if reason else found
         result = self.scan.run(env)
         result = {**result, "method": SCANNED, "reason": reason,
-                  "sql": [*shown, *result["sql"]]}
+                  "sql": [*result["sql"], *shown]}
         if self.watermark and store is not None and int(result["dup_keys"]) == 0 \
                 and row.get("__ops_verify_high") is not None:
             store.record(self.key, {**entry, "high": row["__ops_verify_high"],
@@ -334,7 +334,7 @@ class ProvenDuplicates(TableRead):
             found = env.target.query(statement).dicts()[0]
         except CouldNotCheck as exc:
             raise explained(exc, env, self.schema, self.table) from None
-        shown.append(env.target.render(statement))
+        shown.insert(0, env.target.render(statement))
         if found["high_known"] is False:
             return (f"the largest {self.watermark} is now below the watermark "
                     f"{high_then} (rows deleted, or the key reset)")

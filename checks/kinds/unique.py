@@ -208,7 +208,7 @@ def no_duplicates(u: Unique, facts: Facts) -> Outcome:
                       for r in found["sample"]]
         return failed(
             f"{found['dup_keys']} duplicated {compared} value(s) across {found['dup_rows']} "
-            f"rows (of {found['scanned']} {how}); {guard}",
+            f"rows (of {found['scanned']} {how}); {guard}{_read(found)}",
             Evidence(f"Duplicated {compared}", header, sample, total=int(found["dup_keys"])),
             sql=shown).with_figures(**figures).fixed_by(
             f"keep one row per {compared} (the evidence names the rows), then "
@@ -220,6 +220,7 @@ def no_duplicates(u: Unique, facts: Facts) -> Outcome:
     if method == INCREMENTAL:
         return passed(f"no duplicate {columns} among {found['scanned']} {how}; {guard}",
                       sql=shown).with_figures(**figures).by(method)
+    how = f"rows {how}"
     if int(found["scanned"]) == 0:
         message = (f"no row with a {columns} in {u.table}{scope}: nothing was checked")
         if not u.allow_empty:
@@ -229,8 +230,13 @@ def no_duplicates(u: Unique, facts: Facts) -> Outcome:
         return failed(f"no duplicate {columns} among {found['scanned']} rows, but {guard}: "
                       f"the database does not stop the next one (require_guard)", sql=shown
                       ).by(method)
-    return passed(f"no duplicate {columns} among {found['scanned']} {how}; {guard}",
-                  sql=shown).with_figures(**figures).by(method)
+    return passed(f"no duplicate {columns} among {found['scanned']} {how}; {guard}"
+                  f"{_read(found)}", sql=shown).with_figures(**figures).by(method)
+
+
+def _read(found: dict) -> str:
+    """Why every row was read (nothing proved it, no watermark served), if they were."""
+    return f" (read in full: {found['reason']})" if found.get("reason") else ""
 
 
 def _how(found: dict) -> str:
@@ -241,8 +247,7 @@ def _how(found: dict) -> str:
                 "UPDATE, and rows that commit late or are given a lower "
                 f"{found['watermark']}, are checked by the full scan, last "
                 f"{found['deep_age']} ago ({found['deep_at']}; --deep, [settings] deep_every)")
-    reason = found.get("reason")
-    return "rows in scope" + (f", all read: {reason}" if reason else "")
+    return "in scope"
 
 
 UNIQUE = Kind("no_duplicates", "data integrity", no_duplicates, needs, section="unique",
