@@ -316,3 +316,57 @@ def test_the_store_is_per_target(tmp_path):
     assert Store.load(a, "dsn host/a").get("k") == {"high": "1"}
     assert Store.load(a, "dsn host/b").problem == "the proofs file belongs to another target"
     assert Store.load(a, "dsn host/a", deep=True).get("k") is None
+
+
+# ---------------------------------------------------------------- the Lambda path, PostgreSQL 15
+def test_the_lambda_path_proves_and_reads_new_rows_the_same_way(verify, database, config_file,
+                                                                 aws_world, tmp_path):
+    """Every premise statement is one SELECT: the db-query Lambda answers it as well."""
+    from tests.lambda_server import lambda_server
+
+    config = config_file(CONFIG)
+    reports = tmp_path / "lambda-reports"
+    with lambda_server(database.dsn) as server:
+        env = {**aws_world.env, "AWS_ENDPOINT_URL_LAMBDA": server.endpoint}
+        args = ("--via-lambda", "ops-pipeline-db-query", "--config", str(config), *SELECT)
+        first = _methods(verify(*args, env=env, reports=reports))  # the folder is reused
+        database.execute(POSITION, ("ord-through-lambda",))
+        again = verify(*args, env=env, reports=reports)
+    assert first == {ORDERS: ("passed", "scanned"), EXECUTIONS: ("passed", "proven"),
+                     SIDE: ("passed", "scanned")}
+    assert _methods(again) == {ORDERS: ("passed", "incremental"),
+                               EXECUTIONS: ("passed", "proven"), SIDE: ("passed", "cached")}
+    assert "among 1 rows added since id" in again.message(ORDERS)
+
+
+def test_postgresql_15_reads_the_same_premises(verify, extra_server, config_file, tmp_path):
+    """Production's major: datcollversion and pg_database_collation_actual_version exist
+    since 15; an index under a libc collation proves nothing once its version is off (one
+    that records no version proves nothing either: nothing says it did not change)."""
+    from tests.conftest import PG15
+
+    server = extra_server(bin_dir=PG15)
+    with psycopg.connect(server.conninfo(), autocommit=True) as conn:
+        # an ICU collation: versioned by ICU (this machine's glibc has no versioned locale)
+        conn.execute("CREATE COLLATION c_utf8 (provider = icu, locale = 'und')")
+        conn.execute("CREATE TABLE keyed (id serial PRIMARY KEY, k text NOT NULL UNIQUE, "
+                     "c text COLLATE c_utf8 UNIQUE)")
+        conn.execute("INSERT INTO keyed (k, c) VALUES ('a', 'a'), ('b', 'b')")
+        versioned = conn.execute("SELECT collversion IS NOT NULL FROM pg_collation "
+                                 "WHERE collname = 'c_utf8'").fetchone()[0]
+    config = config_file('[[unique]]\nname = "keyed"\ntable = "keyed"\ncolumns = ["k"]\n'
+                         '[[unique]]\nname = "collated"\ntable = "keyed"\ncolumns = ["c"]\n')
+    args = ("--dsn", server.conninfo(), "--config", str(config), "-k", "no_duplicates",
+            "--read-only")
+    run = verify(*args, reports=tmp_path / "r15")
+    assert _methods(run)["test_no_duplicates[keyed]"] == ("passed", "proven"), run.output
+    assert _methods(run)["test_no_duplicates[collated]"] == (
+        "passed", "proven" if versioned else "scanned")
+    with psycopg.connect(server.conninfo(), autocommit=True) as conn:
+        conn.execute("UPDATE pg_catalog.pg_collation SET collversion = '0' "
+                     "WHERE collname = 'c_utf8'")
+    run = verify(*args, reports=tmp_path / "r15")
+    assert _methods(run)["test_no_duplicates[keyed]"] == ("passed", "proven")
+    assert _methods(run)["test_no_duplicates[collated]"] == ("passed", "scanned"), \
+        run.message("[collated]")
+    assert "collation c_utf8: recorded version 0" in run.message("[collated]")
