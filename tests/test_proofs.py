@@ -305,6 +305,19 @@ def test_what_a_watermark_cannot_see_is_said_and_found_by_deep(smoke, database):
     assert _methods(run)[ORDERS] == ("passed", "incremental")
     assert "keys changed by UPDATE" in run.message(ORDERS)
     assert _methods(smoke("--deep"))[ORDERS] == ("failed", "scanned")
+    database.execute("UPDATE active_positions SET alpaca_order_id = 'ord-1002' "
+                     "WHERE id = (SELECT max(id) FROM active_positions "
+                     "WHERE alpaca_order_id = 'ord-1001')")
+    smoke("--deep")
+    smoke()
+    # an explicit id below the watermark (not monotonic): said, and found by the full scan
+    database.execute("INSERT INTO active_positions (id, ticker, instrument_type, side, "
+                     "quantity, entry_price, alpaca_order_id) VALUES (-1, 'AAPL', 'stock', "
+                     "'long', 1, 1, 'ord-1003')")
+    run = smoke()
+    assert _methods(run)[ORDERS] == ("passed", "incremental")
+    assert "given a lower id" in run.message(ORDERS)
+    assert _methods(smoke("--deep"))[ORDERS] == ("failed", "scanned")
 
 
 def test_the_store_is_per_target(tmp_path):
