@@ -302,9 +302,14 @@ class ProvenDuplicates(TableRead):
         result = {**result, "method": SCANNED, "reason": reason,
                   "sql": [*result["sql"], *shown]}
         if self.watermark and store is not None and int(result["dup_keys"]) == 0 \
-                and row.get("__ops_verify_high") is not None:
-            store.record(self.key, {**entry, "high": row["__ops_verify_high"],
-                                    "previous": row["__ops_verify_high"],
+                and (high := row.get("__ops_verify_high")) is not None:
+            # the next run reads from the last run's watermark, where there is one of this
+            # database's (one run of overlap, as after an incremental run)
+            before = store.entries.get(self.key) or {}
+            previous = before.get("high") if before.get("identity") == entry["identity"] \
+                and before.get("table") == entry["table"] and before.get("high") is not None \
+                else high
+            store.record(self.key, {**entry, "high": high, "previous": previous,
                                     "deep_at": _now(), "checked_at": _now()})
         return result
 
@@ -317,8 +322,6 @@ class ProvenDuplicates(TableRead):
             return "no index on the key serves a lookup of new rows' keys"
         if recorded is None:
             return store.problem or "no watermark recorded by an earlier run"
-        if row["__ops_verify_recovery"]:
-            pass  # a standby shows the primary's rows: the watermark holds as well
         why = (same_target(recorded.get("identity") or {}, entry["identity"])
                or (None if recorded.get("table") == entry["table"] else
                    "the table was dropped and re-created since")
@@ -329,7 +332,7 @@ class ProvenDuplicates(TableRead):
         high_then = recorded.get("high")
         if since is None or high_then is None:
             return "the recorded watermark is incomplete"
-        statement = self._past(since)
+        statement = self._past(since, high_then)
         try:
             found = env.target.query(statement).dicts()[0]
         except CouldNotCheck as exc:
@@ -356,7 +359,7 @@ class ProvenDuplicates(TableRead):
                 "sample": [{"key": tuple(s["key"]), "n": s["n"], "row_ids": s["row_ids"],
                             "stored": None} for s in sample], "sql": shown}
 
-    def _past(self, since: str) -> sql.Composable:
+    def _past(self, since: str, high_then: str) -> sql.Composable:
         """Rows past ``since`` (in scope), the keys among them that occur more than once in
         the whole table (in scope, found through the key's index), the first of them with
         their row ids, and the largest watermark value now: one statement, one row."""
@@ -381,7 +384,7 @@ class ProvenDuplicates(TableRead):
         return sql.SQL(
             "SELECT (SELECT count(*) FROM {t} AS n WHERE n.{wm} > {since} AND {new_scope})"
             "::bigint AS scanned, (SELECT max(r.{wm})::text FROM {t} AS r) AS high, "
-            "(SELECT max(r.{wm}) >= {since} FROM {t} AS r) AS high_known, "
+            "(SELECT max(r.{wm}) >= {high_then} FROM {t} AS r) AS high_known, "
             "dk.dup_keys::bigint AS dup_keys, coalesce(dk.dup_rows, 0)::bigint AS dup_rows, "
             "coalesce(dk.sample, '[]')::text AS sample FROM (SELECT count(*) AS dup_keys, "
             "sum(g.n) AS dup_rows, pg_catalog.json_agg(pg_catalog.json_build_object("
@@ -392,8 +395,9 @@ class ProvenDuplicates(TableRead):
             "FROM {t} AS r WHERE {scope} AND EXISTS (SELECT FROM {t} AS n "
             "WHERE n.{wm} > {since} AND {new_scope} AND {match}) "
             "GROUP BY {keys} HAVING count(*) > 1) AS g) AS dk"
-        ).format(t=t, wm=wm, since=value, new_scope=new_scope, keys=keys, texts=texts,
-                 match=match, scope=d._scope(), ids=ids, limit=sql.Literal(d.limit))
+        ).format(t=t, wm=wm, since=value, high_then=sql.Literal(high_then),
+                 new_scope=new_scope, keys=keys, texts=texts, match=match, scope=d._scope(),
+                 ids=ids, limit=sql.Literal(d.limit))
 
 
 _INTEGERS = ("smallint", "integer", "bigint")
