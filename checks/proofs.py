@@ -256,8 +256,10 @@ class ProvenDuplicates(TableRead):
     def _premises(self) -> sql.Composable:
         t = table_name(self.schema, self.table)
         parts: list[sql.Composable] = [identity_sql(), sql.SQL(
-            "pg_catalog.to_regclass({})::pg_catalog.oid::text AS __ops_verify_table").format(
-            sql.Literal(t.as_string(None)))]
+            "pg_catalog.to_regclass({name})::pg_catalog.oid::text AS __ops_verify_table, "
+            "(SELECT c.relkind = 'r' AND NOT c.relhassubclass FROM pg_catalog.pg_class c "
+            "WHERE c.oid = pg_catalog.to_regclass({name})::pg_catalog.oid) "
+            "AS __ops_verify_plain").format(name=sql.Literal(t.as_string(None)))]
         if self.prove:
             parts += [guard_premises(self.schema, self.table, self.major), sql.SQL(
                 "EXISTS (SELECT FROM {} AS r WHERE {}) AS __ops_verify_any_row").format(
@@ -280,7 +282,9 @@ class ProvenDuplicates(TableRead):
         identity = _json(row["__ops_verify_identity"]) or {}
         reason = "--deep" if store is not None and store.deep else \
             "no store of earlier runs' proofs" if store is None else None
-        if self.prove and not deep:
+        if self.prove and not deep and not row["__ops_verify_plain"]:
+            reason = "the table now has partitions or inheritance children"
+        elif self.prove and not deep:
             guard, why_not = judge_guards(_json(row["__ops_verify_guards"]) or [],
                                           self.scan.columns, self.scan.where)
             if guard is not None:

@@ -383,3 +383,14 @@ def test_postgresql_15_reads_the_same_premises(verify, extra_server, config_file
     assert _methods(run)["test_no_duplicates[collated]"] == ("passed", "scanned"), \
         run.message("[collated]")
     assert "collation c_utf8: recorded version 0" in run.message("[collated]")
+
+
+def test_a_guard_on_a_parent_proves_nothing_for_its_children(smoke, database):
+    """A plain table's unique index guards none of its inheritance children's rows."""
+    database.execute("CREATE UNIQUE INDEX orders_key ON active_positions (alpaca_order_id)")
+    assert _methods(smoke())[ORDERS] == ("passed", "proven")
+    database.execute("CREATE TABLE more_positions () INHERITS (active_positions)")
+    database.execute(POSITION.replace("INTO active_positions", "INTO more_positions"),
+                     ("ord-1001",))
+    run = smoke()
+    assert _methods(run)[ORDERS] == ("failed", "scanned")
