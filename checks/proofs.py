@@ -249,6 +249,8 @@ class ProvenDuplicates(TableRead):
     serves: str | None
     """The index through which new rows' keys are looked up (None: none serves)."""
     major: int = 15
+    no_watermark: str | None = None
+    """Why no column serves as the watermark (said with the full scan)."""
 
     def batch(self) -> Hashable:
         return self
@@ -297,6 +299,8 @@ class ProvenDuplicates(TableRead):
             reason = reason or "no guard can prove it (normalized key, or a table with " \
                                "children)"
         entry = {"identity": identity, "table": row["__ops_verify_table"]}
+        if self.no_watermark and not deep:
+            reason = f"{reason}; full scan: {self.no_watermark}" if reason else self.no_watermark
         if self.watermark and store is not None and not deep:
             found = self._incremental(env, store, row, entry, shown)
             if isinstance(found, dict):
@@ -417,15 +421,19 @@ def plan_duplicates(scan: Duplicates, catalog: Catalog, watermark: str | None
         schema, table)
     indexes = [i for i in catalog.of_table("indexes", schema, table)
                if not i.health_problems and " USING btree " in (i.definition or "")]
-    column = watermark
+    column, why = watermark, None
     if column is None:
         primary = next((i for i in indexes if i.primary), None)
         pk = catalog.column(schema, table, primary.columns[0]) \
             if primary and len(primary.columns) == 1 and primary.columns[0] else None
         column = pk.name if pk is not None and pk.type in _INTEGERS else None
+        why = None if column else ("no watermark: the primary key is not one integer column "
+                                   "(set watermark = \"<column>\")")
     elif not ((c := catalog.column(schema, table, column)) and c.not_null and any(
             i.columns and i.columns[0] == column and not i.partial for i in indexes)):
-        column = None  # not NOT NULL, or no index finds the rows past a value: scan
+        why = (f"watermark {column} is not a NOT NULL column that a valid btree index (not "
+               "partial) leads with")
+        column = None
     serves = next((i.name for i in indexes if i.columns and i.columns[0] in scan.columns
                    and (not i.predicate or predicate_implied(i.predicate, scan.columns,
                                                              scan.where))), None)
@@ -436,7 +444,8 @@ def plan_duplicates(scan: Duplicates, catalog: Catalog, watermark: str | None
                       scan.normalize, column),
         prove=plain and not scan.normalize, watermark=column if plain else None,
         serves=None if scan.normalize else serves,
-        major=session.major if session else 15)
+        major=session.major if session else 15,
+        no_watermark=why if plain else "a table with partitions or children is read in full")
 
 
 # ----------------------------------------------------------------- NOT VALID counts

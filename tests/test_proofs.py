@@ -394,3 +394,20 @@ def test_a_guard_on_a_parent_proves_nothing_for_its_children(smoke, database):
                      ("ord-1001",))
     run = smoke()
     assert _methods(run)[ORDERS] == ("failed", "scanned")
+
+
+def test_a_configured_watermark_that_cannot_serve_is_said(smoke, database):
+    config = _config(smoke, CONFIG.replace('name = "orders"',
+                                           'name = "orders"\nwatermark = "entry_time"'))
+    first = _methods(smoke("--config", config))
+    run = smoke("--config", config)
+    assert first[ORDERS] == _methods(run)[ORDERS] == ("passed", "scanned")
+    assert "watermark entry_time is not a NOT NULL column that a valid btree index" in \
+        run.message(ORDERS)
+    # with an index leading with it, the configured column serves
+    database.execute("CREATE INDEX ON active_positions (entry_time)")
+    smoke("--config", config)
+    database.execute(POSITION, ("ord-timed",))
+    run = smoke("--config", config)
+    assert _methods(run)[ORDERS] == ("passed", "incremental")
+    assert "among 1 rows added since entry_time" in run.message(ORDERS)
