@@ -255,7 +255,9 @@ def results(args: argparse.Namespace, sizes_done: list[int], items: list[Contend
             notes: dict[str, str], generated: dict[int, str]) -> str:
     by = {i.key: i for i in items}
     header = ["contender", *(f"x{s}: median s (min-max)" for s in sizes_done),
-              *(f"x{s} / hand-written" for s in sizes_done), "exit codes", "methods (last run)"]
+              *(f"x{s} / hand-written" for s in sizes_done),
+              *(f"x{s}: pytest says, median s" for s in sizes_done), "exit codes",
+              "methods (last run)"]
     rows = []
     for item in items:
         cells = [f"{item.key}. {item.label}"]
@@ -266,6 +268,9 @@ def results(args: argparse.Namespace, sizes_done: list[int], items: list[Contend
         for s in sizes_done:
             got, hand = item.samples.get(s, []), by["a"].samples.get(s, [])
             cells.append(f"{median(got) / median(hand):.2f}x" if got and hand else "-")
+        for s in sizes_done:
+            inside = [x.pytest_seconds for x in item.samples.get(s, []) if x.pytest_seconds]
+            cells.append(f"{statistics.median(inside):.2f}" if inside else "-")
         codes = sorted({x.exit_code for s in sizes_done for x in item.samples.get(s, [])})
         cells.append(",".join(map(str, codes)))
         cells.append("; ".join(f"x{s}: " + ", ".join(f"{k} {v}" for k, v in
