@@ -914,12 +914,15 @@ def write_results(path: Path, args: argparse.Namespace, info: dict[str, str],
             f"{args.memory_positions} --duplicates {args.memory_duplicates}",
             "python -m pytest verify/ -q -p no:randomly --dsn \"$DSN_MEMORY\" -k no_duplicates "
             "--reports-dir $TMP", "```", ""]
-    kept = kept_section(path)  # measured by bench/lock_queue.py, not here
+    # the sections other scripts measured are kept: bench/lock_queue.py's,
+    # bench/self_test.py's and bench/growth.py's
     text = path.read_text(encoding="utf-8") if path.exists() else ""
+    self_test = re.findall(r"<!-- self-test -->.*?<!-- /self-test -->\n?", text, re.DOTALL)
+    kept = kept_section(path)
     begin, end = "<!-- bench/growth.py: begin -->", "<!-- bench/growth.py: end -->"
-    if begin in text and end in text:  # and by bench/growth.py
+    if begin in text and end in text:
         kept += "\n" + begin + text.split(begin, 1)[1].split(end, 1)[0] + end + "\n"
-    path.write_text("\n".join(out) + kept, encoding="utf-8")
+    path.write_text("\n".join([*out, *self_test]) + kept, encoding="utf-8")
 
 
 # ---------------------------------------------------------------- main

@@ -64,6 +64,8 @@ class Resources:
     """Where what earlier runs proved is kept, per target (``checks.watermarks``)."""
     deep: bool = False
     """``--deep``: read every row; no proof, cached count or watermark spares it."""
+    fixed_aws: AwsClients | None = None
+    """The AWS clients of every target (the self-test's account of the local stand-in)."""
     _normalizer: Normalizer | None = None
     _aws: dict[tuple[str | None, str | None], AwsClients] = field(default_factory=dict)
 
@@ -96,7 +98,17 @@ class Resources:
             store.problem = "the embedded default is built anew each run"
         return store
 
+    def derived(self, *, inputs: Inputs | None = None, aws: AwsClients | None = None
+                ) -> Resources:
+        """These resources with other inputs (copied migration files) or AWS clients, the
+        rest shared (servers, normalizer): for one self-test copy; never closed itself (and
+        remembering no proof: each copy is built anew)."""
+        return replace(self, inputs=inputs or self.inputs, settle_s=0.0, fixed_aws=aws,
+                       _normalizer=self.normalizer, _aws={}, reports_dir=None)
+
     def aws(self, spec: TargetSpec) -> AwsClients:
+        if self.fixed_aws is not None:
+            return self.fixed_aws
         key = (spec.aws_region, spec.aws_profile)
         if key not in self._aws:
             self._aws[key] = AwsClients(*key)
@@ -122,8 +134,9 @@ def open_target(spec: TargetSpec, resources: Resources) -> Target:
 
             conninfo = secrets.dsn(spec.ssm_prefix, spec.secret, resources.aws(spec),
                                    resources.hide)
+        # a self-test's copy is the suite's own: nobody else's session waits on its locks
         return PostgresTarget(conninfo or "", settings, probe_block=spec.probe_block,
-                              name=display_name(conninfo or ""))
+                              name=display_name(conninfo or ""), watch=not spec.self_test)
     if spec.kind == "lambda":
         from checks.targets.lambda_proxy import LambdaTarget
 

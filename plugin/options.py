@@ -45,6 +45,11 @@ def pytest_addoption(parser: pytest.Parser, pluginmanager: pytest.PytestPluginMa
     group.addoption("--deep", dest="deep", action="store_true",
                     help="read every row: no proof, earlier count or watermark spares a scan "
                          "(the nightly job; also every [settings] deep_every)")
+    group.addoption("--self-test", dest="self_test", action="store_true",
+                    help="prove that every selected invariant can fail: each check against "
+                         "the faults it exists to catch, on the suite's own copies of the "
+                         "expected database (and a local AWS stand-in); no target is "
+                         "touched (--env NAME: that environment's version of the entries)")
     group.addoption("--pg-bin", dest="pg_bin", metavar="DIR",
                     help="PostgreSQL bin directory for the throwaway servers (default: embedded)")
     guard.at_registration(parser, pluginmanager)

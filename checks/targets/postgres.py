@@ -124,12 +124,13 @@ class PostgresTarget:
         self._no_slot: str | None = None
         """Why the server refused one more session, when it did."""
         self._statements = Statements()
-        self._watcher = LockWatcher(self._statements, self._watcher_session, shut_down,
-                                    self._statement_s + self._grace_s,
-                                    self._grace_s) if watch else None
+        self._watcher: LockWatcher | None = None
         try:  # fail now, once, if the target (or the watcher's session) cannot be reached
             self._idle.put(self._connect())
-            if self._watcher is not None:  # each of its steps is bounded: its own cause
+            # the watcher's session second: with one free slot, the cause names the watcher
+            if watch:  # each of its steps is bounded: its own cause
+                self._watcher = LockWatcher(self._statements, self._watcher_session, shut_down,
+                                            self._statement_s + self._grace_s, self._grace_s)
                 self._watcher.started(4 * (self._statement_s + self._grace_s))
         except NoFreeSlot as exc:
             self.close()
@@ -151,7 +152,11 @@ class PostgresTarget:
         """The watcher's session: configured like the others (no JIT either: the
         planner's estimate of its poll is high enough to compile it each time, 60 ms
         instead of 0.5), names qualified (its search_path is pg_catalog alone)."""
-        conn = self._session()
+        try:
+            conn = self._session()
+        except NoFreeSlot as exc:
+            raise CouldNotCheck(f"cannot connect to {self.name}: no free connection slot "
+                                f"({exc.said})") from None
         with self._answered(conn):
             conn.execute("SELECT pg_catalog.set_config('search_path', 'pg_catalog', false)")
         return conn
