@@ -122,12 +122,14 @@ def soda_config(folder: Path, dsn: str) -> tuple[Path, Path]:
     return config, checks
 
 
-def deep_config(folder: Path) -> Path:
-    """verify/invariants.toml with statement_timeout 10 min (paths made absolute)."""
+def deep_config(folder: Path, workers: int = 0) -> Path:
+    """verify/invariants.toml with statement_timeout 10 min and ``workers`` parallel workers
+    (paths made absolute)."""
     text = (ROOT / "verify" / "invariants.toml").read_text(encoding="utf-8")
     text = text.replace('"../db/', f'"{ROOT}/db/').replace(
-        'statement_timeout = "5s"', 'statement_timeout = "600s"')
-    path = folder / "invariants-deep.toml"
+        'statement_timeout = "5s"',
+        f'statement_timeout = "600s"\nparallel_workers = {workers}')
+    path = folder / f"invariants-deep-{workers}.toml"
     path.write_text(text, encoding="utf-8")
     return path
 
@@ -154,13 +156,13 @@ def methods(reports: Path) -> dict[str, int]:
     return found
 
 
-def contenders(dsn: str, server: Server, work: Path, lam: object, lambda_env: dict[str, str]
-               ) -> list[Contender]:
+def contenders(dsn: str, server: Server, work: Path, lam: object, lambda_env: dict[str, str],
+               args: argparse.Namespace) -> list[Contender]:
     statements = json.dumps(handwritten_statements())
     on_target = (DATABASE,)
-    deep = deep_config(work)
+    deep = deep_config(work, args.deep_workers)
     soda_conf, soda_checks = soda_config(work, dsn)
-    kept = {name: work / f"reports-{name}" for name in ("b", "c", "e", "f")}
+    kept = {name: work / f"reports-{name}" for name in ("b", "c", "e", "f", "g", "h")}
 
     def handwritten() -> tuple[Sample, Path | None]:
         sample, out = measure([sys.executable, "-c", HANDWRITTEN_CHILD, dsn], base_env(),
@@ -170,10 +172,11 @@ def contenders(dsn: str, server: Server, work: Path, lam: object, lambda_env: di
             sample.seconds, sample.summary = found["seconds"], f"{found['rows']} rows fetched"
         return sample, None
 
-    def suite(key: str, *args: str, env: dict[str, str] | None = None):
+    def suite(key: str, *args: str, env: dict[str, str] | None = None, cwd: Path = ROOT):
         def run() -> tuple[Sample, Path | None]:
             sample = measure([*SUITE, "-p", "no:randomly", *args, "--reports-dir",
-                              str(kept[key])], env or base_env(), server, on_target)[0]
+                              str(kept[key])], env or base_env(), server, on_target,
+                             cwd=cwd)[0]
             return sample, kept[key]
         return run
 
@@ -186,26 +189,34 @@ def contenders(dsn: str, server: Server, work: Path, lam: object, lambda_env: di
         return measure([str(SODA), "scan", "-d", "ops", "-c", str(soda_conf), str(soda_checks)],
                        {**base_env(), "HOME": str(work)}, server, on_target)[0], None
 
-    def via_lambda() -> tuple[Sample, Path | None]:
-        before = lam.invocations
-        sample, reports = suite("f", "--via-lambda", FUNCTION, env=lambda_env)()
-        sample.invocations = lam.invocations - before
-        return sample, reports
+    def via_lambda(key: str = "f", cwd: Path = ROOT):
+        def run() -> tuple[Sample, Path | None]:
+            before = lam.invocations
+            sample, reports = suite(key, "--via-lambda", FUNCTION, env=lambda_env, cwd=cwd)()
+            sample.invocations = lam.invocations - before
+            return sample, reports
+        return run
 
     items = [
         Contender("a", "hand-written SQL (serial, one connection)", handwritten),
         Contender("b", "suite default --dsn (the smoke job, reports kept)",
                   suite("b", "--dsn", dsn)),
-        Contender("c", "suite --deep --dsn (statement_timeout 10 min)",
+        Contender("c", f"suite --deep --dsn (statement_timeout 10 min, parallel_workers "
+                  f"{args.deep_workers})",
                   suite("c", "--deep", "--config", str(deep), "--dsn", dsn)),
         Contender("e", "suite default on Soda's subset (-k, reports kept)",
                   suite("e", "--dsn", dsn, "-k", SUBSET)),
         Contender("f", f"suite default --via-lambda ({LAMBDA_LATENCY * 1000:.0f} ms per "
-                  "invocation, reports kept)", via_lambda),
+                  "invocation, reports kept)", via_lambda()),
     ]
+    if args.before:  # the suite before this change, from a checkout of it
+        items += [Contender("g", f"suite before ({args.before.name}) --dsn",
+                            suite("g", "--dsn", dsn, cwd=args.before)),
+                  Contender("h", f"suite before ({args.before.name}) --via-lambda",
+                            via_lambda("h", args.before))]
     if SODA.is_file():
         items.insert(3, Contender("d", "Soda Core scan on its subset", soda))
-    return items
+    return [i for i in items if not args.only or i.key in args.only]
 
 
 class Appender:
@@ -303,10 +314,12 @@ def results(args: argparse.Namespace, sizes_done: list[int], items: list[Contend
         hs = med("a", s)
         goals.append((f"x{s}: hand-written after growth / at x{base} (expected ~{s}x)",
                       f"{hs / hand:.2f}x" if hs and hand else "-", "(grows)", "-"))
-    lam = med("f", base)
-    goals.append((f"x{base}: --via-lambda (before this change: 1.94 s at 1M, 7 invocations, "
-                  "bench/run.py's table above)", f"{lam:.2f} s" if lam else "-",
-                  "no slower", "see text"))
+    lam, lam_before = med("f", base), med("h", base)
+    goal(f"x{base}: --via-lambda / the suite before this change --via-lambda",
+         lam / lam_before if lam and lam_before else None, 1.0, "x")
+    now, before = med("b", base), med("g", base)
+    goals.append((f"x{base}: default / the suite before this change (--dsn)",
+                  f"{now / before:.2f}x" if now and before else "-", "-", "-"))
     text = [BEGIN, "", "## Growth: proofs instead of scans (bench/growth.py, issue 20)", "",
             f"Measured {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} by "
             "`bench/growth.py` in one run: N = "
@@ -351,6 +364,12 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--per-round", type=int, default=1000)
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "RESULTS.md")
+    parser.add_argument("--deep-workers", type=int, default=0,
+                        help="[settings] parallel_workers of the --deep contender")
+    parser.add_argument("--before", type=Path,
+                        help="a checkout of the suite before this change: adds it (--dsn and "
+                             "--via-lambda) as contenders g and h")
+    parser.add_argument("--only", default="", help="contender keys to run, e.g. abcfgh")
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
@@ -369,7 +388,7 @@ def main() -> None:
         current = args.positions * sizes[0]
         appender = Appender(dsn, current, args.per_round)
         with lambda_server(dsn, latency=LAMBDA_LATENCY) as lam:
-            items = contenders(dsn, server, work, lam, lambda_environment(lam.endpoint))
+            items = contenders(dsn, server, work, lam, lambda_environment(lam.endpoint), args)
             for size in sizes:
                 target = args.positions * size
                 if target > appender.n:
@@ -387,7 +406,7 @@ def main() -> None:
                     notes[f"x{size}: first smoke run after the growth, no nightly run between"] = \
                         f"{first.seconds:.2f} s, exit {first.exit_code} ({first.summary[:80]})"
                 lambda_env = lambda_environment(lam.endpoint)
-                for key in ("b", "e", "f"):  # the nightly job ran (statement_timeout raised)
+                for key in [i.key for i in items if i.key in "bef"]:  # the nightly job ran
                     target_args = ("--via-lambda", FUNCTION) if key == "f" else ("--dsn", dsn)
                     nightly = measure([*SUITE, "-p", "no:randomly", "--deep", "--config",
                                        str(deep_config(work)), *target_args, "--reports-dir",

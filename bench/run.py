@@ -278,11 +278,12 @@ class Sample:
 
 def measure(command: list[str], env: dict[str, str], server: Server,
             databases: tuple[str, ...], stdin: str | None = None,
-            timeout: float = 1800) -> tuple[Sample, str]:
-    """Run ``command`` in the repository, timing it (wall) and sampling its memory."""
+            timeout: float = 1800, cwd: Path = ROOT) -> tuple[Sample, str]:
+    """Run ``command`` in the repository (or ``cwd``), timing it (wall) and sampling its
+    memory."""
     with Sampler(server, databases) as sampler:
         start = time.perf_counter()
-        process = subprocess.Popen(command, cwd=ROOT, env=env, text=True,
+        process = subprocess.Popen(command, cwd=cwd, env=env, text=True,
                                    stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                    stderr=subprocess.PIPE)
         sampler.pid = process.pid
