@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from checks.migrations import MigrationFile
     from checks.replica import Replica
     from checks.targets.base import Target
+    from checks.watermarks import Store
 
 
 @dataclass
@@ -64,6 +65,9 @@ class Context:
     :attr:`expected`)."""
     expected_version: str = ""
     """The PostgreSQL version the expected schema was built on (or the snapshot's)."""
+    proofs: Store | None = None
+    """What earlier runs proved on this target (``checks.watermarks``); None: prove nothing
+    from the past."""
 
     @property
     def catalog(self) -> Catalog:

@@ -42,6 +42,9 @@ def pytest_addoption(parser: pytest.Parser, pluginmanager: pytest.PytestPluginMa
     group.addoption("--settle", dest="settle", metavar="DURATION",
                     help="retry the checks of converging state (rollouts, heartbeats) with "
                          "backoff until they pass or this long has passed, e.g. 10m")
+    group.addoption("--deep", dest="deep", action="store_true",
+                    help="read every row: no proof, earlier count or watermark spares a scan "
+                         "(the nightly job; also every [settings] deep_every)")
     group.addoption("--self-test", dest="self_test", action="store_true",
                     help="prove that every selected invariant can fail: each check against "
                          "the faults it exists to catch, on the suite's own copies of the "
