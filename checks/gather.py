@@ -48,8 +48,8 @@ def gather(needs: Iterable[Need], env: Env, pool: Executor) -> dict[Need, Any]:
     except BaseException:
         for future in futures:
             future.cancel()
-        if env.target is not None and hasattr(env.target, "cancel"):
-            env.target.cancel()
+        if env.target is not None:
+            env.target.cancel()  # the pool's threads end now, not after their queries
         raise
     return results
 

@@ -108,6 +108,7 @@ def build(pytest_config: pytest.Config) -> Plan:
     if worker is None:
         _prepare_reports_dir(reports_dir)
     try:
+        _no_cache_options(pytest_config)
         config_path = Path(opt("verify_config") or root / "verify" / "invariants.toml")
         migrations_dir = opt("migrations_dir")
         cfg = config_mod.load(config_path, Path(migrations_dir) if migrations_dir else None)
@@ -158,6 +159,24 @@ def build(pytest_config: pytest.Config) -> Plan:
         pushgateway=pushgateway,
         tickets=tickets,
     )
+
+
+_CACHE_OPTIONS = {"lf": "--lf", "failedfirst": "--ff", "newfirst": "--nf",
+                  "stepwise": "--sw", "stepwise_skip": "--sw-skip",
+                  "stepwise_reset": "--sw-reset", "cacheshow": "--cache-show",
+                  "cacheclear": "--cache-clear"}
+
+
+def _no_cache_options(pytest_config: pytest.Config) -> None:
+    """pytest accepts its cache's options while the cache is off (``-p no:cacheprovider``
+    in pytest.ini: a verdict never rests on an earlier run's), and then runs every check."""
+    if not pytest_config.pluginmanager.is_blocked("cacheprovider"):
+        return
+    for dest, flag in _CACHE_OPTIONS.items():
+        if pytest_config.getoption(dest, None):
+            raise ConfigError(f"{flag} needs pytest's cache, which is off for this suite "
+                              "(-p no:cacheprovider in pytest.ini: a verdict never rests on an "
+                              "earlier run); select checks with -k or node ids")
 
 
 def worker_input(plan: Plan) -> str:

@@ -12,6 +12,7 @@ import html
 import os
 import shutil
 import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -21,7 +22,17 @@ from pytest_metadata.plugin import metadata_key
 
 from checks import upload
 from checks.outcome import CouldNotCheck
-from checks.reporting import CheckResult, Run, Selection, attach, junit, metrics, overall, verdict
+from checks.reporting import (
+    CheckResult,
+    Run,
+    Selection,
+    attach,
+    junit,
+    metrics,
+    overall,
+    run_outcome,
+    verdict,
+)
 from checks.reporting import console as console_report
 from checks.reporting.ci import ci_run_url
 from checks.reporting.history import current, past_runs
@@ -67,7 +78,8 @@ class Reports:
         self.plan = plan
         self.redact = plan.redact
         self.results: dict[str, CheckResult] = {}
-        self.selected: list[str] = []
+        self.selected: list[str] | None = None
+        """The selected checks' ids; None until collection finished."""
         self.facts: dict[str, str] = {}
         self.clock = time.monotonic()
         self.run: Run | None = None
@@ -82,11 +94,13 @@ class Reports:
     # ---------------------------------------------------------------- what ran
     @pytest.hookimpl(trylast=True)
     def pytest_collection_finish(self, session: pytest.Session) -> None:
+        if sys.exc_info()[1] is not None:
+            return  # pytest calls this also when collection is interrupted: nothing selected
         self._selected([_node(i.nodeid) for i in session.items if CHECK_KEY in i.stash])
 
     @pytest.hookimpl(optionalhook=True)  # pytest-xdist is optional
     def pytest_xdist_node_collection_finished(self, node: Any, ids: list[str]) -> None:
-        if not self.selected:
+        if self.selected is None:
             self._selected([_node(i) for i in ids if "::test_" in i])
 
     def _selected(self, ids: list[str]) -> None:
@@ -95,7 +109,10 @@ class Reports:
 
     def pytest_sessionstart(self, session: pytest.Session) -> None:
         _no_second_list(self.config)
-        for line in console_report.header(self._run(selected=None))[:-1]:
+        # The target and the release only: counting the checks may replay the migrations,
+        # which belongs to collection (an interrupt there still writes the reports).
+        run = self._run(selected=None)
+        for line in console_report.target_lines(run):
             self._say(line, bold=line.startswith("target"))
         if spread := self.config.stash.get(SPREAD_KEY, None):
             self._say(f"parallel: {spread}")
@@ -152,10 +169,11 @@ class Reports:
         return [r for r in self.results.values() if r.outcome]
 
     def _run(self, selected: list[str] | None) -> Run:
+        """The run so far; ``selected`` None: its checks are not collected (yet)."""
         plan = self.plan
         finished = {r.id for r in self._finished()}
-        selection = Selection(_expression(self.config), len(selected) if selected is not None
-                              else plan.total, plan.total)
+        selection = Selection(_expression(self.config), len(selected or ()),
+                              plan.total if selected is not None else None)
         first = plan.targets[0]
         return Run(
             target_kind=first.kind if len(plan.targets) == 1 else "multiple",
@@ -201,7 +219,8 @@ class Reports:
         reports_dir = self.plan.reports_dir
         _write(reports_dir / "summary.json", self.redact(summary_json(run, results)))
         _write(reports_dir / "summary.md", self.redact(summary_markdown(run, results)))
-        outcome = overall(results, run.not_run)
+        outcome = overall(results, run.not_run,
+                          collected=run.selection.total is not None)
         self.history = [*past_runs(reports_dir / "history"),
                         current(self.plan.run_id, outcome, results)]
         self.environment = {k: str(v) for k, v in metadata.items()}
@@ -262,8 +281,9 @@ class Reports:
         self._deliver()
         for line in console_report.header(run):
             write(self.redact(line))
-        if self.config.get_verbosity() > 0 and results:
-            write(self.redact(console_report.table(results, width)))
+        if self.config.get_verbosity() > 0:
+            for line in console_report.every_check(results, width):
+                write(self.redact(line))
         for line in console_report.problems(results, width):
             write(self.redact(line), red=line.startswith(("FAIL", "ERROR")))
         for line in console_report.not_run_lines(run, width):
@@ -275,7 +295,7 @@ class Reports:
         for line in self.delivered:
             write(self.redact(line), red=line.startswith("reports NOT")
                   or line.startswith("metrics NOT"), bold=True)
-        outcome = overall(results, run.not_run, run.delivery_errors)
+        outcome = run_outcome(run, results)
         write(f"verdict: {verdict(run, results)}  (reports in {self.plan.reports_dir})",
               green=outcome == "passed", red=outcome != "passed", bold=True)
 

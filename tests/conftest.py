@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 import urllib.request
 import uuid
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +19,7 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from checks.infra.cluster import Cluster
+from checks.infra.cluster import Cluster, find_engine
 from checks.migrations import discover
 from checks.targets.ephemeral import build_database
 
@@ -27,16 +29,94 @@ FIXTURES = sorted((ROOT / "db" / "fixtures").glob("*.sql"))
 REFERENCE = "reference"
 EXTENDED = "extended"
 TEST_MIGRATION = Path(__file__).parent / "data" / "2026_03_01_0001_audit.sql"
-PG15 = Path("/usr/lib/postgresql/15/bin")
-"""PostgreSQL 15 (production's major): .ci/run installs it; its tests fail without it."""
+def engine_bin(engine: str | Path | None) -> Path | None:
+    """The ``bin`` directory of an engine: None or ``"18"`` is the wheel's (the suite's
+    default), ``"15"`` production's major, a path any installation's."""
+    if engine in (None, "18"):
+        return None
+    if engine == "15":
+        return pg15()
+    return Path(str(engine))
+
+
+@cache
+def pg15() -> Path:
+    """PostgreSQL 15's ``bin`` (production's major), where the suite itself would find it
+    (``/usr/lib/postgresql/15/bin``, Homebrew's, ``pg_config``'s): scripts/test-setup
+    installs it; its tests (marker ``pg15``) fail without it, never skip."""
+    found = find_engine(15)
+    if found is None:
+        pytest.fail("PostgreSQL 15 is not installed: run scripts/test-setup, or deselect its "
+                    "tests with -m 'not pg15'", pytrace=False)
+    return found.bin_dir
+
+
+@contextmanager
+def started(engine: str | Path | None = None, *, cache_dir: Path | None = None,
+            folder_in: Path | None = None, **settings: str) -> Iterator[Cluster]:
+    """A started throwaway server (``settings``: server settings such as
+    ``wal_level="replica"``), removed when the block ends."""
+    with Cluster(engine_bin(engine), cache_dir=cache_dir, folder_in=folder_in,
+                 settings=settings) as server:
+        yield server
+
+
+@pytest.fixture
+def pg_server(request: pytest.FixtureRequest) -> Iterator[Callable[..., Cluster]]:
+    """Start extra throwaway servers of the test's own: ``pg_server(engine="15",
+    **settings)`` returns a started :class:`Cluster` (see :func:`started`); every one is
+    removed when the test ends. For a server the test may damage (authentication, a stop,
+    a standby); the shared ``cluster`` / ``cluster15`` serve copies of template databases."""
+
+    def start(engine: str | Path | None = None, **kwargs: Any) -> Cluster:
+        if engine == "15" and request.node.get_closest_marker("pg15") is None:
+            pytest.fail("a test that starts PostgreSQL 15 is marked pg15", pytrace=False)
+        return servers.enter_context(started(engine, **kwargs))
+
+    with ExitStack() as servers:
+        yield start
+
+
+MARKED_BY_FIXTURE = {
+    "pg15": {"cluster15", "database15", "extended_database15", "production"},
+    "aws": {"moto_server"},
+    "browser": {"chromium"},
+}
+"""Markers that follow from what a test uses (the rest are on the tests themselves)."""
+
+
+@pytest.hookimpl(tryfirst=True)  # before -m deselects
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        used = set(getattr(item, "fixturenames", ()))
+        for marker, fixtures in MARKED_BY_FIXTURE.items():
+            if used & fixtures:
+                item.add_marker(marker)
+
+
+@pytest.fixture
+def chromium(tmp_path: Path) -> Callable[..., subprocess.CompletedProcess[str]]:
+    """Headless Chromium with ``args`` (marker ``browser``); not installed is a failure."""
+    exe = next(filter(None, map(shutil.which, ("chromium", "chromium-browser",
+                                                 "google-chrome"))), None)
+    if exe is None:
+        pytest.fail("Chromium is not installed: run scripts/test-setup, or deselect its tests "
+                    "with -m 'not browser'", pytrace=False)
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [exe, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+             "--no-first-run", "--disable-background-networking", "--disable-component-update",
+             "--disable-sync", f"--user-data-dir={tmp_path / 'chromium'}", *args],
+            capture_output=True, text=True, timeout=120)
+
+    return run
 
 
 @pytest.fixture(scope="session")
 def extended_migrations(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The reference migrations plus a test migration with a trigger, view, function and a
     validated CHECK."""
-    import shutil
-
     folder = tmp_path_factory.mktemp("extended_migrations")
     for f in [*MIGRATIONS.glob("*.sql"), TEST_MIGRATION]:
         shutil.copy(f, folder / f.name)
@@ -46,7 +126,16 @@ def extended_migrations(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def cluster(extended_migrations: Path) -> Iterator[Cluster]:
     """One throwaway server for the whole test session, with the template databases."""
-    with Cluster() as c:
+    with started() as c:
+        build_database(c, REFERENCE, discover(MIGRATIONS), FIXTURES)
+        build_database(c, EXTENDED, discover(extended_migrations), FIXTURES)
+        yield c
+
+
+@pytest.fixture(scope="session")
+def cluster15(extended_migrations: Path) -> Iterator[Cluster]:
+    """Like ``cluster``, on PostgreSQL 15 (production's major)."""
+    with started("15") as c:
         build_database(c, REFERENCE, discover(MIGRATIONS), FIXTURES)
         build_database(c, EXTENDED, discover(extended_migrations), FIXTURES)
         yield c
@@ -54,7 +143,7 @@ def cluster(extended_migrations: Path) -> Iterator[Cluster]:
 
 @dataclass
 class Database:
-    """A copy of the reference database that a test may damage."""
+    """A copy of a template database that a test may damage."""
 
     cluster: Cluster
     name: str
@@ -86,6 +175,20 @@ def copy_of(cluster: Cluster, template: str) -> Iterator[Database]:
         with psycopg.connect(cluster.conninfo(), autocommit=True) as conn:
             conn.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(
                 sql.Identifier(name)))
+
+
+@pytest.fixture
+def database15(cluster15: Cluster) -> Iterator[Database]:
+    """A copy of the reference database on PostgreSQL 15."""
+    with copy_of(cluster15, REFERENCE) as db:
+        yield db
+
+
+@pytest.fixture
+def extended_database15(cluster15: Cluster) -> Iterator[Database]:
+    """A copy of the database built from ``extended_migrations``, on PostgreSQL 15."""
+    with copy_of(cluster15, EXTENDED) as db:
+        yield db
 
 
 @pytest.fixture

@@ -6,13 +6,9 @@ import shutil
 import subprocess
 import sys
 
-import psycopg
 import pytest
 
-from checks.infra.cluster import Cluster
-from checks.migrations import discover
-from checks.targets.ephemeral import build_database
-from tests.conftest import FIXTURES, MIGRATIONS, PG15, ROOT
+from tests.conftest import MIGRATIONS, ROOT
 
 SCHEMA_OBJECT = "test_schema_object[{}]"
 
@@ -330,15 +326,11 @@ def test_an_object_beyond_the_expected_schema_is_named_by_where_it_was_expected(
     assert passed.message(item) == "no table beyond what the snapshot holds"
 
 
-def test_postgresql_15_target_has_no_version_drift_and_drift_is_caught(verify):
-    with Cluster(PG15) as cluster:
-        build_database(cluster, "prod15", discover(MIGRATIONS), FIXTURES)
-        dsn = cluster.conninfo("prod15")
-        run = verify("--dsn", dsn)
-        assert run.returncode == 0, run.output
-        assert run.summary["environment"]["Server version"].startswith("15.")
-        with psycopg.connect(dsn, autocommit=True) as conn:
-            conn.execute("DROP INDEX idx_alpaca_dedupe_order_id")
-        run = verify("--dsn", dsn)
+def test_postgresql_15_target_has_no_version_drift_and_drift_is_caught(verify, database15):
+    run = verify("--dsn", database15.dsn)
+    assert run.returncode == 0, run.output
+    assert run.summary["environment"]["Server version"].startswith("15.")
+    database15.execute("DROP INDEX idx_alpaca_dedupe_order_id")
+    run = verify("--dsn", database15.dsn)
     assert _drift_only(run) == {
         SCHEMA_OBJECT.format("index:public.idx_alpaca_dedupe_order_id"): "failed"}

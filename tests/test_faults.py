@@ -19,8 +19,9 @@ import pytest
 from checks.infra.cluster import _PREFIX, Cluster, default_bin_dir, sweep_leftovers
 from checks.migrations import discover
 from checks.targets.ephemeral import build_database
-from tests.conftest import FIXTURES, MIGRATIONS, ROOT, locked
+from tests.conftest import FIXTURES, MIGRATIONS, ROOT, locked, started
 from tests.loopback import silent_after
+from tests.polling import poll, statement_running
 
 PASSWORD = "correct-horse-battery"
 TARGET_CHECKS = ("test_migration_recorded", "test_ledger", "test_schema_object",
@@ -65,11 +66,11 @@ def test_a_missing_database_is_one_cause(verify, cluster):
 
 
 @pytest.fixture
-def own_server() -> Cluster:
+def own_server(pg_server) -> Cluster:
     """A server of the test's own (to change its authentication, or stop it)."""
-    with Cluster() as server:
-        build_database(server, "prod", discover(MIGRATIONS), FIXTURES)
-        yield server
+    server = pg_server()
+    build_database(server, "prod", discover(MIGRATIONS), FIXTURES)
+    return server
 
 
 def test_a_wrong_password_is_one_cause_and_never_shown(verify, own_server):
@@ -79,12 +80,22 @@ def test_a_wrong_password_is_one_cause_and_never_shown(verify, own_server):
         hba = own_server.data_dir / "pg_hba.conf"
         hba.write_text(f"local all postgres trust\nlocal all {role} scram-sha-256\n")
         conn.execute("SELECT pg_reload_conf()")
-    time.sleep(0.5)  # the postmaster rereads pg_hba.conf asynchronously
+    # the postmaster rereads pg_hba.conf asynchronously: wait until it asks for a password
+    assert poll(lambda: not _logs_in(f"{own_server.conninfo('prod')} user={role}")), \
+        "pg_hba.conf was not reloaded"
     wrong = "wrong-" + PASSWORD
     run = verify("--dsn", f"{own_server.conninfo('prod')} user={role} password={wrong}")
     assert _target_outcomes(run) == {"error"}
     assert "password authentication failed" in run.message("test_migration_recorded[001_init]")
     assert wrong not in run.all_output()
+
+
+def _logs_in(conninfo: str) -> bool:
+    try:
+        psycopg.connect(conninfo).close()
+    except psycopg.OperationalError:
+        return False
+    return True
 
 
 def test_a_server_shut_down_mid_run_errors_what_was_not_read(verify, own_server, config_file):
@@ -100,13 +111,7 @@ def test_a_server_shut_down_mid_run_errors_what_was_not_read(verify, own_server,
 
 
 def _stop_when_busy(server: Cluster) -> None:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        with psycopg.connect(server.conninfo(), autocommit=True) as conn:
-            if conn.execute("SELECT count(*) FROM pg_stat_activity WHERE query LIKE "
-                            "'%%pg_sleep(20)%%' AND pid <> pg_backend_pid()").fetchone()[0]:
-                break
-        time.sleep(0.1)
+    poll(lambda: statement_running(server.conninfo(), "pg_sleep(20)"))
     subprocess.run([str(server.bin_dir / "pg_ctl"), "-D", str(server.data_dir), "-m", "fast",
                     "stop"], user=server.user, capture_output=True, check=False,
                    env={k: v for k, v in os.environ.items() if not k.startswith("PG")})
@@ -200,10 +205,12 @@ def _psql() -> Path:
     return default_bin_dir() / "psql"
 
 
-def _create_role(database, role: str, probes: bool) -> None:
+def _create_role(database, role: str, probes: bool, *variables: str) -> None:
     done = subprocess.run(
         [str(_psql()), database.dsn, "-X", "-q", "-v", "ON_ERROR_STOP=1", "-v", f"role={role}",
-         "-v", f"probes={'on' if probes else 'off'}", "-f", str(ROOT / "sql" / "verify_role.sql")],
+         "-v", f"probes={'on' if probes else 'off'}",
+         *(part for v in variables for part in ("-v", v)),
+         "-f", str(ROOT / "sql" / "verify_role.sql")],
         capture_output=True, text=True, check=False,
         env={k: v for k, v in os.environ.items() if not k.startswith("PG")})
     assert done.returncode == 0, done.stderr
@@ -220,6 +227,34 @@ def test_the_whole_suite_passes_with_the_least_privileged_role(verify, database,
         assert run.summary["outcome"] == "passed"
         probed = {v for k, v in run.outcomes().items() if "enforced" in k}
         assert probed == ({"passed"} if probes else {"skipped"})
+    finally:
+        database.execute(f"DROP OWNED BY {role}; DROP ROLE {role}")
+
+
+@pytest.mark.parametrize("grants", ["schema", "listed-tables"])
+def test_a_table_added_after_the_role_was_made(verify, database, config_file, grants):
+    """Adding a table and its entry: by default its rows are readable with no new grant;
+    with -v tables=... (the reads listed by hand) it is a permission error naming it."""
+    role = f"ops_verify_{uuid.uuid4().hex[:8]}"
+    listed = ("tables=schema_migrations,active_positions",) if grants != "schema" else ()
+    _create_role(database, role, True, *listed)
+    database.execute("CREATE TABLE fills (id bigint PRIMARY KEY, order_id text, "
+                     "qty int CHECK (qty > 0)); "
+                     "INSERT INTO fills VALUES (1, 'ord-1', 1), (2, 'ord-1', 2)")
+    config = config_file('[[unique]]\nname = "fills.order_id"\ntable = "fills"\n'
+                         'columns = ["order_id"]\n')
+    try:
+        run = verify("--dsn", f"{database.dsn} user={role}", "--config", str(config),
+                     "-k", "no_duplicates")
+        outcome = run.outcomes()["test_no_duplicates[fills.order_id]"]
+        if grants == "schema":
+            assert outcome == "failed", run.output  # read: ord-1 twice
+            assert database.execute("SELECT has_table_privilege(%s, 'fills', 'INSERT')",
+                                    (role,)) == [(False,)]  # a CHECK to probe: run it again
+        else:
+            assert outcome == "error"
+            assert "permission denied" in run.message("[fills.order_id]")
+            assert "fills" in run.message("[fills.order_id]")
     finally:
         database.execute(f"DROP OWNED BY {role}; DROP ROLE {role}")
 
@@ -244,12 +279,12 @@ def test_a_stale_pid_file_never_signals_a_process_that_is_not_our_server(monkeyp
         shutil.rmtree(private, ignore_errors=True)
 
 
-def test_a_killed_runs_server_is_swept(monkeypatch):
+def test_a_killed_runs_server_is_swept(monkeypatch, pg_server):
     private = Path(tempfile.mkdtemp(prefix="verify-sweep-"))
     os.chmod(private, 0o1777)
     try:
         monkeypatch.setattr(tempfile, "tempdir", str(private))
-        server = Cluster().start()
+        server = pg_server(folder_in=private)
         folder = server.folder
         assert folder is not None
         pid = int((folder / "data" / "postmaster.pid").read_text().split()[0])
@@ -259,10 +294,7 @@ def test_a_killed_runs_server_is_swept(monkeypatch):
         server.folder = None
         sweep_leftovers()
         assert not folder.exists()
-        deadline = time.monotonic() + 30
-        while Path(f"/proc/{pid}").exists() and time.monotonic() < deadline:
-            time.sleep(0.1)
-        assert not Path(f"/proc/{pid}").exists()
+        assert poll(lambda: not Path(f"/proc/{pid}").exists()), "the server still runs"
     finally:
         shutil.rmtree(private, ignore_errors=True)
 
@@ -288,7 +320,7 @@ def test_binaries_in_a_closed_folder_are_used_without_opening_it(tmp_path, monke
                     site / (package.name + ".libs"), symlinks=True)
     before = {p: stat.S_IMODE(p.stat().st_mode) for p in (tmp_path, closed)}
     bin_dir = site / package.name / "pginstall" / "bin"
-    with Cluster(bin_dir, cache_dir=tmp_path / "cache") as server, \
+    with started(bin_dir, cache_dir=tmp_path / "cache") as server, \
             psycopg.connect(server.conninfo(), autocommit=True) as conn:
         assert conn.execute("SELECT 1").fetchone() == (1,)
     assert {p: stat.S_IMODE(p.stat().st_mode) for p in (tmp_path, closed)} == before

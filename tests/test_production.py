@@ -24,7 +24,7 @@ from checks.catalog.compare import compare, objects
 from checks.config import Settings
 from checks.infra.cluster import Cluster
 from checks.targets.postgres import PostgresTarget
-from tests.conftest import PG15, ROOT
+from tests.conftest import ROOT, started
 
 DATA = Path(__file__).parent / "data" / "production"
 MIGRATIONS = DATA / "migrations"  # upstream's file names only: the ledger checks read names
@@ -56,7 +56,8 @@ def _create(server: Cluster, name: str, template: str = "template0") -> str:
 
 @pytest.fixture(scope="module")
 def production() -> Iterator[Cluster]:
-    with Cluster(PG15) as server:
+    """PostgreSQL 15 with the production-like database as a template."""
+    with started("15") as server:
         build(_create(server, "ops_pipeline_template"))
         yield server
 
@@ -227,27 +228,36 @@ def test_an_object_outside_the_snapshot_fails_as_not_in_the_snapshot(verify, pro
         "1 column(s) not in the snapshot: public.hotfix_positions.id"
 
 
-def test_the_declared_rules_pass_on_varchar_columns_of_postgresql_18_too(verify, example):
-    with Cluster() as server:
-        conninfo = _create(server, "ops_pipeline")
-        build(conninfo)
-        run = _run(verify, conninfo, example(), "-k", "check_constraint")
+def test_the_declared_rules_pass_on_varchar_columns_of_postgresql_18_too(verify, example,
+                                                                        pg_server):
+    conninfo = _create(pg_server(), "ops_pipeline")
+    build(conninfo)
+    run = _run(verify, conninfo, example(), "-k", "check_constraint")
     assert run.returncode == 0, run.output
     assert {v for k, v in run.outcomes().items() if "definition" in k} == {"passed"}
 
 
-def test_outside_market_hours_the_pipeline_checks_are_skipped_with_the_window(
-        verify, prod, example):
-    from datetime import UTC, datetime
+@pytest.mark.parametrize("window", ["closed", "open"])
+def test_the_pipeline_checks_follow_their_market_hours_window(verify, prod, example, window):
+    """The example's windows (weekdays 09:30-16:00 New York), with the hours moved relative
+    to now: twelve hours away, the pipeline checks are skipped naming their window; a
+    window that is always open runs them."""
+    from datetime import UTC, datetime, timedelta
     from zoneinfo import ZoneInfo
 
-    now = datetime.now(UTC).astimezone(ZoneInfo("America/New_York"))
-    open_now = now.weekday() < 5 and (9, 30) <= (now.hour, now.minute) < (16, 0)
-    run = _run(verify, prod, example(windows=True), "-k", "fresh")
-    expected = "passed" if open_now else "skipped"
-    assert set(run.outcomes().values()) == {expected}
-    if not open_now:
-        assert "mon,tue,wed,thu,fri 09:30-16:00 America/New_York" in run.message(
+    market = 'days = ["mon", "tue", "wed", "thu", "fri"], hours = "09:30-16:00"'
+    later = (datetime.now(UTC) + timedelta(hours=12)).astimezone(ZoneInfo("America/New_York"))
+    hours = f"{later.hour:02d}:00-{later.hour:02d}:59"
+    moved = (f'days = ["mon", "tue", "wed", "thu", "fri"], hours = "{hours}"'
+             if window == "closed" else 'hours = "00:00-24:00"')
+    config = example(windows=True)
+    text = config.read_text()
+    assert text.count(market) == 4  # the example's four pipeline checks
+    config.write_text(text.replace(market, moved))
+    run = _run(verify, prod, config, "-k", "fresh")
+    assert set(run.outcomes().values()) == {"skipped" if window == "closed" else "passed"}
+    if window == "closed":
+        assert f"mon,tue,wed,thu,fri {hours} America/New_York" in run.message(
             "[telemetry_bars]")
 
 

@@ -6,10 +6,8 @@ import html
 import json
 import re
 import shutil
-import subprocess
 import urllib.parse
 import urllib.request
-from pathlib import Path
 from typing import Any
 
 import psycopg
@@ -20,7 +18,6 @@ from psycopg.conninfo import make_conninfo
 from tests.conftest import MIGRATIONS, REFERENCE
 
 PASSWORD = "Tr4de-Str3am-pw!"
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 BROKEN = (
     "ALTER TABLE active_positions DROP CONSTRAINT chk_active_positions_side",
     "INSERT INTO active_positions (ticker, instrument_type, side, quantity, entry_price, "
@@ -39,18 +36,9 @@ def broken_run(verify, database):
     return verify("--dsn", f"{database.dsn} password={PASSWORD}", "--release", "v2026.11.25")
 
 
-def _chromium(*args: str, tmp: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [str(CHROMIUM), "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
-         "--no-first-run", "--disable-background-networking", "--disable-component-update",
-         "--disable-sync", f"--user-data-dir={tmp / 'chromium'}", *args],
-        capture_output=True, text=True, timeout=120)
-
-
-def test_browser_shows_failures_evidence_and_environment(broken_run, tmp_path):
-    assert CHROMIUM, "Chromium is not installed (.ci/run installs it)"
+def test_browser_shows_failures_evidence_and_environment(broken_run, chromium, tmp_path):
     report = broken_run.reports_dir / "report.html"
-    dom = _chromium("--dump-dom", report.as_uri(), tmp=tmp_path).stdout
+    dom = chromium("--dump-dom", report.as_uri()).stdout
     text = html.unescape(re.sub(r"<[^>]+>", " ", dom))  # rendered text, not the JSON blob
     for seen in (DEFINITION, DUPLICATES,
                  "constraint chk_active_positions_side does not exist on public.active_positions",
@@ -58,15 +46,15 @@ def test_browser_shows_failures_evidence_and_environment(broken_run, tmp_path):
                  "v2026.11.25", "Overall", "FAIL", "Write probes"):
         assert seen in text, seen
     shot = tmp_path / "report.png"
-    _chromium("--window-size=1400,2200", f"--screenshot={shot}", report.as_uri(), tmp=tmp_path)
+    chromium("--window-size=1400,2200", f"--screenshot={shot}", report.as_uri())
     assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
-def test_names_from_outside_never_run_as_script_in_the_report(verify, cluster, tmp_path):
+def test_names_from_outside_never_run_as_script_in_the_report(verify, cluster, chromium,
+                                                              tmp_path):
     """A database name, a migration file name and the release are text from outside:
     pytest-html writes the environment and the node ids into the page with innerHTML, so
     each is escaped before it gets there."""
-    assert CHROMIUM, "Chromium is not installed (.ci/run installs it)"
     name = "<img src=x onerror=document.title='PWNED'>"
     with psycopg.connect(cluster.conninfo(), autocommit=True) as conn:
         conn.execute(sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(
@@ -79,8 +67,7 @@ def test_names_from_outside_never_run_as_script_in_the_report(verify, cluster, t
         dsn = make_conninfo(cluster.conninfo("x"), dbname=name)
         run = verify("--dsn", dsn, "--migrations-dir", str(migrations), "--release", name)
         assert run.returncode == 1  # the new file is not in the ledger
-        dom = _chromium("--dump-dom", (run.reports_dir / "report.html").as_uri(),
-                        tmp=tmp_path).stdout
+        dom = chromium("--dump-dom", (run.reports_dir / "report.html").as_uri()).stdout
         title = re.search(r"<title[^>]*>(.*?)</title>", dom, re.S).group(1)
         assert title.startswith("Post-deploy verification"), title  # no script ran
         assert 'onerror="' not in dom and 'onmouseover="' not in dom  # no live element

@@ -20,6 +20,7 @@ import psycopg
 
 from checks.catalog import Catalog, capture, load_file
 from checks.config import Settings
+from checks.infra import cache
 from checks.infra.cluster import Engine, default_cache_dir
 from checks.infra.replay import Applied, apply_files
 from checks.infra.scratch import Servers
@@ -105,6 +106,7 @@ class Expected:
         path = self._cache_dir / f"{self._key(engine)}.json"
         try:
             document = json.loads(path.read_text(encoding="utf-8"))
+            cache.touch(path)
             return Replayed(document["engine_version"],
                             tuple(Applied(**a) for a in document["applied"]),
                             Catalog.from_json(document["catalog"]))
@@ -134,6 +136,7 @@ class Expected:
             with os.fdopen(handle, "w", encoding="utf-8") as f:
                 json.dump(document, f)
             os.replace(temp, self._cache_dir / f"{self._key(engine)}.json")
+            cache.prune(self._cache_dir)
 
     def _load_snapshot(self) -> Catalog:
         if self._snapshot_catalog is None:

@@ -24,6 +24,7 @@ import psycopg
 from psycopg import sql
 
 from checks.catalog.expressions import check_expression
+from checks.infra.cache import prune, touch
 from checks.outcome import CouldNotCheck
 
 MAX_ROUNDS = 5
@@ -118,6 +119,7 @@ class Normalizer:
         if self._cache is None:
             try:
                 self._cache = json.loads(self._cache_file.read_text(encoding="utf-8"))
+                touch(self._cache_file)
             except (OSError, ValueError):
                 self._cache = {}
         return self._cache
@@ -135,4 +137,5 @@ class Normalizer:
                     with os.fdopen(handle, "w", encoding="utf-8") as f:
                         json.dump(self._cache, f)
                     os.replace(temp, self._cache_file)
+                    prune(self._cache_file.parent)
                 self._dirty = False

@@ -14,6 +14,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from checks.config import Config, Settings, build, typed
+from checks.config.fields import nth_entry
 from checks.need import Env, Need
 from checks.outcome import CouldNotCheck, Outcome
 
@@ -113,7 +114,8 @@ class Kind:
         """The default section shape: ``[[section]]`` entries, each a ``spec``."""
         assert self.spec is not None
         entries = typed(raw if raw is not None else [], list, where)
-        return [build(self.spec, entry, f"{where}[{i}]") for i, entry in enumerate(entries)]
+        return [build(self.spec, entry, nth_entry(where, i, entry))
+                for i, entry in enumerate(entries)]
 
     def specs(self, inputs: Inputs) -> list[Any]:
         if self.items is not None:

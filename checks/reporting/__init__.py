@@ -11,8 +11,9 @@ from checks.reporting.model import (
     grouped,
     ordered,
     overall,
+    run_outcome,
     verdict,
 )
 
 __all__ = ["AREAS", "MARKS", "CheckResult", "Run", "Selection", "areas", "counts", "grouped",
-           "ordered", "overall", "verdict"]
+           "ordered", "overall", "run_outcome", "verdict"]

@@ -17,7 +17,7 @@ from checks.reporting.model import (
     counts,
     evidence_line,
     grouped,
-    overall,
+    run_outcome,
     settled,
     target_title,
     verdict,
@@ -30,7 +30,7 @@ MD_ROWS = 25
 def summary(run: Run, results: Sequence[CheckResult]) -> dict[str, Any]:
     """The summary.json document."""
     return {
-        "outcome": overall(results, run.not_run, run.delivery_errors),
+        "outcome": run_outcome(run, results),
         "verdict": verdict(run, results),
         "target": {"kind": run.target_kind, "name": run.target_name},
         "targets": run.targets,

@@ -8,6 +8,7 @@ and whatever a statement changes in its session cannot reach the next one.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import queue
 import re
@@ -235,6 +236,14 @@ class PostgresTarget:
             return statement if isinstance(statement, str) else statement.as_string(conn)
         finally:
             self._release(conn)
+
+    def cancel(self) -> None:
+        with self._lock:
+            self._broken = self._broken or f"{self.name}: the run was interrupted"
+            sessions = list(self._all)
+        for conn in sessions:
+            with contextlib.suppress(psycopg.Error):
+                conn.cancel_safe(timeout=self._grace_s)
 
     def close(self) -> None:
         with self._lock:
