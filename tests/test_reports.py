@@ -350,3 +350,57 @@ def test_markdown_text_from_outside_is_a_code_span():
     assert "``see `rm -rf` and <img src=x> @team [a](https://x)``" in row
     assert body.splitlines()[0] == "## Post-deploy verification: FAILED"
     assert "| --- | --- | --- | --- |" in body
+
+
+# ---------------------------------------------------------------- the console
+def _console(output: str) -> list[str]:
+    """The suite's own section of the console: after its separator, up to the verdict."""
+    lines = output.split("= post-deploy verification =", 1)[1].splitlines()[1:]
+    return lines[:next(i for i, line in enumerate(lines) if line.startswith("verdict:"))]
+
+
+def test_the_console_counts_the_checks_and_says_why_any_was_skipped(verify, database):
+    """pytest's count is the checks' (a kind with no entries makes no item); a green run
+    names the skipped checks with their reason; -v shows every reason whole, wrapped."""
+    run = verify("--dsn", database.dsn, "-v")
+    assert run.returncode == 0, run.output
+    total = len(run.summary["checks"])
+    assert f"collected {total} items" in run.output
+    assert f"checks: all {total} checks" in run.output
+    console = _console(run.output)
+    assert all(len(line) <= 100 for line in console)
+    skipped = [c for c in run.summary["checks"] if c["outcome"] == "skipped"]
+    assert skipped and "AWS checks are off" in skipped[0]["message"]
+    text = " ".join(" ".join(console).split())
+    assert f"SKIP {skipped[0]['id'].split('::')[1]} and {len(skipped) - 1} more with this " \
+           f"cause {skipped[0]['message']}" in text
+    listing = text.split("checks: all", 1)[1]
+    for check in run.summary["checks"]:  # -v: each id with its whole reason
+        assert f"{check['id'].split('::')[1]} {check['message']}" in listing, check["id"]
+    narrowed = verify("--dsn", database.dsn, "-k", "duplicates")
+    assert f"collected {total} items / {total - 1} deselected / 1 selected" in narrowed.output
+    assert f"checks: 1 of {total} checks selected by -k 'duplicates'" in narrowed.output
+
+
+@pytest.mark.parametrize("flag", ["--lf", "--ff", "--sw"])
+def test_the_cache_options_are_a_usage_error_not_a_full_run(verify, flag):
+    """pytest's cache is off (pytest.ini): --lf and its kin would run every check."""
+    run = verify(flag)
+    assert run.returncode == 4
+    assert f"{flag} needs pytest's cache, which is off for this suite" in run.output
+    assert run.summary["outcome"] == "error" and run.summary["checks"] == []
+
+
+def test_help_shows_the_suites_options_first_in_the_order_an_operator_decides(verify):
+    run = verify("--help")
+    assert run.returncode == 0
+    groups = re.findall(r"^(\S[^\n]*):$", run.output, re.MULTILINE)
+    assert groups[:6] == ["positional arguments",
+                          "post-deploy verification: the target (one kind, repeatable; "
+                          "default: a throwaway database)",
+                          "post-deploy verification: the checks",
+                          "post-deploy verification: the release",
+                          "post-deploy verification: the reports", "general"]
+    aws = " ".join(run.output.split("--aws", 1)[1].split("\n\n")[0].split())
+    assert "on by default with --via-lambda, with an --env that has AWS settings, and with " \
+           "a --release-manifest naming Lambda functions or ECS services" in aws
