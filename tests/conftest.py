@@ -11,7 +11,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, partial
 from pathlib import Path
 from typing import Any
 
@@ -264,22 +264,33 @@ class VerifyRun:
         return self.output + files
 
 
+def run_verify(folder: Path, *args: str, env: dict[str, str] | None = None,
+               timeout: float = 300, reports: Path | None = None,
+               paths: tuple[str, ...] = ("verify",)) -> VerifyRun:
+    """One ``pytest verify/`` run in a subprocess, its reports in ``folder`` (or
+    ``reports``), with the caller's environment less what chooses a target or account."""
+    reports = reports or folder / f"reports-{uuid.uuid4().hex[:6]}"
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", *(str(ROOT / p) for p in paths), "--reports-dir",
+         str(reports), "-p", "no:randomly", *args],
+        cwd=ROOT, capture_output=True, text=True, timeout=timeout,
+        env={**_clean_env(), **(env or {})},
+    )
+    return VerifyRun(done.returncode, done.stdout + done.stderr, reports)
+
+
 @pytest.fixture
 def verify(tmp_path: Path) -> Callable[..., VerifyRun]:
     """Run the verification suite like an operator would; returns a VerifyRun."""
+    return partial(run_verify, tmp_path)
 
-    def run(*args: str, env: dict[str, str] | None = None, timeout: float = 300,
-            reports: Path | None = None, paths: tuple[str, ...] = ("verify",)) -> VerifyRun:
-        reports = reports or tmp_path / f"reports-{uuid.uuid4().hex[:6]}"
-        done = subprocess.run(
-            [sys.executable, "-m", "pytest", *(str(ROOT / p) for p in paths), "--reports-dir",
-             str(reports), "-p", "no:randomly", *args],
-            cwd=ROOT, capture_output=True, text=True, timeout=timeout,
-            env={**_clean_env(), **(env or {})},
-        )
-        return VerifyRun(done.returncode, done.stdout + done.stderr, reports)
 
-    return run
+@pytest.fixture(scope="session")
+def healthy_run(cluster: Cluster, tmp_path_factory: pytest.TempPathFactory) -> VerifyRun:
+    """One ``--dsn -v`` run against a copy of the healthy reference database, which tests
+    that only read its outcome and reports share (never damage its database)."""
+    with copy_of(cluster, REFERENCE) as db:
+        return run_verify(tmp_path_factory.mktemp("healthy"), "--dsn", db.dsn, "-v")
 
 
 @pytest.fixture
@@ -311,21 +322,29 @@ class MotoServer:
                             aws_secret_access_key=self.env["AWS_SECRET_ACCESS_KEY"])
 
 
-@pytest.fixture
-def moto_server(monkeypatch: pytest.MonkeyPatch) -> Iterator[MotoServer]:
+@pytest.fixture(scope="session")
+def _moto_endpoint() -> Iterator[str]:
+    """moto's server, one per test process (each test resets its state)."""
+    import os
+
     from moto.server import ThreadedMotoServer
 
-    monkeypatch.setenv("MOTO_ECS_SERVICE_RUNNING", "1")  # read by the in-process server
+    os.environ["MOTO_ECS_SERVICE_RUNNING"] = "1"  # read by the in-process server
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
     host, port = server.get_host_and_port()
-    endpoint = f"http://{host}:{port}"
-    # moto keeps its state per process, not per server: start each test from nothing.
-    urllib.request.urlopen(urllib.request.Request(f"{endpoint}/moto-api/reset", method="POST"))
-    yield MotoServer(endpoint, {
-        "AWS_ENDPOINT_URL": endpoint, "AWS_ACCESS_KEY_ID": "AKIATESTING",
-        "AWS_SECRET_ACCESS_KEY": "moto-test-secret-key-value", "AWS_REGION": "us-west-2"})
+    yield f"http://{host}:{port}"
     server.stop()
+
+
+@pytest.fixture
+def moto_server(_moto_endpoint: str) -> MotoServer:
+    """moto's server with nothing in it (marker ``aws``)."""
+    urllib.request.urlopen(urllib.request.Request(f"{_moto_endpoint}/moto-api/reset",
+                                                  method="POST"))
+    return MotoServer(_moto_endpoint, {
+        "AWS_ENDPOINT_URL": _moto_endpoint, "AWS_ACCESS_KEY_ID": "AKIATESTING",
+        "AWS_SECRET_ACCESS_KEY": "moto-test-secret-key-value", "AWS_REGION": "us-west-2"})
 
 
 @pytest.fixture

@@ -112,6 +112,7 @@ def test_declared_rules_pass_on_varchar_columns_of_a_postgresql_15_target(verify
 
 
 # ---------------------------------------------------------------- version-aware drift
+@pytest.mark.slow
 @pytest.mark.parametrize("match", [True, False], ids=["replayed-on-15", "reprinted-on-18"])
 def test_a_postgresql_15_target_has_no_version_drift(verify, extended_migrations, config_file,
                                                       extended_database15, match):
@@ -153,6 +154,7 @@ _REPRINTED_FAULTS = {
 }
 
 
+@pytest.mark.slow
 def test_printed_definitions_reprinted_by_another_major_still_show_real_drift(
         verify, extended_migrations, config_file, extended_database15):
     """Without the live major's binaries the expected schema is built on 18: every printed

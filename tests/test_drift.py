@@ -288,6 +288,7 @@ def test_ledger_with_the_old_column_name_fails_clearly(verify, database, config_
     assert "has no column 'migration_name'" in run.message("recorded[001_init]")
 
 
+@pytest.mark.slow
 def test_snapshot_replaces_replay(verify, database, tmp_path, config_file):
     snapshot = tmp_path / "expected_schema.json"
     done = subprocess.run([sys.executable, "-m", "checks.snapshot", "--dsn", database.dsn,
@@ -326,6 +327,7 @@ def test_an_object_beyond_the_expected_schema_is_named_by_where_it_was_expected(
     assert passed.message(item) == "no table beyond what the snapshot holds"
 
 
+@pytest.mark.slow
 def test_postgresql_15_target_has_no_version_drift_and_drift_is_caught(verify, database15):
     run = verify("--dsn", database15.dsn)
     assert run.returncode == 0, run.output

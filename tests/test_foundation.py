@@ -24,8 +24,8 @@ def test_embedded_default_passes_and_cleans_up(verify, private_tmp):
     assert "post-deploy verification" in run.output
 
 
-def test_healthy_database_passes(verify, database):
-    run = verify("--dsn", database.dsn)
+def test_healthy_database_passes(healthy_run):
+    run = healthy_run
     assert run.returncode == 0, run.output
     assert run.not_passed() == {}
     assert run.summary["target"]["kind"] == "dsn"

@@ -105,6 +105,7 @@ def test_throttling_is_retried_then_passes(verify, database, aws_env):
     assert server.invocations > len(server.calls)  # some calls were throttled and retried
 
 
+@pytest.mark.slow
 def test_a_hung_function_ends_the_run_fast_with_every_database_check_an_error(
         verify, database, aws_env, config_file):
     config = config_file('[settings]\nproxy_timeout = "2s"\nconcurrency = 4\n')

@@ -23,6 +23,7 @@ def _folders(tmp: Path) -> set[Path]:
     return set(tmp.glob(_PREFIX + "*"))
 
 
+@pytest.mark.slow
 @pytest.mark.pg15
 def test_pg_bin_builds_the_embedded_default_on_another_major(verify):
     run = verify("--pg-bin", str(pg15()))
@@ -30,6 +31,7 @@ def test_pg_bin_builds_the_embedded_default_on_another_major(verify):
     assert run.summary["environment"]["Server version"].startswith("15.")
 
 
+@pytest.mark.slow
 def test_sigterm_mid_run_removes_the_server(tmp_path, private_tmp, config_file):
     """SIGTERM (a CI cancel) while a check's query runs: the query is cancelled (the run
     does not wait for it: it would take an hour), the server and its folder are removed."""
@@ -55,6 +57,7 @@ def test_sigterm_mid_run_removes_the_server(tmp_path, private_tmp, config_file):
     assert not [line for line in ps.splitlines() if any(str(f) in line for f in started)]
 
 
+@pytest.mark.slow
 def test_the_cache_is_reused_and_keeps_only_the_entries_used_last(tmp_path):
     """Each checkout's binaries and each engine make an initdb archive of their own: the
     cache keeps the few used last (the one just made among them), and reuses its own."""
@@ -92,6 +95,7 @@ def test_a_prune_keeps_what_was_used_last_and_what_is_being_made(tmp_path):
     assert making.exists()
 
 
+@pytest.mark.slow
 def test_a_database_for_dsn_trials_stays_up_until_ctrl_c(verify, private_tmp):
     """The README's trial database: the migrations and sample data on a throwaway server,
     its DSN printed, green with --dsn, removed on Ctrl-C."""

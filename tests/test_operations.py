@@ -219,6 +219,7 @@ def test_attach_settings_are_checked_before_anything_runs(verify, value, message
     assert message in run.output
 
 
+@pytest.mark.slow
 def test_the_report_opens_with_the_verdict_and_the_failures_evidence(verify, broken, tmp_path):
     reports = tmp_path / "reports"
     for _ in range(2):
@@ -316,3 +317,34 @@ def test_the_workflows_pass_their_linters(linter):
     done = subprocess.run([str(tool), *linter[1:], *map(str, sorted(WORKFLOWS.glob("*.yml")))],
                           capture_output=True, text=True, check=False)
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+# ---------------------------------------------------------------- a fresh machine
+def _quick_start() -> list[str]:
+    block = (ROOT / "README.md").read_text().split("## Quick start", 1)[1]
+    return [line for line in block.split("```bash\n", 1)[1].split("```", 1)[0].splitlines()
+            if line.strip()]
+
+
+@pytest.mark.pg15
+@pytest.mark.browser
+def test_the_readme_test_command_sets_up_what_the_tests_need(tmp_path):
+    """The README's second command starts with scripts/test-setup, the one place that
+    installs PostgreSQL 15 and Chromium; .ci/run runs that very line; what is missing is
+    named with how to install it."""
+    commands = _quick_start()
+    assert len(commands) == 2 and commands[1].startswith("scripts/test-setup && ")
+    shown = subprocess.run([str(ROOT / ".ci" / "run"), "--print"], capture_output=True,
+                           text=True, check=True).stdout
+    assert shown.strip() == commands[1]
+    assert "apt-get" not in (ROOT / ".ci" / "run").read_text()
+    setup = str(ROOT / "scripts" / "test-setup")
+    here = subprocess.run([setup, "--check"], capture_output=True, text=True)
+    assert here.returncode == 0, here.stderr
+    assert "PostgreSQL 15 and Chromium are installed" in here.stdout
+    lacking = subprocess.run([setup, "--check"], capture_output=True, text=True,
+                             env={"PATH": "/usr/bin:/bin", "PG15_BIN": str(tmp_path)})
+    assert lacking.returncode == 1
+    assert lacking.stderr.startswith("test-setup: missing postgresql-15: PostgreSQL 15: "
+                                     "apt-get install postgresql-15 as root")
+    assert "brew install postgresql@15" in lacking.stderr

@@ -185,6 +185,7 @@ def _scaled_to_zero(moto_server: MotoServer) -> None:
     log_heartbeat(moto_server, seconds_ago=1)
 
 
+@pytest.mark.slow
 def test_a_service_that_comes_up_within_the_window_passes_with_its_attempts(
         verify, database, moto_server, monkeypatch):
     """The rollout is still scaling up when the run starts; it is done when the run looks
@@ -221,6 +222,7 @@ def _scale_up_at_look(monkeypatch: pytest.MonkeyPatch, look: int) -> None:
     monkeypatch.setattr(EC2ContainerServiceBackend, "describe_services", describe)
 
 
+@pytest.mark.slow
 def test_a_service_that_never_settles_fails_when_the_window_ends(verify, database, moto_server):
     _scaled_to_zero(moto_server)
     started = time.monotonic()

@@ -15,7 +15,7 @@ import pytest
 from psycopg import sql
 from psycopg.conninfo import make_conninfo
 
-from tests.conftest import MIGRATIONS, REFERENCE
+from tests.conftest import MIGRATIONS, REFERENCE, copy_of, run_verify
 
 PASSWORD = "Tr4de-Str3am-pw!"
 BROKEN = (
@@ -27,13 +27,16 @@ DEFINITION = "test_check_constraint_definition[chk_active_positions_side]"
 DUPLICATES = "test_no_duplicates[active_positions.alpaca_order_id]"
 
 
-@pytest.fixture
-def broken_run(verify, database):
+@pytest.fixture(scope="module")
+def broken_run(cluster, tmp_path_factory):
     """A run against a database with a dropped constraint and duplicate order ids, with a
-    password in its DSN (trust auth ignores it, every output must hide it)."""
-    for statement in BROKEN:
-        database.execute(statement)
-    return verify("--dsn", f"{database.dsn} password={PASSWORD}", "--release", "v2026.11.25")
+    password in its DSN (trust auth ignores it, every output must hide it); the tests that
+    read its reports share it."""
+    with copy_of(cluster, REFERENCE) as database:
+        for statement in BROKEN:
+            database.execute(statement)
+        return run_verify(tmp_path_factory.mktemp("broken"), "--dsn",
+                          f"{database.dsn} password={PASSWORD}", "--release", "v2026.11.25")
 
 
 def test_browser_shows_failures_evidence_and_environment(broken_run, chromium, tmp_path):
@@ -169,6 +172,7 @@ def test_sensitive_columns_are_masked_in_the_probes_sql(verify, database, config
     assert "SECRETTKR" not in run.all_output() and "ord-secret-" not in run.all_output()
 
 
+@pytest.mark.slow
 def test_history_keeps_earlier_runs_beside_the_stable_report(verify, database, tmp_path,
                                                              config_file):
     config = config_file('[settings]\nreport_history = 2\n')
@@ -359,10 +363,11 @@ def _console(output: str) -> list[str]:
     return lines[:next(i for i, line in enumerate(lines) if line.startswith("verdict:"))]
 
 
-def test_the_console_counts_the_checks_and_says_why_any_was_skipped(verify, database):
+def test_the_console_counts_the_checks_and_says_why_any_was_skipped(verify, database,
+                                                                    healthy_run):
     """pytest's count is the checks' (a kind with no entries makes no item); a green run
     names the skipped checks with their reason; -v shows every reason whole, wrapped."""
-    run = verify("--dsn", database.dsn, "-v")
+    run = healthy_run  # with -v
     assert run.returncode == 0, run.output
     total = len(run.summary["checks"])
     assert f"collected {total} items" in run.output

@@ -97,6 +97,7 @@ def _interrupted_run(tmp_path, private_tmp, *args: str, running: str):
     return proc.returncode, output, reports
 
 
+@pytest.mark.slow
 def test_sigterm_mid_run_reports_interrupted_with_the_checks_not_run(tmp_path, private_tmp,
                                                                     config_file):
     config = config_file('[settings]\nstatement_timeout = "2h"\n[[custom_sql]]\n'
@@ -112,6 +113,7 @@ def test_sigterm_mid_run_reports_interrupted_with_the_checks_not_run(tmp_path, p
     assert "not_run" in (reports / "junit.xml").read_text()
 
 
+@pytest.mark.slow
 def test_sigterm_while_the_checks_are_collected_still_reports_interrupted(
         tmp_path, private_tmp, config_file):
     """Collection replays the migrations (a cold cache, a new migration): a signal there
