@@ -28,8 +28,9 @@ def pytest_addoption(parser: pytest.Parser, pluginmanager: pytest.PytestPluginMa
     target.addoption("--read-only", dest="read_only", action="store_true",
                      help="no write probes; probe checks are skipped with the reason")
     target.addoption("--aws", dest="aws", action="store_true", default=None,
-                     help="also run the AWS checks (ECS service, CloudWatch Logs heartbeat) "
-                          "with the standard AWS credential chain; on by default with "
+                     help="also run the checks that read AWS (ECS services, CloudWatch "
+                          "logs and alarms, schedules, Lambda) with the standard AWS "
+                          "credential chain; on by default with "
                           "--via-lambda, with an --env that has AWS settings, and with a "
                           "--release-manifest naming Lambda functions or ECS services")
     checks = parser.getgroup("verify-checks", "post-deploy verification: the checks",

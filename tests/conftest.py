@@ -29,6 +29,8 @@ FIXTURES = sorted((ROOT / "db" / "fixtures").glob("*.sql"))
 REFERENCE = "reference"
 EXTENDED = "extended"
 TEST_MIGRATION = Path(__file__).parent / "data" / "2026_03_01_0001_audit.sql"
+
+
 def engine_bin(engine: str | Path | None) -> Path | None:
     """The ``bin`` directory of an engine: None or ``"18"`` is the wheel's (the suite's
     default), ``"15"`` production's major, a path any installation's."""
