@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
 import subprocess
@@ -11,7 +12,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
-from functools import cache, partial
+from functools import cache, cached_property, partial
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,7 @@ from psycopg import sql
 from checks.infra.cluster import Cluster, find_engine
 from checks.migrations import discover
 from checks.targets.ephemeral import build_database
+from checks.targets.postgres import display_name
 
 ROOT = Path(__file__).resolve().parent.parent
 MIGRATIONS = ROOT / "db" / "migrations"
@@ -223,24 +225,38 @@ def config_file(tmp_path: Path) -> Callable[[str], Path]:
 
 @dataclass
 class VerifyRun:
-    """One ``pytest verify/`` run in a subprocess, with its reports parsed."""
+    """One ``pytest verify/`` run in a subprocess, with its reports parsed; with ``label``,
+    the checks of that one target of a multi-target run (its ids without the label)."""
 
     returncode: int
     output: str
     reports_dir: Path
+    label: str = ""
 
-    @property
+    @cached_property
     def summary(self) -> dict[str, Any]:
         return json.loads((self.reports_dir / "summary.json").read_text())
 
+    def of(self, label: str) -> VerifyRun:
+        """The checks of the target ``label`` (a multi-target run)."""
+        return dataclasses.replace(self, label=label)
+
+    def _checks(self, key: str = "checks") -> list[dict[str, Any]]:
+        """The summary's entries (``checks`` or ``details``), of this target only."""
+        if not self.label:
+            return self.summary[key]
+        mine = f"[{self.label}:"
+        return [{**c, "id": c["id"].replace(mine, "[", 1)} for c in self.summary[key]
+                if mine in c["id"]]
+
     def outcomes(self) -> dict[str, str]:
         """Check id (the part after ``::``) -> outcome."""
-        return {c["id"].split("::", 1)[1]: c["outcome"] for c in self.summary["checks"]}
+        return {c["id"].split("::", 1)[1]: c["outcome"] for c in self._checks()}
 
     def not_passed(self, *, drift: bool = True) -> dict[str, str]:
         """Checks that did not pass, less the AWS checks skipped because AWS is off;
         ``drift=False`` also leaves out the schema-drift items."""
-        aws_off = {c["id"].split("::", 1)[1] for c in self.summary["checks"]
+        aws_off = {c["id"].split("::", 1)[1] for c in self._checks()
                    if c["outcome"] == "skipped" and c["message"].startswith("AWS checks are off")}
         return {k: v for k, v in self.outcomes().items() if v != "passed" and k not in aws_off
                 and (drift or not k.startswith(("test_schema_object", "test_no_unexpected")))}
@@ -254,10 +270,10 @@ class VerifyRun:
 
     def detail(self, check_id: str) -> dict[str, Any]:
         """Evidence and SQL of the check whose id contains ``check_id``."""
-        return next(d for d in self.summary["details"] if check_id in d["id"])
+        return next(d for d in self._checks("details") if check_id in d["id"])
 
     def message(self, check_id: str) -> str:
-        return next(c["message"] for c in self.summary["checks"] if c["id"].endswith(check_id))
+        return next(c["message"] for c in self._checks() if c["id"].endswith(check_id))
 
     def all_output(self) -> str:
         """The console output and every report file, for secret searches."""
@@ -279,6 +295,21 @@ def run_verify(folder: Path, *args: str, env: dict[str, str] | None = None,
         env={**_clean_env(), **(env or {})},
     )
     return VerifyRun(done.returncode, done.stdout + done.stderr, reports)
+
+
+def seeded_runs(cluster: Cluster, template: str, faults: dict[str, str], folder: Path,
+                *args: str) -> dict[str, VerifyRun]:
+    """Each fault in a copy of ``template`` of its own, all verified by one run (a target
+    each: one start of Python and pytest, not one per fault); fault id -> its target's
+    checks. The copies are dropped after the run."""
+    with ExitStack() as copies:
+        databases = {}
+        for fault_id, fault in faults.items():
+            databases[fault_id] = copies.enter_context(copy_of(cluster, template))
+            databases[fault_id].execute(fault)
+        run = run_verify(folder, *(a for db in databases.values() for a in ("--dsn", db.dsn)),
+                         *args)
+    return {fault_id: run.of(display_name(db.dsn)) for fault_id, db in databases.items()}
 
 
 @pytest.fixture

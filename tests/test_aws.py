@@ -24,6 +24,7 @@ def test_healthy_service_passes(verify, database, aws_world):
     assert aws_world.env["AWS_SECRET_ACCESS_KEY"] not in run.all_output()
 
 
+@pytest.mark.xdist_group("healthy-run")
 def test_without_aws_they_are_skipped_with_the_reason(healthy_run):
     run = healthy_run
     assert _aws_outcomes(run) == {ECS: "skipped", LOGS: "skipped"}

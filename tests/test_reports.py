@@ -39,6 +39,7 @@ def broken_run(cluster, tmp_path_factory):
                           f"{database.dsn} password={PASSWORD}", "--release", "v2026.11.25")
 
 
+@pytest.mark.xdist_group("broken-run")
 def test_browser_shows_failures_evidence_and_environment(broken_run, chromium, tmp_path):
     report = broken_run.reports_dir / "report.html"
     dom = chromium("--dump-dom", report.as_uri()).stdout
@@ -100,6 +101,7 @@ def test_data_in_the_ticket_comment_is_code_never_markdown(verify, database):
         assert "@octocat" not in outside and "](" not in outside and "<b>" not in outside, line
 
 
+@pytest.mark.xdist_group("broken-run")
 def test_ticket_summary_names_both_failures(broken_run):
     assert broken_run.returncode == 1
     summary_md = (broken_run.reports_dir / "summary.md").read_text()
@@ -109,12 +111,14 @@ def test_ticket_summary_names_both_failures(broken_run):
     assert len(summary_md) < 4000
 
 
+@pytest.mark.xdist_group("broken-run")
 def test_no_output_contains_the_password(broken_run):
     assert PASSWORD not in broken_run.all_output()
     for f in (broken_run.reports_dir / "history").iterdir():
         assert PASSWORD not in f.read_text(errors="replace"), f.name
 
 
+@pytest.mark.xdist_group("broken-run")
 def test_summary_json_has_the_interface_shape(broken_run):
     summary = broken_run.summary
     assert summary["outcome"] == "failed"
@@ -129,11 +133,13 @@ def test_summary_json_has_the_interface_shape(broken_run):
     assert "::" in check["id"]
 
 
+@pytest.mark.xdist_group("broken-run")
 def test_junit_has_the_failures(broken_run):
     junit = (broken_run.reports_dir / "junit.xml").read_text()
     assert junit.count("<failure") == broken_run.summary["counts"]["failed"]
 
 
+@pytest.mark.xdist_group("broken-run")
 def test_console_lists_failures_with_evidence_then_areas_and_verdict(broken_run):
     out = broken_run.output
     assert re.search(r"FAIL +test_check_constraint_definition\[chk_active_positions_side\]\n"
@@ -363,6 +369,7 @@ def _console(output: str) -> list[str]:
     return lines[:next(i for i, line in enumerate(lines) if line.startswith("verdict:"))]
 
 
+@pytest.mark.xdist_group("healthy-run")
 def test_the_console_counts_the_checks_and_says_why_any_was_skipped(verify, database,
                                                                     healthy_run):
     """pytest's count is the checks' (a kind with no entries makes no item); a green run
