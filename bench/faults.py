@@ -33,8 +33,9 @@ from checks.targets.ephemeral import build_database  # noqa: E402
 ENV = {"AWS_EC2_METADATA_DISABLED": "true", "PATH": "/usr/bin:/bin"}
 
 
-def verify(*args: str, env: dict[str, str] | None = None) -> tuple[float, int, str]:
-    with tempfile.TemporaryDirectory() as reports:
+def verify(*args: str, env: dict[str, str] | None = None, reports_in: str | None = None
+           ) -> tuple[float, int, str]:
+    with tempfile.TemporaryDirectory(dir=reports_in) as reports:
         start = time.perf_counter()
         done = subprocess.run([sys.executable, "-m", "pytest", str(ROOT / "verify"), "-q",
                                "--reports-dir", reports, *args], cwd=ROOT, capture_output=True,
@@ -45,7 +46,8 @@ def verify(*args: str, env: dict[str, str] | None = None) -> tuple[float, int, s
         if summary.exists():
             found = json.loads(summary.read_text())
             bad = [c for c in found["checks"] if c["outcome"] in ("error", "failed")]
-            cause = bad[0]["message"] if bad else found.get("usage_error", "")
+            cause = bad[0]["message"] if bad else (found.get("usage_error")
+                                                   or found.get("reports_error", ""))
         else:
             cause = (done.stdout + done.stderr).strip().splitlines()[-1:][0] if done.stdout else ""
         return elapsed, done.returncode, cause[:90]
@@ -87,6 +89,8 @@ def main() -> None:
                                                            "AWS_SHARED_CREDENTIALS_FILE":
                                                                "/dev/null"})),
             ("table locked ACCESS EXCLUSIVE", lambda: _locked(copy())),
+            ("probe waits on a SHARE lock", lambda: _locked(copy(), "SHARE", "-k", "enforced")),
+            ("reports folder full (64 KiB tmpfs)", lambda: _full_disk(copy())),
             ("server stops answering", lambda: _silent(cluster, copy())),
         ]
         for name, scenario in scenarios:
@@ -95,12 +99,22 @@ def main() -> None:
     print(tabulate(rows, headers=("fault", "seconds", "exit", "first cause")))
 
 
-def _locked(dsn: str) -> tuple[float, int, str]:
+def _full_disk(dsn: str) -> tuple[float, int, str]:
+    """The reports folder on a 64 KiB tmpfs (needs root)."""
+    with tempfile.TemporaryDirectory() as mount:
+        subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", mount], check=True)
+        try:
+            return verify("--dsn", dsn, reports_in=mount)
+        finally:
+            subprocess.run(["umount", mount], check=False)
+
+
+def _locked(dsn: str, mode: str = "ACCESS EXCLUSIVE", *args: str) -> tuple[float, int, str]:
     holding, release = threading.Event(), threading.Event()
 
     def hold() -> None:
         with psycopg.connect(dsn) as conn:
-            conn.execute("LOCK TABLE active_positions IN ACCESS EXCLUSIVE MODE")
+            conn.execute(f"LOCK TABLE active_positions IN {mode} MODE")
             holding.set()
             release.wait(300)
 
@@ -108,7 +122,7 @@ def _locked(dsn: str) -> tuple[float, int, str]:
     thread.start()
     holding.wait(30)
     try:
-        return verify("--dsn", dsn)
+        return verify("--dsn", dsn, *args)
     finally:
         release.set()
         thread.join()

@@ -9,6 +9,7 @@ one bad entry cannot take the others with it.
 
 from __future__ import annotations
 
+import json
 import sys
 import traceback
 from collections import defaultdict
@@ -270,6 +271,65 @@ class SelectRows(Need):
                 "total": int(total)}
 
 
+NO_ARBITER = "42P10"
+"""PostgreSQL's answer when no unique index or constraint matches an ON CONFLICT target."""
+_REFUSED_BY_RULES = "cannot be used with table that has INSERT or UPDATE rules"
+_NOT_ASKED = ("42501", "25006")
+"""Errors that say nothing about arbiters (no INSERT privilege, a policy under
+row_security = off, a read-only transaction): the catalog answers instead."""
+
+
+@dataclass(frozen=True)
+class ArbiterPlan(TableRead):
+    """PostgreSQL's own answer to which index arbitrates ``INSERT ... ON CONFLICT
+    (columns) [WHERE ...] DO NOTHING``: the statement is EXPLAINed, never executed (no
+    trigger fires, no default or ``nextval`` is evaluated: every column is given a NULL of
+    its type), in the suite's ordinary read-only transaction, under lock_timeout.
+
+    ``arbiters`` are the index names the plan shows; ``refusal`` is PostgreSQL's message
+    when it refuses the statement itself (no arbiter, rules on the table); ``not_asked``
+    says why the server could not be asked (the db-query Lambda, no INSERT privilege)."""
+
+    columns: tuple[str, ...]
+    where: str | None
+    values: tuple[tuple[str, str], ...]
+    """Every column that takes a value (not generated), with its type."""
+
+    def statement(self) -> sql.Composable:
+        names = sql.SQL(", ").join(sql.Identifier(n) for n, _ in self.values)
+        nulls = sql.SQL(", ").join(sql.SQL("NULL::{}").format(sql.SQL(t)) for _, t in self.values)
+        scope = sql.SQL(" WHERE ({})").format(user_sql(self.where)) if self.where else sql.SQL("")
+        return sql.SQL("INSERT INTO {} ({}) OVERRIDING SYSTEM VALUE VALUES ({}) "
+                       "ON CONFLICT ({}){} DO NOTHING").format(
+            table_name(self.schema, self.table), names, nulls,
+            sql.SQL(", ").join(map(sql.Identifier, self.columns)), scope)
+
+    def run(self, env: Env) -> dict[str, Any]:
+        assert env.target is not None
+        explain = sql.SQL("EXPLAIN (FORMAT JSON) {}").format(self.statement())
+        shown = env.target.render(explain)
+        found = {"arbiters": None, "refusal": None, "not_asked": None, "sql": shown}
+        if env.target.kind == "lambda":
+            return {**found, "not_asked": "the db-query Lambda runs only SELECT"}
+        try:
+            plan = env.target.query(explain).rows[0][0]
+        except QueryError as exc:
+            state = getattr(exc, "sqlstate", None)
+            if state == NO_ARBITER or _REFUSED_BY_RULES in str(exc):
+                return {**found, "refusal": f"{exc} (SQLSTATE {state})"}
+            if state in _NOT_ASKED:
+                return {**found, "not_asked": f"PostgreSQL would not plan it for this session: "
+                                              f"{exc} (SQLSTATE {state})"}
+            raise explained(exc, env, self.schema, self.table) from None
+        if isinstance(plan, str):
+            plan = json.loads(plan)
+        top = plan[0]["Plan"]
+        if top.get("Conflict Resolution") != "NOTHING":
+            raise CouldNotCheck(f"the plan of the upsert on {self.schema}.{self.table} shows "
+                                "no ON CONFLICT DO NOTHING: " + json.dumps(top)[:200])
+        return {**found, "arbiters": list(top.get("Conflict Arbiter Indexes") or [])}
+
+
 @dataclass(frozen=True)
 class LedgerRows(TableRead):
     """Every row of the migration ledger, oldest application first."""
@@ -320,5 +380,5 @@ def _qualified(schema: str, table: str) -> str:
     return sql.Identifier(schema, table).as_string(None)
 
 
-__all__ = ["Aggregate", "Duplicates", "LedgerRows", "Newest", "Normalized", "QueryError",
-           "Replay", "Scalar", "SelectRows", "explained", "gather"]
+__all__ = ["Aggregate", "ArbiterPlan", "Duplicates", "LedgerRows", "Newest", "Normalized",
+           "QueryError", "Replay", "Scalar", "SelectRows", "explained", "gather"]

@@ -59,7 +59,8 @@ def discover(directory: Path, order: str = "numeric") -> list[MigrationFile]:
     """The migration files in ``directory``, in the configured order (numeric by default;
     ``applied`` replays in numeric order too)."""
     if not directory.is_dir():
-        raise ConfigError(f"migrations dir not found: {directory}")
+        raise ConfigError(f"migrations dir not found: {directory} (give the folder of the "
+                          "migration files with --migrations-dir or VERIFY_MIGRATIONS_DIR)")
     for path in directory.iterdir():
         if path.is_dir() and path.suffix.lower() != ".sql" and any(path.rglob("*.[sS][qQ][lL]")):
             raise ConfigError(f"migrations dir {directory}: {path.name}/ holds .sql files; a "

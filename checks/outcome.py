@@ -136,6 +136,20 @@ def error(exc: CouldNotCheck) -> Outcome:
     return Outcome(Status.ERROR, str(exc), sql=exc.sql, blocked_by=exc.blocked_by)
 
 
+def human(seconds: float | None) -> str:
+    """A duration for a message: ``42s``, ``4m 12s``, ``3h 5m``, ``2d 4h``."""
+    if seconds is None:
+        return "n/a"
+    s = int(abs(seconds))
+    if s < 120:
+        return f"{s}s"
+    if s < 7200:
+        return f"{s // 60}m {s % 60}s"
+    if s < 172800:
+        return f"{s // 3600}h {s % 3600 // 60}m"
+    return f"{s // 86400}d {s % 86400 // 3600}h"
+
+
 def _jsonable(value: Any) -> Any:
     if value is None or isinstance(value, bool | int | float | str):
         return value

@@ -26,10 +26,11 @@ from psycopg import sql
 
 from checks.catalog import Catalog
 from checks.catalog.expressions import check_expression
+from checks.gather import explained
 from checks.need import Env, TableRead
 from checks.outcome import CouldNotCheck
 from checks.redact import MASK
-from checks.targets.base import ProbeResult
+from checks.targets.base import LOCK_TIMEOUT, STATEMENT_TIMEOUT, ProbeResult, QueryError
 
 MARKER = "__ops_verify_probe__"
 MAX_CANDIDATES = 2000
@@ -112,11 +113,20 @@ class Probe(TableRead):
                 reports[need] = found
                 continue
             inserts.append((need, *_insert(need, base, found)))
-        batch = env.target.probe([(s, p) for _, s, _, p in inserts], needs[0].sequences,
-                                 watch_all=needs[0].user_code)
+        first = needs[0]
+        try:
+            batch = env.target.probe([(s, p) for _, s, _, p in inserts], first.sequences,
+                                     watch_all=first.user_code)
+        except CouldNotCheck as exc:
+            raise explained(exc, env, first.schema, first.table) from None
         hidden = set(env.settings.sensitive_columns)  # the base row is a real one
         for (need, statement, names, params), result in zip(inserts, batch.results,
                                                             strict=True):
+            if result.sqlstate in (LOCK_TIMEOUT, STATEMENT_TIMEOUT):  # not an answer
+                reports[need] = explained(QueryError(f"the probe's INSERT: {result.message}",
+                                                     result.sqlstate),
+                                          env, need.schema, need.table)
+                continue
             shown = [MASK if name in hidden else value for name, value in zip(names, params,
                                                                                strict=True)]
             reports[need] = ProbeReport(env.target.render(statement, shown), result,
@@ -227,6 +237,8 @@ def _search(needs: list[Probe], columns: list[ProbeColumn], env: Env, widen: boo
     try:
         row = env.target.query(statement).rows[0]
     except CouldNotCheck as exc:
+        if getattr(exc, "sqlstate", None) in (LOCK_TIMEOUT, STATEMENT_TIMEOUT):
+            raise explained(exc, env, first.schema, first.table) from None
         raise CouldNotCheck(f"cannot derive probe rows for {first.schema}.{first.table}: "
                             f"{exc}") from None
     results: dict[Probe, Any] = {}

@@ -27,6 +27,7 @@ from checks.infra.scratch import Servers
 from checks.kinds.aws import OFF_REASON
 from checks.kinds.base import Env, Facts, Inputs, Kind, Need, Unavailable
 from checks.outcome import CouldNotCheck, Outcome, Status, error, skipped
+from checks.replica import STANDBY_REASON, Replica, read_role
 from checks.settle import Settling
 from checks.targets import TargetSpec
 from checks.targets.base import Target
@@ -137,6 +138,10 @@ class TargetRun:
         self.catalog: Catalog | None = None
         self.facts_shown: dict[str, str] = {}
         """What was learned about the target (server version, database), for the report."""
+        self.replica: Replica | None = None
+        """Its role and, for a standby, its lag (None until it answered)."""
+        self.unusable = False
+        """Opened, but nothing it shows may be judged (wrong database, stale standby...)."""
 
     def run(self, checks: Iterable[Check]) -> dict[Check, Outcome]:
         checks = list(checks)
@@ -169,6 +174,8 @@ class TargetRun:
             if any(n.reads == "scratch" for n in wanted):
                 env.normalizer = self.resources.normalizer
             facts.results = gather(wanted, env, pool)
+            if self.target is not None and hasattr(self.target, "facts"):
+                self.facts_shown.update(self.target.facts())
             for check in live:
                 if check not in outcomes:
                     outcomes[check] = _judged(check, facts)
@@ -184,8 +191,9 @@ class TargetRun:
         passing began. Invariants of the schema and data are never retried."""
         start = time.monotonic()
         deadline = start + self.resources.settle_s
+        usable = self.target is not None and not self.unusable
         sampled = [c for c in converging if outcomes[c].status in _SAMPLED
-                   and (self.target is not None or not c.kind.reads_target)]
+                   and (usable or not c.kind.reads_target)]
         settling = Settling()
         for check in sampled:
             settling.record(check, outcomes[check].status is Status.PASSED, 0.0,
@@ -222,16 +230,19 @@ class TargetRun:
             env.target = self.target
             if any("catalog" in c.kind.reads for c in db):
                 self.catalog = capture(self.target)
-                self._check_identity(self.catalog.session)
+                session = self.catalog.session
+                self.facts_shown["Server version"] = session.server_version if session else "?"
+            else:
+                session = identify(self.target)
+            self._check_identity(session)
+            self._check_replica(session, facts)
+            if self.catalog is not None:
                 facts._catalog = env.catalog = self.catalog
-                self.facts_shown["Server version"] = self.catalog.session.server_version \
-                    if self.catalog.session else "?"
-            elif self.spec.database or self.spec.kind == "lambda":
-                self._check_identity(identify(self.target))
             if any("expected" in c.kind.reads for c in db):
                 facts._expected, facts.expected_version = self._expected()
         except Exception as exc:  # CouldNotCheck, or a bug: either way the one cause
             cause = exc if isinstance(exc, CouldNotCheck) else unexpected(exc)
+            self.unusable = True
             for check in db:
                 outcomes.setdefault(check, error(cause))
 
@@ -240,6 +251,8 @@ class TargetRun:
         if session is None:
             return
         self.facts_shown["Database"] = session.database
+        if session.overridden:
+            self.facts_shown["Timeouts"] = "; ".join(session.overridden)
         expected = self.spec.database
         if expected and session.database != expected:
             raise CouldNotCheck(f"{self.spec.name} answers for database {session.database!r}, "
@@ -251,6 +264,21 @@ class TargetRun:
                     f"{self.spec.name} answered with the time {session.now}, {off:.0f}s from "
                     "this machine's clock: a cached or replayed answer, or a clock that is "
                     "off; nothing it says can be taken as current")
+
+    def _check_replica(self, session: Session | None, facts: Facts) -> None:
+        """A standby is named as one, cannot take probes, and must show the present: with
+        replay paused, beyond ``max_replica_lag`` or with a lag nobody can know, every
+        database check errors with that cause."""
+        if session is None or self.target is None:
+            return
+        max_lag_s = duration_ms(self.resources.settings.max_replica_lag) / 1000
+        self.replica = facts.replica = read_role(self.target, session, max_lag_s,
+                                                 self.spec.name)
+        self.facts_shown["Role"] = self.replica.describe()
+        if self.replica.standby:
+            facts.probe_block = self.target.probe_block = STANDBY_REASON
+        if self.replica.problem:
+            raise CouldNotCheck(self.replica.problem)
 
     def _expected(self) -> tuple[Catalog | CouldNotCheck, str]:
         """The expected catalog, replayed on the target's major version when its binaries

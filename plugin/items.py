@@ -18,6 +18,7 @@ import pytest
 
 from checks.outcome import CouldNotCheck, Outcome, Status
 from checks.run import Check, TargetRun
+from plugin import guard
 from plugin.plan import PLAN_KEY, Plan, build, worker_input
 
 OUTCOME_KEY = pytest.StashKey[Outcome]()
@@ -37,8 +38,13 @@ def check(kind: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     return decorate
 
 
+def pytest_addoption(parser: pytest.Parser, pluginmanager: pytest.PytestPluginManager) -> None:
+    guard.at_registration(parser, pluginmanager)
+
+
 @pytest.hookimpl(tryfirst=True)
 def pytest_configure(config: pytest.Config) -> None:
+    guard.at_configure(config)
     config.addinivalue_line("markers", "verify_kind(name): the items of one kind of check")
     plan = config.stash[PLAN_KEY] = build(config)
     config.stash[RUNS_KEY] = Runs(plan)
@@ -102,6 +108,19 @@ def pytest_collection_finish(session: pytest.Session) -> None:
         [i.stash[CHECK_KEY] for i in session.items if CHECK_KEY in i.stash])
 
 
+@pytest.hookimpl(wrapper=True)
+def pytest_runtestloop(session: pytest.Session) -> Any:
+    """In one process, each target's checks run before the first item is reported, so that
+    what answered (a primary, a standby and its lag) is among the run's first lines."""
+    config = session.config
+    if (config.getoption("dist", "no") == "no" and not hasattr(config, "workerinput")
+            and not config.option.collectonly
+            and not any(config.getoption(mode, False) for mode in NO_CHECK_MODES)
+            and not (session.testsfailed and not config.option.continue_on_collection_errors)):
+        config.stash[RUNS_KEY].run_all()
+    return (yield)
+
+
 @pytest.fixture
 def verify_check(request: pytest.FixtureRequest) -> Iterator[Check]:
     """Run the item's check (with every selected check of its target, the first time);
@@ -129,6 +148,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     report.verify_outcome = _redacted(found.to_dict(), item.config.stash[PLAN_KEY].redact)
     report.verify_area = item.stash[CHECK_KEY].kind.area
     report.verify_facts = item.config.stash[RUNS_KEY].facts
+    report.verify_roles = item.config.stash[RUNS_KEY].roles
     message = report.verify_outcome["message"]  # redacted: junit.xml writes longrepr
     if report.when == "setup" and found.status is Status.ERROR:
         report.longrepr = f"could not check: {message}"
@@ -162,9 +182,20 @@ class Runs:
         self._runs: dict[str, TargetRun] = {}
         self._outcomes: dict[Check, Outcome] = {}
         self.facts: dict[str, str] = {}
+        self.roles: dict[str, dict[str, Any]] = {}
+        """Each reached target's role and replica state, by label (summary.json's replica)."""
+        self.announce: Callable[[dict[str, dict[str, Any]]], None] | None = None
+        """Told each target's role as soon as it answered (the console, in this process)."""
 
     def select(self, checks: list[Check]) -> None:
         self.selected = checks
+
+    def run_all(self) -> None:
+        """Every selected check, target by target (otherwise each target's run starts at
+        its first item)."""
+        firsts = {c.target.label: c for c in reversed(self.selected)}
+        for found in reversed(firsts.values()):
+            self.outcome(found)
 
     def outcome(self, found: Check) -> Outcome:
         if found not in self._outcomes:
@@ -176,6 +207,10 @@ class Runs:
             self._outcomes.update(run.run(mine if found in mine else [*mine, found]))
             for key, value in run.facts_shown.items():
                 self.facts[f"{label} {key}".strip()] = value
+            if run.replica is not None and label not in self.roles:
+                self.roles[label] = run.replica.to_dict()
+                if self.announce is not None:
+                    self.announce({label: self.roles[label]})
         return self._outcomes[found]
 
     def close(self) -> None:

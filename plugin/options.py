@@ -2,17 +2,12 @@
 
 from __future__ import annotations
 
-from functools import partial
-
 import pytest
 
-from plugin.plan import replace_stale_reports
+from plugin import guard
 
 
 def pytest_addoption(parser: pytest.Parser, pluginmanager: pytest.PytestPluginManager) -> None:
-    config = pluginmanager.get_plugin("pytestconfig")
-    if config is not None:  # its cleanup runs even when pytest refuses the command line
-        config.add_cleanup(partial(replace_stale_reports, config, parser))
     # Four groups at the top of --help, before pytest's own, in the order an operator
     # decides: what to verify, against which checks, which release, where to report.
     # ("_anonymous" is the name of pytest's first, unnamed group: after it is first.)
@@ -67,3 +62,4 @@ def pytest_addoption(parser: pytest.Parser, pluginmanager: pytest.PytestPluginMa
                            "or jira:KEY-123 (JIRA_BASE_URL, JIRA_TOKEN, JIRA_USER)")
     reports.addoption("--pushgateway", dest="pushgateway", metavar="URL",
                       help="also push the run's metrics to this Prometheus Pushgateway")
+    guard.at_registration(parser, pluginmanager)

@@ -6,6 +6,8 @@ run with an error summary, so nothing stale can pass for this run's result.
 
 from __future__ import annotations
 
+import argparse
+import contextlib
 import json
 import os
 import re
@@ -30,8 +32,9 @@ from checks.kinds import REGISTRY
 from checks.kinds.base import Inputs, Unavailable
 from checks.migrations import discover
 from checks.redact import Redactor
-from checks.reporting import attach, metrics
+from checks.reporting import attach, files, metrics
 from checks.reporting.attach import Ticket
+from checks.reporting.files import write_together
 from checks.run import Check, Resources
 from checks.targets import TargetSpec, pg_bin, resolve
 from checks.targets.postgres import dsn_password
@@ -94,8 +97,27 @@ class Plan:
         """AWS clients for the report upload: the config's region and the standard chain."""
         return AwsClients(self.config.aws.region)
 
+    @property
+    def target_keys(self) -> list[str]:
+        """Each target as its last full pass is kept: kind, environment and name."""
+        return [" ".join(filter(None, (t.kind, t.env_name and f"env:{t.env_name}", t.name)))
+                for t in self.targets]
+
     def target_line(self) -> str:
         return "; ".join(f"{t.kind} {t.name} (chosen by {t.chosen_by})" for t in self.targets)
+
+
+def _given(option: str | None, flag: str, variable: str) -> str | None:
+    """An option, else its variable; either given empty is a usage error, never the
+    default (an unset secret or path in a CI job must not pass for the default)."""
+    if option is not None:
+        if not option.strip():
+            raise ConfigError(f"{flag} was given an empty value")
+        return option
+    value = os.environ.get(variable)
+    if value is not None and not value.strip():
+        raise ConfigError(f"{variable} is set but empty")
+    return value
 
 
 def build(pytest_config: pytest.Config) -> Plan:
@@ -110,7 +132,8 @@ def build(pytest_config: pytest.Config) -> Plan:
     try:
         _no_cache_options(pytest_config)
         config_path = Path(opt("verify_config") or root / "verify" / "invariants.toml")
-        migrations_dir = opt("migrations_dir")
+        migrations_dir = _given(opt("migrations_dir"), "--migrations-dir",
+                                "VERIFY_MIGRATIONS_DIR")
         cfg = config_mod.load(config_path, Path(migrations_dir) if migrations_dir else None)
         if worker is not None and _WORKER_TARGETS in worker:
             targets = [TargetSpec(**t) for t in json.loads(worker[_WORKER_TARGETS])]
@@ -225,6 +248,7 @@ def _prepare_reports_dir(reports_dir: Path) -> None:
         probe.unlink()
         for name in REPORT_FILES:
             (reports_dir / name).unlink(missing_ok=True)
+        files.sweep(reports_dir)
     except OSError as exc:
         raise pytest.UsageError(f"--reports-dir {reports_dir}: not writable ({exc.strerror})"
                                 ) from None
@@ -235,14 +259,25 @@ def command_line(config: pytest.Config) -> list[str]:
     return [*shlex.split(os.environ.get("PYTEST_ADDOPTS", "")), *config.invocation_params.args]
 
 
+def stale_reports_dir(config: pytest.Config, parser: pytest.Parser | None = None) -> Path:
+    """The reports folder the arguments name, read before pytest accepted them (also when
+    the suite's options were never added), else the default."""
+    args = command_line(config)
+    given = getattr(parser.parse_known_args(args), "reports_dir", None) if parser else None
+    if given is None:
+        alone = argparse.ArgumentParser(add_help=False, allow_abbrev=False)
+        alone.add_argument("--reports-dir")
+        given = alone.parse_known_args(args)[0].reports_dir
+    return Path(given) if given else config.rootpath / "reports"
+
+
 def replace_stale_reports(config: pytest.Config, parser: pytest.Parser) -> None:
     """At pytest's cleanup: a run refused before the plan was built (an unknown option, a
     plugin that failed to load) replaces the previous run's reports with its error too."""
     failure = sys.exc_info()[1]
     if failure is None or PLAN_KEY in config.stash or os.environ.get("PYTEST_XDIST_WORKER"):
         return
-    given = getattr(parser.parse_known_args(command_line(config)), "reports_dir", None)
-    reports_dir = Path(given) if given else config.rootpath / "reports"
+    reports_dir = stale_reports_dir(config, parser)
     lines = str(failure).splitlines() or [type(failure).__name__]
     # argparse's message is "usage: ..." then "pytest: error: <what>"
     message = next((line for line in lines if " error: " in line), lines[0])
@@ -261,15 +296,24 @@ def replace_stale_reports(config: pytest.Config, parser: pytest.Parser) -> None:
 
 
 def write_usage_error(reports_dir: Path, message: str) -> None:
+    write_error_summary(reports_dir, f"Nothing was checked: usage error: {message}",
+                        usage_error=message)
+
+
+def write_error_summary(reports_dir: Path, text: str, last_success: float | None = None,
+                        **fields: Any) -> None:
+    """An error summary (summary.json, summary.md, metrics.prom: outcome error) put in place
+    together, if the folder takes them; ``fields`` are added to summary.json."""
     summary = {"outcome": "error", "target": None, "release": None,
                "started_at": datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
-               "duration_s": 0.0, "counts": {}, "selection": None, "checks": [],
-               "usage_error": message}
-    (reports_dir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
-    (reports_dir / "summary.md").write_text(
-        f"## Post-deploy verification: ERROR\n\nNothing was checked: usage error: {message}\n")
-    metrics.write(reports_dir / "metrics.prom",
-                  metrics.usage_error(metrics.last_success(reports_dir, full_pass=False)))
+               "duration_s": 0.0, "counts": {}, "selection": None, "checks": [], **fields}
+    # nothing of it is left half-written; the console says what happened either way
+    with contextlib.suppress(OSError):
+        write_together({
+            reports_dir / "metrics.prom": metrics.text(metrics.error_only(last_success)),
+            reports_dir / "summary.md": f"## Post-deploy verification: ERROR\n\n{text}\n",
+            reports_dir / "summary.json": json.dumps(summary, indent=2) + "\n",
+        }, last=reports_dir / "summary.json")
 
 
 def _clear_libpq_environment() -> None:

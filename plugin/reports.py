@@ -27,6 +27,8 @@ from checks.reporting import (
     Run,
     Selection,
     attach,
+    described,
+    files,
     junit,
     metrics,
     overall,
@@ -35,52 +37,66 @@ from checks.reporting import (
 )
 from checks.reporting import console as console_report
 from checks.reporting.ci import ci_run_url
+from checks.reporting.files import Staged, write_together
 from checks.reporting.history import current, past_runs
 from checks.reporting.html import evidence_html, mask_columns, verdict_html
 from checks.reporting.summary import summary_json, summary_markdown
-from plugin.items import CHECK_KEY, SPREAD_KEY
-from plugin.plan import PLAN_KEY, REPORT_FILES, Plan, command_line, write_usage_error
+from plugin import guard
+from plugin.items import CHECK_KEY, RUNS_KEY, SPREAD_KEY
+from plugin.plan import PLAN_KEY, REPORT_FILES, Plan, command_line, write_error_summary
 
-_REPORTING_PLUGINS = ("terminal", "html", "junitxml", "metadata")
 _ENV_KEYS = ("Duration", "Outcome", "Target", "Release", "Suite commit", "Started", "Run by",
              "Write probes", "Selection")
 
 
+def pytest_addoption(parser: pytest.Parser, pluginmanager: pytest.PytestPluginManager) -> None:
+    guard.at_registration(parser, pluginmanager)
+
+
 def pytest_configure(config: pytest.Config) -> None:
     # Runs after plugin.items builds the plan (tryfirst) and, being a conftest plugin,
-    # before pytest-html and junitxml read their paths.
+    # before pytest-html and junitxml read their paths. The console section, uploads,
+    # pushes and attachments run at the terminal's summary; report.html, junit.xml and the
+    # environment come from the others (plugin.guard refuses a run without them).
+    guard.at_configure(config)
     plan = config.stash[PLAN_KEY]
-    # the console section, uploads, pushes and attachments run at the terminal's summary;
-    # report.html, junit.xml and the environment come from the others
-    if blocked := [p for p in _REPORTING_PLUGINS if config.pluginmanager.is_blocked(p)]:
-        message = (f"-p no:{blocked[0]}: the suite reports through pytest's {blocked[0]} "
-                   "plugin; keep it" + (" (use -q for less output)"
-                                        if blocked[0] == "terminal" else ""))
-        if not hasattr(config, "workerinput"):
-            write_usage_error(plan.reports_dir, message)
-        raise pytest.UsageError(message)
+    staged = Staged()  # pytest-html and junitxml write under temporary names, put in place
     if _no_verdict(config) is None:  # a mode that runs no check writes no report at all
         if not config.option.htmlpath:
-            config.option.htmlpath = str(plan.reports_dir / "report.html")
+            config.option.htmlpath = str(staged.path(plan.reports_dir / "report.html"))
             config.option.self_contained_html = True
         if not config.option.xmlpath:
-            config.option.xmlpath = str(plan.reports_dir / "junit.xml")
+            config.option.xmlpath = str(staged.path(plan.reports_dir / "junit.xml"))
     config.stash[metadata_key].update(_environment(plan, config.rootpath))
     if not hasattr(config, "workerinput"):
-        config.pluginmanager.register(Reports(config, plan), "verify-reports")
+        reports = Reports(config, plan, staged)
+        config.stash[RUNS_KEY].announce = reports.new_roles
+        config.pluginmanager.register(reports, "verify-reports")
 
 
 class Reports:
     """Gathers each item's phases into one CheckResult and writes the report files."""
 
-    def __init__(self, config: pytest.Config, plan: Plan) -> None:
+    def __init__(self, config: pytest.Config, plan: Plan, staged: Staged) -> None:
         self.config = config
         self.plan = plan
+        self.staged = staged
+        """The run's report files, put in place together once every one was written."""
+        self.texts: dict[Path, str] = {}
+        self.last_success = metrics.NEVER
+        self.full_pass = False
+        """Every check of the config passed: the targets' last success moves to now."""
+        self.texts_staged = False
+        self.write_error: str | None = None
+        """Why the reports could not be written (then none of them is in place)."""
         self.redact = plan.redact
         self.results: dict[str, CheckResult] = {}
         self.selected: list[str] | None = None
         """The selected checks' ids; None until collection finished."""
         self.facts: dict[str, str] = {}
+        self.roles: dict[str, dict[str, Any]] = {}
+        """Each target's role and replica state once it answered, by label."""
+        self.html_report: Any = None
         self.clock = time.monotonic()
         self.run: Run | None = None
         self.upload_error: str | None = None
@@ -117,8 +133,11 @@ class Reports:
         if spread := self.config.stash.get(SPREAD_KEY, None):
             self._say(f"parallel: {spread}")
 
+    def _writer(self) -> Any:
+        return self.config.pluginmanager.get_plugin("terminalreporter")
+
     def _say(self, line: str, **markup: bool) -> None:
-        writer = self.config.pluginmanager.get_plugin("terminalreporter")
+        writer = self._writer()
         if writer is not None:
             writer.ensure_newline()
             writer.write_line(self.redact(line), **markup)
@@ -126,6 +145,7 @@ class Reports:
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         self.facts.update(getattr(report, "verify_facts", {}))
+        self.new_roles(getattr(report, "verify_roles", {}))
         node = _node(report.nodeid)
         result = self.results.get(node)
         found = getattr(report, "verify_outcome", None)
@@ -158,6 +178,17 @@ class Reports:
             _attach_extras(report, result, self.redact)
         report.verify_reason = result.message
 
+    def new_roles(self, roles: dict[str, dict[str, Any]]) -> None:
+        """Say each target's role as soon as it answered: before any verdict is shown."""
+        for label, found in roles.items():
+            if label not in self.roles:
+                self.roles[label] = found
+                target = {"label": label, "replica": found}
+                writer = self._writer()
+                for line in console_report.role_lines(
+                        target, _width(writer) if writer is not None else 100, indent=""):
+                    self._say(line, bold=True, red=not found["in_step"])
+
     def pytest_collectreport(self, report: pytest.CollectReport) -> None:
         if report.failed:
             node = report.nodeid or "collection"
@@ -187,13 +218,29 @@ class Reports:
             targets=[{"kind": t.kind, "name": t.name, "chosen_by": t.chosen_by,
                       **({"label": t.label} if t.label else {}),
                       **({"env": t.env_name} if t.env_name else {}),
-                      **({"ignored": list(t.ignored)} if t.ignored else {})}
+                      **({"ignored": list(t.ignored)} if t.ignored else {}),
+                      **({"replica": self.roles[t.label]} if t.label in self.roles else {})}
                      for t in plan.targets],
             no_verdict=_no_verdict(self.config),
         )
 
-    @pytest.hookimpl(tryfirst=True)
-    def pytest_sessionfinish(self, session: pytest.Session) -> None:
+    @pytest.hookimpl(wrapper=True, trylast=True)
+    def pytest_sessionfinish(self, session: pytest.Session) -> Any:
+        # The innermost wrapper: the verdict before pytest-html and junitxml write their
+        # (staged) files, and every file put in place once they have, before the console's
+        # summary (the terminal's wrapper, outside this one) delivers and reports them.
+        self._conclude(session)
+        try:
+            result = yield
+        except BaseException as exc:  # a report plugin's write failed (a full disk)
+            self._publish(exc)
+            if isinstance(exc, OSError):
+                return None
+            raise
+        self._publish(None)
+        return result
+
+    def _conclude(self, session: pytest.Session) -> None:
         self.session = session
         run = self.run = self._run(self.selected)
         results = self._finished()
@@ -217,8 +264,6 @@ class Reports:
         run.environment = {k: str(v) for k, v in metadata.items()
                            if k in _ENV_KEYS or k in self.facts}
         reports_dir = self.plan.reports_dir
-        _write(reports_dir / "summary.json", self.redact(summary_json(run, results)))
-        _write(reports_dir / "summary.md", self.redact(summary_markdown(run, results)))
         outcome = overall(results, run.not_run,
                           collected=run.selection.total is not None)
         self.history = [*past_runs(reports_dir / "history"),
@@ -228,12 +273,70 @@ class Reports:
         # target or release name is text from outside
         metadata.update({k: html.escape(self.redact(v)) for k, v in metadata.items()
                          if isinstance(v, str)})
-        self.metrics = metrics.registry(run, results, metrics.last_success(
-            reports_dir, outcome == "passed" and not run.selection.partial))
-        metrics.write(reports_dir / "metrics.prom", self.metrics)
+        self.full_pass = outcome == "passed" and not run.selection.partial
+        self.last_success = (time.time() if self.full_pass
+                             else metrics.last_success(reports_dir, self.plan.target_keys))
+        self.metrics = metrics.registry(run, results, self.last_success)
+        self.texts = {reports_dir / "metrics.prom": metrics.text(self.metrics),
+                      reports_dir / "summary.md": self.redact(summary_markdown(run, results)),
+                      reports_dir / "summary.json": self.redact(summary_json(run, results))}
         if outcome != "passed" and session.exitstatus == pytest.ExitCode.OK:
             session.exitstatus = (pytest.ExitCode.INTERRUPTED if outcome == "interrupted"
                                   else pytest.ExitCode.TESTS_FAILED)
+
+    def _publish(self, failure: BaseException | None) -> None:
+        """Put every report file in place, summary.json last, or none of them: a failed
+        write leaves an error summary (if the folder takes it) and a non-zero exit."""
+        if self.run is None or self.run.no_verdict:
+            self.staged.discard()
+            return
+        reports_dir = self.plan.reports_dir
+        try:
+            if failure is not None:
+                raise failure
+            xml = self.config.option.xmlpath
+            if xml and Path(xml).is_file():  # the staged file, or one given elsewhere
+                results = self._finished()
+                junit.amend(Path(xml), [
+                    ("verdict", verdict(self.run, results)),
+                    ("target", described(self.run)),
+                    ("selection", self.run.selection.describe()),
+                    *([("not_run", " ".join(self.run.not_run))] if self.run.not_run else [])],
+                    self.run.not_run)
+            _gather_elsewhere(self.config, reports_dir, self.staged)
+            if missing := self.staged.missing():
+                raise OSError(f"{missing[0].name} was not written")
+            self.texts_staged = True
+            for path, text in self.texts.items():
+                self.staged.write_text(path, text)
+            self.staged.publish(last=reports_dir / "summary.json")
+        except BaseException as exc:
+            self.staged.withdraw()
+            _point_reporters(self.config, reports_dir, published=False)
+            self._not_written(exc)
+            return
+        _point_reporters(self.config, reports_dir, published=True)
+
+    def _not_written(self, exc: BaseException) -> None:
+        """No report of this run stays in place; an error summary says why, if it fits."""
+        self.staged.withdraw()
+        reports_dir = self.plan.reports_dir
+        cause = (files.describe(exc, reports_dir) if isinstance(exc, OSError)
+                 else f"{type(exc).__name__}: {exc}")
+        if isinstance(exc, OSError) and not exc.filename and not self.texts_staged:
+            cause += " (writing report.html or junit.xml)"  # the plugins' own writes
+        self.write_error = f"reports NOT written to {reports_dir}: {cause}"
+        assert self.run is not None
+        self.run.delivery_errors.append(self.redact(f"reports folder: {cause}"))
+        last = metrics.last_success(reports_dir, self.plan.target_keys)
+        self.metrics = metrics.error_only(last)
+        assert self.run is not None
+        write_error_summary(
+            reports_dir, f"The checks ran, but their reports could not be written: {cause}",
+            last_success=last, target={"kind": self.run.target_kind,
+                                       "name": self.run.target_name},
+            release=self.run.release, reports_error=self.redact(self.write_error))
+        self._fail_run()
 
     # ---------------------------------------------------------------- pytest-html
     def pytest_html_report_title(self, report: Any) -> None:
@@ -242,9 +345,14 @@ class Reports:
                           for t in plan.targets)
         release = f", release {plan.release}" if plan.release else ""
         report.title = f"Post-deploy verification: {names}{release}"
+        self.html_report = report  # its title gets each target's role once they answered
 
     def pytest_html_results_summary(self, prefix: list[str], summary: list[str],
                                     postfix: list[str], session: pytest.Session) -> None:
+        if self.run is not None and self.html_report is not None and self.roles:
+            release = f", release {self.plan.release}" if self.plan.release else ""
+            self.html_report.title = self.redact(
+                f"Post-deploy verification: {described(self.run)}{release}")
         if self.run is not None:
             prefix.append(verdict_html(self.run, self._finished(), self.redact,
                                        lambda r: evidence_html(
@@ -296,36 +404,54 @@ class Reports:
             write(self.redact(line), red=line.startswith("reports NOT")
                   or line.startswith("metrics NOT"), bold=True)
         outcome = run_outcome(run, results)
-        write(f"verdict: {verdict(run, results)}  (reports in {self.plan.reports_dir})",
-              green=outcome == "passed", red=outcome != "passed", bold=True)
+        where = ("no reports written" if self.write_error
+                 else f"reports in {self.plan.reports_dir}")
+        write(f"verdict: {verdict(run, results)}  ({where})",
+              green=outcome == "passed" and not self.write_error,
+              red=outcome != "passed" or bool(self.write_error), bold=True)
+        if self.write_error:
+            write(self.redact(self.write_error), red=True, bold=True)
 
     def _deliver(self) -> None:
         """Upload, push and attach before the verdict is printed: a run whose evidence
         did not arrive is not green, and says so in its verdict and summaries."""
         assert self.run is not None
         reports_dir = self.plan.reports_dir
-        if self.config.option.xmlpath and Path(self.config.option.xmlpath).is_file():
-            results = self._finished()
-            junit.amend(Path(self.config.option.xmlpath), [
-                ("verdict", verdict(self.run, results)),
-                ("selection", self.run.selection.describe()),
-                *([("not_run", " ".join(self.run.not_run))] if self.run.not_run else [])],
-                self.run.not_run)
-        _gather_elsewhere(self.config, reports_dir)
-        files = [reports_dir / n for n in REPORT_FILES if (reports_dir / n).is_file()]
+        if self.write_error:  # nothing to upload or attach; the pager hears of the error
+            if self.plan.pushgateway and self.metrics is not None:
+                self._push()
+            return
+        present = [reports_dir / n for n in REPORT_FILES if (reports_dir / n).is_file()]
         if self.plan.upload:
-            self._upload(files)
+            self._upload(present)
         if self.plan.pushgateway and self.metrics is not None:
             self._push()
         for ticket in self.plan.tickets:
             self._attach(ticket)
-        if self.run.delivery_errors:
-            self._fail_run()
-            results = self._finished()
-            _write(reports_dir / "summary.json", self.redact(summary_json(self.run, results)))
-            _write(reports_dir / "summary.md", self.redact(summary_markdown(self.run, results)))
-        _keep_history(files, reports_dir / "history", self.plan.run_id,
-                      self.plan.config.settings.report_history)
+        results = self._finished()
+        keep = self.plan.config.settings.report_history
+        history = Staged()
+        try:
+            if self.run.delivery_errors:
+                self._fail_run()
+                write_together({
+                    reports_dir / "summary.md": self.redact(summary_markdown(self.run, results)),
+                    reports_dir / "summary.json": self.redact(summary_json(self.run, results)),
+                }, last=reports_dir / "summary.json")
+            _stage_history(history, present, reports_dir / "history", self.plan.run_id, keep)
+            history.publish(last=reports_dir / "history" / f"{self.plan.run_id}-summary.json")
+        except OSError as exc:  # a passed summary must not stand beside what failed
+            history.withdraw()
+            self._not_written(exc)
+            return
+        _prune_history(reports_dir / "history", keep)
+        if self.full_pass and not self.run.delivery_errors:
+            try:  # recorded only once the reports that say so are in place
+                for key in self.plan.target_keys:
+                    state = metrics.success_file(reports_dir, key)
+                    write_together({state: f"{self.last_success}\n"}, last=state)
+            except OSError:
+                pass  # the next run reads the success before this one: older, never newer
 
     def _undelivered(self, line: str, cause: str) -> None:
         assert self.run is not None
@@ -428,14 +554,36 @@ def _no_verdict(config: pytest.Config) -> str | None:
     return None
 
 
-def _gather_elsewhere(config: pytest.Config, reports_dir: Path) -> None:
+def _gather_elsewhere(config: pytest.Config, reports_dir: Path, staged: Staged) -> None:
     """``--html`` / ``--junitxml`` given elsewhere: a copy in the reports folder too, which
     the history, the upload (its link names report.html) and the ticket read."""
     for given, name in ((config.option.htmlpath, "report.html"),
                         (config.option.xmlpath, "junit.xml")):
-        if given and Path(given).is_file() and Path(given).resolve() != (
-                reports_dir / name).resolve():
-            shutil.copyfile(given, reports_dir / name)
+        final = reports_dir / name
+        if given and Path(given).resolve() != staged.path(final).resolve():
+            staged.copy(Path(given), final)
+
+
+def _point_reporters(config: pytest.Config, reports_dir: Path, published: bool) -> None:
+    """pytest-html and junitxml name the file they wrote in the console: its final name, or
+    nothing when the reports were taken back."""
+    from _pytest.junitxml import xml_key
+    from pytest_html.basereport import BaseReport
+
+    xml = config.stash.get(xml_key, None)
+    html_reports = [p for p in config.pluginmanager.get_plugins() if isinstance(p, BaseReport)]
+    if published:
+        for report in html_reports:
+            if report._report_path.name.endswith(files.PARTIAL):  # the path it was given
+                report._report_path = reports_dir / "report.html"
+        if xml is not None and xml.logfile.endswith(files.PARTIAL):
+            xml.logfile = str(reports_dir / "junit.xml")
+        return
+    for report in html_reports:
+        config.pluginmanager.unregister(report)
+    if xml is not None:
+        del config.stash[xml_key]
+        config.pluginmanager.unregister(xml)
 
 
 def _environment(plan: Plan, root: Path) -> dict[str, str]:
@@ -450,17 +598,25 @@ def _environment(plan: Plan, root: Path) -> dict[str, str]:
     }
 
 
-def _keep_history(files: list[Path], folder: Path, run_id: str, keep: int) -> None:
-    """Copy this run's files to ``history/<run>-<name>`` and drop the oldest beyond ``keep``."""
+def _stage_history(staged: Staged, present: list[Path], folder: Path, run_id: str,
+                   keep: int) -> None:
+    """This run's files as ``history/<run>-<name>``, put in place together."""
     if keep <= 0:
         return
     folder.mkdir(exist_ok=True)
-    for f in files:
-        shutil.copyfile(f, folder / f"{run_id}-{f.name}")
-    runs = sorted({p.name.split("-", 1)[0] for p in folder.iterdir()})
+    for f in present:
+        staged.copy(f, folder / f"{run_id}-{f.name}")
+
+
+def _prune_history(folder: Path, keep: int) -> None:
+    """Drop the oldest runs beyond ``keep``."""
+    if keep <= 0 or not folder.is_dir():
+        return
+    runs = sorted({p.name.split("-", 1)[0] for p in folder.iterdir()
+                   if not p.name.startswith(".")})
     for old in runs[:-keep]:
         for p in folder.glob(f"{old}-*"):
-            p.unlink()
+            p.unlink(missing_ok=True)
 
 
 def _attach_extras(report: pytest.TestReport, result: CheckResult, redact: Any) -> None:
@@ -500,7 +656,4 @@ def _user() -> str:
     except (KeyError, OSError):
         return "unknown"
 
-
-def _write(path: Path, text: str) -> None:
-    path.write_text(text, encoding="utf-8")
 

@@ -4,6 +4,7 @@
 --   psql "$OWNER_DSN" -v role=ops_verify_ro -v probes=off -f sql/verify_role.sql  # --read-only
 --   ... -v schema=trading                      the verified tables' schema (default public)
 --   ... -v tables=active_positions,fills       SELECT on these tables only (see below)
+--   ... -v standby=on                          also verifies read replicas (pg_read_all_stats)
 --
 -- Run it as the owner of the verified tables, the role the migrations run as (on RDS: the
 -- master user), in the verified database; it is idempotent, so the deploy job can run it
@@ -14,6 +15,17 @@
 --   schema, now and later          freshness, custom SQL) and the probes' base row
 --   INSERT on the tables that      enforcement probes only (probes=on); every probe runs in
 --   have a CHECK rule              a transaction that is always rolled back
+--   pg_read_all_stats              standby=on only: on a standby, the WAL receiver's state
+--                                  (pg_stat_wal_receiver shows other roles its pid alone).
+--                                  Without it a standby whose last replayed transaction is
+--                                  older than max_replica_lag (an idle primary) cannot be
+--                                  proven in step, and its checks error. It also shows every
+--                                  session's query text: grant it only to a role that
+--                                  verifies standbys. (The recovery functions,
+--                                  pg_is_wal_replay_paused() and the replay positions, need
+--                                  no grant.) Run this on the primary: standbys follow.
+--   (INSERT on an [[upserts]]      optional: lets PostgreSQL itself plan the upsert (EXPLAIN,
+--    table)                        never executed); without it the catalog answers)
 --   nothing else                   the catalog (pg_catalog) is readable by every role; no
 --                                  sequence privilege is needed: probes give keys explicit
 --                                  values
@@ -47,6 +59,10 @@
   \set every_table on
   \set tables ''
 \endif
+\if :{?standby}
+\else
+  \set standby off
+\endif
 
 SELECT NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = :'role') AS new_role \gset
 \if :new_role
@@ -75,4 +91,9 @@ REVOKE INSERT ON ALL TABLES IN SCHEMA :"schema" FROM :"role";
    WHERE n.nspname = :'schema' AND c.relkind IN ('r', 'p')
      AND EXISTS (SELECT 1 FROM pg_catalog.pg_constraint k
                   WHERE k.conrelid = c.oid AND k.contype = 'c') \gexec
+\endif
+\if :standby
+  GRANT pg_read_all_stats TO :"role";
+\else
+  REVOKE pg_read_all_stats FROM :"role";
 \endif

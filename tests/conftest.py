@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -20,9 +22,7 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from checks.infra.cluster import Cluster, find_engine
-from checks.migrations import discover
-from checks.targets.ephemeral import build_database
+from checks.infra.cluster import Cluster, Prepared, find_engine, runtime_dir
 from checks.targets.postgres import display_name
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -56,24 +56,38 @@ def pg15() -> Path:
 
 
 @contextmanager
-def started(engine: str | Path | None = None, *, cache_dir: Path | None = None,
+def started(engine: str | Path | None = None, *, prepared: Prepared | None = None,
+            standby_of: Cluster | None = None, cache_dir: Path | None = None,
             folder_in: Path | None = None, **settings: str) -> Iterator[Cluster]:
-    """A started throwaway server (``settings``: server settings such as
-    ``wal_level="replica"``), removed when the block ends."""
-    with Cluster(engine_bin(engine), cache_dir=cache_dir, folder_in=folder_in,
-                 settings=settings) as server:
-        yield server
+    """A started throwaway server, removed when the block ends: ``engine`` as in
+    :func:`engine_bin` (a standby: its primary's), with ``prepared``'s databases, or a
+    streaming standby of ``standby_of`` (``pg_basebackup -R``); ``settings`` are server
+    settings such as ``wal_level="replica"``. It lives in the suite's runtime folder (RAM
+    where there is one) unless ``folder_in`` says otherwise."""
+    bin_dir = (standby_of.bin_dir if standby_of is not None and engine is None
+               else engine_bin(engine))
+    server = Cluster(bin_dir, cache_dir=cache_dir, folder_in=folder_in or runtime_dir(),
+                     settings=settings)
+    try:
+        yield server.start(prepared, standby_of=standby_of)
+    finally:
+        server.remove()  # a server that did not start: a no-op
 
 
 @pytest.fixture
-def pg_server(request: pytest.FixtureRequest) -> Iterator[Callable[..., Cluster]]:
-    """Start extra throwaway servers of the test's own: ``pg_server(engine="15",
-    **settings)`` returns a started :class:`Cluster` (see :func:`started`); every one is
-    removed when the test ends. For a server the test may damage (authentication, a stop,
-    a standby); the shared ``cluster`` / ``cluster15`` serve copies of template databases."""
+def extra_server(request: pytest.FixtureRequest) -> Iterator[Callable[..., Cluster]]:
+    """The one factory for servers of a test's own, beside the session's ``cluster`` /
+    ``cluster15`` (which serve copies of template databases): ``extra_server(engine="15",
+    prepared=..., standby_of=..., **settings)`` returns a started :class:`Cluster` (see
+    :func:`started`), for a server the test may damage (authentication, a stop, a
+    standby). Every one is removed when the test ends, the last started first (a standby
+    before its primary)."""
 
     def start(engine: str | Path | None = None, **kwargs: Any) -> Cluster:
-        if engine == "15" and request.node.get_closest_marker("pg15") is None:
+        standby_of = kwargs.get("standby_of")
+        major = standby_of.engine.major if standby_of is not None and engine is None else None
+        if ("15" in (engine, str(major))
+                and request.node.get_closest_marker("pg15") is None):
             pytest.fail("a test that starts PostgreSQL 15 is marked pg15", pytrace=False)
         return servers.enter_context(started(engine, **kwargs))
 
@@ -131,8 +145,8 @@ def extended_migrations(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def cluster(extended_migrations: Path) -> Iterator[Cluster]:
     """One throwaway server for the whole test session, with the template databases."""
     with started() as c:
-        build_database(c, REFERENCE, discover(MIGRATIONS), FIXTURES)
-        build_database(c, EXTENDED, discover(extended_migrations), FIXTURES)
+        build_reference(c, REFERENCE, [*sorted(MIGRATIONS.glob("*.sql")), *FIXTURES])
+        build_reference(c, EXTENDED, [*sorted(extended_migrations.glob("*.sql")), *FIXTURES])
         yield c
 
 
@@ -140,9 +154,42 @@ def cluster(extended_migrations: Path) -> Iterator[Cluster]:
 def cluster15(extended_migrations: Path) -> Iterator[Cluster]:
     """Like ``cluster``, on PostgreSQL 15 (production's major)."""
     with started("15") as c:
-        build_database(c, REFERENCE, discover(MIGRATIONS), FIXTURES)
-        build_database(c, EXTENDED, discover(extended_migrations), FIXTURES)
+        build_reference(c, REFERENCE, [*sorted(MIGRATIONS.glob("*.sql")), *FIXTURES])
+        build_reference(c, EXTENDED, [*sorted(extended_migrations.glob("*.sql")), *FIXTURES])
         yield c
+
+
+def build_reference(server: Cluster, dbname: str, scripts: list[Path]) -> None:
+    """Create ``dbname`` on ``server`` by running ``scripts`` in order with psql.
+
+    The suite's own replay (``checks.migrations``, ``checks.infra.replay``,
+    ``checks.targets.ephemeral``) is what the tests verify: the databases they check are
+    built without it, by PostgreSQL's own client, so that a bug there (a file left out,
+    the wrong order, a statement split or a failure ignored) cannot make the fixture wrong
+    in the same way, and drift compares two independent builds. The file names sort in
+    their version order as text (``001_`` < ``009_`` < ``2026_...``). The server comes from
+    ``Cluster`` (starting one is not what these databases could be wrong about)."""
+    with psycopg.connect(server.conninfo(), autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(dbname)))
+    done = subprocess.run(
+        [str(server.bin_dir / "psql"), "-X", "-q", "-v", "ON_ERROR_STOP=1",
+         "-d", server.conninfo(dbname), *(arg for s in scripts for arg in ("-f", str(s)))],
+        capture_output=True, text=True, timeout=300, check=False,
+        env={k: v for k, v in os.environ.items() if not k.startswith("PG")})
+    if done.returncode != 0:
+        pytest.fail(f"building {dbname} with psql failed: {done.stderr.strip()}", pytrace=False)
+
+
+def reference_prepared() -> Prepared:
+    """The reference database (migrations + sample data) kept as a data folder, so that an
+    extra server starts with it at once (its heartbeat is as old as the folder: refresh it)."""
+    import hashlib
+
+    scripts = [*sorted(MIGRATIONS.glob("*.sql")), *FIXTURES]
+    digest = hashlib.sha256(b"ops-verify-tests-reference/2")  # /2: built by psql
+    for path in scripts:
+        digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
+    return Prepared(digest.hexdigest()[:16], lambda c: build_reference(c, REFERENCE, scripts))
 
 
 @dataclass
@@ -160,6 +207,18 @@ class Database:
         with psycopg.connect(self.dsn, autocommit=True) as conn, conn.cursor() as cur:
             cur.execute(statement, params)
             return cur.fetchall() if cur.description else []
+
+    def fingerprint(self) -> list[tuple[Any, ...]]:
+        """Every table's row count and every sequence's state, database-wide: what a
+        probe or a read must leave as it found it (a rollback does not undo a nextval)."""
+        tables = self.execute("SELECT format('%I.%I', schemaname, relname) "
+                              "FROM pg_stat_user_tables")
+        sequences = self.execute("SELECT format('%I.%I', schemaname, sequencename) "
+                                 "FROM pg_sequences")
+        counts = [(t, self.execute(f"SELECT count(*) FROM {t}")[0][0]) for (t,) in tables]
+        states = [(s, self.execute(f"SELECT last_value, is_called FROM {s}")[0])
+                  for (s,) in sequences]
+        return sorted(counts) + sorted(states)
 
 
 @contextmanager
@@ -281,6 +340,25 @@ class VerifyRun:
                         if p.is_file())
         return self.output + files
 
+    def leaks(self, secret: str) -> list[tuple[str, str]]:
+        """Where ``secret`` shows, in any form it could be printed in (see
+        :func:`secret_forms`): the console and every file under the reports folder, as
+        (place, form) pairs; ``[]`` when nowhere."""
+        places = {"console": self.output, **{
+            str(p.relative_to(self.reports_dir)): p.read_text(errors="replace")
+            for p in sorted(self.reports_dir.rglob("*")) if p.is_file()}}
+        return [(place, form) for place, text in places.items()
+                for form in sorted(secret_forms(secret)) if form in text]
+
+
+def secret_forms(secret: str) -> set[str]:
+    """A secret as given, URL-encoded (a DSN's URL form: ``quote`` with and without ``/``
+    kept, ``quote_plus``), and each of its words in those forms."""
+    from urllib.parse import quote, quote_plus
+
+    return {form for part in (secret, *secret.split())
+            for form in (part, quote(part), quote(part, safe=""), quote_plus(part)) if form}
+
 
 def run_verify(folder: Path, *args: str, env: dict[str, str] | None = None,
                timeout: float = 300, reports: Path | None = None,
@@ -381,6 +459,27 @@ def moto_server(_moto_endpoint: str) -> MotoServer:
 
 
 @pytest.fixture
+def on_moto_request(moto_server: MotoServer, monkeypatch: pytest.MonkeyPatch
+                    ) -> Callable[[type, str, Callable[..., None]], None]:
+    """``on_moto_request(Backend, "method", act)``: moto's server (in this process) calls
+    ``act(n, backend, *args, **kwargs)`` as the n-th request it serves with
+    ``Backend.method`` arrives, before answering it; so the world changes between two of
+    the suite's looks at it, at a known look, never after a guessed time."""
+
+    def hook(cls: type, name: str, act: Callable[..., None]) -> None:
+        answer = getattr(cls, name)
+        looks = itertools.count(1)
+
+        def hooked(backend: Any, *args: Any, **kwargs: Any) -> Any:
+            act(next(looks), backend, *args, **kwargs)
+            return answer(backend, *args, **kwargs)
+
+        monkeypatch.setattr(cls, name, hooked)
+
+    return hook
+
+
+@pytest.fixture
 def aws_world(moto_server: MotoServer) -> MotoServer:
     """The trade-stream service as the default config expects it: a stable ECS service and
     a heartbeat logged a second ago."""
@@ -427,10 +526,10 @@ def _clean_env() -> dict[str, str]:
 
 
 @contextmanager
-def locked(dsn: str, table: str) -> Iterator[None]:
-    """Another session holds ``table`` ACCESS EXCLUSIVE until the block ends."""
+def locked(dsn: str, table: str, mode: str = "ACCESS EXCLUSIVE") -> Iterator[None]:
+    """Another session holds ``table`` in ``mode`` until the block ends."""
     with psycopg.connect(dsn) as conn:
-        conn.execute(sql.SQL("LOCK TABLE {} IN ACCESS EXCLUSIVE MODE").format(
-            sql.Identifier(table)))
+        conn.execute(sql.SQL("LOCK TABLE {} IN {} MODE").format(
+            sql.Identifier(table), sql.SQL(mode)))
         yield
         conn.rollback()

@@ -15,8 +15,14 @@ TooManyRequestsException.
 Faults, chosen by the function's name: ``crashing`` (an unhandled exception:
 X-Amz-Function-Error), ``http-500`` (the handler's 500), ``no-success`` (200 with
 ``success: false``), ``malformed`` (an answer that is not JSON), ``no-rows`` (no ``rows``),
-``throttled`` (each distinct request is throttled once, then answered), ``hung`` (never
-answers in time), ``slow`` (answers after ``latency``), ``wrong-db`` (answers for another database).
+``throttled`` (each distinct request is throttled once, then answered), ``server-error``
+and ``bad-gateway`` (the Invoke API's own 500 ServiceException and 502
+ResourceNotReadyException, after the function may have run), ``hung`` (never answers in
+time), ``slow`` (answers after ``latency``), ``wrong-db`` (answers for another database).
+
+Besides what it answers, the stand-in keeps what it was sent (every request body, the SQL
+that reached a function) and, for every statement the handler ran, the settings the
+database ran it with (read in the same transaction, after it).
 """
 
 from __future__ import annotations
@@ -40,12 +46,22 @@ _PATH = re.compile(r"/2015-03-31/functions/([^/]+)/invocations")
 MAX_PAYLOAD = 6 * 1024 * 1024
 FUNCTIONS = ("ops-pipeline-db-query", "crashing", "http-500", "no-success", "malformed",
              "no-rows", "no-count", "throttled", "hung", "slow", "wrong-db", "cached",
-             "stale-answer")
+             "stale-answer", "server-error", "bad-gateway")
+API_ERRORS = {"server-error": (500, "ServiceException", "Lambda encountered an internal "
+                               "error"),
+              "bad-gateway": (502, "ResourceNotReadyException", "The function is inactive")}
+"""Functions whose Invoke API call fails with a 5xx once the function may have run."""
+OBSERVED = ("statement_timeout", "lock_timeout", "search_path", "TimeZone", "row_security",
+            "transaction_read_only")
+"""Settings the stand-in reads back after each statement, in its transaction."""
 
 
-def handler(event: dict[str, Any], dsn: str, answer_from: float = 0.0) -> dict[str, Any]:
+def handler(event: dict[str, Any], dsn: str, answer_from: float = 0.0,
+            observed: list[dict[str, str]] | None = None) -> dict[str, Any]:
     """The db-query handler, as the real function behaves; ``answer_from`` seconds ago is
-    when its transaction began (now() says so): an answer that is not from now."""
+    when its transaction began (now() says so): an answer that is not from now. The
+    settings the statement ran with are appended to ``observed`` (read after it, in its
+    transaction: not part of the answer)."""
     sql = event.get("sql", "")
     if not sql.strip().upper().startswith("SELECT"):
         return {"statusCode": 400, "body": json.dumps({"error": "Only SELECT queries allowed"})}
@@ -56,6 +72,10 @@ def handler(event: dict[str, Any], dsn: str, answer_from: float = 0.0) -> dict[s
                 cur.execute("SELECT pg_sleep(%s)", (answer_from,))
             cur.execute(sql)
             rows = cur.fetchall()
+            if observed is not None:
+                cur.execute("SELECT name, setting FROM pg_catalog.pg_settings "
+                            "WHERE name = ANY (%s)", (list(OBSERVED),))
+                observed.append({r["name"]: r["setting"] for r in cur.fetchall()})
         conn.close()
         return {"statusCode": 200,
                 "body": json.dumps({"success": True, "rows": rows, "count": len(rows)},
@@ -73,6 +93,10 @@ class Server:
     endpoint: str
     calls: list[str] = field(default_factory=list)
     """The SQL of every invocation that reached a function, in order."""
+    requests: list[bytes] = field(default_factory=list)
+    """The body of every request the Invoke API received (throttled or failed ones too)."""
+    observed: list[dict[str, str]] = field(default_factory=list)
+    """For each statement the handler ran: the settings (:data:`OBSERVED`) it ran with."""
     invocations: int = 0
     throttled: set[bytes] = field(default_factory=set)
     latency: float = 0.0
@@ -93,6 +117,7 @@ def _handler_class(dsn: str, other_dsn: str | None, state: Server) -> type:
             body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
             with lock:
                 state.invocations += 1
+                state.requests.append(body)
             if not match or match.group(1) not in FUNCTIONS:
                 name = match.group(1) if match else self.path
                 self._error(404, "ResourceNotFoundException",
@@ -121,6 +146,10 @@ def _handler_class(dsn: str, other_dsn: str | None, state: Server) -> type:
                 time.sleep(state.latency)
             if function == "hung":
                 time.sleep(state.hang)
+            if function in API_ERRORS:
+                handler(event, dsn)  # the function ran; then the service failed
+                self._error(*API_ERRORS[function])
+                return
             self._answer(function, event)
 
         def _answer(self, function: str, event: dict[str, Any]) -> None:
@@ -149,7 +178,8 @@ def _handler_class(dsn: str, other_dsn: str | None, state: Server) -> type:
                 answer = state.cache[key]
             else:
                 answer = handler(event, other_dsn if function == "wrong-db" and other_dsn
-                                 else dsn, answer_from=2.0 if function == "stale-answer" else 0)
+                                 else dsn, answer_from=2.0 if function == "stale-answer" else 0,
+                                 observed=state.observed)
             payload = json.dumps(answer).encode()
             if len(payload) > MAX_PAYLOAD:
                 payload = json.dumps({

@@ -80,7 +80,7 @@ def test_unreachable_aws_is_an_error(verify, database):
            "AWS_SECRET_ACCESS_KEY": "x" * 20, "AWS_REGION": "us-west-2",
            "AWS_MAX_ATTEMPTS": "1"}
     run = verify("--dsn", database.dsn, "--aws", env=env)
-    assert run.returncode != 0
+    assert run.returncode == 1
     assert _aws_outcomes(run) == {ECS: "error", LOGS: "error"}
 
 

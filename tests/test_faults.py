@@ -11,6 +11,7 @@ import tempfile
 import threading
 import time
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import psycopg
@@ -18,10 +19,17 @@ import pytest
 
 from checks.infra.cluster import _PREFIX, Cluster, default_bin_dir, sweep_leftovers
 from checks.migrations import discover
-from checks.targets.ephemeral import build_database
-from tests.conftest import FIXTURES, MIGRATIONS, ROOT, locked, started
-from tests.loopback import silent_after
-from tests.polling import poll, statement_running
+from tests.conftest import (
+    MIGRATIONS,
+    REFERENCE,
+    ROOT,
+    Database,
+    locked,
+    reference_prepared,
+    started,
+)
+from tests.loopback import cuttable, silent_after
+from tests.polling import poll
 
 PASSWORD = "correct-horse-battery"
 TARGET_CHECKS = ("test_migration_recorded", "test_ledger", "test_schema_object",
@@ -66,10 +74,13 @@ def test_a_missing_database_is_one_cause(verify, cluster):
 
 
 @pytest.fixture
-def own_server(pg_server) -> Cluster:
-    """A server of the test's own (to change its authentication, or stop it)."""
-    server = pg_server()
-    build_database(server, "prod", discover(MIGRATIONS), FIXTURES)
+def own_server(extra_server) -> Cluster:
+    """A server of the test's own (to change its authentication, or stop it), with the
+    reference database (built by psql) named ``prod``, its heartbeat fresh."""
+    server = extra_server(prepared=reference_prepared())
+    with psycopg.connect(server.conninfo(), autocommit=True) as conn:
+        conn.execute(f"ALTER DATABASE {REFERENCE} RENAME TO prod")
+    Database(server, "prod").execute("UPDATE service_heartbeats SET last_beat_at = now()")
     return server
 
 
@@ -107,14 +118,137 @@ def test_a_server_shut_down_mid_run_errors_what_was_not_read(verify, own_server,
     stopper.join()
     assert run.returncode == 1
     assert run.outcomes()["test_custom_sql[slow]"] == "error"
-    assert "terminating connection" in run.message("[slow]") or "lost" in run.message("[slow]")
+    # not "connection lost": a new session finds the server going or gone
+    assert "local socket:5432/prod: the server shut down or is restarting (" in \
+        run.message("[slow]")
 
 
 def _stop_when_busy(server: Cluster) -> None:
-    poll(lambda: statement_running(server.conninfo(), "pg_sleep(20)"))
-    subprocess.run([str(server.bin_dir / "pg_ctl"), "-D", str(server.data_dir), "-m", "fast",
-                    "stop"], user=server.user, capture_output=True, check=False,
+    _busy(server.conninfo())
+    _pg_ctl(server, "stop", "-m", "fast")
+
+
+def _busy(conninfo: str, database: str | None = None) -> int:
+    """Wait (a state, polled) until the suite's slow query runs; its backend's pid."""
+    found: list[int] = []
+
+    def running() -> bool:
+        with psycopg.connect(conninfo, autocommit=True) as conn:
+            row = conn.execute(
+                "SELECT pid FROM pg_stat_activity WHERE query LIKE '%%pg_sleep(20)%%' AND "
+                "pid <> pg_backend_pid() AND (%s::text IS NULL OR datname = %s)",
+                (database, database)).fetchone()
+        found[:] = row or ()
+        return bool(found)
+
+    assert poll(running), "the suite's slow query never ran"
+    return found[0]
+
+
+def _pg_ctl(server: Cluster, command: str, *args: str) -> None:
+    """pg_ctl on a test's own server (its output not captured: a restarted postmaster
+    would hold the pipe open)."""
+    subprocess.run([str(server.bin_dir / "pg_ctl"), "-D", str(server.data_dir), "-l",
+                    str(server.folder / "server.log"), "-w", command, *args], user=server.user,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False,
                    env={k: v for k, v in os.environ.items() if not k.startswith("PG")})
+
+
+SLOW = ('[settings]\nstatement_timeout = "60s"\n[[custom_sql]]\nname = "slow"\n'
+        'sql = "SELECT 1 FROM pg_sleep(20) WHERE random() < 0"\n')
+
+
+def test_a_server_restarted_mid_run_is_told_as_a_restart(verify, own_server, config_file):
+    """57P01 under a statement, then a new session finds the server down, restarting or up
+    with another start time: never only "connection lost"."""
+    restarter = threading.Thread(target=lambda: (_busy(own_server.conninfo()),
+                                                 _pg_ctl(own_server, "restart", "-m", "fast")))
+    restarter.start()
+    run = verify("--dsn", own_server.conninfo("prod"), "--config", str(config_file(SLOW)))
+    restarter.join()
+    assert run.returncode == 1
+    message = run.message("[slow]")
+    assert (message.startswith("local socket:5432/prod: the server shut down or is "
+                               "restarting (")
+            or message.startswith("local socket:5432/prod: the server restarted during the "
+                                  "run, or another one answers (a failover): up since ")), \
+        message
+    assert message.endswith("; later queries not sent")
+
+
+@pytest.mark.parametrize("how", ["network", "terminated"])
+def test_a_session_lost_while_the_server_stays_up_says_so(verify, database, config_file, how):
+    """A proxy that drops the connection, or pg_terminate_backend: the server did not
+    restart (a new session finds the same start time), and the message says which."""
+    params = dict(part.split("=", 1) for part in database.dsn.split() if "=" in part)
+    with cuttable(f"{params['host']}/.s.PGSQL.5432") as (port, cut):
+        def lose() -> None:
+            pid = _busy(database.cluster.conninfo(), database.name)
+            if how == "network":
+                cut()
+            else:
+                database.execute("SELECT pg_terminate_backend(%s)", (pid,))
+
+        loser = threading.Thread(target=lose)
+        loser.start()
+        # the slow check alone: the session it loses is the one the diagnosis looks at
+        run = verify("--dsn", f"host=127.0.0.1 port={port} user=postgres "
+                     f"dbname={params['dbname']} sslmode=disable gssencmode=disable",
+                     "--config", str(config_file(SLOW)), "-k", "slow")
+        loser.join()
+    assert run.returncode == 1
+    message = run.message("[slow]")
+    assert "while the server stayed up (same start time " in message, message
+    if how == "network":  # the server still ran the statement: cancelled, nothing left
+        assert "and still ran the statement (cancelled now): the network or a proxy dropped " \
+            "it; later queries not sent" in message, message
+        assert poll(lambda: not database.execute(
+            "SELECT pid FROM pg_stat_activity WHERE query LIKE '%%pg_sleep(20)%%' AND state = "
+            "'active' AND pid <> pg_backend_pid()")), "the lost statement still runs"
+    else:  # libpq's pipeline mode loses the 57P01: the session is gone, the server is up
+        assert "the network or a proxy dropped it, or the server ended the session " \
+            "(pg_terminate_backend, a timeout)" in message, message
+    assert "restart" not in message
+
+
+@pytest.fixture
+def few_slots(own_server) -> Iterator[tuple[Cluster, str]]:
+    """The test's own server with max_connections 8 (3 reserved for superusers) and a
+    least-privileged verify role; yields the server and the role's DSN."""
+    with psycopg.connect(own_server.conninfo(), autocommit=True) as conn:
+        conn.execute("ALTER SYSTEM SET max_connections = 8")
+        conn.execute("ALTER SYSTEM SET superuser_reserved_connections = 3")
+    _pg_ctl(own_server, "restart", "-m", "fast")
+    prod = Database(own_server, "prod")
+    _create_role(prod, "ops_verify", probes=True)
+    yield own_server, f"{prod.dsn} user=ops_verify"
+
+
+@pytest.mark.parametrize("held", [4, 5], ids=["one-free", "none-free"])
+def test_too_few_connection_slots_mean_fewer_sessions_or_one_cause(verify, few_slots, held):
+    """Other sessions hold all but one slot a non-superuser may take: the run uses that one
+    session and says so; with none free, every database check has one cause."""
+    server, dsn = few_slots
+    others = [psycopg.connect(server.conninfo()) for _ in range(held)]
+    try:
+        run = verify("--dsn", dsn)
+    finally:
+        for conn in others:
+            conn.close()
+    if held == 4:
+        assert run.returncode == 0, run.output
+        said = run.summary["environment"]["Sessions"]
+        assert said.startswith("1 of 4: no free connection slot for more (max_connections 8, "
+                               "3 reserved, "), said
+        assert said.endswith("the server said: remaining connection slots are reserved for "
+                             "roles with the SUPERUSER attribute)"), said
+        return
+    assert _target_outcomes(run) == {"error"}
+    messages = {c["message"] for c in run.summary["checks"] if c["outcome"] == "error"}
+    assert messages == {"cannot connect to local socket:5432/prod: no free connection slot "
+                        "(remaining connection slots are reserved for roles with the SUPERUSER "
+                        "attribute): the suite needs 1 to 4 connections, 0 are free (how many "
+                        "the server has and reserves cannot be read without one)"}, messages
 
 
 @pytest.mark.slow
@@ -169,6 +303,23 @@ def test_a_locked_table_errors_only_the_checks_that_read_it(verify, database):
     assert {v for k, v in run.outcomes().items() if "position_history" in k} <= {"passed"}
 
 
+def test_a_probe_that_waits_on_a_lock_says_the_table_is_locked(verify, database):
+    """SHARE (what CREATE INDEX takes) lets the probe's row be read but not inserted: the
+    probe gave up on a lock, it was not rejected, and it is never called inconclusive."""
+    with locked(database.dsn, "active_positions", "SHARE"):
+        run = verify("--dsn", database.dsn, "-k", "enforced")
+    assert run.returncode == 1
+    on_table = {k: v for k, v in run.outcomes().items() if "chk_active_positions" in k}
+    assert on_table and set(on_table.values()) == {"error"}, run.outcomes()
+    for check in on_table:
+        message = run.message(check)
+        assert message.startswith("public.active_positions is locked by another session: "
+                                  "gave up after lock_timeout 1s (the probe's INSERT: "
+                                  "canceling statement due to lock timeout)"), message
+    others = {v for k, v in run.outcomes().items() if k not in on_table}
+    assert others == {"passed"}, run.outcomes()
+
+
 def test_permission_denied_on_one_table_errors_only_its_checks(verify, database):
     role = f"verify_{uuid.uuid4().hex[:8]}"
     database.execute(f"CREATE ROLE {role} LOGIN; "
@@ -206,11 +357,12 @@ def _psql() -> Path:
     return default_bin_dir() / "psql"
 
 
-def _create_role(database, role: str, probes: bool, *variables: str) -> None:
+def _create_role(database, role: str, probes: bool, **variables: str) -> None:
+    """``sql/verify_role.sql`` for ``role``, with its other ``-v`` variables."""
+    given = [arg for name, value in variables.items() for arg in ("-v", f"{name}={value}")]
     done = subprocess.run(
         [str(_psql()), database.dsn, "-X", "-q", "-v", "ON_ERROR_STOP=1", "-v", f"role={role}",
-         "-v", f"probes={'on' if probes else 'off'}",
-         *(part for v in variables for part in ("-v", v)),
+         "-v", f"probes={'on' if probes else 'off'}", *given,
          "-f", str(ROOT / "sql" / "verify_role.sql")],
         capture_output=True, text=True, check=False,
         env={k: v for k, v in os.environ.items() if not k.startswith("PG")})
@@ -237,8 +389,9 @@ def test_a_table_added_after_the_role_was_made(verify, database, config_file, gr
     """Adding a table and its entry: by default its rows are readable with no new grant;
     with -v tables=... (the reads listed by hand) it is a permission error naming it."""
     role = f"ops_verify_{uuid.uuid4().hex[:8]}"
-    listed = ("tables=schema_migrations,active_positions",) if grants != "schema" else ()
-    _create_role(database, role, True, *listed)
+    listed = ({"tables": "schema_migrations,active_positions"} if grants != "schema"
+              else {})
+    _create_role(database, role, True, **listed)
     database.execute("CREATE TABLE fills (id bigint PRIMARY KEY, order_id text, "
                      "qty int CHECK (qty > 0)); "
                      "INSERT INTO fills VALUES (1, 'ord-1', 1), (2, 'ord-1', 2)")
@@ -280,12 +433,12 @@ def test_a_stale_pid_file_never_signals_a_process_that_is_not_our_server(monkeyp
         shutil.rmtree(private, ignore_errors=True)
 
 
-def test_a_killed_runs_server_is_swept(monkeypatch, pg_server):
+def test_a_killed_runs_server_is_swept(monkeypatch, extra_server):
     private = Path(tempfile.mkdtemp(prefix="verify-sweep-"))
     os.chmod(private, 0o1777)
     try:
         monkeypatch.setattr(tempfile, "tempdir", str(private))
-        server = pg_server(folder_in=private)
+        server = extra_server(folder_in=private)
         folder = server.folder
         assert folder is not None
         pid = int((folder / "data" / "postmaster.pid").read_text().split()[0])
@@ -322,7 +475,7 @@ def test_binaries_in_a_closed_folder_are_used_without_opening_it(tmp_path, monke
                     site / (package.name + ".libs"), symlinks=True)
     before = {p: stat.S_IMODE(p.stat().st_mode) for p in (tmp_path, closed)}
     bin_dir = site / package.name / "pginstall" / "bin"
-    with started(bin_dir, cache_dir=tmp_path / "cache") as server, \
+    with started(bin_dir, cache_dir=tmp_path / "cache", folder_in=temp) as server, \
             psycopg.connect(server.conninfo(), autocommit=True) as conn:
         assert conn.execute("SELECT 1").fetchone() == (1,)
     assert {p: stat.S_IMODE(p.stat().st_mode) for p in (tmp_path, closed)} == before

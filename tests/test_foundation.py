@@ -57,7 +57,7 @@ def test_ledger_row_without_file_is_reported(verify, database):
 def test_unreachable_dsn_is_an_error_never_a_pass(verify):
     run = verify("--dsn", f"postgresql://ops:{PASSWORD}@127.0.0.1:9/prod",
                  env={"PGCONNECT_TIMEOUT": "2"})
-    assert run.returncode != 0
+    assert run.returncode == 1  # could not check
     assert run.summary["outcome"] == "error"
     # Only the checks that read the migration files alone can pass; all others error.
     passed = {k for k, v in run.outcomes().items() if v == "passed"}
@@ -65,7 +65,7 @@ def test_unreachable_dsn_is_an_error_never_a_pass(verify):
                for k in passed)
     assert set(run.not_passed().values()) == {"error"}
     assert "cannot connect" in run.message("test_migration_recorded[001_init]")
-    assert PASSWORD not in run.all_output()
+    assert run.leaks(PASSWORD) == []
 
 
 def test_missing_ledger_table_fails_with_that_message(verify, database):
@@ -77,16 +77,25 @@ def test_missing_ledger_table_fails_with_that_message(verify, database):
 
 def test_run_that_checks_nothing_fails(verify, database):
     run = verify("--dsn", database.dsn, "-k", "no_such_check")
-    assert run.returncode != 0
+    assert run.returncode == 5  # no check was collected
+    assert run.summary["outcome"] == "error"
 
 
-def test_run_with_every_check_skipped_fails(verify, database, tmp_path):
+def test_run_with_no_check_to_select_fails(verify, database, tmp_path):
     empty = tmp_path / "migrations"
     empty.mkdir()
     run = verify("--dsn", database.dsn, "--migrations-dir", str(empty),
                  "-k", "test_migration_recorded")
-    assert run.returncode != 0
+    assert run.returncode == 5  # no file, no item: no check was collected
     assert run.summary["outcome"] == "error"
+
+
+def test_run_with_every_check_skipped_fails(verify, database):
+    """Every selected check skipped (the probes, under --read-only): nothing was verified."""
+    run = verify("--dsn", database.dsn, "--read-only", "-k", "enforced")
+    assert run.returncode == 1
+    assert run.summary["outcome"] == "error"
+    assert set(run.outcomes().values()) == {"skipped"}
 
 
 def test_named_environment_from_the_config(verify, database, config_file):

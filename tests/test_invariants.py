@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+from pathlib import Path
 
 import pytest
 
@@ -30,7 +31,9 @@ SEEDED = [
         id="duplicate-alpaca-order-id"),
     pytest.param(
         "ALTER TABLE alpaca_event_dedupe DROP CONSTRAINT alpaca_event_dedupe_pkey",
-        {"test_index_present[alpaca_event_dedupe.primary_key(event_id)]": "failed"},
+        {"test_index_present[alpaca_event_dedupe.primary_key(event_id)]": "failed",
+         # trade-stream's ON CONFLICT (event_id) lost its arbiter with it
+         "test_upsert_has_arbiter[alpaca_event_dedupe.event_id]": "failed"},
         id="dedupe-primary-key-dropped"),
     pytest.param(
         "DROP INDEX idx_active_positions_execution_uuid_unique",
@@ -93,7 +96,8 @@ def test_failures_say_how_to_fix_them(verify, database):
     assert index.startswith("2026_02_02_0002_websocket_idempotency.sql creates it; ")
     assert "CREATE UNIQUE INDEX CONCURRENTLY idx_active_positions_execution_uuid_unique ON " \
         "public.active_positions (execution_uuid)" in index
-    assert "CREATE UNIQUE INDEX CONCURRENTLY ON public.active_positions (alpaca_order_id)" \
+    assert 'CREATE UNIQUE INDEX CONCURRENTLY "active_positions_alpaca_order_id_key" ON ' \
+        '"public"."active_positions" ("alpaca_order_id")' \
         in fixes["test_no_duplicates[active_positions.alpaca_order_id]"]
     assert "check that its service runs" in fixes["test_fresh[trade_stream_heartbeat]"]
     side = fixes["test_check_constraint_definition[chk_active_positions_side]"]
@@ -167,26 +171,53 @@ def test_duplicates_evidence_has_counts_row_ids_and_guard(verify, database):
     assert "GROUP BY" in detail["sql"][0]
 
 
-def _fingerprint(database) -> list[tuple]:
-    """Every table's row count and every sequence's state, schema-wide."""
-    tables = database.execute(
-        "SELECT quote_ident(schemaname) || '.' || quote_ident(relname) FROM pg_stat_user_tables")
-    sequences = database.execute(
-        "SELECT quote_ident(schemaname) || '.' || quote_ident(sequencename) FROM pg_sequences")
-    counts = [(t, database.execute(f"SELECT count(*) FROM {t}")[0][0]) for (t,) in tables]
-    states = [(q, database.execute(f"SELECT last_value, is_called FROM {q}")[0])
-              for (q,) in sequences]
-    return sorted(counts) + sorted(states)
-
-
 def test_probes_leave_no_trace(verify, database):
-    before = _fingerprint(database)
+    before = database.fingerprint()
     assert len(before) >= 7  # five tables, two sequences
     run = verify("--dsn", database.dsn)
     assert run.returncode == 0, run.output
     probes = {k: v for k, v in run.outcomes().items() if "enforced" in k}
     assert len(probes) == 4 and set(probes.values()) == {"passed"}
-    assert _fingerprint(database) == before
+    assert database.fingerprint() == before
+
+
+TABLES = ("schema_migrations", "active_positions", "position_history", "alpaca_event_dedupe",
+          "service_heartbeats")
+AUDITED = (  # as bench/no_trace.py: every write to a verified table is logged elsewhere
+    "CREATE TABLE audit_log (id bigserial PRIMARY KEY, tbl text, op text); "
+    "CREATE FUNCTION audit() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+    "INSERT INTO audit_log (tbl, op) VALUES (TG_TABLE_NAME, TG_OP); RETURN NULL; END $$; "
+    + " ".join(f"CREATE TRIGGER trg_audit AFTER INSERT OR UPDATE OR DELETE ON {t} "
+               "FOR EACH ROW EXECUTE FUNCTION audit();" for t in TABLES))
+PROBED_WITH_TRIGGERS = "".join(
+    f'[[check_constraints]]\ntable = "{table}"\nname = "chk_{table}_{column}"\n'
+    f'expression = "{rule}"\nprobe_with_triggers = true\n'
+    for table in ("active_positions", "position_history")
+    for column, rule in (("side", "side IN ('long', 'short', 'call', 'put')"),
+                         ("strategy_type", "strategy_type IN ('day_trade', 'swing_trade', "
+                                           "'conservative') OR strategy_type IS NULL")))
+
+
+def test_probes_leave_no_trace_on_tables_with_triggers(verify, database, config_file,
+                                                      tmp_path):
+    """An audit trigger writing to a table with a sequence on every verified table (a
+    migration of the release), and the probes told to run there anyway: a full run
+    writes nothing and moves no sequence (the audit table's included), and the probes
+    did run and conclude."""
+    migrations = tmp_path / "migrations"
+    shutil.copytree(MIGRATIONS, migrations)
+    audit = (migrations / "2026_03_01_0001_audit_log.sql")
+    audit.write_text(f"{AUDITED}\nINSERT INTO schema_migrations (version) "
+                     "VALUES ('2026_03_01_0001_audit_log');\n")
+    database.execute(audit.read_text())
+    before = database.fingerprint()
+    assert {"public.audit_log", "public.audit_log_id_seq"} <= {name for name, _ in before}
+    run = verify("--dsn", database.dsn, "--config", str(config_file(PROBED_WITH_TRIGGERS)),
+                 "--migrations-dir", str(migrations))
+    assert database.fingerprint() == before
+    probes = {k: v for k, v in run.outcomes().items() if "enforced" in k}
+    assert len(probes) == 4 and set(probes.values()) == {"passed"}, run.output
+    assert run.returncode == 0, run.output
 
 
 def test_not_enforced_constraint_fails(verify, database):
@@ -239,7 +270,7 @@ def test_read_only_skips_probes_with_reason(verify, database):
 def test_probe_blocked_by_lock_is_an_error_not_a_wait(verify, database):
     with locked(database.dsn, "position_history"):
         run = verify("--dsn", database.dsn, "-k", "enforced[chk_position_history_side]")
-    assert run.returncode != 0
+    assert run.returncode == 1
     assert run.not_passed() == {
         "test_check_constraint_enforced[chk_position_history_side]": "error"}
     assert "lock" in run.message("enforced[chk_position_history_side]").lower()
@@ -295,6 +326,35 @@ def test_config_sql_ending_in_a_line_comment_still_runs(verify, database, config
     assert run.outcomes() == {"test_custom_sql[negative]": "failed",
                               "test_no_duplicates[orders]": "passed",
                               "test_fresh[beat]": "passed"}, run.output
+
+
+WRITERS = Path(__file__).parent / "data" / "writers.sql"
+WRITING_SQL = [
+    pytest.param("WITH d AS (DELETE FROM active_positions WHERE ticker = 'AAPL' RETURNING id) "
+                 "SELECT id FROM d", "data-modifying statement", id="writing-cte"),
+    pytest.param("SELECT write_now() AS wrote", "cannot execute INSERT in a read-only "
+                 "transaction", id="writing-function"),
+    pytest.param("SELECT write_anyway() AS wrote", "transaction read-write mode must be set "
+                 "before any query", id="function-turning-read-only-off"),
+]
+
+
+@pytest.mark.parametrize(("query", "said"), WRITING_SQL)
+def test_custom_sql_that_writes_is_refused_and_writes_nothing(verify, database, config_file,
+                                                              query, said):
+    """Custom SQL runs in a read-only transaction: a SELECT that would write (through a
+    CTE, a function, or a function that first turns read-only off) is an error naming
+    why, and the database is as it was: the row is there, no sequence moved."""
+    database.execute(WRITERS.read_text())
+    before = database.fingerprint()
+    config = config_file(f'[[custom_sql]]\nname = "writes"\nsql = """{query}"""\n')
+    run = verify("--dsn", database.dsn, "--config", str(config), "-k", "custom_sql")
+    assert run.outcomes() == {"test_custom_sql[writes]": "error"}, run.output
+    assert said in run.message("[writes]")
+    assert run.returncode == 1
+    assert database.fingerprint() == before
+    assert database.execute("SELECT count(*) FROM active_positions WHERE ticker = 'AAPL'") \
+        == [(1,)]
 
 
 def test_duplicates_of_a_composite_key_are_counted_exactly_and_sampled(verify, database,

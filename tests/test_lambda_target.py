@@ -4,6 +4,8 @@ local Invoke API over real HTTP), ECS and CloudWatch Logs on moto's server."""
 from __future__ import annotations
 
 import re
+from collections import Counter
+from pathlib import Path
 
 import pytest
 
@@ -35,7 +37,7 @@ def test_healthy_stand_in_gives_the_direct_outcomes_check_by_check(verify, datab
     direct = verify("--dsn", database.dsn, "--aws", env=aws_env(server.endpoint))
     assert through.returncode == 0, through.output
     assert direct.returncode == 0, direct.output
-    assert through.summary["target"] == {"kind": "lambda", "name": FUNCTION}
+    assert through.summary["target"] == {"kind": "lambda", "name": FUNCTION, "role": "primary"}
     expected = {k: v for k, v in direct.outcomes().items() if not k.startswith(PROBES)}
     assert {k: v for k, v in through.outcomes().items() if not k.startswith(PROBES)} == expected
     probes = {k: v for k, v in through.outcomes().items() if k.startswith(PROBES)}
@@ -90,7 +92,7 @@ def test_every_statement_the_suite_sends_passes_the_select_filter(verify, databa
 def test_proxy_faults_are_errors_never_passes(verify, database, aws_env, function, words):
     with lambda_server(database.dsn) as server:
         run = verify("--via-lambda", function, env=aws_env(server.endpoint))
-    assert run.returncode != 0
+    assert run.returncode == 1
     assert run.summary["outcome"] == "error"
     assert set(_database_checks(run).values()) == {"error"}
     assert words in run.message("test_migration_recorded[001_init]")
@@ -99,10 +101,61 @@ def test_proxy_faults_are_errors_never_passes(verify, database, aws_env, functio
 
 
 def test_throttling_is_retried_then_passes(verify, database, aws_env):
+    """A 429 reached no function: every request, throttled once, is sent again, and each
+    then runs once."""
     with lambda_server(database.dsn) as server:
         run = verify("--via-lambda", "throttled", env=aws_env(server.endpoint))
     assert run.returncode == 0, run.output
-    assert server.invocations > len(server.calls)  # some calls were throttled and retried
+    sent = Counter(server.requests)
+    assert sent and set(sent.values()) == {2}, sent.values()  # throttled, then retried
+    assert len(server.calls) == len(sent) == len(set(server.calls))
+
+
+@pytest.mark.parametrize(("function", "said"), [
+    ("server-error", "the Invoke API answered HTTP 500 ServiceException"),
+    ("bad-gateway", "the Invoke API answered HTTP 502 ResourceNotReadyException"),
+])
+def test_a_server_error_is_never_retried(verify, database, aws_env, function, said):
+    """A 5xx comes after the function may have run the query: sending it again could run
+    it twice, so each request is sent once and its checks error."""
+    with lambda_server(database.dsn) as server:
+        run = verify("--via-lambda", function, env=aws_env(server.endpoint))
+    assert run.returncode == 1
+    assert set(_database_checks(run).values()) == {"error"}
+    assert said in run.message("test_migration_recorded[001_init]")
+    sent = Counter(server.requests)
+    assert sent and set(sent.values()) == {1}, sent.values()  # none sent twice
+    assert len(server.calls) == len(sent)  # and each one reached the function
+
+
+PINS = {"statement_timeout": "5000", "lock_timeout": "1000",
+        "search_path": 'pg_catalog, "public", pg_temp', "TimeZone": "UTC",
+        "row_security": "off", "transaction_read_only": "on"}
+"""What every transaction through the function runs with (README, "Through the db-query
+Lambda"): the default [settings] (statement_timeout 5s, lock_timeout 1s, search_path
+public, timezone UTC), no row-level security, read-only."""
+
+
+def test_every_request_pins_its_transaction_and_the_database_runs_with_the_pins(
+        verify, database, aws_env):
+    """The function sets no timeout and the database's own defaults differ from every pin
+    here: each request's text pins them first, and the database really ran each
+    statement with them (read back by the stand-in in the statement's transaction)."""
+    database.execute("CREATE SCHEMA shadow")
+    for setting in ("statement_timeout = '1h'", "lock_timeout = '1h'",
+                    "search_path = shadow, public", "timezone = 'Pacific/Kiritimati'",
+                    "row_security = on", "default_transaction_read_only = off"):
+        database.execute(f"ALTER DATABASE {database.name} SET {setting}")
+    with lambda_server(database.dsn) as server:
+        run = verify("--via-lambda", FUNCTION, env=aws_env(server.endpoint))
+    assert run.returncode == 0, run.output
+    assert server.calls and len(server.observed) == len(server.calls)
+    for text in server.calls:
+        pins = text.split(";\n", 1)[0]
+        for name, value in PINS.items():
+            assert f"pg_catalog.set_config('{name}', '{value}', true)" in pins, (name, pins)
+    for seen in server.observed:
+        assert seen == PINS
 
 
 @pytest.mark.slow
@@ -114,10 +167,29 @@ def test_a_hung_function_ends_the_run_fast_with_every_database_check_an_error(
         run = verify("--via-lambda", "hung", "--config", str(config),
                      env=aws_env(server.endpoint), timeout=240)
         calls = len(server.calls)
-    assert run.returncode != 0
+    assert run.returncode == 1
     assert set(_database_checks(run).values()) == {"error"}
     assert "no answer within 2s" in run.message("test_migration_recorded[001_init]")
     assert calls <= 4  # not retried, not one timeout after another
+
+
+@pytest.mark.parametrize(("query", "said"), [
+    ("SELECT write_now() AS wrote", "cannot execute INSERT in a read-only transaction"),
+    ("SELECT write_anyway() AS wrote", "read-write mode must be set before any query"),
+], ids=["writing-function", "function-turning-read-only-off"])
+def test_custom_sql_that_writes_is_refused_through_the_function(verify, database, aws_env,
+                                                                config_file, query, said):
+    """The function commits nothing, but a sequence moved by its transaction stays moved:
+    the pinned read-only mode refuses the write, and the check is an error."""
+    database.execute((Path(__file__).parent / "data" / "writers.sql").read_text())
+    before = database.fingerprint()
+    config = config_file(f'[[custom_sql]]\nname = "writes"\nsql = "{query}"\n')
+    with lambda_server(database.dsn) as server:
+        run = verify("--via-lambda", FUNCTION, "--config", str(config), "-k", "custom_sql",
+                     env=aws_env(server.endpoint))
+    assert run.outcomes() == {"test_custom_sql[writes]": "error"}, run.output
+    assert said in run.message("[writes]")
+    assert database.fingerprint() == before
 
 
 @pytest.mark.parametrize("selection", [(), ("-k", "custom_sql")], ids=["all", "no-catalog"])
@@ -164,7 +236,7 @@ def test_an_answer_that_is_not_from_now_is_an_error(verify, database, aws_env, c
 
 def test_unreachable_proxy_is_an_error(verify, aws_env):
     run = verify("--via-lambda", FUNCTION, env=aws_env("http://127.0.0.1:9"))
-    assert run.returncode != 0
+    assert run.returncode == 1
     assert set(_database_checks(run).values()) == {"error"}
     assert "cannot reach the Lambda endpoint" in run.message("recorded[001_init]")
 

@@ -120,10 +120,10 @@ def test_a_database_for_dsn_trials_stays_up_until_ctrl_c(verify, private_tmp):
     assert not list(private_tmp.iterdir()), "the trial server was left behind"
 
 
-def test_a_server_of_a_tests_own_takes_server_settings(pg_server):
+def test_a_server_of_a_tests_own_takes_server_settings(extra_server):
     """The fixture factory: settings go to the server at start (a standby's wal_level, say),
     and the server is removed when the test ends."""
-    server = pg_server(work_mem="7MB", cluster_name="ops verify's test")
+    server = extra_server(work_mem="7MB", cluster_name="ops verify's test")
     with psycopg.connect(server.conninfo(), autocommit=True) as conn:
         assert conn.execute("SHOW work_mem").fetchone() == ("7MB",)
         assert conn.execute("SHOW cluster_name").fetchone() == ("ops verify's test",)

@@ -3,6 +3,7 @@ for the pager, reports attached to the ticket, the report and the workflows."""
 
 from __future__ import annotations
 
+import base64
 import html
 import json
 import re
@@ -14,7 +15,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.conftest import ROOT, MotoServer, log_heartbeat
+from tests.conftest import REFERENCE, ROOT, MotoServer, copy_of, log_heartbeat
 from tests.standins import TOKEN, serve
 
 DB_PASSWORD = "st4ging-Db-Pa55word"
@@ -136,7 +137,43 @@ def test_a_partial_run_never_counts_as_the_last_success(verify, database, tmp_pa
     selected = int(float(re.search(r"^ops_verify_checks_selected (\S+)$", prom, re.M).group(1)))
     total = int(float(re.search(r"^ops_verify_checks_total (\S+)$", prom, re.M).group(1)))
     assert selected < total
-    assert "ops_verify_last_success_timestamp_seconds" not in prom  # no full pass yet
+    # no full pass yet: 0, so that an alert on its age fires
+    assert "\nops_verify_last_success_timestamp_seconds 0.0\n" in prom
+
+
+def _last_success(reports: Path) -> float:
+    prom = (reports / "metrics.prom").read_text()
+    return float(re.search(r"^ops_verify_last_success_timestamp_seconds (\S+)$", prom,
+                           re.M).group(1))
+
+
+def test_last_success_is_kept_per_target(verify, database, cluster, tmp_path):
+    """Two targets written in turn to one reports folder: the one that never fully passes
+    never shows the other's success (its 0 makes the no-full-pass alert fire)."""
+    reports = tmp_path / "reports"
+    with copy_of(cluster, REFERENCE) as other:
+        other.execute("INSERT INTO active_positions (ticker, instrument_type, side, quantity, "
+                      "entry_price, alpaca_order_id) VALUES ('AAPL', 'stock', 'long', 10, "
+                      "189.5, 'ord-1001')")
+        passing = verify("--dsn", database.dsn, reports=reports)
+        assert passing.returncode == 0, passing.output
+        first = _last_success(reports)
+        assert first > 0
+        failing = verify("--dsn", other.dsn, reports=reports)
+        assert failing.returncode == 1
+        assert _last_success(reports) == 0.0  # never, not the other target's pass
+        again = verify("--dsn", database.dsn, "-k", "recorded", reports=reports)
+        assert again.returncode == 0
+        assert _last_success(reports) == first  # a partial pass keeps its target's own
+        failing = verify("--dsn", other.dsn, reports=reports)
+        assert _last_success(reports) == 0.0
+        other.execute("DELETE FROM active_positions WHERE id = (SELECT max(id) FROM "
+                      "active_positions)")
+        fixed = verify("--dsn", other.dsn, reports=reports)
+        assert fixed.returncode == 0, fixed.output
+        assert _last_success(reports) > first
+        verify("--dsn", database.dsn, "-k", "recorded", reports=reports)
+        assert _last_success(reports) == first
 
 
 def test_a_failed_push_fails_the_run_and_says_why(verify, database):
@@ -167,7 +204,7 @@ def test_attach_to_a_github_pull_request(verify, broken):
     (comment,) = github.comments
     assert comment["body"] == (run.reports_dir / "summary.md").read_text()
     assert "Post-deploy verification: FAILED" in comment["body"]
-    assert TOKEN not in run.all_output()
+    assert run.leaks(TOKEN) == []
 
 
 def test_attach_to_a_jira_issue_in_wiki_markup(verify, broken):
@@ -189,7 +226,8 @@ def test_attach_to_a_jira_issue_in_wiki_markup(verify, broken):
     assert "## " not in body and "| --- |" not in body and "`" not in body
     row = next(line for line in body.splitlines() if line.startswith("|FAIL|"))
     assert "{{test\\_no\\_duplicates\\[" in row  # escaped: _ and [ are markup
-    assert "jira-pat-token-0123" not in run.all_output()
+    basic = base64.b64encode(b"ops@example.com:jira-pat-token-0123").decode()  # as sent
+    assert run.leaks("jira-pat-token-0123") == [] and run.leaks(basic) == []
 
 
 @pytest.mark.parametrize(("ticket", "env", "why"), [
@@ -250,7 +288,8 @@ def test_the_post_deploy_workflow_verifies_the_release_it_is_given():
             set(flow["on"][trigger]["inputs"])
     steps = flow["jobs"]["verify"]["steps"]
     run = " ".join(s.get("run", "") for s in steps)
-    assert "pytest verify/ --env" in run and "--release" in run
+    # ops-verify: pytest that refuses a run in which the suite's plugins never loaded
+    assert ".venv/bin/ops-verify verify/ --env" in run and "--release" in run
     assert "--release-manifest" in run and "--settle" in run
     assert any(s.get("uses", "").startswith("actions/upload-artifact") and
                s.get("if") == "always()" for s in steps)
@@ -294,11 +333,11 @@ def test_the_smoke_workflow_runs_on_a_schedule_and_feeds_the_alerts():
     assert "environment" not in job
     steps = job["steps"]
     run = " ".join(s.get("run", "") for s in steps)
-    assert "pytest verify/ --env" in run and "GITHUB_STEP_SUMMARY" in run
+    assert ".venv/bin/ops-verify verify/ --env" in run and "GITHUB_STEP_SUMMARY" in run
     assert '--pushgateway "$PUSHGATEWAY_URL"' in run
     uses = [s.get("uses", "") for s in steps]
     restore = uses.index(next(u for u in uses if u.startswith("actions/cache/restore")))
-    verify_step = next(i for i, s in enumerate(steps) if "pytest verify/" in s.get("run", ""))
+    verify_step = next(i for i, s in enumerate(steps) if "ops-verify verify/" in s.get("run", ""))
     save = next(i for i, s in enumerate(steps) if s.get("uses", "").startswith(
         "actions/cache/save"))
     assert restore < verify_step < save

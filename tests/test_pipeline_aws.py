@@ -4,15 +4,13 @@ Lambda function's Errors metric; each entry its own item, each fault failing its
 
 from __future__ import annotations
 
-import io
 import json
-import time
-import zipfile
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
+from tests.aws_world import create_function, put_lambda_metric, put_log_lines
 from tests.conftest import MotoServer, log_heartbeat
 from tests.standins import aws_front
 
@@ -108,40 +106,10 @@ def pipeline(moto_server: MotoServer) -> MotoServer:
             ComparisonOperator="GreaterThanThreshold")
         cloudwatch.set_alarm_state(AlarmName=name, StateValue="OK", StateReason="healthy")
     log_heartbeat(moto_server, seconds_ago=30)
-    _log(moto_server, DISPATCHER_LOGS, ["INFO - run_complete pulled=3 simulated=1"] * 3)
-    _function(moto_server, HEALTHCHECK)
-    _lambda_metric(moto_server, HEALTHCHECK, "Invocations", [1.0] * 6)
+    put_log_lines(moto_server, DISPATCHER_LOGS, ["INFO - run_complete pulled=3 simulated=1"] * 3)
+    create_function(moto_server, HEALTHCHECK)
+    put_lambda_metric(moto_server, HEALTHCHECK, "Invocations", [1.0] * 6)
     return moto_server
-
-
-def _log(aws: MotoServer, group: str, messages: list[str]) -> None:
-    logs = aws.client("logs")
-    if not logs.describe_log_groups(logGroupNamePrefix=group)["logGroups"]:
-        logs.create_log_group(logGroupName=group)
-        logs.create_log_stream(logGroupName=group, logStreamName="task-1")
-    now = int(time.time() * 1000)
-    logs.put_log_events(logGroupName=group, logStreamName="task-1", logEvents=[
-        {"timestamp": now - 60_000 + i, "message": m} for i, m in enumerate(messages)])
-
-
-def _function(aws: MotoServer, name: str) -> None:
-    role = aws.client("iam").create_role(RoleName=f"{name}-role",
-                                         AssumeRolePolicyDocument="{}")["Role"]["Arn"]
-    code = io.BytesIO()
-    with zipfile.ZipFile(code, "w") as archive:
-        archive.writestr("lambda_function.py", "def lambda_handler(event, context):\n    pass\n")
-    aws.client("lambda").create_function(FunctionName=name, Runtime="python3.11", Role=role,
-                                         Handler="lambda_function.lambda_handler",
-                                         Code={"ZipFile": code.getvalue()})
-
-
-def _lambda_metric(aws: MotoServer, function: str, metric: str, values: list[float]) -> None:
-    """One datapoint a minute, ending two minutes ago, as Lambda publishes them."""
-    now = datetime.now(UTC)
-    aws.client("cloudwatch").put_metric_data(Namespace="AWS/Lambda", MetricData=[
-        {"MetricName": metric, "Dimensions": [{"Name": "FunctionName", "Value": function}],
-         "Timestamp": now - timedelta(minutes=2 + i), "Value": v, "Unit": "Count"}
-        for i, v in enumerate(values)])
 
 
 def _run(verify, config_file, aws_env: dict[str, str], *args: str, config: str = CONFIG):
@@ -216,7 +184,7 @@ def _delete_alarm(aws: MotoServer) -> None:
 
 
 def _error_burst(aws: MotoServer) -> None:
-    _log(aws, DISPATCHER_LOGS, ["ERROR - Alpaca order failed: insufficient buying power",
+    put_log_lines(aws, DISPATCHER_LOGS, ["ERROR - Alpaca order failed: insufficient buying power",
                                 "ERROR - gate evaluation failed"])
 
 
@@ -225,7 +193,7 @@ def _no_log_group(aws: MotoServer) -> None:
 
 
 def _lambda_errors(aws: MotoServer) -> None:
-    _lambda_metric(aws, HEALTHCHECK, "Errors", [0.0, 1.0, 1.0])
+    put_lambda_metric(aws, HEALTHCHECK, "Errors", [0.0, 1.0, 1.0])
 
 
 def _no_function(aws: MotoServer) -> None:
@@ -432,7 +400,7 @@ skip = ["lambda_errors.*"]
 "alarms.ops-pipeline-alarms" = { prefix = "ops-pipeline-staging-" }
 "log_errors.dispatcher" = { log_group = "/ecs/ops-pipeline-staging/dispatcher", max_count = 5 }
 '''
-    _log(pipeline, "/ecs/ops-pipeline-staging/dispatcher", ["ERROR - x"] * 3)
+    put_log_lines(pipeline, "/ecs/ops-pipeline-staging/dispatcher", ["ERROR - x"] * 3)
     run = verify("--env", "staging", "--config", str(config_file(config)), env=pipeline.env,
                  paths=PATHS)
     outcomes = run.outcomes()

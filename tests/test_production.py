@@ -24,7 +24,7 @@ from checks.catalog.compare import compare, objects
 from checks.config import Settings
 from checks.infra.cluster import Cluster
 from checks.targets.postgres import PostgresTarget
-from tests.conftest import ROOT, started
+from tests.conftest import ROOT, log_heartbeat
 
 DATA = Path(__file__).parent / "data" / "production"
 MIGRATIONS = DATA / "migrations"  # upstream's file names only: the ledger checks read names
@@ -32,8 +32,10 @@ ROWS = DATA / "rows.sql"
 LEDGER = DATA / "ledger.csv"
 EXAMPLE = ROOT / "examples" / "ops-pipeline-production.toml"
 SNAPSHOT = ROOT / "examples" / "ops-pipeline-production.schema.json"
-BASELINE = {"test_no_duplicates[alpaca_order_id_guard]": "warned"}
-"""What the example reports on a healthy production: the missing arbiter, as a warning."""
+ARBITER = "test_upsert_has_arbiter[trade_stream_position_per_order]"
+BASELINE = {ARBITER: "failed"}
+"""What the example reports on a healthy production: its one real defect, no unique arbiter
+behind trade-stream's ON CONFLICT (alpaca_order_id)."""
 
 
 def build(conninfo: str) -> None:
@@ -55,11 +57,13 @@ def _create(server: Cluster, name: str, template: str = "template0") -> str:
 
 
 @pytest.fixture(scope="module")
-def production() -> Iterator[Cluster]:
-    """PostgreSQL 15 with the production-like database as a template."""
-    with started("15") as server:
-        build(_create(server, "ops_pipeline_template"))
-        yield server
+def production(cluster15: Cluster) -> Iterator[Cluster]:
+    """PostgreSQL 15 (the session's server) with the production-like database as a
+    template."""
+    build(_create(cluster15, "ops_pipeline_template"))
+    yield cluster15
+    with psycopg.connect(cluster15.conninfo(), autocommit=True) as conn:
+        conn.execute("DROP DATABASE ops_pipeline_template WITH (FORCE)")
 
 
 @pytest.fixture
@@ -131,21 +135,39 @@ def test_the_drift_check_finds_the_fixture_equal_to_the_snapshot(verify, prod, e
     assert len(outcomes) == len(objects(load_file(SNAPSHOT)[0])) + 12  # one per kind, too
 
 
-def test_the_example_is_green_on_a_healthy_production_with_its_history_accepted(
-        verify, prod, example):
+def _table_rows(run) -> list[str]:
+    """summary.md's table rows (what did not pass, failures first), as the ticket shows."""
+    return [line for line in (run.reports_dir / "summary.md").read_text().splitlines()
+            if line.startswith("| ") and not line.startswith(("| result", "| ---"))]
+
+
+def test_the_example_finds_the_one_real_defect_and_nothing_else(verify, prod, example):
+    """On production as its tools built it: the missing arbiter fails, named first on the
+    ticket; the known history is accepted; everything else passes or is skipped with its
+    reason (AWS checks off here, replays under a snapshot, a rule no probe can break)."""
     run = _run(verify, prod, example())
-    assert run.returncode == 0, run.output
-    assert run.summary["outcome"] == "passed"
+    assert run.returncode == 1, run.output
+    assert run.summary["outcome"] == "failed"
     outcomes = run.outcomes()
+    assert {k: v for k, v in outcomes.items() if v in ("failed", "error", "warned")} == BASELINE
+    assert "there is no unique or exclusion constraint matching the ON CONFLICT " \
+        "specification" in run.message(ARBITER)
+    first = _table_rows(run)[0]
+    assert first.startswith(f"| FAIL | `{ARBITER}` |")
     assert {k: v for k, v in outcomes.items() if v == "accepted"} == {
         "test_ledger_has_no_unknown_versions[schema_migrations]": "accepted",
         "test_ledger_in_order[schema_migrations]": "accepted",
         "test_migration_versions_distinct[migrations]": "accepted"}
-    assert {k: v for k, v in outcomes.items() if v == "warned"} == BASELINE
-    assert "failed" not in outcomes.values() and "error" not in outcomes.values()
+    skipped = {c["message"].split(":")[0].split(" (")[0] for c in run.summary["checks"]
+               if c["outcome"] == "skipped"}
+    assert skipped == {"AWS checks are off", "not probed",
+                       "the expected schema comes from a snapshot; migrations are not "
+                       "replayed"}, skipped
     assert {v for k, v in outcomes.items() if k.startswith("test_check_constraint_def")} == \
         {"passed"}
-    assert {v for k, v in outcomes.items() if k.startswith("test_fresh")} == {"passed"}
+    assert {v for k, v in outcomes.items() if k.startswith(("test_fresh", "test_custom_sql",
+                                                              "test_upsert"))} - {"info"} \
+        == {"passed", "failed"}
     assert "9 version(s) in schema_migrations have no file, all accepted" in run.message(
         "unknown_versions[schema_migrations]")
     assert "16 version(s) applied out of numeric order" in run.message(
@@ -158,8 +180,7 @@ def test_the_example_is_green_on_a_healthy_production_with_its_history_accepted(
         "entry_price, entry_time, status, alpaca_order_id) SELECT ticker, instrument_type, "
         "strategy_type, side, quantity, entry_price, entry_time, 'open', alpaca_order_id "
         "FROM active_positions WHERE alpaca_order_id IS NOT NULL LIMIT 1",
-        {"test_no_duplicates[active_positions.alpaca_order_id]": "failed",
-         "test_no_duplicates[alpaca_order_id_guard]": "warned"},
+        {"test_no_duplicates[active_positions.alpaca_order_id]": "failed"},
         id="duplicate-order-id"),
     pytest.param(
         "DROP INDEX idx_active_positions_alpaca_order_id; "
@@ -168,17 +189,22 @@ def test_the_example_is_green_on_a_healthy_production_with_its_history_accepted(
         "strategy_type, side, quantity, entry_price, entry_time, 'open', alpaca_order_id "
         "FROM active_positions WHERE alpaca_order_id IS NOT NULL LIMIT 1",
         {"test_no_duplicates[active_positions.alpaca_order_id]": "failed",
-         "test_no_duplicates[alpaca_order_id_guard]": "warned",
          "test_index_present[idx_active_positions_alpaca_order_id]": "failed",
          "test_schema_object[index:public.idx_active_positions_alpaca_order_id]": "failed"},
         id="dropped-index-and-duplicate"),
     pytest.param(
-        "ALTER TABLE active_positions DROP CONSTRAINT chk_active_positions_side",
+        # recorded in the ledger (2026_02_02_0003_add_constraints_no_do) but absent
+        "ALTER TABLE active_positions DROP CONSTRAINT chk_active_positions_side; "
+        "ALTER TABLE position_history DROP CONSTRAINT chk_position_history_side",
         {"test_check_constraint_definition[chk_active_positions_side]": "failed",
          "test_check_constraint_enforced[chk_active_positions_side]": "failed",
          "test_schema_object[constraint:public.active_positions.chk_active_positions_side]":
+             "failed",
+         "test_check_constraint_definition[chk_position_history_side]": "failed",
+         "test_check_constraint_enforced[chk_position_history_side]": "failed",
+         "test_schema_object[constraint:public.position_history.chk_position_history_side]":
              "failed"},
-        id="dropped-check"),
+        id="recorded-checks-absent"),
     pytest.param(
         "DELETE FROM schema_migrations WHERE version = '1039_close_phantom_positions'",
         {"test_migration_recorded[1039_close_phantom_positions]": "failed"},
@@ -205,6 +231,8 @@ def test_the_example_is_green_on_a_healthy_production_with_its_history_accepted(
         id="stopped-pipeline"),
 ])
 def test_each_injected_fault_fails_its_own_item(verify, prod, example, fault, expected):
+    """Each fault fails exactly its items, and the ticket names them in its first lines
+    (failures first: with the arbiter, at most a screenful)."""
     with psycopg.connect(prod, autocommit=True) as conn:
         conn.execute(fault)
     run = _run(verify, prod, example())
@@ -212,6 +240,8 @@ def test_each_injected_fault_fails_its_own_item(verify, prod, example, fault, ex
     found = {k: v for k, v in run.outcomes().items()
              if v not in ("passed", "skipped", "accepted", "info")}
     assert found == {**BASELINE, **expected}
+    rows = _table_rows(run)[:len(found)]
+    assert {row.split("`")[1] for row in rows} == set(found)
 
 
 def test_an_object_outside_the_snapshot_fails_as_not_in_the_snapshot(verify, prod, example):
@@ -229,8 +259,8 @@ def test_an_object_outside_the_snapshot_fails_as_not_in_the_snapshot(verify, pro
 
 
 def test_the_declared_rules_pass_on_varchar_columns_of_postgresql_18_too(verify, example,
-                                                                        pg_server):
-    conninfo = _create(pg_server(), "ops_pipeline")
+                                                                        extra_server):
+    conninfo = _create(extra_server(), "ops_pipeline")
     build(conninfo)
     run = _run(verify, conninfo, example(), "-k", "check_constraint")
     assert run.returncode == 0, run.output
@@ -239,20 +269,20 @@ def test_the_declared_rules_pass_on_varchar_columns_of_postgresql_18_too(verify,
 
 @pytest.mark.parametrize("window", ["closed", "open"])
 def test_the_pipeline_checks_follow_their_market_hours_window(verify, prod, example, window):
-    """The example's windows (weekdays 09:30-16:00 New York), with the hours moved relative
+    """The example's windows (weekdays 09:45-16:00 New York), with the hours moved relative
     to now: twelve hours away, the pipeline checks are skipped naming their window; a
     window that is always open runs them."""
     from datetime import UTC, datetime, timedelta
     from zoneinfo import ZoneInfo
 
-    market = 'days = ["mon", "tue", "wed", "thu", "fri"], hours = "09:30-16:00"'
+    market = 'days = ["mon", "tue", "wed", "thu", "fri"], hours = "09:45-16:00"'
     later = (datetime.now(UTC) + timedelta(hours=12)).astimezone(ZoneInfo("America/New_York"))
     hours = f"{later.hour:02d}:00-{later.hour:02d}:59"
     moved = (f'days = ["mon", "tue", "wed", "thu", "fri"], hours = "{hours}"'
              if window == "closed" else 'hours = "00:00-24:00"')
     config = example(windows=True)
     text = config.read_text()
-    assert text.count(market) == 4  # the example's four pipeline checks
+    assert text.count(market) == 5  # the example's five freshness checks
     config.write_text(text.replace(market, moved))
     run = _run(verify, prod, config, "-k", "fresh")
     assert set(run.outcomes().values()) == {"skipped" if window == "closed" else "passed"}
@@ -277,3 +307,126 @@ def test_the_rebuild_from_a_checkout_is_what_the_snapshot_and_ledger_hold(produc
     assert _differences(conninfo) == {}
     assert [v for v, _ in adopt.ledger_rows(conninfo)] == \
         [v for v, _ in adopt.read_ledger(LEDGER)]
+
+
+# ---------------------------------------------------------------- the pipeline on AWS
+SERVICES = ("trade-stream", "dispatcher-service", "dispatcher-tiny-service",
+            "position-manager-service", "position-manager-tiny-service", "telemetry-service")
+SCHEDULES = ("ops-pipeline-signal-engine-1m", "ops-pipeline-feature-computer-1m",
+             "ops-pipeline-watchlist-engine-5m", "ops-pipeline-healthcheck-5m",
+             "ops-pipeline-dispatcher", "ops-pipeline-dispatcher-tiny", "position-manager-1min",
+             "ticker-discovery-6h", "trade-alert-checker")
+RULES = ("ops-ticker-discovery-6h", "ops-opportunity-analyzer-daily")
+ALARMS = ("ops-pipeline-telemetry-lag", "ops-pipeline-feature-lag",
+          "ops-pipeline-dispatcher-stalled", "ops-pipeline-duplicate-executions")
+LOG_GROUPS = ("/ecs/ops-pipeline/dispatcher", "/ecs/ops-pipeline/position-manager-service",
+              "/ecs/ops-pipeline/telemetry-service", "/ecs/ops-pipeline/db-migrator")
+LAMBDAS = ("ops-pipeline-db-query", "ops-pipeline-db-migration", "ops-pipeline-healthcheck",
+           "trade-alert-checker")
+PIPELINE = ("verify/test_heartbeat.py", "verify/test_pipeline.py")
+
+
+@pytest.fixture
+def pipeline(moto_server):
+    """The ops-pipeline on AWS by the example's real names, healthy: every service running,
+    every schedule and rule enabled (dispatcher-tiny's off, as upstream's notes advise),
+    alarms OK, quiet logs, trade-stream polling, the healthcheck Lambda running."""
+    from tests.aws_world import create_function, put_lambda_metric, put_log_lines
+
+    ecs = moto_server.client("ecs")
+    ecs.create_cluster(clusterName="ops-pipeline-cluster")
+    for service in SERVICES:
+        ecs.register_task_definition(family=service, containerDefinitions=[
+            {"name": service, "image": f"{service}:latest", "memory": 256}])
+        ecs.create_service(cluster="ops-pipeline-cluster", serviceName=service,
+                           taskDefinition=service, desiredCount=1)
+    target = {"Arn": "arn:aws:ecs:us-west-2:123456789012:cluster/ops-pipeline-cluster",
+              "RoleArn": "arn:aws:iam::123456789012:role/ops-pipeline-eventbridge-ecs-role"}
+    scheduler = moto_server.client("scheduler")
+    for name in SCHEDULES:
+        scheduler.create_schedule(
+            Name=name, ScheduleExpression="rate(1 minute)", FlexibleTimeWindow={"Mode": "OFF"},
+            Target=target, State="DISABLED" if name == "ops-pipeline-dispatcher-tiny"
+            else "ENABLED")
+    events = moto_server.client("events")
+    for rule in RULES:
+        events.put_rule(Name=rule, ScheduleExpression="rate(6 hours)", State="ENABLED")
+        events.put_targets(Rule=rule, Targets=[{"Id": "1", "Arn": target["Arn"]}])
+    cloudwatch = moto_server.client("cloudwatch")
+    for name in ALARMS:
+        cloudwatch.put_metric_alarm(
+            AlarmName=name, MetricName=name, Namespace="OPsPipeline", Statistic="Maximum",
+            Period=300, EvaluationPeriods=2, Threshold=180,
+            ComparisonOperator="GreaterThanThreshold")
+        cloudwatch.set_alarm_state(AlarmName=name, StateValue="OK", StateReason="healthy")
+    log_heartbeat(moto_server, seconds_ago=60)
+    logs = moto_server.client("logs")
+    for group in LOG_GROUPS:
+        logs.create_log_group(logGroupName=group)
+        logs.create_log_stream(logGroupName=group, logStreamName="task-1")
+    put_log_lines(moto_server, "/ecs/ops-pipeline/dispatcher", ["INFO - run_complete"])
+    for function in LAMBDAS:
+        create_function(moto_server, function)
+    put_lambda_metric(moto_server, "ops-pipeline-healthcheck", "Invocations", [1.0] * 6)
+    return moto_server
+
+
+def _aws_run(verify, prod, example, aws):
+    return verify("--dsn", prod, "--aws", "--config", str(example()), "--migrations-dir",
+                  str(MIGRATIONS), env=aws.env, paths=PIPELINE)
+
+
+def test_the_whole_pipeline_passes_on_aws_by_its_real_names(verify, prod, example, pipeline):
+    run = _aws_run(verify, prod, example, pipeline)
+    assert run.returncode == 0, run.output
+    outcomes = run.outcomes()
+    assert {f"test_ecs_service_stable[{s}]" for s in SERVICES} <= set(outcomes)
+    assert set(outcomes.values()) == {"passed"}, outcomes
+    assert "ops-pipeline-dispatcher-tiny" in run.message("[pipeline_schedules]")
+
+
+def _stop(aws):
+    aws.client("ecs").update_service(cluster="ops-pipeline-cluster",
+                                     service="position-manager-service", desiredCount=0)
+
+
+def _disable(aws):
+    aws.client("scheduler").update_schedule(
+        Name="ops-pipeline-watchlist-engine-5m", ScheduleExpression="rate(5 minutes)",
+        FlexibleTimeWindow={"Mode": "OFF"}, State="DISABLED",
+        Target={"Arn": "arn:aws:ecs:us-west-2:123456789012:cluster/ops-pipeline-cluster",
+                "RoleArn": "arn:aws:iam::123456789012:role/ops-pipeline-eventbridge-ecs-role"})
+
+
+def _alarm(aws):
+    aws.client("cloudwatch").set_alarm_state(AlarmName="ops-pipeline-dispatcher-stalled",
+                                             StateValue="ALARM", StateReason="no runs")
+
+
+def _errors(aws):
+    from tests.aws_world import put_log_lines
+
+    put_log_lines(aws, "/ecs/ops-pipeline/telemetry-service",
+                  [f"ERROR - bar fetch failed for SPY ({i})" for i in range(8)])
+
+
+def _lambda_errors(aws):
+    from tests.aws_world import put_lambda_metric
+
+    put_lambda_metric(aws, "ops-pipeline-db-query", "Errors", [1.0, 2.0])
+
+
+@pytest.mark.parametrize(("fault", "failing"), [
+    pytest.param(_stop, "test_ecs_service_stable[position-manager-service]", id="stopped"),
+    pytest.param(_disable, "test_schedule_enabled[pipeline_schedules]", id="schedule-off"),
+    pytest.param(_alarm, "test_alarm_not_firing[pipeline_alarms]", id="alarm"),
+    pytest.param(_errors, "test_log_errors[telemetry_errors]", id="error-burst"),
+    pytest.param(_lambda_errors, "test_lambda_errors[ops-pipeline-db-query]",
+                 id="lambda-errors"),
+])
+def test_each_pipeline_fault_fails_its_own_item(verify, prod, example, pipeline, fault,
+                                                failing):
+    fault(pipeline)
+    run = _aws_run(verify, prod, example, pipeline)
+    assert run.returncode == 1, run.output
+    assert {k: v for k, v in run.outcomes().items() if v != "passed"} == {failing: "failed"}

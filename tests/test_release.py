@@ -262,3 +262,138 @@ def test_a_heartbeat_that_does_not_move_is_not_settled():
     assert settling.samples["beat"].unconfirmed
     settling.record("beat", True, 4.0, progress="2026-11-28 12:00:04")
     assert settling.samples["beat"].settled
+
+
+# ---------------------------------------------------------------- release entries settle
+def test_release_entries_that_finish_rolling_out_within_the_window_settle(
+        verify, database, moto_server, deployed, tmp_path, on_moto_request):
+    """The function's update and the service's rollout are still in progress at the first
+    look; both are done when the second look arrives: each passes, settled on the third."""
+    from moto.awslambda.models import LambdaBackend
+    from moto.ecs.models import EC2ContainerServiceBackend
+
+    _rollout("IN_PROGRESS")
+    _lambda("state", "Pending")
+    function = _moto_state("lambda").get_function("ops-pipeline-db-query")
+
+    def done_at(look: int, change) -> object:
+        return lambda n, *_: n == look and change()
+
+    on_moto_request(EC2ContainerServiceBackend, "describe_services",
+                    done_at(2, lambda: _rollout("COMPLETED")))
+    on_moto_request(LambdaBackend, "get_function",
+                    done_at(2, lambda: setattr(function, "state", "Active")))
+    run = verify("--dsn", database.dsn, "--release-manifest", str(_manifest(tmp_path, deployed)),
+                 "--settle", "10m", "-k", "release", env=moto_server.env)
+    assert run.returncode == 0, run.output
+    for entry in (ECS_ENTRY, LAMBDA_ENTRY):
+        check = next(c for c in run.summary["checks"] if c["id"].endswith(entry))
+        assert check["outcome"] == "passed"
+        assert check["attempts"] == 3  # in progress; done; done again
+        assert check["first_passed_s"] > 0
+        assert f"SETTLED {entry}: passed after 3 attempts" in run.output
+    migration = next(c for c in run.summary["checks"] if "release_migration" in c["id"])
+    assert "attempts" not in migration  # the ledger is an invariant: never retried
+
+
+# ---------------------------------------------------------------- the manifest's forms
+TOML_MANIFEST = '''release = "v42"
+migrations = ["2026_02_02_0003_add_constraints_no_do", "2026_02_02_0004_service_heartbeats"]
+
+[[lambda_functions]]
+name = "ops-pipeline-db-query"
+code_sha256 = "{code_sha256}"
+
+[[ecs_services]]
+cluster = "ops-pipeline-cluster"
+service = "trade-stream"
+task_definition = "{task_definition}"
+
+[ecs_services.images]
+trade-stream = "{image}:v42"
+'''
+
+
+@pytest.mark.parametrize(("task_definition", "failing"), [
+    ("trade-stream:2", set()),
+    ("trade-stream:3", {"test_release_ecs_service[ops-pipeline-cluster/trade-stream]"}),
+], ids=["matches", "other-revision"])
+def test_a_toml_manifest_is_read_like_json(verify, database, moto_server, deployed, tmp_path,
+                                           task_definition, failing):
+    path = tmp_path / "release-manifest.toml"
+    path.write_text(TOML_MANIFEST.format(code_sha256=deployed["code_sha256"],
+                                         task_definition=task_definition, image=IMAGE))
+    run = verify("--dsn", database.dsn, "--release-manifest", str(path), "-k", "release",
+                 env=moto_server.env)
+    assert run.returncode == (1 if failing else 0), run.output
+    assert set(run.outcomes()) == RELEASE_CHECKS
+    assert {k for k, v in run.outcomes().items() if v != "passed"} == failing
+    assert run.summary["release"] == "v42"
+
+
+def test_a_manifest_that_is_not_valid_toml_is_a_usage_error(verify, tmp_path):
+    path = tmp_path / "release-manifest.toml"
+    path.write_text('release = "v42"\n[[lambda_functions]\n')
+    run = verify("--release-manifest", str(path))
+    assert run.returncode == 4
+    assert "release-manifest.toml: not valid TOML" in run.output
+
+
+@pytest.fixture
+def aliased(moto_server: MotoServer, deployed: dict) -> dict:
+    """Version 1 is the code deployed first; then new code, published as version 2; the
+    alias ``live`` still points to version 1."""
+    client = moto_server.client("lambda")
+    first = client.publish_version(FunctionName="ops-pipeline-db-query")
+    updated = client.update_function_code(FunctionName="ops-pipeline-db-query",
+                                          ZipFile=_zip("def handler(e, c): return 43"))
+    second = client.publish_version(FunctionName="ops-pipeline-db-query")
+    client.create_alias(FunctionName="ops-pipeline-db-query", Name="live",
+                        FunctionVersion=first["Version"])
+    assert updated["CodeSha256"] != deployed["code_sha256"]
+    return {"old": deployed["code_sha256"], "new": updated["CodeSha256"],
+            "versions": (first["Version"], second["Version"])}
+
+
+@pytest.mark.parametrize(("entry", "said"), [
+    ({"alias": "live", "code_sha256": "old", "version": "first"}, None),
+    ({"version": "second", "code_sha256": "new"}, None),
+    ({"alias": "live", "code_sha256": "new"}, "code SHA-256 differ"),
+    ({"alias": "live", "version": "second"}, "version differ"),
+    ({"version": "first", "code_sha256": "new"}, "code SHA-256 differ"),
+], ids=["alias-on-its-version", "version-with-its-code", "alias-still-on-old-code",
+        "alias-on-another-version", "version-with-other-code"])
+def test_a_lambda_entry_is_checked_at_its_alias_or_version(verify, database, moto_server,
+                                                          aliased, tmp_path, entry, said):
+    """What answers at the alias (or the published version) is compared, not $LATEST:
+    new code deployed but the alias left on the old version is not the release."""
+    first, second = aliased["versions"]
+    values = {"old": aliased["old"], "new": aliased["new"], "first": first, "second": second}
+    fields = {k: values[v] if k != "alias" else v for k, v in entry.items()}
+    path = tmp_path / "release-manifest.json"
+    path.write_text(json.dumps({"release": "v42", "lambda_functions": [
+        {"name": "ops-pipeline-db-query", **fields}]}))
+    run = verify("--dsn", database.dsn, "--release-manifest", str(path), "-k", "release",
+                 env=moto_server.env)
+    item = "test_release_lambda[ops-pipeline-db-query" + (
+        f":{entry['alias']}]" if "alias" in entry else "]")
+    assert run.outcomes() == {item: "failed" if said else "passed"}, run.output
+    assert run.returncode == (1 if said else 0)
+    if said:
+        assert said in run.message(item.split("test_release_lambda")[1])
+
+
+@pytest.mark.parametrize(("args", "env", "release"), [
+    ((), {"VERIFY_RELEASE": "v43-from-env"}, "v43-from-env"),
+    (("--release", "v44-from-option"), {"VERIFY_RELEASE": "v43-from-env"}, "v44-from-option"),
+    ((), {}, "v42"),
+], ids=["variable-over-manifest", "option-over-variable", "manifest"])
+def test_the_release_comes_from_the_option_the_variable_or_the_manifest(
+        verify, database, moto_server, deployed, tmp_path, args, env, release):
+    run = verify("--dsn", database.dsn, "--release-manifest", str(_manifest(tmp_path, deployed)),
+                 "-k", "release_migration", *args, env={**moto_server.env, **env})
+    assert run.returncode == 0, run.output
+    assert run.summary["release"] == release
+    assert f"Release: `{release}`" in (run.reports_dir / "summary.md").read_text()
+    assert release in (run.reports_dir / "report.html").read_text()
+    assert f"release: {release}" in run.output.splitlines()[1]

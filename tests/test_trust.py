@@ -6,12 +6,14 @@ Each case ends non-green (or says it is partial) and names its cause.
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import signal
 import subprocess
 import sys
 import uuid
+from pathlib import Path
 
 import pytest
 
@@ -38,7 +40,7 @@ def test_modes_that_run_no_check_leave_no_passed_report(verify, database, tmp_pa
         assert not (reports / name).exists(), name
     assert "PASSED" not in run.output.split("post-deploy verification")[-1]
     if mode != "--collect-only":
-        assert run.returncode != 0
+        assert run.returncode == 1
         assert f"NO VERDICT: {mode} runs no check" in run.output
 
 
@@ -50,9 +52,12 @@ def test_the_test_body_does_not_decide_the_verdict(verify, database, tmp_path):
         shutil.copy(ROOT / name, copy / name)
     module = copy / "verify" / "test_data_integrity.py"
     text = module.read_text()
-    text = text.replace('"""No value repeats (e.g. one Alpaca order id opening two positions)."""',
-                        '"""Tampered."""\n    import pytest\n    pytest.skip("tampered")')
-    text = text.replace('"""The custom query returns no rows."""', 'raise AssertionError("no")')
+    for body, tampered in (
+            ('"""No value repeats (e.g. one Alpaca order id opening two positions)."""',
+             '"""Tampered."""\n    import pytest\n    pytest.skip("tampered")'),
+            ('"""The custom query returns no rows."""', 'raise AssertionError("no")')):
+        assert text.count(body) == 1, f"nothing to tamper with: {body}"  # else it proves nothing
+        text = text.replace(body, tampered)
     module.write_text(text)
     database.execute(DUPLICATE)
     run = subprocess.run(
@@ -67,13 +72,126 @@ def test_the_test_body_does_not_decide_the_verdict(verify, database, tmp_path):
     assert run.returncode == 1
 
 
-def test_without_the_plugin_every_check_errors(tmp_path):
-    """``--noconftest`` leaves the checks without their fixture: errors, never passes."""
-    done = subprocess.run([sys.executable, "-m", "pytest", str(ROOT / "verify"), "--noconftest",
-                           "-q", "-p", "no:randomly"], cwd=ROOT, capture_output=True, text=True,
-                          env=_clean_env(), timeout=300)
-    assert done.returncode != 0
-    assert " passed" not in done.stdout.splitlines()[-1]
+OPS_VERIFY = Path(sys.executable).with_name("ops-verify")
+"""The console entry point CI runs (pyproject's [project.scripts])."""
+STALE = '{"outcome": "passed", "checks": []}\n'
+
+
+@pytest.mark.parametrize(("args", "env", "cause"), [
+    (("-p", "no:plugin.reports"), {}, "-p no:plugin.reports: the suite's own plugin"),
+    (("-p", "no:plugin.items"), {}, "-p no:plugin.items: the suite's own plugin"),
+    (("-p", "no:plugin.options"), {}, "-p no:plugin.options: the suite's own plugin"),
+    (("-p", "no:verify-reports"), {}, "-p no:verify-reports: the suite's own plugin"),
+    ((), {"PYTEST_ADDOPTS": "-p no:plugin.reports"}, "-p no:plugin.reports: the suite's own"),
+    (("-o", "addopts=-p no:plugin.reports"), {}, "-p no:plugin.reports: the suite's own"),
+    (("-p", "no:plugin.options", "--reports-dir", "{reports}"), {},
+     "-p no:plugin.options: the suite's own plugin"),
+    (("-p", "no:terminal"), {}, "-p no:terminal: the suite reports through pytest's terminal"),
+    (("-p", "no:html"), {}, "-p no:html: the suite reports through pytest's html plugin"),
+    (("-p", "no:junitxml"), {}, "-p no:junitxml: the suite reports through"),
+    (("-p", "no:metadata"), {}, "-p no:metadata: the suite reports through"),
+    ((), {"PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"}, "pytest's html and metadata plugins are not"),
+    (("--disable-plugin-autoload",), {}, "pytest's html and metadata plugins are not"),
+], ids=["reports", "items", "options", "registered-name", "PYTEST_ADDOPTS", "ini-addopts",
+        "options-and-its-option", "terminal", "html", "junitxml", "metadata",
+        "autoload-variable", "autoload-option"])
+@pytest.mark.parametrize("command", ["pytest", "ops-verify"])
+def test_the_suite_s_plugins_cannot_be_disabled(verify, database, tmp_path, args, env, cause,
+                                                command):
+    """Each way to switch a plugin off is a usage error in one line, and the previous run's
+    passed summary is replaced by it."""
+    reports = tmp_path / "reports"
+    reports.mkdir()
+    (reports / "summary.json").write_text(STALE)
+    args = tuple(a.format(reports=reports) for a in args)
+    if command == "pytest":
+        run = verify("--dsn", database.dsn, "-k", "recorded", *args, env=env, reports=reports)
+        returncode, output = run.returncode, run.output
+    else:
+        returncode, output = _ops_verify("verify", "--dsn", database.dsn, "-k", "recorded",
+                                         "--reports-dir", str(reports), *args, env=env)
+    assert returncode == 4, output
+    lines = [line for line in output.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith(f"ERROR: {cause}"), output
+    summary = json.loads((reports / "summary.json").read_text())
+    assert summary["outcome"] == "error" and cause in summary["usage_error"]
+    assert 'ops_verify_run_outcome{outcome="error"} 1.0' in (reports / "metrics.prom").read_text()
+
+
+@pytest.mark.parametrize("args", [("-o", "addopts="), ("-p", "no:conftest"), ("-p", "no:xdist"),
+                                  ("-p", "no:randomly")])
+def test_what_does_not_disable_the_suite_leaves_its_verdict(verify, database, args):
+    run = verify("--dsn", database.dsn, "-k", "recorded", *args)
+    assert run.returncode == 0, run.output
+    assert run.summary["verdict"].startswith("PASSED (6 of ")
+
+
+def test_a_conftest_cannot_be_blocked_by_name(verify, database):
+    run = verify("--dsn", database.dsn, "-p", f"no:{ROOT / 'conftest.py'}")
+    assert run.returncode == 4
+    assert "Blocking conftest files using -p is not supported" in run.output
+
+
+@pytest.fixture
+def suite_copy(tmp_path) -> Path:
+    """The checklist and its wiring in a folder of their own."""
+    copy = tmp_path / "suite"
+    shutil.copytree(ROOT / "verify", copy / "verify")
+    for name in ("conftest.py", "pytest.ini"):
+        shutil.copy(ROOT / name, copy / name)
+    return copy
+
+
+@pytest.mark.parametrize("with_options", [False, True], ids=["no-options", "suite-options"])
+@pytest.mark.parametrize(("args", "root"), [(("--noconftest",), "."),
+                                            (("--confcutdir", "verify"), "."),
+                                            (("-c", "verify/tox.ini"), "verify"),
+                                            ((), "verify")],
+                         ids=["noconftest", "confcutdir", "ini-named-by-c", "ini-found-below"])
+def test_a_run_that_never_loads_the_plugin_is_never_green(suite_copy, database, args, root,
+                                                          with_options):
+    """What no plugin can refuse: with ``pytest`` every check errors for want of its
+    fixture (or the suite's options are unknown); ``ops-verify`` (what CI runs) makes it a
+    usage error in one line, and replaces the previous run's passed summary with it. An ini
+    file below conftest.py (named by -c, or merely present) makes that folder the rootdir,
+    and conftest.py lies outside it."""
+    if root != ".":
+        (suite_copy / root / "tox.ini").write_text("[pytest]\n")
+    reports = suite_copy / root / "reports"
+    reports.mkdir(exist_ok=True)
+    options = ("--dsn", database.dsn, "--reports-dir", str(reports)) if with_options else ()
+    common = ("verify", "-k", "recorded", "-p", "no:randomly", *options, *args)
+    plain = subprocess.run([sys.executable, "-m", "pytest", *common], cwd=suite_copy,
+                           capture_output=True, text=True, env=_clean_env(), timeout=300)
+    assert plain.returncode == (4 if with_options else 1), plain.stdout  # pytest's own
+    assert not re.search(r"\d passed", plain.stdout), plain.stdout
+    (reports / "summary.json").write_text(STALE)
+    returncode, output = _ops_verify(*common, cwd=suite_copy)
+    assert returncode == 4, output
+    lines = [line for line in output.splitlines() if line.strip()]
+    if with_options:  # pytest refuses the suite's options it never learnt
+        assert "unrecognized arguments: --dsn" in output, output
+    else:
+        assert len(lines) == 1, output
+        assert lines[0].startswith("ERROR: the suite's plugins were not loaded (")
+        assert lines[0].endswith("nothing was verified")
+    summary = json.loads((reports / "summary.json").read_text())
+    assert summary["outcome"] == "error", output
+
+
+def test_ops_verify_runs_the_suite(database, tmp_path):
+    returncode, output = _ops_verify("verify", "--dsn", database.dsn, "-k", "recorded",
+                                     "--reports-dir", str(tmp_path / "r"))
+    assert returncode == 0, output
+    summary = json.loads((tmp_path / "r" / "summary.json").read_text())
+    assert summary["verdict"].startswith("PASSED (6 of ")
+
+
+def _ops_verify(*args: str, env: dict[str, str] | None = None, cwd: Path = ROOT
+                ) -> tuple[int, str]:
+    done = subprocess.run([str(OPS_VERIFY), *args], cwd=cwd, capture_output=True, text=True,
+                          env={**_clean_env(), **(env or {})}, timeout=300)
+    return done.returncode, done.stdout + done.stderr
 
 
 # ---------------------------------------------------------------- stopped early
@@ -176,7 +294,8 @@ def test_a_usage_error_replaces_the_previous_reports(verify, database, tmp_path,
     prom = (reports / "metrics.prom").read_text()
     assert 'ops_verify_run_outcome{outcome="error"} 1.0' in prom
     assert 'ops_verify_run_outcome{outcome="passed"} 0.0' in prom
-    assert "ops_verify_last_success_timestamp_seconds" in prom  # the earlier pass, kept
+    # a usage error knows no target: no last success (never another target's)
+    assert "ops_verify_last_success_timestamp_seconds" not in prom
 
 
 # ---------------------------------------------------------------- partial runs say so
@@ -333,6 +452,22 @@ def test_config_values_are_range_checked(verify, config_file, text, message):
     assert len([line for line in run.output.splitlines() if line.startswith("ERROR")]) == 1
 
 
+def test_a_role_s_or_database_s_own_timeouts_that_the_suite_overrode_are_said(verify,
+                                                                                database):
+    """ALTER ROLE / DATABASE ... SET timeouts: the suite pins its own, and the report's facts
+    say whose were overridden (an operator reading 5s would otherwise assume 2s held)."""
+    database.execute(f"ALTER ROLE postgres IN DATABASE {database.name} "
+                     "SET statement_timeout = '2s'")
+    database.execute(f"ALTER DATABASE {database.name} SET lock_timeout = '3s'")
+    run = verify("--dsn", database.dsn, "-k", "chk_active_positions_side")
+    assert run.returncode == 0, run.output
+    said = run.summary["environment"]["Timeouts"]
+    assert said == ("the database's lock_timeout 3s was overridden by the suite's 1s; the "
+                    "role's (in this database) statement_timeout 2s was overridden by the "
+                    "suite's 5s"), said
+    assert "statement_timeout 2s was overridden" in (run.reports_dir / "report.html").read_text()
+
+
 # ---------------------------------------------------------------- guards are real
 @pytest.mark.parametrize(("guard", "is_guard"), [
     ("CREATE UNIQUE INDEX uq_never ON active_positions (alpaca_order_id) WHERE false", False),
@@ -458,6 +593,75 @@ def test_an_unwritable_reports_folder_is_a_usage_error(verify, tmp_path):
     run = verify(reports=blocker / "reports")
     assert run.returncode == 4
     assert "not writable" in run.output and "Traceback" not in run.output
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    """A reports folder on a tmpfs of the given size (the suite's tests run as root, as
+    CI does); unmounted afterwards."""
+    mounted: list[Path] = []
+
+    def mount(size_kib: int) -> Path:
+        folder = tmp_path / f"disk-{size_kib}k"
+        folder.mkdir()
+        done = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size_kib}k", "tmpfs",
+                               str(folder)], capture_output=True, text=True, check=False)
+        assert done.returncode == 0, f"cannot mount a tmpfs (needs root): {done.stderr}"
+        mounted.append(folder)
+        return folder
+
+    yield mount
+    for folder in mounted:
+        subprocess.run(["umount", str(folder)], check=False)
+
+
+@pytest.mark.parametrize("size_kib", [64, 160, 200, 300, 2048])
+def test_a_full_disk_leaves_no_passed_file_behind(verify, database, small_disk, size_kib):
+    """The reports are put in place together or not at all (summary.json last): with too
+    little room, wherever the first write fails, nothing says passed, the run exits 1 with
+    one line, and an error summary stands if it fits. 64 KiB: report.html does not fit;
+    160: junit.xml or summary.json; 200 and 300: the copies kept in history/."""
+    reports = small_disk(size_kib)
+    run = verify("--dsn", database.dsn, reports=reports)
+    left = sorted(p.relative_to(reports).as_posix() for p in reports.rglob("*") if p.is_file())
+    assert not [name for name in left if name.endswith(".partial")], left
+    if size_kib == 2048:  # room for everything: all of it, and the success kept
+        assert run.returncode == 0, run.output
+        assert run.summary["outcome"] == "passed"
+        assert {"report.html", "junit.xml", "summary.md", "summary.json",
+                "metrics.prom"} <= set(left)
+        assert [n for n in left if n.startswith(".last-success-")]
+        return
+    assert run.returncode == 1, run.output
+    lines = [line for line in run.output.splitlines() if "reports NOT written" in line]
+    assert lines == [f"reports NOT written to {reports}: No space left on device"
+                     + lines[0].rpartition("No space left on device")[2]], run.output
+    assert "(no reports written)" in run.output
+    assert not {"report.html", "junit.xml"} & set(left), left
+    assert not [n for n in left if n.startswith(("history/", ".last-success"))], left
+    if "summary.json" in left:  # the error summary, when it fits
+        assert run.summary["outcome"] == "error"
+        assert "No space left on device" in run.summary["reports_error"]
+        assert "ops_verify_run_outcome{outcome=\"error\"} 1.0" in \
+            (reports / "metrics.prom").read_text()
+
+
+def test_a_killed_run_s_temporary_files_are_swept(verify, database, tmp_path):
+    """A run killed while writing leaves hidden ``.partial`` files; the next run removes
+    those whose process is gone, never a running one's."""
+    reports = tmp_path / "reports"
+    (reports / "history").mkdir(parents=True)
+    gone = subprocess.Popen(["true"])
+    gone.wait()
+    dead = [reports / f".summary.json.{gone.pid}-0badc0de.partial",
+            reports / "history" / f".20260101T000000000Z-report.html.{gone.pid}-0badc0de.partial"]
+    running = reports / f".report.html.{os.getpid()}-0badc0de.partial"
+    for path in (*dead, running):
+        path.write_text("{}")
+    run = verify("--dsn", database.dsn, "-k", "recorded", reports=reports)
+    assert run.returncode == 0, run.output
+    assert not [p for p in dead if p.exists()]
+    assert running.exists()
 
 
 @pytest.mark.parametrize(("config", "env", "message"), [

@@ -1,4 +1,5 @@
-"""No duplicate positions; the idempotency schema and its indexes are in place and usable."""
+"""No duplicate positions; upserts that have an arbiter; the idempotency schema and its
+indexes are in place and usable."""
 
 from plugin import check
 
@@ -6,6 +7,11 @@ from plugin import check
 @check("no_duplicates")
 def test_no_duplicates() -> None:
     """No value repeats (e.g. one Alpaca order id opening two positions)."""
+
+
+@check("upsert_has_arbiter")
+def test_upsert_has_arbiter() -> None:
+    """The service's INSERT ... ON CONFLICT (columns) DO NOTHING has an arbiter."""
 
 
 @check("index_present")

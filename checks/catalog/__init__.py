@@ -20,7 +20,8 @@ from checks.outcome import CouldNotCheck
 if TYPE_CHECKING:
     from checks.targets.base import Target
 
-__all__ = ["Catalog", "Session", "capture", "capture_statement", "load_file", "save_file", "sql"]
+__all__ = ["Catalog", "Session", "capture", "capture_statement", "identify", "load_file",
+           "replay_state", "save_file", "sql"]
 
 LOCK_NOT_AVAILABLE = "55P03"
 SNAPSHOT_FORMAT = "ops-verify-catalog/2"
@@ -49,6 +50,14 @@ def identify(target: Target) -> Session:
     no catalog."""
     statement = _without_comments(sql("session")).replace("%(locked)s", "'{}'")
     return from_row(Session, target.query(statement).one())
+
+
+def replay_state(target: Target, major: int) -> dict[str, Any]:
+    """Where a standby's replay stands (``replica.sql``; judged by ``checks.replica``)."""
+    pause_state = ("pg_catalog.pg_get_wal_replay_pause_state()" if major >= 14
+                   else "NULL::text")
+    statement = _without_comments(sql("replica")).replace("%(pause_state)s", pause_state)
+    return target.query(statement).one()
 
 
 def capture(target: Target) -> Catalog:

@@ -25,6 +25,9 @@ class Session:
     timezone: str
     now: str
     locked: tuple[int, ...] = ()
+    overridden: tuple[str, ...] = ()
+    """The timeouts the session began with that the suite's pins override (a role's or a
+    database's own), as sentences for the report."""
 
     @property
     def major(self) -> int:

@@ -44,6 +44,9 @@ class Settings:
     proxy_clock_skew: Duration = "10m"
     """An answer through the proxy whose ``now()`` is further than this from this machine's
     clock is not taken as current (a cached or replayed answer, or a clock that is off)."""
+    max_replica_lag: Duration = "30s"
+    """How far behind its primary a standby target may be; beyond it, with replay paused,
+    or when its lag cannot be known, every database check of that target is an error."""
 
     def __post_init__(self) -> None:
         _zone(self.timezone)

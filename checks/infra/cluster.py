@@ -160,22 +160,34 @@ class Cluster:
         """Server settings beyond the defaults (``-c name=value`` at start)."""
 
     # ---------------------------------------------------------------- lifecycle
-    def start(self, prepared: Prepared | None = None) -> Cluster:
+    def start(self, prepared: Prepared | None = None, *, standby_of: Cluster | None = None
+              ) -> Cluster:
         """Copy the cached data folder (initialised, or ``prepared``) into a folder of its
-        own and start the server.
+        own and start the server; with ``standby_of``, a streaming standby of that running
+        server instead (``pg_basebackup -R``: its data, replicated from then on; the same
+        major version).
 
         Whatever interrupts the start (an error, Ctrl-C, SIGTERM) removes the folder again.
         """
         sweep_leftovers(self.folder_in)
-        template = self._prepared(prepared) if prepared else self._initialised_template()
+        if standby_of is not None and standby_of.engine.major != self.engine.major:
+            raise CouldNotCheck(f"a standby needs the primary's major version: "
+                                f"{self.version} cannot follow {standby_of.version}")
+        template = (None if standby_of else self._prepared(prepared) if prepared
+                    else self._initialised_template())
         self.folder = Path(tempfile.mkdtemp(prefix=_PREFIX, dir=self.folder_in))
         try:
             (self.folder / _OWNER_FILE).write_text(str(os.getpid()))
             if self.user:
                 shutil.chown(self.folder, self.user)
                 shutil.chown(self.folder / _OWNER_FILE, self.user)
-            with template:
-                _unpack(template, self.data_dir, self.user)
+            if standby_of is not None:
+                self._run("pg_basebackup", "-D", str(self.data_dir), "-R", "-X", "stream",
+                          "-c", "fast", "-w", "-d", standby_of.conninfo())
+            else:
+                assert template is not None
+                with template:
+                    _unpack(template, self.data_dir, self.user)
             os.chmod(self.data_dir, 0o700)
             options = " ".join([f"-h '' -k {self.folder} -p 5432 -F -c fsync=off",
                                 "-c full_page_writes=off",

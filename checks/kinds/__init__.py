@@ -21,6 +21,7 @@ from checks.kinds import (
     release,
     schedules,
     unique,
+    upserts,
 )
 from checks.kinds.base import Kind
 
@@ -29,7 +30,7 @@ REGISTRY: dict[str, Kind] = {k.name: k for k in (
     migration_files.DISTINCT, migration_files.REPLAYS,
     drift.SCHEMA_OBJECT, drift.NO_UNEXPECTED,
     check_constraints.DEFINITION, check_constraints.ENFORCED,
-    unique.UNIQUE, indexes.PRESENT, indexes.HEALTH, custom_sql.CUSTOM_SQL,
+    unique.UNIQUE, upserts.UPSERTS, indexes.PRESENT, indexes.HEALTH, custom_sql.CUSTOM_SQL,
     freshness.FRESHNESS, aws.ECS, aws.LOGS,
     schedules.SCHEDULE_ENABLED, alarms.ALARM_NOT_FIRING, log_errors.LOG_ERRORS,
     lambda_errors.LAMBDA_ERRORS,

@@ -15,9 +15,8 @@ from typing import Any
 
 from checks.config import Common, ConfigError, Duration, duration_ms
 from checks.kinds.base import Facts, Kind
-from checks.kinds.freshness import human
 from checks.need import Env, Need
-from checks.outcome import CouldNotCheck, Evidence, Outcome, failed, passed, skipped
+from checks.outcome import CouldNotCheck, Evidence, Outcome, failed, human, passed, skipped
 
 OFF_REASON = ("AWS checks are off: use --aws (on by default with --via-lambda and for "
               "environments with AWS settings)")

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from checks.infra.expected import Expected
     from checks.manifest import Manifest
     from checks.migrations import MigrationFile
+    from checks.replica import Replica
 
 
 @dataclass
@@ -36,6 +37,8 @@ class Facts:
     probe_block: str | None = None
     aws_off: str | None = None
     """Why AWS checks do not run (None when they do)."""
+    replica: Replica | None = None
+    """The target's role and, for a standby, its lag (None until the target answered)."""
     _catalog: Catalog | CouldNotCheck | None = None
     _expected: Catalog | CouldNotCheck | None = None
     expected_version: str = ""

@@ -7,7 +7,8 @@ from dataclasses import dataclass
 from checks.config import Common, Duration, Identifier, duration_ms
 from checks.gather import Newest
 from checks.kinds.base import Facts, Kind, Need
-from checks.outcome import Evidence, Outcome, failed, passed
+from checks.outcome import Evidence, Outcome, Status, failed, human, passed
+from checks.replica import Replica
 
 FUTURE_TOLERANCE_S = 60
 
@@ -68,28 +69,39 @@ def fresh(f: Freshness, facts: Facts) -> Outcome:
         return failed(f"newest {subject} is {human(-age)} in the future: clock or time zone "
                       "problem", evidence, sql=shown)
     if age > duration_ms(f.max_age) / 1000:
-        return failed(f"newest {subject} is {human(age)} old (max {f.max_age})", evidence,
-                      sql=shown).with_figures(age_s=age, max_age_s=duration_ms(f.max_age) / 1000
-                                              ).fixed_by(
-            f"the writer of {f.table} stopped or cannot write: check that its service runs "
-            "(ECS running tasks, its CloudWatch logs for errors) and that it reaches the "
-            "database")
+        stale = f"newest {subject} is {human(age)} old (max {f.max_age})"
+        behind = _who_is_behind(age, duration_ms(f.max_age) / 1000, facts.replica)
+        if behind is None:
+            outcome = Outcome(
+                Status.ERROR, f"{stale} as the standby shows it, and the standby may be "
+                f"{human(facts.replica.lag_s if facts.replica else None)} behind its primary: "
+                "the replica, not necessarily the service, is behind", (evidence,),
+                tuple(shown)).fixed_by("check the heartbeat on the primary, or re-run when "
+                                       "the standby caught up")
+        else:
+            outcome = failed(f"{stale}{behind}", evidence, sql=shown).fixed_by(
+                f"the writer of {f.table} stopped or cannot write: check that its service "
+                "runs (ECS running tasks, its CloudWatch logs for errors) and that it reaches "
+                "the database")
+        return outcome.with_figures(age_s=age, max_age_s=duration_ms(f.max_age) / 1000)
     return passed(f"newest {subject} is {human(max(age, 0))} old (max {f.max_age})", evidence,
                   sql=shown).with_figures(age_s=age, max_age_s=duration_ms(f.max_age) / 1000
                                           ).moved_to(row["newest"])
 
 
-def human(seconds: float | None) -> str:
-    if seconds is None:
-        return "n/a"
-    s = int(abs(seconds))
-    if s < 120:
-        return f"{s}s"
-    if s < 7200:
-        return f"{s // 60}m {s % 60}s"
-    if s < 172800:
-        return f"{s // 3600}h {s % 3600 // 60}m"
-    return f"{s // 86400}d {s % 86400 // 3600}h"
+def _who_is_behind(age: float, limit: float, replica: Replica | None) -> str | None:
+    """On a standby, whether the replica's lag could explain a stale value: None when it
+    could (then nobody can say the service is behind), else the words that blame the
+    service ("" on a primary)."""
+    if replica is None or not replica.standby or replica.lag_s is None:
+        return ""
+    if age - replica.lag_s <= limit:
+        return None
+    if replica.lag_s == 0:
+        return ("; the standby has replayed all it received: the service is behind, not the "
+                "replica")
+    return (f"; even allowing for the standby's lag of {human(replica.lag_s)}, the service is "
+            "behind, not the replica")
 
 
 FRESHNESS = Kind("fresh", "heartbeat", fresh, needs, section="freshness", spec=Freshness,

@@ -3,12 +3,23 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 
+from psycopg import sql
+
 from checks.catalog import Catalog
+from checks.catalog.arbiters import (
+    candidates,
+    column_types,
+    conjuncts,
+    create_statement,
+    implied_by,
+    to_normalize,
+)
 from checks.catalog.model import Index
 from checks.config import Common, ConfigError, Identifier
-from checks.gather import Duplicates
+from checks.gather import Duplicates, Normalized
 from checks.kinds.base import Facts, Kind, Need
 from checks.outcome import Evidence, Outcome, accepted, failed, passed
 
@@ -27,7 +38,9 @@ class Unique(Common):
     allow_empty: bool = False
     """Whether no row in scope is a pass (by default it is a failure: nothing was checked)."""
     require_guard: bool = False
-    """Fail unless a unique index guards the columns (code using ``ON CONFLICT`` needs one)."""
+    """Fail unless a unique index guards every row in scope (the database, not only the
+    service, stops the next duplicate). A guard is not always an arbiter: for a service's
+    ``ON CONFLICT`` declare an ``[[upserts]]`` entry."""
 
     def __post_init__(self) -> None:
         if not self.columns:
@@ -38,25 +51,42 @@ class Unique(Common):
         return self.name or f"{self.table}.{'+'.join(self.columns)}"
 
 
-def guards(catalog: Catalog, schema: str, table: str, columns: list[str]) -> list[Index]:
-    """Unique indexes that really guard every row: valid and ready, checked at once (not
-    deferrable), on exactly these columns, and not partial (a predicate that only leaves
-    out NULL keys, which are never compared, still guards every row). A plain table's
-    index guards none of its inheritance children's rows (a partitioned one's does)."""
+def guards(catalog: Catalog, schema: str, table: str, columns: list[str],
+           where: str | None = None, normalized: Callable[[str], str] | None = None
+           ) -> list[Index]:
+    """Unique indexes that really guard every row in scope: those PostgreSQL would take as
+    the arbiter of ``ON CONFLICT (columns)`` (``checks.catalog.arbiters``: unique, valid,
+    on exactly these columns), checked at once (not deferrable), and whose predicate, if
+    any, holds for every row in scope: it is implied by ``where`` (normalized by
+    ``normalized``) together with the key being NOT NULL (rows with a NULL key are never
+    compared). A plain table's index guards none of its inheritance children's rows (a
+    partitioned one's does)."""
     relation = catalog.table(schema, table)
     if relation and relation.kind != "p" and catalog.descendants(schema, table):
         return []
-    return [i for i in catalog.of_table("indexes", schema, table)
-            if i.unique and i.valid and i.ready and i.immediate
-            and sorted(c or "" for c in i.columns) == sorted(columns)
-            and (not i.partial or _only_not_null(i.predicate, columns))]
+
+    def implied(index: Index) -> str | None:
+        if _only_not_null(index.predicate, columns):
+            return None
+        if where and normalized is not None:
+            known = [normalized(where), *(normalized(f"{_quoted(c)} IS NOT NULL")
+                                          for c in columns)]
+            if implied_by(normalized(index.predicate or ""), known):
+                return None
+        return f"partial (WHERE {index.predicate}): does not hold for every row in scope"
+
+    return [c.index for c in candidates(catalog, schema, table, columns, implied)
+            if c.qualifies and c.index.immediate]
+
+
+def _quoted(column: str) -> str:
+    return sql.Identifier(column).as_string(None)
 
 
 def _only_not_null(predicate: str | None, columns: list[str]) -> bool:
     if not predicate:
         return False
-    terms = [t.strip() for t in predicate.strip().removeprefix("(").removesuffix(")")
-             .split(" AND ")]
+    terms = conjuncts(predicate)
     names = []
     for term in terms:
         match = _NOT_NULL.match(term)
@@ -75,6 +105,20 @@ def _missing(u: Unique, catalog: Catalog) -> Outcome | None:
     return None
 
 
+def _normalized(u: Unique, catalog: Catalog) -> list[Normalized]:
+    """The texts to normalize for a partial unique index that only ``where`` can prove."""
+    if not u.where:
+        return []
+    partial = [i for i in to_normalize(catalog, u.schema, u.table, u.columns)
+               if not _only_not_null(i.predicate, u.columns)]
+    if not partial:
+        return []
+    types = column_types(catalog, u.schema, u.table)
+    texts = [u.where.strip().rstrip(";"), *(f"{_quoted(c)} IS NOT NULL" for c in u.columns),
+             *(i.predicate or "" for i in partial)]
+    return [Normalized(types, text) for text in texts]
+
+
 def _need(u: Unique, facts: Facts) -> Duplicates:
     primary = next((i for i in facts.catalog.of_table("indexes", u.schema, u.table)
                     if i.primary and all(i.columns)), None)
@@ -84,7 +128,9 @@ def _need(u: Unique, facts: Facts) -> Duplicates:
 
 
 def needs(u: Unique, facts: Facts) -> list[Need]:
-    return [] if _missing(u, facts.catalog) else [_need(u, facts)]
+    if _missing(u, facts.catalog):
+        return []
+    return [_need(u, facts), *_normalized(u, facts.catalog)]
 
 
 def no_duplicates(u: Unique, facts: Facts) -> Outcome:
@@ -95,7 +141,10 @@ def no_duplicates(u: Unique, facts: Facts) -> Outcome:
     found = facts[_need(u, facts)]
     shown = found["sql"]
     columns = ", ".join(u.columns)
-    guarded = [i.name for i in guards(facts.catalog, u.schema, u.table, u.columns)]
+    types = column_types(facts.catalog, u.schema, u.table)
+    guarded = [i.name for i in guards(
+        facts.catalog, u.schema, u.table, u.columns, u.where,
+        lambda text: facts[Normalized(types, text.strip().rstrip(";"))])]
     guard = (f"database-level unique guard: {', '.join(guarded)}" if guarded else
              "no database-level unique guard (only the service prevents duplicates)")
     scope = f" where {u.where}" if u.where else ""
@@ -111,8 +160,7 @@ def no_duplicates(u: Unique, facts: Facts) -> Outcome:
             f"keep one row per {columns} (the evidence names the rows), then "
             + (f"rebuild the guard, which let them in (REINDEX INDEX CONCURRENTLY "
                f"{guarded[0]}: a collation whose version changed can corrupt it)" if guarded
-               else f"guard it: CREATE UNIQUE INDEX CONCURRENTLY ON {u.schema}.{u.table} "
-                    f"({columns})" + (f" WHERE {u.where}" if u.where else "")))
+               else "guard it: " + create_statement(u.schema, u.table, u.columns, u.where)))
     if int(found["scanned"]) == 0:
         message = (f"no row with a {columns} in {u.table}{scope}: nothing was checked")
         if not u.allow_empty:

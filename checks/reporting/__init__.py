@@ -8,6 +8,7 @@ from checks.reporting.model import (
     Selection,
     areas,
     counts,
+    described,
     grouped,
     ordered,
     overall,
@@ -15,5 +16,5 @@ from checks.reporting.model import (
     verdict,
 )
 
-__all__ = ["AREAS", "MARKS", "CheckResult", "Run", "Selection", "areas", "counts", "grouped",
-           "ordered", "overall", "run_outcome", "verdict"]
+__all__ = ["AREAS", "MARKS", "CheckResult", "Run", "Selection", "areas", "counts", "described",
+           "grouped", "ordered", "overall", "run_outcome", "verdict"]

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import textwrap
 from collections.abc import Sequence
+from typing import Any
 
 from checks.reporting.model import (
     MARKS,
@@ -18,6 +19,7 @@ from checks.reporting.model import (
     clip,
     evidence_line,
     grouped,
+    role,
     settled,
 )
 
@@ -31,11 +33,23 @@ def target_lines(run: Run) -> list[str]:
     """What is verified (each target, how it was chosen, what it ignored), which release."""
     targets = run.targets or [{"kind": run.target_kind, "name": run.target_name,
                                "chosen_by": ""}]
-    lines = [f"target: {t['kind']} {t['name']}" + _chosen(t.get("chosen_by", ""))
-             for t in targets]
+    lines = []
+    for t in targets:
+        lines.append(f"target: {t['kind']} {t['name']}" + _chosen(t.get("chosen_by", "")))
+        lines += role_lines(t)
     lines += [f"  note: {note}" for t in targets for note in t.get("ignored", [])]
     lines.append(f"release: {run.release or 'not given'}")
     return lines
+
+
+def role_lines(target: dict[str, Any], width: int = 100, indent: str = "  ") -> list[str]:
+    """``role: standby, in step: ...`` (wrapped) once the target answered, else nothing."""
+    found = role(target)
+    if found is None:
+        return []
+    who = f"role of {target['label']}" if target.get("label") else "role"
+    return textwrap.wrap(f"{who}: {found}", width, initial_indent=indent,
+                         subsequent_indent=indent + "  ")
 
 
 def _chosen(how: str) -> str:

@@ -14,6 +14,7 @@ from checks.reporting.model import (
     area_rank,
     areas,
     counts,
+    described,
     grouped,
     run_outcome,
     settled,
@@ -57,7 +58,7 @@ def verdict_html(run: Run, results: Sequence[CheckResult], scrub: Callable[[str]
              f'<h2>Overall: <span class="verify-{outcome}">{_h(verdict(run, results), scrub)}'
              f"</span></h2>",
              f"<p><b>{_h(in_words(run, results), scrub)}</b></p>",
-             f"<p>Target: {_h(run.target_kind, scrub)} <code>{_h(run.target_name, scrub)}</code>;"
+             f"<p>Target: {_h(described(run), scrub)};"
              f" release {_h(run.release or 'not given', scrub)}; "
              f"{_h(run.selection.describe(), scrub)}.</p>"]
     problems = [(r, n) for r, n in grouped(results) if r.outcome not in ("skipped", "info")]

@@ -1,14 +1,16 @@
 """``metrics.prom`` for node_exporter's textfile collector, and the same metrics pushed to
 a Pushgateway: per-check outcomes, per-area counts, the run, heartbeat ages, the last
-success. Made with prometheus-client (its text format and its atomic file write)."""
+success. Made with prometheus-client (its text format)."""
 
 from __future__ import annotations
 
+import hashlib
+import re
 import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from prometheus_client import CollectorRegistry, Gauge, push_to_gateway, write_to_textfile
+from prometheus_client import CollectorRegistry, Gauge, generate_latest, push_to_gateway
 
 from checks.reporting.model import MARKS, CheckResult, Run, areas, run_outcome
 
@@ -47,12 +49,28 @@ def registry(run: Run, results: Sequence[CheckResult], last_success: float | Non
             age.labels(r.short_id).set(r.figures["age_s"])
         for name, value in r.figures.items():
             figure.labels(r.short_id, name).set(value)
+    _roles(found, run)
     return found
 
 
-def usage_error(last_success: float | None) -> CollectorRegistry:
-    """The metrics of a run refused before it checked anything: an error, now, so that
-    an alert on the outcome fires instead of the series vanishing."""
+def _roles(found: CollectorRegistry, run: Run) -> None:
+    """Each target that answered: a standby or not, and a standby's lag when it is known."""
+    standby = Gauge("ops_verify_target_standby", "1 when the target is a standby (in "
+                    "recovery), 0 for a primary", ["target"], registry=found)
+    lag = Gauge("ops_verify_replica_lag_seconds", "How far behind its primary a standby "
+                "target may be (absent when that cannot be known)", ["target"], registry=found)
+    for target in run.targets:
+        if replica := target.get("replica"):
+            name = target.get("label") or target["name"]
+            standby.labels(name).set(replica["role"] == "standby")
+            if replica["role"] == "standby" and replica["lag_s"] is not None:
+                lag.labels(name).set(replica["lag_s"])
+
+
+def error_only(last_success: float | None) -> CollectorRegistry:
+    """The metrics of a run that ended in an error without a report of its checks (refused
+    before it checked anything, or its reports could not be written): an error, now, so
+    that an alert on the outcome fires instead of the series vanishing."""
     found = CollectorRegistry()
     _run(found, "error", 0.0, last_success)
     return found
@@ -69,12 +87,13 @@ def _run(found: CollectorRegistry, outcome: str, duration_s: float,
     Gauge("ops_verify_last_run_timestamp_seconds", "When the run ended (Unix time)",
           registry=found).set(time.time())
     if last_success is not None:
-        Gauge("ops_verify_last_success_timestamp_seconds", "When a full run last passed (Unix "
-              "time)", registry=found).set(last_success)
+        Gauge("ops_verify_last_success_timestamp_seconds", "When a full run last passed on "
+              "this target (Unix time; 0: never)", registry=found).set(last_success)
 
 
-def write(path: Path, metrics: CollectorRegistry) -> None:
-    write_to_textfile(str(path), metrics)
+def text(metrics: CollectorRegistry) -> str:
+    """The textfile collector's format (written with the other report files, together)."""
+    return generate_latest(metrics).decode("utf-8")
 
 
 def push(url: str, metrics: CollectorRegistry, grouping: dict[str, str]) -> None:
@@ -82,15 +101,26 @@ def push(url: str, metrics: CollectorRegistry, grouping: dict[str, str]) -> None
     push_to_gateway(url, job="ops-verify", registry=metrics, grouping_key=grouping, timeout=10)
 
 
-def last_success(reports_dir: Path, full_pass: bool) -> float | None:
-    """When a full run last passed: now if this one did (a partial one never counts);
-    kept in ``reports/.last-success``."""
-    state = reports_dir / ".last-success"
-    if full_pass:
-        now = time.time()
-        state.write_text(f"{now}\n")
-        return now
-    try:
-        return float(state.read_text())
-    except (OSError, ValueError):
-        return None
+NEVER = 0.0
+"""The last success of a target no full run has passed (as far as the folder remembers):
+an alert on its age fires."""
+
+
+def success_file(reports_dir: Path, target: str) -> Path:
+    """Where one target's last full pass is kept: ``reports/.last-success-<target>-<hash>``
+    (one folder may hold the reports of several targets, run in turn)."""
+    slug = re.sub(r"[^A-Za-z0-9._-]+", "-", target).strip("-.")[:60]
+    digest = hashlib.sha256(target.encode("utf-8")).hexdigest()[:10]
+    return reports_dir / f".last-success-{slug}-{digest}"
+
+
+def last_success(reports_dir: Path, targets: Sequence[str]) -> float:
+    """When a full run last passed on every one of ``targets`` (the oldest of theirs), or
+    :data:`NEVER`. A partial run never counts; nor does another target's pass."""
+    found = []
+    for target in targets:
+        try:
+            found.append(float(success_file(reports_dir, target).read_text()))
+        except (OSError, ValueError):
+            return NEVER
+    return min(found, default=NEVER)

@@ -77,7 +77,9 @@ class Run:
     selection: Selection
     not_run: list[str] = field(default_factory=list)
     """Selected checks that reached no verdict (the run was stopped or crashed)."""
-    targets: list[dict[str, str]] = field(default_factory=list)
+    targets: list[dict[str, Any]] = field(default_factory=list)
+    """Each target: kind, name, how it was chosen, and once it answered its ``replica``
+    (role, lag, paused: :meth:`checks.replica.Replica.to_dict`)."""
     environment: dict[str, str] = field(default_factory=dict)
     report_url: str | None = None
     """Where the uploaded report.html is read: a presigned link, or (temporary AWS
@@ -97,8 +99,27 @@ def target_title(run: Run, code: Callable[[str], str] = str) -> str:
     """The targets as an operator names them: the environment first (``prod: lambda
     ops-pipeline-db-query``), else the kind and name; ``code`` marks text from outside."""
     targets = run.targets or [{"kind": run.target_kind, "name": run.target_name}]
-    return ", ".join((f"{code(t['env'])} ({t['kind']} {code(t['name'])})" if t.get("env")
-                      else f"{t['kind']} {code(t['name'])}") for t in targets)
+    return ", ".join(_title(t, code) for t in targets)
+
+
+def _title(target: dict[str, Any], code: Callable[[str], str]) -> str:
+    if target.get("env"):
+        return f"{code(target['env'])} ({target['kind']} {code(target['name'])})"
+    return f"{target['kind']} {code(target['name'])}"
+
+
+def role(target: dict[str, Any]) -> str | None:
+    """The target's role in words (``primary``, ``standby, in step: lag 2s ...``), once it
+    answered."""
+    replica = target.get("replica")
+    return replica["description"] if replica else None
+
+
+def described(run: Run) -> str:
+    """Every target with its role: ``dsn host:5432/db: standby, in step: ...``."""
+    targets = run.targets or [{"kind": run.target_kind, "name": run.target_name}]
+    return "; ".join(_title(t, str) + (f": {found}" if (found := role(t)) else "")
+                     for t in targets)
 
 
 def counts(results: Sequence[CheckResult]) -> dict[str, int]:

@@ -17,6 +17,7 @@ from checks.reporting.model import (
     counts,
     evidence_line,
     grouped,
+    role,
     run_outcome,
     settled,
     target_title,
@@ -28,11 +29,15 @@ MD_ROWS = 25
 
 
 def summary(run: Run, results: Sequence[CheckResult]) -> dict[str, Any]:
-    """The summary.json document."""
+    """The summary.json document; ``replica`` is the target's role and lag (each of
+    several targets has its own in ``targets``)."""
+    only = run.targets[0] if len(run.targets) == 1 else {}
     return {
         "outcome": run_outcome(run, results),
         "verdict": verdict(run, results),
-        "target": {"kind": run.target_kind, "name": run.target_name},
+        "target": {"kind": run.target_kind, "name": run.target_name,
+                   **({"role": only["replica"]["role"]} if only.get("replica") else {})},
+        "replica": only.get("replica"),
         "targets": run.targets,
         "release": run.release,
         "started_at": run.started_at,
@@ -134,6 +139,8 @@ def summary_text(run: Run, results: Sequence[CheckResult], markup: Markup = MARK
         "",
         f"{bullet}Target: {target_title(run, code)}"
         + (f" (server {code(server)})" if server else ""),
+        *(f"{bullet}Role{' of ' + code(t['label']) if t.get('label') else ''}: {code(found)}"
+          for t in run.targets if (found := role(t))),
         f"{bullet}Release: {code(run.release) if run.release else 'not given'}",
         f"{bullet}Started: {run.started_at} ({run.duration_s:.1f} s)",
         f"{bullet}Checks: {run.selection.describe()}; " + ", ".join(

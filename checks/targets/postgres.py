@@ -24,6 +24,7 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from checks.config import ConfigError, Settings, duration_ms
 from checks.outcome import CouldNotCheck
 from checks.targets.base import (
+    LOCK_TIMEOUT,
     Params,
     ProbeBatch,
     ProbeResult,
@@ -103,12 +104,28 @@ class PostgresTarget:
         self._slots = threading.BoundedSemaphore(settings.concurrency)
         self._all: list[psycopg.Connection] = []
         self._lock = threading.Lock()
+        self._diagnosis = threading.Lock()
+        self._pids: dict[int, int] = {}
+        """Each session's backend pid (libpq forgets it when the connection breaks)."""
         # statement_timeout needs a server that answers; past this (per statement of a
         # block, plus connect_timeout once), the socket is cut.
         self._statement_s = duration_ms(settings.statement_timeout) / 1000
         self._grace_s = duration_ms(settings.connect_timeout) / 1000
         self._broken: str | None = None
-        self._idle.put(self._connect())  # fail now, once, if the target cannot be reached
+        self._started: str | None = None
+        """When the server the run began on started (``pg_postmaster_start_time()``): a
+        session that finds another start time is on a server that restarted."""
+        self._limit = settings.concurrency
+        """How many sessions the run may hold: fewer when the server has no free slot."""
+        self._no_slot: str | None = None
+        """Why the server refused one more session, when it did."""
+        try:
+            self._idle.put(self._connect())  # fail now, once, if the target cannot be reached
+        except NoFreeSlot as exc:
+            raise CouldNotCheck(
+                f"cannot connect to {self.name}: no free connection slot ({exc.said}): the "
+                f"suite needs 1 to {self.concurrency} connections, 0 are free (how many the "
+                "server has and reserves cannot be read without one)") from None
 
     def _connect(self) -> psycopg.Connection:
         s = self._settings
@@ -118,18 +135,37 @@ class PostgresTarget:
                 connect_timeout=max(2, duration_ms(s.connect_timeout) // 1000),
                 application_name=s.application_name)
         except psycopg.Error as exc:
+            if no_slot := _NO_SLOT.search(str(exc)):
+                raise NoFreeSlot(f"cannot connect to {self.name}: {first_line(exc)}",
+                                 no_slot.group(0)) from None
+            if self._started and (starting := _STARTING.search(str(exc))):
+                with self._lock:  # the run began on a server that is now restarting
+                    self._broken = self._broken or (
+                        f"{self.name}: the server shut down or is restarting during the run "
+                        f"({starting.group(0)}); later queries not sent")
+                raise CouldNotCheck(self._broken) from None
             raise CouldNotCheck(f"cannot connect to {self.name}: {first_line(exc)}") from None
         try:
             with self._answered(conn, statements=2):
                 conn.execute(pins_statement(s, local=False))
-                conn.execute("SELECT pg_catalog.set_config('default_transaction_read_only', "
-                             "'on', false)")
+                started = conn.execute(
+                    "SELECT pg_catalog.set_config('default_transaction_read_only', 'on', "
+                    "false), pg_catalog.pg_postmaster_start_time()::text").fetchone()[1]
         except psycopg.Error as exc:
             conn.close()
             raise CouldNotCheck(f"cannot configure a session on {self.name}: "
                                 f"{first_line(exc)}") from None
         conn.read_only = True  # every transaction() block is BEGIN READ ONLY
         with self._lock:
+            self._pids[id(conn)] = conn.info.backend_pid
+            self._started = self._started or started
+            if started != self._started:
+                conn.close()
+                self._broken = self._broken or (
+                    f"{self.name}: the server restarted during the run, or another one "
+                    f"answers (a failover): up since {started}, the run began on one up since "
+                    f"{self._started}; later queries not sent")
+                raise CouldNotCheck(self._broken)
             self._all.append(conn)
         return conn
 
@@ -159,18 +195,61 @@ class PostgresTarget:
         try:
             while True:
                 try:
-                    conn = self._idle.get_nowait()
+                    conn = self._idle.get(block=self._live() >= self._limit)
                 except queue.Empty:
-                    return self._connect()
-                if not conn.closed and not conn.broken:
+                    try:
+                        return self._connect()
+                    except NoFreeSlot as exc:
+                        if not self._fewer_sessions(exc):
+                            raise
+                        continue  # wait for a session another check is using
+                if self._broken:
+                    if conn is not None:
+                        self._idle.put(conn)
+                    raise CouldNotCheck(self._broken)
+                if conn is not None and not conn.closed and not conn.broken:
                     return conn
         except BaseException:
             self._slots.release()
             raise
 
+    def _live(self) -> int:
+        with self._lock:
+            return sum(1 for c in self._all if not c.closed and not c.broken)
+
+    def _fewer_sessions(self, exc: NoFreeSlot) -> bool:
+        """The server has no free slot for one more session: the run goes on with the
+        sessions it has (down to one), or, with none, cannot."""
+        live = self._live()
+        if live == 0:
+            return False
+        with self._lock:
+            self._limit = min(self._limit, live)
+            self._no_slot = exc.said
+        return True
+
+    def facts(self) -> dict[str, str]:
+        """What the report should say about the sessions: fewer than ``concurrency`` for
+        want of free connection slots, with the server's numbers."""
+        if self._no_slot is None:
+            return {}
+        try:
+            slots = self.query(
+                "SELECT pg_catalog.current_setting('max_connections') AS max, "
+                "pg_catalog.current_setting('superuser_reserved_connections')::int + "
+                "coalesce(pg_catalog.current_setting('reserved_connections', true)::int, 0) "
+                "AS reserved, (SELECT count(*) FROM pg_catalog.pg_stat_activity "
+                "WHERE backend_type = 'client backend') AS used").one()
+            numbers = (f"max_connections {slots['max']}, {slots['reserved']} reserved, "
+                       f"{slots['used']} in use; ")
+        except CouldNotCheck:
+            numbers = ""
+        return {"Sessions": f"{self._limit} of {self.concurrency}: no free connection slot for "
+                            f"more ({numbers}the server said: {self._no_slot})"}
+
     def _release(self, conn: psycopg.Connection) -> None:
-        if not conn.closed and not conn.broken:
-            self._idle.put(conn)
+        # a session that broke is dropped; None wakes one who waits for a session, to open one
+        self._idle.put(conn if not conn.closed and not conn.broken else None)
         self._slots.release()
 
     def query(self, statement: Statement, params: Params = None) -> Rows:
@@ -182,8 +261,9 @@ class PostgresTarget:
             columns = tuple(c.name for c in cur.description or ())
             return Rows(columns, cur.fetchall() if cur.description else [])
         except psycopg.Error as exc:
-            lost = " (connection lost)" if conn.broken else ""
-            raise QueryError(first_line(exc) + lost, exc.sqlstate) from None
+            if conn.broken or exc.sqlstate in _SESSION_ENDED:
+                raise self._lost(exc, conn) from None
+            raise QueryError(first_line(exc), exc.sqlstate) from None
         finally:
             self._release(conn)
 
@@ -203,8 +283,13 @@ class PostgresTarget:
                     conn.execute("SET TRANSACTION READ WRITE")
                     conn.execute(pins_statement(self._settings, local=True))
                     before = _sequence_values(conn) if watch_all else {}
-                    results = [_probe_one(conn, statement, params)
-                               for statement, params in inserts]
+                    results: list[ProbeResult] = []
+                    for statement, params in inserts:
+                        # a table another session locks: one wait of lock_timeout, not one
+                        # per probe
+                        locked = results and results[-1].sqlstate == LOCK_TIMEOUT
+                        results.append(results[-1] if locked
+                                       else _probe_one(conn, statement, params))
                     advanced = []
                     if _used(conn, None):
                         advanced = [f"{schema}.{name}" for schema, name in sequences
@@ -221,11 +306,75 @@ class PostgresTarget:
                         if moved:
                             advanced = [*(a for a in advanced if a != _UNOWNED), *moved]
         except psycopg.Error as exc:
+            if conn.broken or exc.sqlstate in _SESSION_ENDED:
+                raise self._lost(exc, conn) from None
             raise QueryError(f"probe transaction failed: {first_line(exc)}",
                              exc.sqlstate) from None
         finally:
             self._release(conn)
         return ProbeBatch(results, advanced)
+
+    def _lost(self, exc: psycopg.Error, conn: psycopg.Connection) -> QueryError:
+        """The session ended under a statement: whether the server restarted, crashed or
+        ended it, or the network dropped it, told once (one new session asks the server's
+        start time, and cancels the statement if the server still runs it); later queries
+        are not sent."""
+        with self._diagnosis:
+            if self._broken is None:
+                cause = self._why_lost(first_line(exc), exc.sqlstate, self._pids.get(id(conn)))
+                self._broken = f"{self.name}: {cause}; later queries not sent"
+        return QueryError(self._broken, exc.sqlstate)
+
+    def _why_lost(self, said: str, sqlstate: str | None, pid: int | None) -> str:
+        try:
+            started, still_ran = self._look_again(pid)
+        except CouldNotCheck as down:
+            if sqlstate == CRASH_SHUTDOWN:
+                return f"the server crashed ({said}; SQLSTATE 57P02) and takes no sessions yet"
+            # in pipeline mode libpq often reports only the closed socket, not 57P01: what a
+            # new session is told says whether the server is going or gone
+            if now := _STARTING.search(str(down)) or _REFUSED.search(str(down)):
+                state = f"; SQLSTATE {sqlstate}" if sqlstate else ""
+                return (f"the server shut down or is restarting ({said}{state}; a new session: "
+                        f"{now.group(0)})")
+            return (f"the connection was lost ({said}) and the server cannot be reached "
+                    f"({down}): the network to it failed, or it is down")
+        if started != self._started:
+            return (f"the server restarted during the run, or another one answers (a "
+                    f"failover): up since {started}, the run began on one up since "
+                    f"{self._started} ({said})")
+        if sqlstate == CRASH_SHUTDOWN:
+            return (f"the server reset every session after a crash of one of its processes "
+                    f"({said}; SQLSTATE 57P02)")
+        if sqlstate == ADMIN_SHUTDOWN:
+            return (f"an administrator ended the suite's session ({said}; SQLSTATE 57P01, "
+                    "pg_terminate_backend): the server did not restart")
+        if still_ran:
+            return (f"the connection was lost ({said}) while the server stayed up (same start "
+                    f"time {started}) and still ran the statement (cancelled now): the "
+                    "network or a proxy dropped it")
+        return (f"the connection was lost ({said}) while the server stayed up (same start "
+                f"time {started}): the network or a proxy dropped it, or the server ended the "
+                "session (pg_terminate_backend, a timeout)")
+
+    def _look_again(self, pid: int | None) -> tuple[str, bool]:
+        """On a session of its own (closed at once): the server's start time, and whether it
+        still ran the lost session's statement (then cancelled: nothing of the suite's is
+        left running)."""
+        try:
+            with psycopg.connect(self._conninfo, autocommit=True, connect_timeout=max(
+                    2, duration_ms(self._settings.connect_timeout) // 1000),
+                    application_name=self._settings.application_name) as conn, \
+                    cut_after(conn, self._statement_s + self._grace_s):
+                started, cancelled = conn.execute(
+                    "SELECT pg_catalog.pg_postmaster_start_time()::text, (SELECT "
+                    "pg_catalog.pg_cancel_backend(a.pid) FROM pg_catalog.pg_stat_activity a "
+                    "WHERE a.pid = %s AND a.usename = session_user AND a.application_name = "
+                    "pg_catalog.current_setting('application_name') AND a.state = 'active')",
+                    (pid or 0,)).fetchone()
+                return str(started), bool(cancelled)
+        except psycopg.Error as exc:
+            raise CouldNotCheck(first_line(exc)) from None
 
     def render(self, statement: Statement, params: Params = None) -> str:
         conn = self._acquire()
@@ -250,6 +399,28 @@ class PostgresTarget:
             for conn in self._all:
                 conn.close()
             self._all.clear()
+
+
+class NoFreeSlot(CouldNotCheck):
+    """The server refused a session for want of a free connection slot."""
+
+    def __init__(self, message: str, said: str) -> None:
+        super().__init__(message)
+        self.said = said
+
+
+ADMIN_SHUTDOWN = "57P01"
+"""The server ended the session: a shutdown, a restart, or pg_terminate_backend."""
+CRASH_SHUTDOWN = "57P02"
+"""The server reset every session after one of its processes crashed."""
+CANNOT_CONNECT_NOW = "57P03"
+_SESSION_ENDED = (ADMIN_SHUTDOWN, CRASH_SHUTDOWN, CANNOT_CONNECT_NOW)
+_NO_SLOT = re.compile(r"sorry, too many clients already|remaining connection slots are "
+                      r"reserved[^\n]*")
+_REFUSED = re.compile(r"Connection refused|No such file or directory")
+"""Nothing listens: the server is down (a network failure times out instead)."""
+_STARTING = re.compile(r"the database system is (?:starting up|shutting down|in recovery mode"
+                       r"|not yet accepting connections|not accepting connections)")
 
 
 @contextmanager
