@@ -8,7 +8,6 @@ and a standby made with ``pg_basebackup -R`` from it, on the same binaries.
 from __future__ import annotations
 
 import re
-import time
 import uuid
 import xml.etree.ElementTree as ET
 from collections.abc import Callable
@@ -23,6 +22,7 @@ from checks.replica import STANDBY_REASON, ReplayState, Replica, assess
 from checks.targets import READ_ONLY_REASON
 from tests.conftest import REFERENCE, Database, reference_prepared
 from tests.lambda_server import lambda_server
+from tests.polling import poll
 from tests.test_faults import _create_role
 
 FUNCTION = "ops-pipeline-db-query"
@@ -31,13 +31,9 @@ AWS_CHECKS = ("test_ecs_service_stable", "test_log_heartbeat")
 FILE_CHECKS = ("test_migration_replays", "test_migration_versions_distinct")
 
 
-def wait_until(condition: Callable[[], bool], what: str, timeout_s: float = 120) -> None:
-    """Poll ``condition`` (never a fixed sleep); the timeout only ends a test that hangs."""
-    deadline = time.monotonic() + timeout_s
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting until {what}")
-        time.sleep(0.05)
+def wait_until(condition: Callable[[], bool], what: str) -> None:
+    """Poll ``condition`` (never a fixed sleep); the patience only ends a test that hangs."""
+    assert poll(condition), f"timed out waiting until {what}"
 
 
 @dataclass
