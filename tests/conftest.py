@@ -8,7 +8,6 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 import urllib.request
 import uuid
 from collections.abc import Callable, Iterator
@@ -24,6 +23,7 @@ from psycopg import sql
 
 from checks.infra.cluster import Cluster, Prepared, find_engine, runtime_dir
 from checks.targets.postgres import display_name
+from tests import forked
 
 ROOT = Path(__file__).resolve().parent.parent
 MIGRATIONS = ROOT / "db" / "migrations"
@@ -370,16 +370,15 @@ def secret_forms(secret: str) -> set[str]:
 def run_verify(folder: Path, *args: str, env: dict[str, str] | None = None,
                timeout: float = 300, reports: Path | None = None,
                paths: tuple[str, ...] = ("verify",)) -> VerifyRun:
-    """One ``pytest verify/`` run in a subprocess, its reports in ``folder`` (or
-    ``reports``), with the caller's environment less what chooses a target or account."""
+    """One ``pytest verify/`` run in a process of its own (see :mod:`tests.forked`), its
+    reports in ``folder`` (or ``reports``), with the caller's environment less what
+    chooses a target or account."""
     reports = reports or folder / f"reports-{uuid.uuid4().hex[:6]}"
-    done = subprocess.run(
-        [sys.executable, "-m", "pytest", *(str(ROOT / p) for p in paths), "--reports-dir",
-         str(reports), "-p", "no:randomly", *args],
-        cwd=ROOT, capture_output=True, text=True, timeout=timeout,
-        env={**_clean_env(), **(env or {})},
-    )
-    return VerifyRun(done.returncode, done.stdout + done.stderr, reports)
+    code, output = forked.run(
+        [*(str(ROOT / p) for p in paths), "--reports-dir", str(reports), "-p", "no:randomly",
+         *args], cwd=ROOT, env={**_clean_env(), **(env or {})}, timeout=timeout,
+        output=folder / f"console-{uuid.uuid4().hex[:6]}")
+    return VerifyRun(code, output, reports)
 
 
 def seeded_runs(cluster: Cluster, template: str, faults: dict[str, str], folder: Path,
