@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.conftest import REFERENCE, ROOT, MotoServer, copy_of, log_heartbeat
+from tests.conftest import REFERENCE, ROOT, MotoServer, _clean_env, copy_of, log_heartbeat
 from tests.standins import TOKEN, serve
 
 DB_PASSWORD = "st4ging-Db-Pa55word"
@@ -363,6 +363,27 @@ def _quick_start() -> list[str]:
     block = (ROOT / "README.md").read_text().split("## Quick start", 1)[1]
     return [line for line in block.split("```bash\n", 1)[1].split("```", 1)[0].splitlines()
             if line.strip()]
+
+
+@pytest.mark.slow
+def test_the_default_test_run_skips_nothing_and_deselects_only_the_upstream_test():
+    """No test carries a skip: the one that needs a checkout of the real pipeline is
+    deselected (counted so) unless -m names its marker, and then it runs."""
+    def collect(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "pytest", "tests", "--collect-only",
+                               "-q", "-n", "0", *args], cwd=ROOT, capture_output=True,
+                              text=True, timeout=300, env=_clean_env())
+
+    rebuild = "test_the_rebuild_from_a_checkout_is_what_the_snapshot_and_ledger_hold"
+    default = collect()
+    assert default.returncode == 0, default.stdout + default.stderr
+    assert rebuild not in default.stdout
+    assert re.search(r"^\d+/\d+ tests collected \(1 deselected\)", default.stdout, re.M), \
+        default.stdout[-300:]
+    skipping = collect("-m", "skip or skipif or xfail")
+    assert skipping.returncode == 5, skipping.stdout[-300:]  # none carries one
+    upstream = collect("-m", "upstream")
+    assert upstream.returncode == 0 and rebuild in upstream.stdout, upstream.stdout[-300:]
 
 
 @pytest.mark.pg15
