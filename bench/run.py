@@ -25,8 +25,9 @@ each one's time alone next to the hand-written statements', EXPLAIN (ANALYZE, BU
 the suite's and the hand-written duplicate queries, and (not with ``--quick``) the memory
 scenario: ``--memory-positions`` positions with ``--memory-duplicates`` duplicated order ids,
 ``pytest verify/ --dsn ... -k no_duplicates`` only. Results go to bench/RESULTS.md (written
-once before the memory scenario, again after it); the load average before and after the
-rounds is in it, since anything else running on the machine distorts every figure.
+once before the memory scenario, again after it; the section bench/lock_queue.py wrote is
+kept); the load average before and after the rounds is in it, since anything else running
+on the machine distorts every figure.
 
 The hand-written SQL checks the same data and catalog facts, nothing more: no drift
 comparison, no enforcement probes, no migration replay.
@@ -67,6 +68,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 
 from generate import Generated, generate, mib, size_table  # noqa: E402
 from lambda_server import lambda_server  # noqa: E402
+from lock_queue import kept_section  # noqa: E402
 
 from checks.infra.cluster import Cluster, Engine  # noqa: E402
 from checks.migrations import discover  # noqa: E402
@@ -912,7 +914,8 @@ def write_results(path: Path, args: argparse.Namespace, info: dict[str, str],
             f"{args.memory_positions} --duplicates {args.memory_duplicates}",
             "python -m pytest verify/ -q -p no:randomly --dsn \"$DSN_MEMORY\" -k no_duplicates "
             "--reports-dir $TMP", "```", ""]
-    path.write_text("\n".join(out), encoding="utf-8")
+    kept = kept_section(path)  # measured by bench/lock_queue.py, not here
+    path.write_text("\n".join(out) + kept, encoding="utf-8")
 
 
 # ---------------------------------------------------------------- main

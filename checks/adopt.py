@@ -349,7 +349,8 @@ def ddl(catalog: Catalog) -> str:
 
 def _refuse_unsupported(catalog: Catalog) -> None:
     problems = [f"{kind} ({len(getattr(catalog, kind))})"
-                for kind in ("triggers", "rules", "policies", "functions", "types", "extensions")
+                for kind in ("triggers", "rules", "policies", "functions", "types", "extensions",
+                             "settings", "operators", "casts", "event_triggers")
                 if getattr(catalog, kind)]
     problems += [f"{r.schema}.{r.name}: {what}" for r in catalog.relations
                  for what, odd in (("not a plain table or view", r.kind not in "rvS"),

@@ -27,6 +27,7 @@ from checks.targets.base import (
     RLS_WOULD_APPLY,
     STATEMENT_TIMEOUT,
     QueryError,
+    Rows,
 )
 
 TOTAL = "__ops_verify_total"
@@ -145,7 +146,7 @@ class Aggregate(TableRead):
         statement = sql.SQL("SELECT {} FROM {}").format(columns,
                                                         table_name(first.schema, first.table))
         try:
-            row = env.target.query(statement).rows[0]
+            row = env.target.query(statement).single()
         except CouldNotCheck as exc:
             if len(needs) > 1 and _isolatable(exc):
                 results: dict[Any, Any] = {}
@@ -170,7 +171,9 @@ class Newest(TableRead):
         table = table_name(self.schema, self.table)
         statement = sql.SQL(
             "SELECT max({col})::text AS newest, "
-            "extract(epoch FROM pg_catalog.now() - max({col}))::float8 AS age_s, "
+            # (timestamptz, timestamp) has no exact operator: pg_catalog's, by name
+            "extract(epoch FROM pg_catalog.now() OPERATOR(pg_catalog.-) max({col}))::float8 "
+            "AS age_s, "
             "pg_catalog.now()::text AS checked_at, "
             "EXISTS (SELECT 1 FROM {table}{scope}) AS any_row FROM {table}{scope}"
         ).format(col=sql.Identifier(self.column), table=table, scope=scope)
@@ -181,76 +184,216 @@ class Newest(TableRead):
         return {**row, "sql": env.target.render(statement)}
 
 
+NORMALIZED = {"lower": "pg_catalog.lower({})",
+              "trim": "pg_catalog.btrim({}, E' \\t\\r\\n')",
+              "lower_trim": "pg_catalog.lower(pg_catalog.btrim({}, E' \\t\\r\\n'))"}
+"""How a ``[[unique]] normalize`` key is computed from a text column as stored."""
+ROW_IDS = 10
+"""Row ids shown per duplicated key."""
+
+
 @dataclass(frozen=True)
 class Duplicates(TableRead):
     """Keys that occur more than once, in one pass: a GROUP BY over the key alone, with
-    row ids for the first duplicated keys only."""
+    row ids for the first duplicated keys only; for a normalized key, a second statement,
+    only when there are duplicates, reads their rows' ids and values as stored."""
 
     columns: tuple[str, ...]
     where: str | None
     row_id: tuple[str, ...]
     """The primary key columns, to name the rows; empty: the rows are not named."""
     limit: int
+    normalize: str | None = None
+    """``lower``, ``trim`` or ``lower_trim``: duplicates are found on the key so computed."""
+    own_equality: tuple[str, ...] = ()
+    """Key columns of a type an extension brings (citext): matched with that type's own
+    ``=``; every other column with pg_catalog's, whatever a schema on the path holds."""
 
     def run(self, env: Env) -> dict[str, Any]:
         assert env.target is not None
+        where = f"{self.schema}.{self.table}"
         statement = self._statement()
         try:
             rows = env.target.query(statement).rows
         except CouldNotCheck as exc:
             raise explained(exc, env, self.schema, self.table) from None
+        if not rows:  # the grand total's row is always there
+            raise CouldNotCheck(f"{where}: the duplicates query answered no row at all, not "
+                                "even its totals (cut short on the way)")
         scanned, dup_keys, dup_rows = rows[0][:3]  # the grand total's row comes first
-        sample = [{"key": tuple(r[5:]), "n": r[3], "row_ids": r[4]} for r in rows[1:]]
+        sample = [{"key": tuple(r[5:]), "n": r[3], "row_ids": r[4], "stored": None}
+                  for r in rows[1:]]
+        expected = min(int(dup_keys), self.limit)
+        if len(sample) != expected:
+            raise CouldNotCheck(f"{where}: the answer holds {len(sample)} of the {expected} "
+                                "duplicated keys it sampled (cut short on the way)")
+        shown = [env.target.render(statement)]
+        if self.normalize and sample:
+            stored = self._stored([s["key"] for s in sample])
+            try:
+                _, found, _ = received(env.target.query(stored), f"reading {where}")
+            except CouldNotCheck as exc:
+                raise explained(exc, env, self.schema, self.table) from None
+            by_key = {tuple(r[3:]): r for r in found}
+            for s in sample:
+                if (row := by_key.get(s["key"])) is not None:
+                    s["n_stored"], s["row_ids"], s["stored"] = row[0], row[1], row[2] or []
+            shown.append(env.target.render(stored))
+        for s in sample:
+            n = int(s.get("n_stored", s["n"]))
+            for name in ("row_ids", "stored"):
+                if s[name] is not None and len(s[name]) != min(n, ROW_IDS):
+                    raise CouldNotCheck(f"{where}: the answer lists {len(s[name])} of the "
+                                        f"rows of a duplicated key that has {n} (cut short "
+                                        "on the way)")
         return {"scanned": scanned, "dup_keys": dup_keys, "dup_rows": dup_rows,
-                "sample": sample, "sql": [env.target.render(statement)]}
+                "sample": sample, "sql": shown}
+
+    def _key(self, column: str) -> sql.Composable:
+        """A key column as compared: normalized, or as stored."""
+        ref = sql.SQL("r.{}").format(sql.Identifier(column))
+        return sql.SQL(NORMALIZED[self.normalize]).format(ref) if self.normalize else ref
+
+    def _scope(self) -> sql.Composable:
+        return sql.SQL(" AND ").join(
+            # NOT (x IS NULL): a composite key with one NULL field is a key all the same
+            [*(sql.SQL("NOT (r.{} IS NULL)").format(sql.Identifier(c)) for c in self.columns),
+             *([sql.SQL("({})").format(user_sql(self.where))] if self.where else [])])
+
+    def _row_id(self) -> sql.Composable:
+        return (sql.SQL(" || ',' || ").join(_text(sql.SQL("r.{}").format(sql.Identifier(c)))
+                                            for c in self.row_id)
+                if self.row_id else sql.SQL("NULL::text"))
 
     def _statement(self) -> sql.Composable:
-        """Rows (scanned, dup_keys, dup_rows, n, row_ids, *key): the grand total's, then
-        one per sampled key, the most repeated first.
+        """Rows (scanned, dup_keys, dup_rows, n, row_ids, *key): the grand total's, then one
+        per sampled key, the most repeated first.
 
         ROLLUP adds the grand total (the rows scanned) to the same sorted pass, and HAVING
         keeps only it and the duplicated keys: no second aggregate over every key, and no
         second scan for the sample. One plain SELECT (no WITH): the db-query Lambda runs
         nothing else.
         """
-        keys = sql.SQL(", ").join(map(sql.Identifier, self.columns))
-        scope = sql.SQL(" AND ").join(
-            # NOT (x IS NULL): a composite key with one NULL field is a key all the same
-            [*(sql.SQL("NOT ({} IS NULL)").format(sql.Identifier(c)) for c in self.columns),
-             *([sql.SQL("({})").format(user_sql(self.where))] if self.where else [])])
+        k = [sql.Identifier(f"__ops_verify_k{i}") for i in range(len(self.columns))]
+        keys = sql.SQL(", ").join(k)
         table = table_name(self.schema, self.table)
-        match = sql.SQL(" AND ").join(sql.SQL("r.{c} = d.{c}").format(c=sql.Identifier(c))
-                                      for c in self.columns)
-        ids = (sql.SQL("(SELECT pg_catalog.array_agg(x.id ORDER BY x.id) FROM (SELECT "
-                       "({pk})::text AS id FROM {table} AS r WHERE {match} AND ({scope}) "
-                       "ORDER BY 1 LIMIT 10) AS x)").format(
-                   pk=sql.SQL(" || ',' || ").join(
-                       sql.SQL("r.{}::text").format(sql.Identifier(c)) for c in self.row_id),
-                   table=table, match=match, scope=scope)
-               if self.row_id else sql.SQL("NULL::text[]"))
-        name = {k: sql.Identifier(f"__ops_verify_{k}")
-                for k in ("grand", "n", "scanned", "dup_keys", "dup_rows")}
+        # pg_catalog's = by name: a user's = for character varying in public would be
+        # chosen over it; an extension's type (citext) keeps its own
+        match = sql.SQL(" AND ").join(
+            sql.SQL("r.{} {} d.{}").format(
+                sql.Identifier(c), sql.SQL("=" if c in self.own_equality
+                                           else "OPERATOR(pg_catalog.=)"), key)
+            for c, key in zip(self.columns, k, strict=True))
+        # a normalized key's rows have no index to be found by: read apart, when needed
+        ids = (sql.SQL(
+            "(SELECT pg_catalog.array_agg(x.id ORDER BY x.id) FROM (SELECT {pk} AS id "
+            "FROM {table} AS r WHERE {match} AND ({scope}) ORDER BY 1 LIMIT {cap}) AS x)"
+        ).format(pk=self._row_id(), table=table, match=match, scope=self._scope(),
+                 cap=sql.Literal(ROW_IDS)) if self.row_id and not self.normalize
+            else sql.SQL("NULL::text[]"))
+        name = {n: sql.Identifier(f"__ops_verify_{n}")
+                for n in ("grand", "n", "scanned", "dup_keys", "dup_rows")}
         return sql.SQL(
-            "SELECT d.{scanned}, d.{dup_keys}, d.{dup_rows}, d.{n}, {ids}, {key_text} FROM ("
+            "SELECT d.{scanned}, d.{dup_keys}, d.{dup_rows}, d.{n}, {ids} AS {row_ids}, "
+            "{key_text} FROM ("
             "SELECT g.*, (sum(g.{n}) FILTER (WHERE g.{grand}) OVER ())::bigint AS {scanned}, "
             "(count(*) FILTER (WHERE NOT g.{grand}) OVER ())::bigint AS {dup_keys}, "
             "coalesce(sum(g.{n}) FILTER (WHERE NOT g.{grand}) OVER (), 0)::bigint AS {dup_rows} "
             "FROM (SELECT GROUPING({keys}) <> 0 AS {grand}, {keys}, count(*)::bigint AS {n} "
-            "FROM {table} WHERE {scope} GROUP BY ROLLUP (({keys})) "
+            "FROM (SELECT {computed} FROM {table} AS r WHERE {scope}) AS s "
+            "GROUP BY ROLLUP (({keys})) "
             "HAVING count(*) > 1 OR GROUPING({keys}) <> 0) AS g "
             "ORDER BY g.{grand} DESC, g.{n} DESC, {keys} LIMIT {limit}) AS d "
             "ORDER BY d.{grand} DESC, d.{n} DESC, {order}"
-        ).format(keys=keys, table=table, scope=scope, ids=ids, limit=sql.Literal(self.limit + 1),
-                 key_text=sql.SQL(", ").join(sql.SQL("d.{}::text").format(sql.Identifier(c))
-                                             for c in self.columns),
-                 order=sql.SQL(", ").join(sql.SQL("d.{}").format(sql.Identifier(c))
-                                          for c in self.columns), **name)
+        ).format(keys=keys, table=table, scope=self._scope(), ids=ids,
+                 limit=sql.Literal(self.limit + 1),
+                 computed=sql.SQL(", ").join(sql.SQL("{} AS {}").format(self._key(c), key)
+                                             for c, key in zip(self.columns, k, strict=True)),
+                 key_text=_named_texts("d", k), row_ids=sql.Identifier("__ops_verify_ids"),
+                 order=sql.SQL(", ").join(sql.SQL("d.{}").format(key) for key in k), **name)
+
+    def _stored(self, keys: list[tuple[Any, ...]]) -> sql.Composable:
+        """The rows of the sampled normalized ``keys``: per key (counted), its rows in all,
+        the first row ids and each one's values as stored, then the key."""
+        k = [sql.Identifier(f"__ops_verify_k{i}") for i in range(len(self.columns))]
+        wanted = sql.SQL(" OR ").join(
+            sql.SQL("({})").format(sql.SQL(" AND ").join(
+                sql.SQL("{} OPERATOR(pg_catalog.=) {}").format(self._key(c), sql.Literal(v))
+                for c, v in zip(self.columns, key, strict=True)))
+            for key in keys)
+        first = sql.SQL("(pg_catalog.array_agg(w.{} ORDER BY w.__ops_verify_o))[1:{}]")
+        return counted(sql.SQL(
+            "SELECT pg_catalog.row_number() OVER (ORDER BY {keys}) AS {row}, "
+            "count(*)::bigint AS __ops_verify_n, {ids} AS __ops_verify_ids, {stored} AS "
+            "__ops_verify_stored, {key_text} FROM (SELECT {computed}, {pk} AS "
+            "__ops_verify_o, pg_catalog.concat_ws(', ', {values}) AS __ops_verify_v "
+            "FROM {table} AS r WHERE ({wanted}) AND {scope}) AS w GROUP BY {keys}").format(
+            keys=sql.SQL(", ").join(sql.SQL("w.{}").format(key) for key in k),
+            row=sql.Identifier(ROW),
+            ids=first.format(sql.Identifier("__ops_verify_o"), sql.Literal(ROW_IDS))
+            if self.row_id else sql.SQL("NULL::text[]"),
+            stored=first.format(sql.Identifier("__ops_verify_v"), sql.Literal(ROW_IDS)),
+            key_text=_named_texts("w", k),
+            computed=sql.SQL(", ").join(sql.SQL("{} AS {}").format(self._key(c), key)
+                                        for c, key in zip(self.columns, k, strict=True)),
+            pk=self._row_id() if self.row_id else sql.SQL("''"),
+            values=sql.SQL(", ").join(sql.SQL("pg_catalog.quote_literal(r.{})").format(
+                sql.Identifier(c)) for c in self.columns),
+            table=table_name(self.schema, self.table), wanted=wanted, scope=self._scope()))
+
+
+def _named_texts(alias: str, keys: list[sql.Identifier]) -> sql.Composable:
+    """Each key column of ``alias`` as text, named apart (the Lambda answers objects)."""
+    return sql.SQL(", ").join(
+        sql.SQL("{} AS {}").format(_text(sql.SQL("{}.{}").format(sql.Identifier(alias), key)),
+                                   sql.Identifier(f"__ops_verify_key{i}"))
+        for i, key in enumerate(keys))
+
+
+def _text(value: sql.Composable) -> sql.Composable:
+    """A value that is never NULL as text, through its type's output function (``::text``
+    would run a cast a user may have created for the type)."""
+    return sql.SQL("pg_catalog.format('%s', {})").format(value)
 
 
 def user_sql(text: str) -> sql.SQL:
     """SQL from the config, to be wrapped in the suite's own: no trailing semicolon, and a
     line end, so that a trailing ``--`` comment cannot swallow what follows it."""
     return sql.SQL(text.strip().rstrip(";").rstrip() + "\n")
+
+
+ROW = "__ops_verify_row"
+"""The first column of a :func:`counted` statement's inner SELECT: its rows, numbered."""
+
+
+def counted(select: sql.Composable, limit: int | None = None) -> sql.Composable:
+    """``select`` (whose first column, ``__ops_verify_row``, numbers its rows in order)
+    with the number of its rows in all beside each, computed by the same statement, and a
+    row of NULLs when it has none: an answer cut short on the way (a proxy that drops rows
+    and rewrites the count it gives) then holds fewer rows than its total, or none at all,
+    never just fewer rows."""
+    return sql.SQL(
+        "SELECT q.*, pg_catalog.count(q.{row}) OVER () AS {total} FROM (SELECT) AS one "
+        "LEFT JOIN ({select}) AS q ON true ORDER BY q.{row}{limit}").format(
+        row=sql.Identifier(ROW), total=sql.Identifier(TOTAL), select=select,
+        limit=sql.SQL(" LIMIT {}").format(sql.Literal(limit)) if limit else sql.SQL(""))
+
+
+def received(rows: Rows, what: str, limit: int | None = None
+             ) -> tuple[tuple[str, ...], list[tuple[Any, ...]], int]:
+    """The columns and rows of a :func:`counted` statement's answer (without its own two
+    columns) and how many rows it counted; any other number of rows received is an error."""
+    if not rows.rows:
+        raise CouldNotCheck(f"{what}: the answer holds no row, not even the count the "
+                            "statement carries (cut short on the way)")
+    total = rows.rows[0][-1]
+    data = [r[1:-1] for r in rows.rows if r[0] is not None]
+    expected = min(int(total), limit) if limit else int(total)
+    if (len(data) != expected or len(rows.rows) != max(expected, 1)
+            or any(r[-1] != total for r in rows.rows)):
+        raise CouldNotCheck(f"{what}: the answer holds {len(data)} of the {expected} rows "
+                            "the statement counted (cut short on the way)")
+    return rows.columns[1:-1], data, int(total)
 
 
 @dataclass(frozen=True)
@@ -262,13 +405,12 @@ class SelectRows(Need):
 
     def run(self, env: Env) -> dict[str, Any]:
         assert env.target is not None
-        statement = sql.SQL("SELECT q.*, count(*) OVER () AS {} FROM ({}) AS q LIMIT {}").format(
-            sql.Identifier(TOTAL), user_sql(self.text),
-            sql.Literal(self.limit))
-        rows = env.target.query(statement)
-        total = rows.rows[0][-1] if rows.rows else 0
-        return {"columns": rows.columns[:-1], "rows": [r[:-1] for r in rows.rows],
-                "total": int(total)}
+        statement = counted(sql.SQL(
+            "SELECT pg_catalog.row_number() OVER () AS {}, x.* FROM ({}) AS x").format(
+            sql.Identifier(ROW), user_sql(self.text)), self.limit)
+        columns, rows, total = received(env.target.query(statement), "the configured SELECT",
+                                        self.limit)
+        return {"columns": columns, "rows": rows, "total": total}
 
 
 NO_ARBITER = "42P10"
@@ -342,11 +484,14 @@ class LedgerRows(TableRead):
         version = sql.Identifier(self.version_column)
         applied = (sql.Identifier(self.applied_at_column) if self.applied_at_column
                    else sql.SQL("NULL"))
-        statement = sql.SQL("SELECT {v}::text AS version, {a}::text AS applied_at FROM {t} "
-                            "ORDER BY {a}, {v}").format(v=version, a=applied,
-                                                        t=table_name(self.schema, self.table))
+        statement = counted(sql.SQL(
+            "SELECT pg_catalog.row_number() OVER (ORDER BY {a}, {v}) AS {row}, "
+            "{v}::text AS version, {a}::text AS applied_at FROM {t}").format(
+            v=version, a=applied, row=sql.Identifier(ROW),
+            t=table_name(self.schema, self.table)))
+        where = f"{self.schema}.{self.table}"
         try:
-            rows = env.target.query(statement).rows
+            _, rows, _ = received(env.target.query(statement), f"reading {where}")
         except CouldNotCheck as exc:
             raise explained(exc, env, self.schema, self.table) from None
         return {"rows": [(str(v), a) for v, a in rows], "sql": env.target.render(statement)}

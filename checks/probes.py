@@ -162,6 +162,7 @@ def plan(catalog: Catalog, schema: str, table: str, constraint: str,
     tables = [(schema, table), *((r.schema, r.name) for r in catalog.descendants(schema, table))]
     user_code = any(
         any(k.user_calls for k in catalog.of_table("constraints", s, t))
+        or ((relation := catalog.table(s, t)) is not None and relation.insert_calls)
         or catalog.of_table("triggers", s, t) or catalog.of_table("rules", s, t)
         or any(c.type_kind == "d" for c in catalog.of_table("columns", s, t))
         for s, t in tables)
@@ -235,7 +236,7 @@ def _search(needs: list[Probe], columns: list[ProbeColumn], env: Env, widen: boo
     ).format(base=base, refs=refs,
              picks=sql.SQL("").join(sql.SQL(", ({})").format(p) for p in picks))
     try:
-        row = env.target.query(statement).rows[0]
+        row = env.target.query(statement).single()
     except CouldNotCheck as exc:
         if getattr(exc, "sqlstate", None) in (LOCK_TIMEOUT, STATEMENT_TIMEOUT):
             raise explained(exc, env, first.schema, first.table) from None
@@ -316,8 +317,8 @@ def _typed_value(col: ProbeColumn, given: dict[str, Any]) -> sql.Composable:
         return sql.SQL("{}::{}").format(sql.Literal(_text(given[col.name])), sql.SQL(col.type))
     if col.fresh:
         return sql.SQL("{}::{}").format(sql.Literal(_fresh(col)), sql.SQL(col.type))
-    return sql.SQL("coalesce(b.__ops_verify_base ->> {name}, b.__ops_verify_refs ->> {name}, "
-                   "{synthesized})::{type}").format(
+    return sql.SQL("coalesce(b.__ops_verify_base ->> {name}::text, "  # (jsonb, text): exact
+                   "b.__ops_verify_refs ->> {name}::text, {synthesized})::{type}").format(
         name=sql.Literal(col.name), synthesized=sql.Literal(_synthesized(col)),
         type=sql.SQL(col.type))
 

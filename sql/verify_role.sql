@@ -28,7 +28,11 @@
 --    table)                        never executed); without it the catalog answers)
 --   nothing else                   the catalog (pg_catalog) is readable by every role; no
 --                                  sequence privilege is needed: probes give keys explicit
---                                  values
+--                                  values; the lock watcher's functions (pg_lock_status,
+--                                  pg_blocking_pids, pg_stat_get_activity, pg_cancel_backend
+--                                  on the role's own sessions) are every role's
+-- A CONNECTION LIMIT on the role must allow [settings] concurrency + 1 sessions (the lock
+-- watcher's); fewer, and every database check errors naming the limit.
 --
 -- Adding a table: SELECT on it comes with it (ALTER DEFAULT PRIVILEGES, for tables the
 -- running role creates later), so a new [[unique]] or [[custom_sql]] entry needs no grant.
@@ -69,7 +73,9 @@ SELECT NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = :'role') AS
   CREATE ROLE :"role" LOGIN;
 \endif
 ALTER ROLE :"role" NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION;
-ALTER ROLE :"role" SET default_transaction_read_only = on;
+-- in this database only: a setting of the role everywhere would be one of every database's
+SELECT pg_catalog.format('ALTER ROLE %I IN DATABASE %I SET default_transaction_read_only = on',
+                         :'role', pg_catalog.current_database()) \gexec
 SELECT pg_catalog.format('GRANT CONNECT ON DATABASE %I TO %I', pg_catalog.current_database(),
                          :'role') \gexec
 GRANT USAGE ON SCHEMA :"schema" TO :"role";

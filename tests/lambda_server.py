@@ -19,6 +19,9 @@ X-Amz-Function-Error), ``http-500`` (the handler's 500), ``no-success`` (200 wit
 and ``bad-gateway`` (the Invoke API's own 500 ServiceException and 502
 ResourceNotReadyException, after the function may have run), ``hung`` (never answers in
 time), ``slow`` (answers after ``latency``), ``wrong-db`` (answers for another database).
+Proxies that cut answers short and rewrite ``count`` to match: ``truncating`` (an answer of
+several rows loses its last), ``emptying`` (loses them all), ``trimming-arrays`` (an array
+value of a row loses its last element), ``trimming-catalog`` (a JSON object's ``rows`` do).
 
 Besides what it answers, the stand-in keeps what it was sent (every request body, the SQL
 that reached a function) and, for every statement the handler ran, the settings the
@@ -46,7 +49,29 @@ _PATH = re.compile(r"/2015-03-31/functions/([^/]+)/invocations")
 MAX_PAYLOAD = 6 * 1024 * 1024
 FUNCTIONS = ("ops-pipeline-db-query", "crashing", "http-500", "no-success", "malformed",
              "no-rows", "no-count", "throttled", "hung", "slow", "wrong-db", "cached",
-             "stale-answer", "server-error", "bad-gateway")
+             "stale-answer", "server-error", "bad-gateway", "truncating", "emptying",
+             "trimming-arrays", "trimming-catalog")
+
+
+def cut_short(answer: dict[str, Any], how: str) -> dict[str, Any]:
+    """The answer as a proxy that cuts it short would pass it on, its ``count`` agreeing."""
+    body = json.loads(answer["body"])
+    if not body.get("success"):
+        return answer
+    rows = body["rows"]
+    if how == "truncating" and len(rows) > 1:
+        rows = rows[:-1]
+    elif how == "emptying" and len(rows) > 1:
+        rows = []
+    for row in rows:
+        for key, value in row.items():
+            if how == "trimming-arrays" and isinstance(value, list) and len(value) > 1:
+                row[key] = value[:-1]
+            if how == "trimming-catalog" and isinstance(value, dict) and value.get("rows"):
+                value["rows"] = value["rows"][:-1]
+    return {**answer, "body": json.dumps({**body, "rows": rows, "count": len(rows)})}
+
+
 API_ERRORS = {"server-error": (500, "ServiceException", "Lambda encountered an internal "
                                "error"),
               "bad-gateway": (502, "ResourceNotReadyException", "The function is inactive")}
@@ -176,6 +201,8 @@ def _handler_class(dsn: str, other_dsn: str | None, state: Server) -> type:
                 if key not in state.cache:
                     state.cache[key] = handler(event, dsn)
                 answer = state.cache[key]
+            elif function in ("truncating", "emptying", "trimming-arrays", "trimming-catalog"):
+                answer = cut_short(handler(event, dsn), function)
             else:
                 answer = handler(event, other_dsn if function == "wrong-db" and other_dsn
                                  else dsn, answer_from=2.0 if function == "stale-answer" else 0,

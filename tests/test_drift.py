@@ -5,7 +5,9 @@ from __future__ import annotations
 import shutil
 import subprocess
 import sys
+import uuid
 
+import psycopg
 import pytest
 
 from tests.conftest import EXTENDED, MIGRATIONS, REFERENCE, ROOT, seeded_runs
@@ -220,6 +222,68 @@ def test_drift_in_views_functions_and_triggers_settings(settings_faults, request
                                                         object_id):
     run = settings_faults[request.node.callspec.id]
     assert _drift_only(run) == {SCHEMA_OBJECT.format(object_id): "failed"}
+
+
+_TEXT_EQ = ("CREATE FUNCTION text_eq_ci(a text, b text) RETURNS boolean LANGUAGE sql "
+            "IMMUTABLE AS 'SELECT lower(a) OPERATOR(pg_catalog.=) lower(b)'; "
+            "CREATE OPERATOR public.= (leftarg = text, rightarg = text, function = text_eq_ci); ")
+
+
+@pytest.mark.parametrize(("fault", "expected", "named"), [
+    pytest.param("ALTER DATABASE {db} SET default_transaction_read_only = on",
+                 {"test_no_unexpected_objects[setting]": "failed"},
+                 "database:default_transaction_read_only", id="database-read-only"),
+    pytest.param("ALTER DATABASE {db} SET session_replication_role = replica",
+                 {"test_no_unexpected_objects[setting]": "failed"},
+                 "database:session_replication_role", id="database-replica-role"),
+    pytest.param("ALTER ROLE {role} IN DATABASE {db} SET session_replication_role = replica",
+                 {"test_no_unexpected_objects[setting]": "failed"},
+                 "role {role} in database:session_replication_role", id="role-replica-role"),
+    pytest.param(_TEXT_EQ + "ALTER DATABASE {db} SET search_path = public, pg_catalog",
+                 {"test_no_unexpected_objects[operator]": "failed",
+                  "test_no_unexpected_objects[function]": "failed",
+                  "test_no_unexpected_objects[setting]": "failed"},
+                 "public.=(text, text)", id="operator-shadows-text-equality"),
+    pytest.param("CREATE TYPE side_kind AS ENUM ('long', 'short'); CREATE FUNCTION "
+                 "side_text(s side_kind) RETURNS text LANGUAGE sql IMMUTABLE AS "
+                 "$$ SELECT 'x' $$; CREATE CAST (side_kind AS text) WITH FUNCTION "
+                 "side_text(side_kind)",
+                 {"test_no_unexpected_objects[cast]": "failed",
+                  "test_no_unexpected_objects[type]": "failed",
+                  "test_no_unexpected_objects[function]": "failed"},
+                 "side_kind AS text", id="cast-added"),
+])
+def test_drift_in_settings_operators_and_casts(verify, database, fault, expected, named):
+    """Behaviour changed without touching the tables: a database whose sessions cannot
+    write, foreign keys and triggers off for every session, an = that ignores case for
+    queries that write it unqualified, a cast that decides what x::text says."""
+    role = f"ops_service_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(database.cluster.conninfo(), autocommit=True) as conn:
+        conn.execute(f"CREATE ROLE {role}")
+        try:
+            database.execute(fault.format(db=database.name, role=role))
+            run = verify("--dsn", database.dsn, "-k", "test_schema_object or test_no_unexpected")
+        finally:
+            conn.execute(f"DROP ROLE {role}")  # a session of another database: not read-only
+    assert _drift_only(run) == expected, run.output
+    kind = next(k for k in expected if k.endswith(("[setting]", "[operator]", "[cast]")))
+    assert named.format(role=role) in run.message(kind.removeprefix("test_no_unexpected_objects"))
+
+
+def test_an_allowed_setting_is_shown_with_its_pattern(verify, database, config_file):
+    role = f"ops_verify_{uuid.uuid4().hex[:8]}"
+    database.execute(f"CREATE ROLE {role}; ALTER ROLE {role} IN DATABASE {database.name} "
+                     "SET statement_timeout = '3s'")
+    try:
+        config = config_file('[drift]\nallow = ["setting:role ops_verify*:statement_timeout"]\n')
+        run = verify("--dsn", database.dsn, "--config", str(config), "-k", "no_unexpected")
+    finally:
+        database.execute(f"DROP ROLE {role}")
+    assert run.returncode == 0, run.output
+    assert run.outcomes()["test_no_unexpected_objects[setting]"] == "skipped"
+    message = run.message("test_no_unexpected_objects[setting]")
+    assert (f"role {role} in database:statement_timeout "
+            "('setting:role ops_verify*:statement_timeout')") in message
 
 
 def test_extended_schema_without_drift_passes(verify, extended_database, extended_migrations):

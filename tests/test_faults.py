@@ -224,10 +224,11 @@ def few_slots(own_server) -> Iterator[tuple[Cluster, str]]:
     yield own_server, f"{prod.dsn} user=ops_verify"
 
 
-@pytest.mark.parametrize("held", [4, 5], ids=["one-free", "none-free"])
+@pytest.mark.parametrize("held", [3, 4, 5], ids=["two-free", "one-free", "none-free"])
 def test_too_few_connection_slots_mean_fewer_sessions_or_one_cause(verify, few_slots, held):
-    """Other sessions hold all but one slot a non-superuser may take: the run uses that one
-    session and says so; with none free, every database check has one cause."""
+    """Other sessions hold all but two slots a non-superuser may take: the run uses one
+    session for the checks and one for the lock watcher, and says so; with one or none free,
+    every database check has one cause (with one, the watcher's session is the one missing)."""
     server, dsn = few_slots
     others = [psycopg.connect(server.conninfo()) for _ in range(held)]
     try:
@@ -235,7 +236,7 @@ def test_too_few_connection_slots_mean_fewer_sessions_or_one_cause(verify, few_s
     finally:
         for conn in others:
             conn.close()
-    if held == 4:
+    if held == 3:
         assert run.returncode == 0, run.output
         said = run.summary["environment"]["Sessions"]
         assert said.startswith("1 of 4: no free connection slot for more (max_connections 8, "
@@ -245,6 +246,13 @@ def test_too_few_connection_slots_mean_fewer_sessions_or_one_cause(verify, few_s
         return
     assert _target_outcomes(run) == {"error"}
     messages = {c["message"] for c in run.summary["checks"] if c["outcome"] == "error"}
+    if held == 4:
+        assert len(messages) == 1, messages
+        assert messages.pop().endswith(
+            "no free connection slot (remaining connection slots are reserved for roles with "
+            "the SUPERUSER attribute) (the lock watcher's session: the suite opens one more "
+            "than [settings] concurrency)"), messages
+        return
     assert messages == {"cannot connect to local socket:5432/prod: no free connection slot "
                         "(remaining connection slots are reserved for roles with the SUPERUSER "
                         "attribute): the suite needs 1 to 4 connections, 0 are free (how many "

@@ -259,6 +259,68 @@ def test_uniqueness_scope_where(verify, database, config_file):
                               "test_no_duplicates[all_orders]": "failed"}
 
 
+_SPELLINGS = ("INSERT INTO active_positions (ticker, instrument_type, side, quantity, "
+              "entry_price, alpaca_order_id) VALUES ('AAPL', 'stock', 'long', 10, 189.5, "
+              "'ORD-1001'), ('AAPL', 'stock', 'long', 10, 189.5, 'ord-1001 ')")
+
+
+@pytest.mark.parametrize(("normalize", "found"), [
+    (None, None),
+    ("lower", ["'ORD-1001'", "'ord-1001'"]),
+    ("trim", ["'ord-1001'", "'ord-1001 '"]),
+    ("lower_trim", ["'ORD-1001'", "'ord-1001'", "'ord-1001 '"]),
+])
+def test_a_normalized_key_finds_one_order_spelled_three_ways(verify, database, config_file,
+                                                           normalize, found):
+    """Alpaca order ids are UUIDs: ORD-1001, ord-1001 and 'ord-1001 ' are one order opened
+    three times. The duplicates are shown as stored, each beside its row id."""
+    database.execute(_SPELLINGS)
+    ids = dict(database.execute("SELECT alpaca_order_id, id::text FROM active_positions "
+                                "WHERE lower(trim(alpaca_order_id)) = 'ord-1001'"))
+    config = config_file('[[unique]]\nname = "orders"\ntable = "active_positions"\n'
+                         'columns = ["alpaca_order_id"]\n'
+                         + (f'normalize = "{normalize}"\n' if normalize else ""))
+    run = verify("--dsn", database.dsn, "--config", str(config), "-k", "no_duplicates")
+    if found is None:
+        assert run.outcomes() == {"test_no_duplicates[orders]": "passed"}, run.output
+        return
+    assert run.outcomes() == {"test_no_duplicates[orders]": "failed"}, run.output
+    assert (f"1 duplicated alpaca_order_id ({normalize}) value(s) across {len(found)} rows"
+            in run.message("[orders]"))
+    evidence = run.detail("test_no_duplicates")["evidence"][0]
+    assert evidence["columns"][-1] == "row ids and values as stored (first 10)"
+    (row,) = evidence["rows"]
+    by_id = sorted((ids[v.strip("'")], v) for v in found)
+    assert row[1:] == [len(found), ", ".join(f"{i}: {v}" for i, v in by_id)]
+
+
+def test_a_unique_index_on_the_stored_values_does_not_guard_a_normalized_key(
+        verify, database, config_file):
+    database.execute("CREATE UNIQUE INDEX orders_once ON active_positions (alpaca_order_id)")
+    entry = ('[[unique]]\nname = "orders"\ntable = "active_positions"\n'
+             'columns = ["alpaca_order_id"]\nrequire_guard = true\n')
+    run = verify("--dsn", database.dsn, "--config", str(config_file(entry)), "-k",
+                 "no_duplicates")
+    assert run.outcomes() == {"test_no_duplicates[orders]": "passed"}, run.output
+    config = config_file(entry + 'normalize = "lower_trim"\n')
+    run = verify("--dsn", database.dsn, "--config", str(config), "-k", "no_duplicates")
+    assert run.outcomes() == {"test_no_duplicates[orders]": "failed"}, run.output
+    assert "no database-level unique guard of the key lower_trim-normalized" in \
+        run.message("[orders]")
+
+
+@pytest.mark.parametrize(("entry", "message"), [
+    ('columns = ["alpaca_order_id"]\nnormalize = "upper"\n',
+     "normalize: 'upper' is not one of 'lower', 'trim', 'lower_trim'"),
+    ('columns = ["quantity"]\nnormalize = "lower"\n',
+     "normalize = 'lower' compares text, but public.active_positions has quantity (numeric"),
+])
+def test_normalize_is_validated(verify, database, config_file, entry, message):
+    config = config_file(f'[[unique]]\nname = "orders"\ntable = "active_positions"\n{entry}')
+    run = verify("--dsn", database.dsn, "--config", str(config), "-k", "no_duplicates")
+    assert message in run.output, run.output
+
+
 def test_read_only_skips_probes_with_reason(verify, database):
     run = verify("--dsn", database.dsn, "--read-only")
     assert run.returncode == 0, run.output
@@ -397,7 +459,7 @@ _QUANTITY_MIGRATION = (  # the rule as a migration brought it: q >= 0 was the ru
         "FUNCTION valid_quantity(q numeric) RETURNS boolean LANGUAGE sql IMMUTABLE AS "
         "'SELECT q > 0'",
         "active_positions", "valid_quantity(quantity)",
-        "it calls valid_quantity(numeric), and PostgreSQL re-checks no row when a function "
+        "it calls public.valid_quantity(numeric), and PostgreSQL re-checks no row when a function "
         "is redefined, and 1 existing rows violate it", id="function-redefined"),
     pytest.param(
         "CREATE TABLE position_history_archive () INHERITS (position_history); "
@@ -419,7 +481,8 @@ def test_a_validated_rule_that_rows_break_all_the_same_fails(verify, database, t
     (migrations / "2026_03_01_0001_quantity.sql").write_text(_QUANTITY_MIGRATION + ";\n")
     database.execute(_QUANTITY_MIGRATION)
     database.execute(seed)
-    config = config_file(_QUANTITY.format(table=table, expression=expression))
+    config = config_file('[settings]\ntrusted_functions = ["public.valid_quantity(numeric)"]\n'
+                         + _QUANTITY.format(table=table, expression=expression))
     run = verify("--dsn", database.dsn, "--config", str(config), "--migrations-dir",
                  str(migrations), "-k", "definition")
     assert run.outcomes() == {"test_check_constraint_definition[chk_quantity]": "failed"}, \
@@ -442,7 +505,7 @@ def test_a_validated_rule_that_rows_break_all_the_same_fails(verify, database, t
         "'SELECT q > 0'; CREATE DOMAIN audited_quantity AS numeric CHECK (audited(VALUE)); "
         "CREATE TABLE fills (id bigint PRIMARY KEY, size audited_quantity NOT NULL, "
         "quantity numeric NOT NULL CONSTRAINT chk_quantity CHECK (quantity > 0))",
-        "(or on a domain of its columns) calls non-immutable audited(numeric)"),
+        "calls untrusted public.audited(numeric)"),
 ], ids=["partition-trigger", "domain-calls-volatile"])
 def test_a_probe_that_would_run_code_elsewhere_is_not_run(verify, database, config_file,
                                                          seed, said):

@@ -279,3 +279,32 @@ def test_a_stopped_service_fails_its_own_item_with_its_events(verify, database, 
     assert run.not_passed() == {"test_ecs_service_stable[trade-stream]": "failed",
                                 **{k: "skipped" for k in run.outcomes() if k.startswith(PROBES)}}
     assert "running 0 of 1" in run.message("test_ecs_service_stable[trade-stream]")
+
+
+@pytest.mark.parametrize("proxy", ["truncating", "emptying", "trimming-arrays",
+                                   "trimming-catalog"])
+def test_an_answer_cut_short_with_its_count_rewritten_is_an_error(verify, database, aws_env,
+                                                                 config_file, proxy):
+    """The handler's count only catches a proxy that cuts rows and leaves the count: one that
+    rewrites both is caught by the total each statement computes for itself (the ledger,
+    the duplicates sample and its row ids, a configured SELECT, every kind of the catalog)."""
+    database.execute("INSERT INTO active_positions (ticker, instrument_type, side, quantity, "
+                     "entry_price, alpaca_order_id) VALUES ('AAPL', 'stock', 'long', 10, 189.5, "
+                     "'ord-1001')")
+    config = config_file('[[unique]]\nname = "orders"\ntable = "active_positions"\n'
+                         'columns = ["alpaca_order_id"]\n'
+                         '[[custom_sql]]\nname = "two_rows"\n'
+                         'sql = "SELECT 1 AS x UNION ALL SELECT 2"\n')
+    with lambda_server(database.dsn) as server:
+        run = verify("--via-lambda", proxy, "--config", str(config), "-k",
+                     "recorded or ledger or no_duplicates or custom_sql",
+                     env=aws_env(server.endpoint))
+    cut = {"truncating": ("recorded", "ledger", "custom_sql", "no_duplicates"),
+           "emptying": ("recorded", "ledger", "custom_sql", "no_duplicates"),
+           "trimming-arrays": ("no_duplicates",),
+           "trimming-catalog": ("",)}[proxy]
+    outcomes = run.outcomes()
+    assert run.summary["outcome"] == "error", run.output
+    caught = {k: v for k, v in outcomes.items() if any(part in k for part in cut)}
+    assert caught and set(caught.values()) == {"error"}, run.output
+    assert all("cut short" in run.message(k) for k in caught)

@@ -16,8 +16,9 @@ import uuid
 from pathlib import Path
 
 import pytest
+from psycopg import sql
 
-from tests.conftest import ROOT, _clean_env
+from tests.conftest import MIGRATIONS, ROOT, _clean_env
 from tests.polling import PATIENCE_S, poll, query_running
 
 DUPLICATE = ("INSERT INTO active_positions (ticker, instrument_type, side, quantity, entry_price, "
@@ -535,7 +536,8 @@ def test_a_check_function_that_sets_a_sequence_is_caught(verify, database, confi
         "END $$; "
         "ALTER TABLE active_positions ADD CONSTRAINT chk_sneaky CHECK (sneaky(quantity)) "
         "NOT VALID")
-    config = config_file('[[check_constraints]]\ntable = "active_positions"\n'
+    config = config_file('[settings]\ntrusted_functions = ["public.sneaky(numeric)"]\n'
+                         '[[check_constraints]]\ntable = "active_positions"\n'
                          'name = "chk_sneaky"\nexpression = "sneaky(quantity)"\n'
                          'violation = { quantity = -1 }\n')
     run = verify("--dsn", database.dsn, "--config", str(config), "-k", "enforced")
@@ -584,6 +586,141 @@ def test_a_trigger_writing_through_dblink_is_never_fired(verify, database):
     assert run.outcomes()["test_check_constraint_enforced[chk_active_positions_side]"] == \
         "skipped"
     assert database.execute("SELECT count(*) FROM probe_log") == [(0,)]
+
+
+# ---------------------------------------------------------------- operators of a user
+_HIJACK_OPERATORS = ["=", "<>", "<", "<=", ">", ">=", "~", "!~", "~~", "!~~", "~*", "!~*",
+                     "||", "@>", "<@", "&&", "->", "->>", "#>>", "+", "-", "*", "/"]
+_HIJACK_TYPES = ["name", "text", "oid", "smallint", "integer", "bigint", '"char"', "boolean",
+                 "regclass", "regprocedure", "regnamespace", "regtype", "oid[]", "smallint[]",
+                 "text[]", "name[]", "int2vector", "oidvector", "pg_node_tree", "json", "jsonb",
+                 "character varying", "character", "numeric", "double precision",
+                 "timestamp with time zone", "timestamp without time zone", "interval", "uuid",
+                 "xid", "aclitem[]"]
+HIJACK = f"""SET search_path = pg_catalog;
+DO $do$ DECLARE l text; r text; o text; BEGIN
+  FOREACH l IN ARRAY ARRAY[{", ".join(sql.Literal(t).as_string(None) for t in _HIJACK_TYPES)}]
+  LOOP FOREACH r IN ARRAY ARRAY[{", ".join(sql.Literal(t).as_string(None) for t in _HIJACK_TYPES)}]
+  LOOP
+    EXECUTE format('CREATE FUNCTION public.hijack(%s, %s) RETURNS boolean LANGUAGE plpgsql '
+                   'AS $f$BEGIN RAISE EXCEPTION ''hijacked''; END$f$', l, r);
+    FOREACH o IN ARRAY ARRAY[{", ".join(sql.Literal(o).as_string(None) for o in _HIJACK_OPERATORS)}]
+    LOOP
+      IF NOT EXISTS (SELECT 1 FROM pg_operator p WHERE p.oprname = o
+                     AND p.oprnamespace = 'pg_catalog'::regnamespace::oid
+                     AND p.oprleft = l::regtype::oid AND p.oprright = r::regtype::oid) THEN
+        EXECUTE format('CREATE OPERATOR public.%s (leftarg = %s, rightarg = %s, '
+                       'function = public.hijack)', o, l, r);
+      END IF;
+    END LOOP;
+  END LOOP; END LOOP;
+END $do$"""
+"""For every operator name the suite's SQL could use, on every built-in type it could
+apply one to, an operator in public that raises, wherever pg_catalog has none that takes
+exactly those types: one that PostgreSQL would choose over pg_catalog's after a coercion."""
+
+
+def test_a_users_operators_cannot_redirect_the_suites_own_queries(verify, database,
+                                                                   config_file):
+    """The suite pins pg_catalog first on the search_path, but an operator resolves to the
+    exact match wherever it is: `nspname !~ '...'` (name, name) or `oid >= 16384` (oid,
+    integer) once resolved to a user's operator, and a `!~` that said false hid every
+    object from the capture. Every statement the suite writes resolves to pg_catalog's
+    operators (the config's own SQL is left out: it is the operator's)."""
+    database.execute(DUPLICATE)
+    database.execute("CREATE TABLE beats (at timestamp NOT NULL); "
+                     "INSERT INTO beats VALUES (now() AT TIME ZONE 'UTC')")
+    database.execute(HIJACK)
+    database.execute(f"ALTER DATABASE {database.name} SET search_path = public, pg_catalog")
+    slow = '[settings]\nstatement_timeout = "60s"\n'  # 22,000 operators to capture
+    shipped = "\n".join(line for line in (ROOT / "verify" / "invariants.toml").read_text()
+                         .splitlines() if not line.startswith(("migrations_dir", "fixtures_dir")))
+    own = config_file(  # the suite's own statements around SQL of the config's with none
+        slow + '[[custom_sql]]\nname = "none"\nsql = "SELECT 1 AS x WHERE false"\n'
+        '[[freshness]]\nname = "naive"\ntable = "beats"\ncolumn = "at"\nmax_age = "5m"\n'
+        '[[freshness]]\nname = "aware"\ntable = "service_heartbeats"\n'
+        'column = "last_beat_at"\nmax_age = "5m"\n')
+    run = verify("--dsn", database.dsn, "--config",
+                 str(config_file(shipped.replace('statement_timeout = "5s"',
+                                                 'statement_timeout = "60s"'))),
+                 "-k", "not custom_sql and not fresh")
+    assert "hijacked" not in run.all_output(), run.output
+    assert run.not_passed() == {
+        DUPLICATES: "failed", "test_no_unexpected_objects[operator]": "failed",
+        "test_no_unexpected_objects[function]": "failed",
+        "test_no_unexpected_objects[setting]": "failed",
+        "test_no_unexpected_objects[table]": "failed",
+        "test_no_unexpected_objects[column]": "failed"}, run.output
+    configured = verify("--dsn", database.dsn, "--config", str(own), "-k",
+                        "custom_sql or fresh")
+    assert configured.outcomes() == {"test_custom_sql[none]": "passed",
+                                     "test_fresh[naive]": "passed",
+                                     "test_fresh[aware]": "passed"}, configured.output
+    evidence = run.detail("test_no_duplicates")["evidence"][0]
+    assert [r[:2] for r in evidence["rows"]] == [["ord-1001", 2]]
+
+
+# ---------------------------------------------------------------- user code is not run on trust
+_AUDIT = """CREATE EXTENSION IF NOT EXISTS dblink;
+CREATE TABLE audit_log (v numeric);
+CREATE FUNCTION audited(q numeric) RETURNS boolean LANGUAGE plpgsql IMMUTABLE AS $$ BEGIN
+    PERFORM dblink_exec({dsn}, 'INSERT INTO audit_log VALUES (' || coalesce(q, 0) || ')');
+    RETURN q > 0; END $$;
+"""
+_AUDITED_CHECKS = {  # how a CHECK may reach the function: the rule, and what the config says
+    "function": ("", "audited(quantity)"),
+    "operator": ("CREATE FUNCTION audited_above(q numeric, floor numeric) RETURNS boolean "
+                 "LANGUAGE sql IMMUTABLE AS $$ SELECT audited(q - floor) $$; "
+                 "CREATE OPERATOR >>> (leftarg = numeric, rightarg = numeric, "
+                 "function = audited_above);", "quantity >>> 0"),
+    "domain": ("CREATE DOMAIN audited_quantity AS numeric CHECK (audited(VALUE));",
+               "quantity::audited_quantity > 0"),
+    "cast": ("CREATE TYPE audited_box AS (q numeric); CREATE FUNCTION boxed(q numeric) "
+             "RETURNS audited_box LANGUAGE sql IMMUTABLE AS $$ SELECT ROW(q)::audited_box "
+             "WHERE audited(q) $$; CREATE CAST (numeric AS audited_box) WITH FUNCTION "
+             "boxed(numeric);", "(quantity::audited_box).q > 0"),
+}
+_CALLED = {"function": "public.audited(numeric)",
+           "operator": "public.audited_above(numeric, numeric)",
+           "domain": "public.audited(numeric)", "cast": "public.boxed(numeric)"}
+
+
+@pytest.mark.parametrize("way", list(_AUDITED_CHECKS))
+def test_a_check_calling_a_function_labelled_immutable_is_never_evaluated(
+        verify, database, tmp_path, config_file, way):
+    """The function writes through dblink, outside every transaction the suite rolls back:
+    neither the count of violating rows, nor the probe's search for values, nor the probe
+    may run it, however the CHECK reaches it, until the operator trusts it."""
+    setup, expression = _AUDITED_CHECKS[way]
+    seed = (_AUDIT.format(dsn=sql.Literal(database.dsn).as_string(None)) + setup
+            + f"ALTER TABLE position_history ADD CONSTRAINT chk_audited CHECK ({expression}) "
+            "NOT VALID; INSERT INTO schema_migrations (version) "
+            "VALUES ('2026_03_01_0001_audited');\n")
+    migrations = tmp_path / "migrations"
+    shutil.copytree(MIGRATIONS, migrations)
+    (migrations / "2026_03_01_0001_audited.sql").write_text(seed)
+    database.execute(seed)
+    assert database.execute("SELECT count(*) FROM position_history")[0][0] > 0
+    entry = ('[[check_constraints]]\ntable = "position_history"\nname = "chk_audited"\n'
+             f'expression = "{expression}"\n')
+    run = verify("--dsn", database.dsn, "--config", str(config_file(entry)),
+                 "--migrations-dir", str(migrations), "-k", "check_constraint and chk_audited")
+    assert run.outcomes() == {"test_check_constraint_definition[chk_audited]": "error",
+                              "test_check_constraint_enforced[chk_audited]": "skipped"}, \
+        run.output
+    said = f"calls untrusted {_CALLED[way]}"
+    assert "its rows were not evaluated" in run.message("definition[chk_audited]")
+    assert said in run.message("definition[chk_audited]")
+    assert said in run.message("enforced[chk_audited]")
+    assert database.execute("SELECT count(*) FROM audit_log") == [(0,)]
+    if way == "function":  # trusted, it runs: the audit above would have seen it
+        trusted = config_file('[settings]\ntrusted_functions = ["Public.audited( NUMERIC )"]\n'
+                              + entry)
+        run = verify("--dsn", database.dsn, "--config", str(trusted),
+                     "--migrations-dir", str(migrations), "-k", "definition[chk_audited]")
+        assert run.outcomes() == {"test_check_constraint_definition[chk_audited]": "passed"}, \
+            run.output
+        assert database.execute("SELECT count(*) FROM audit_log")[0][0] > 0
 
 
 # ---------------------------------------------------------------- faults end fast, in one line

@@ -2,8 +2,14 @@
 
 Each ``<kind>.sql`` file beside this module is a plain SELECT (parameter ``%(locked)s``:
 relations another session holds ACCESS EXCLUSIVE, whose definitions are not read, so the
-capture never waits on a lock). The capture wraps them as JSON columns of one SELECT, so
-a direct connection and the db-query Lambda return exactly the same structures.
+capture never waits on a lock; fragments ``%(reach)s`` and ``%(called)s``: the functions
+an object's expressions run, see ``reach.sql``). The capture wraps them as JSON columns of
+one SELECT, so a direct connection and the db-query Lambda return exactly the same
+structures.
+
+Every operator in them resolves to one of pg_catalog exactly (literals typed, ``name``
+cast to text): one that needs a coercion could resolve to a user's operator of the same
+name that takes the types as they are, in a schema of the search path.
 """
 
 from __future__ import annotations
@@ -40,9 +46,13 @@ def capture_statement() -> str:
     locked = "(" + _without_comments(sql("locked")) + ")"
     session = _without_comments(sql("session"))
     columns = [f"(SELECT pg_catalog.to_json(s) FROM (\n{session}\n) AS s) AS session"]
-    columns += [f"(SELECT coalesce(pg_catalog.json_agg(k), '[]') FROM (\n"
+    # each kind with its own count: an array cut short on the way is not a smaller catalog
+    columns += [f"(SELECT pg_catalog.json_build_object('total', pg_catalog.count(*), 'rows', "
+                f"coalesce(pg_catalog.json_agg(k), '[]')) FROM (\n"
                 f"{_without_comments(sql(kind))}\n) AS k) AS {kind}" for kind in KINDS]
-    return "SELECT " + ",\n".join(columns).replace("%(locked)s", locked)
+    return "SELECT " + ",\n".join(columns).replace("%(locked)s", locked).replace(
+        "%(reach)s", _without_comments(sql("reach"))).replace(
+        "%(called)s", _without_comments(sql("called")))
 
 
 def identify(target: Target) -> Session:
@@ -74,7 +84,7 @@ def capture(target: Target) -> Catalog:
     if isinstance(session, str):
         session = json.loads(session)
     return Catalog.from_rows(from_row(Session, session),
-                             {kind: _decoded(row[kind]) for kind in KINDS})
+                             {kind: _counted(kind, row[kind]) for kind in KINDS})
 
 
 def _without_comments(text: str) -> str:
@@ -98,6 +108,14 @@ def load_file(path: Path) -> tuple[Catalog, dict[str, Any]]:
     return Catalog.from_json(document["catalog"]), document
 
 
-def _decoded(value: Any) -> list[dict[str, Any]]:
+def _counted(kind: str, value: Any) -> list[dict[str, Any]]:
+    """One kind's rows, as many as the capture counted beside them."""
     # psycopg decodes json columns; a proxy may hand them over as text.
-    return json.loads(value) if isinstance(value, str) else value
+    found = json.loads(value) if isinstance(value, str) else value
+    rows = found.get("rows") if isinstance(found, dict) else None
+    if not isinstance(rows, list) or len(rows) != found.get("total"):
+        held = len(rows) if isinstance(rows, list) else "none"
+        raise CouldNotCheck(f"the catalog could not be read: its {kind} hold {held} of the "
+                            f"{found.get('total') if isinstance(found, dict) else '?'} rows "
+                            "the capture counted (cut short on the way)")
+    return rows

@@ -12,7 +12,7 @@ SELECT c.oid::bigint                                        AS relation,
        a.atttypmod::int                                     AS typmod,
        t.typcategory::text                                  AS category,
        t.typtype::text                                      AS type_kind,
-       t.oid >= 16384                                       AS user_type,
+       t.oid >= '16384'::pg_catalog.oid                     AS user_type,
        a.attnotnull AND NOT EXISTS (                        -- 18: NOT NULL NOT VALID
            SELECT 1 FROM pg_catalog.pg_constraint nn
            WHERE nn.conrelid = a.attrelid AND nn.contype = 'n' AND NOT nn.convalidated
@@ -22,8 +22,8 @@ SELECT c.oid::bigint                                        AS relation,
             THEN pg_catalog.pg_get_expr(ad.adbin, ad.adrelid) END AS "default",
        a.attidentity::text                                  AS identity,
        a.attgenerated::text                                 AS generated,
-       CASE WHEN a.attcollation <> 0 AND a.attcollation <> t.typcollation
-            THEN cn.nspname || '.' || co.collname END       AS collation,
+       CASE WHEN a.attcollation <> '0'::pg_catalog.oid AND a.attcollation <> t.typcollation
+            THEN cn.nspname::text || '.' || co.collname::text END       AS collation,
        ARRAY(WITH RECURSIVE domains(oid) AS (
                  SELECT t.oid WHERE t.typtype = 'd'
                  UNION
@@ -45,6 +45,6 @@ LEFT JOIN pg_catalog.pg_collation co ON co.oid = a.attcollation
 LEFT JOIN pg_catalog.pg_namespace cn ON cn.oid = co.collnamespace
 WHERE c.relkind IN ('r', 'p', 'f')
   AND a.attnum > 0 AND NOT a.attisdropped
-  AND c.oid >= 16384
-  AND n.nspname <> 'pg_toast' AND n.nspname !~ '^pg_(toast_)?temp_[0-9]+$'
+  AND c.oid >= '16384'::pg_catalog.oid
+  AND n.nspname <> 'pg_toast' AND n.nspname::text !~ '^pg_(toast_)?temp_[0-9]+$'
 ORDER BY 2, 3, 5

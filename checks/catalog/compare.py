@@ -13,7 +13,8 @@ from checks.catalog.expressions import strip_suffixes
 from checks.catalog.model import Catalog
 
 KINDS = ("table", "view", "column", "constraint", "index", "trigger", "rule", "policy",
-         "sequence", "function", "type", "extension")
+         "sequence", "function", "type", "extension", "setting", "operator", "cast",
+         "event_trigger")
 _CONSTRAINT_FLAGS = (" NOT VALID", " NOT ENFORCED")
 DEFINITIONS = {("view", "definition"), ("constraint", "definition"), ("index", "definition"),
                ("trigger", "definition"), ("rule", "definition"), ("policy", "using"),
@@ -104,6 +105,20 @@ def objects(catalog: Catalog) -> dict[str, dict[str, Any]]:
         add(f"type:{t.schema}.{t.name}", t.extension, {
             "kind": t.kind, "labels": list(t.labels), "base_type": t.base_type,
             "not_null": t.not_null, "default": t.default, "checks": list(t.checks)})
+    for s in catalog.settings:
+        found[f"setting:{s.scope}:{s.name}"] = {"value": s.value}
+    for o in catalog.operators:
+        add(f"operator:{o.schema}.{o.name}", o.extension, {
+            "function": o.function, "result": o.result, "commutator": o.commutator,
+            "negator": o.negator, "restrict": o.restrict, "join": o.join,
+            "merges": o.merges, "hashes": o.hashes})
+    for c in catalog.casts:
+        add(f"cast:{c.source} AS {c.target}", c.extension, {
+            "function": c.function, "context": c.context, "method": c.method})
+    for v in catalog.event_triggers:
+        add(f"event_trigger:{v.name}", v.extension, {
+            "event": v.event, "function": v.function, "enabled": v.enabled,
+            "tags": list(v.tags)})
     for e in catalog.extensions:
         found[f"extension:{e.name}"] = {"version": e.version, "schema": e.schema,
                                         "members": sorted(members.get(e.name, []))}

@@ -17,7 +17,7 @@ SELECT i.indexrelid::bigint                                 AS oid,
        i.indpred IS NOT NULL                                AS partial,
        CASE WHEN i.indpred IS NOT NULL AND NOT lk.locked
             THEN pg_catalog.pg_get_expr(i.indpred, i.indrelid) END AS predicate,
-       coalesce((pg_catalog.to_jsonb(i.*) ->> 'indnullsnotdistinct')::boolean, false)
+       coalesce((pg_catalog.to_jsonb(i.*) ->> 'indnullsnotdistinct'::text)::boolean, false)
                                                             AS nulls_not_distinct,
        ARRAY(SELECT a.attname
              FROM pg_catalog.unnest(i.indkey::pg_catalog.int2[]) WITH ORDINALITY AS k(attnum, pos)
@@ -31,10 +31,10 @@ JOIN pg_catalog.pg_class ic ON ic.oid = i.indexrelid
 JOIN pg_catalog.pg_class c ON c.oid = i.indrelid
 JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
 LEFT JOIN pg_catalog.pg_depend ed
-       ON ed.classid = 'pg_catalog.pg_class'::pg_catalog.regclass AND ed.objid = c.oid
+       ON ed.classid = 'pg_catalog.pg_class'::pg_catalog.regclass::pg_catalog.oid AND ed.objid = c.oid
       AND ed.deptype = 'e'
 LEFT JOIN pg_catalog.pg_extension ext ON ext.oid = ed.refobjid
 CROSS JOIN LATERAL (SELECT c.oid = ANY (%(locked)s::pg_catalog.oid[]) AS locked) lk
-WHERE c.oid >= 16384
-  AND n.nspname <> 'pg_toast' AND n.nspname !~ '^pg_(toast_)?temp_[0-9]+$'
+WHERE c.oid >= '16384'::pg_catalog.oid
+  AND n.nspname <> 'pg_toast' AND n.nspname::text !~ '^pg_(toast_)?temp_[0-9]+$'
 ORDER BY 2, 3

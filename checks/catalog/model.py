@@ -58,6 +58,10 @@ class Relation:
     pages: int = 0
     """The planner's size estimate (pg_class.relpages): which tables to read first.
     Not compared; absent from catalogs captured before it was."""
+    insert_calls: tuple[str, ...] = ()
+    """Functions not built in (``schema.name(types)``) that an INSERT of a row with every
+    value given runs, besides triggers and rules: its constraints, its columns' domains,
+    generated columns, index expressions and predicates, the partition key."""
 
     @property
     def is_table(self) -> bool:
@@ -106,8 +110,9 @@ class Constraint:
     references: str | None
     volatile_calls: tuple[str, ...]
     user_calls: tuple[str, ...] = ()
-    """Functions it calls that were created after initdb (a later redefinition changes the
-    rule without re-checking any row)."""
+    """Functions not built in (``schema.name(types)``) it calls, through operators, casts
+    and domains too: a later redefinition changes the rule without re-checking any row,
+    and evaluating it runs its author's code, whatever its volatility label says."""
 
 
 @dataclass(frozen=True)
@@ -213,10 +218,59 @@ class Extension:
     schema: str
 
 
+@dataclass(frozen=True)
+class Setting:
+    """One ALTER DATABASE / ALTER ROLE ... SET that applies to sessions of this database."""
+
+    scope: str
+    """``database``, ``role <name>``, ``role <name> in database`` or ``all roles``."""
+    name: str
+    value: str
+
+
+@dataclass(frozen=True)
+class Operator:
+    schema: str
+    name: str
+    """``=(text, text)``: the name and its argument types (``NONE`` for a prefix one)."""
+    function: str
+    result: str
+    commutator: str | None
+    negator: str | None
+    restrict: str | None
+    join: str | None
+    merges: bool
+    hashes: bool
+    extension: str | None
+
+
+@dataclass(frozen=True)
+class Cast:
+    source: str
+    target: str
+    function: str | None
+    context: str
+    """e explicit only, a in assignments, i implicitly in expressions."""
+    method: str
+    """f a function, i I/O conversion, b binary-coercible."""
+    extension: str | None
+
+
+@dataclass(frozen=True)
+class EventTrigger:
+    name: str
+    event: str
+    function: str
+    enabled: str
+    tags: tuple[str, ...]
+    extension: str | None
+
+
 KINDS: dict[str, type] = {
     "relations": Relation, "columns": Column, "constraints": Constraint, "indexes": Index,
     "triggers": Trigger, "rules": Rule, "policies": Policy, "sequences": Sequence,
-    "functions": Function, "types": Type, "extensions": Extension,
+    "functions": Function, "types": Type, "extensions": Extension, "settings": Setting,
+    "operators": Operator, "casts": Cast, "event_triggers": EventTrigger,
 }
 """Each kind's ``.sql`` file (``<kind>.sql``) and the class its rows become."""
 NOT_SAVED = frozenset({"pages"})
@@ -255,6 +309,10 @@ class Catalog:
     functions: tuple[Function, ...] = ()
     types: tuple[Type, ...] = ()
     extensions: tuple[Extension, ...] = ()
+    settings: tuple[Setting, ...] = ()
+    operators: tuple[Operator, ...] = ()
+    casts: tuple[Cast, ...] = ()
+    event_triggers: tuple[EventTrigger, ...] = ()
 
     @classmethod
     def from_rows(cls, session: Session | None, rows: dict[str, list[dict[str, Any]]]

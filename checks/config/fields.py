@@ -47,6 +47,49 @@ def duration_ms(text: str) -> int:
     return int(match.group(1)) * _DURATION_MS[match.group(2)]
 
 
+_NAME = r'(?:"(?:[^"]|"")+"|[A-Za-z_][A-Za-z0-9_$]*)'
+_SIGNATURE = re.compile(rf"\s*({_NAME})\s*\.\s*({_NAME})\s*\(([^()]*)\)\s*")
+_TYPE_ALIASES = {
+    "int": "integer", "int4": "integer", "int2": "smallint", "int8": "bigint",
+    "float4": "real", "float8": "double precision", "float": "double precision",
+    "bool": "boolean", "varchar": "character varying", "char": "character",
+    "bpchar": "character", "decimal": "numeric", "varbit": "bit varying",
+    "timestamptz": "timestamp with time zone", "timestamp": "timestamp without time zone",
+    "timetz": "time with time zone", "time": "time without time zone",
+}
+
+
+def function_signature(text: Any, where: str) -> str:
+    """A function as PostgreSQL names it in the suite's messages, ``schema.name(argument
+    types)``: names folded as SQL folds them, argument types in their long form
+    (``int4`` -> ``integer``, ``varchar`` -> ``character varying``)."""
+    match = _SIGNATURE.fullmatch(text) if isinstance(text, str) else None
+    if not match:
+        raise ConfigError(f"{where}: {text!r} is not schema.name(argument types), e.g. "
+                          '"public.valid_quantity(numeric)"')
+    schema, name, arguments = match.groups()
+    types = [" ".join(a.split()) for a in arguments.split(",")] if arguments.strip() else []
+    if any(not t for t in types):
+        raise ConfigError(f"{where}: {text!r} has an empty argument type")
+    return f"{_folded(schema)}.{_folded(name)}({', '.join(map(_type_name, types))})"
+
+
+def _folded(name: str) -> str:
+    if name.startswith('"'):
+        inner = name[1:-1].replace('""', '"')
+        return inner if re.fullmatch(r"[a-z_][a-z0-9_$]*", inner) else name
+    return name.lower()
+
+
+def _type_name(text: str) -> str:
+    array = ""
+    while text.endswith("[]"):
+        text, array = text[:-2].rstrip(), array + "[]"
+    if not text.startswith('"'):
+        text = text.lower()
+    return _TYPE_ALIASES.get(text, text) + array
+
+
 def check_identifier(value: Any, where: str) -> str:
     """Return ``value`` if it is a plain SQL identifier, else raise ConfigError naming ``where``."""
     if not isinstance(value, str) or not _IDENTIFIER.fullmatch(value):

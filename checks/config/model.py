@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from checks.config.fields import ConfigError, Duration, Identifier, Range
+from checks.config.fields import ConfigError, Duration, Identifier, Range, function_signature
 
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 WEEKDAYS: tuple[Weekday, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -38,7 +38,13 @@ class Settings:
     timezone: str = "UTC"
     """The session TimeZone: how ``timestamp without time zone`` values are read."""
     concurrency: Annotated[int, Range(1, 32)] = 4
-    """How many queries (or Lambda invocations) run at once against one target."""
+    """How many queries (or Lambda invocations) run at once against one target (a direct
+    target has one session more: the lock watcher's)."""
+    parallel_workers: Annotated[int, Range(0, 32)] = 0
+    """Parallel workers a statement may take (``max_parallel_workers_per_gather``). None by
+    default: they come out of production's own pool and cores, and a statement that yields
+    to a migration releases its locks only once its workers are gone (twice the wait on 2
+    cores, bench/lock_queue.py)."""
     proxy_timeout: Duration | None = None
     """How long to wait for one db-query Lambda invocation (default: statement_timeout + 10s)."""
     proxy_clock_skew: Duration = "10m"
@@ -47,9 +53,17 @@ class Settings:
     max_replica_lag: Duration = "30s"
     """How far behind its primary a standby target may be; beyond it, with replay paused,
     or when its lag cannot be known, every database check of that target is an error."""
+    trusted_functions: list[str] = field(default_factory=list)
+    """Functions not built in (``"public.valid_quantity(numeric)"``) that the suite may
+    evaluate on the target: in the rows of a CHECK it counts, in probes and their searches.
+    A volatility label is its author's claim; list a function once its body (and what it
+    calls) is known to write nothing elsewhere."""
 
     def __post_init__(self) -> None:
         _zone(self.timezone)
+        object.__setattr__(self, "trusted_functions", [
+            function_signature(f, f"trusted_functions[{i}]")
+            for i, f in enumerate(self.trusted_functions)])
 
 
 @dataclass(frozen=True)

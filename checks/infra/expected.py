@@ -29,7 +29,7 @@ from checks.outcome import CouldNotCheck
 from checks.targets.postgres import PostgresTarget
 
 REPLAY_DATABASE = "ops_verify_replay"
-CACHE_FORMAT = 4  # the catalog reads more (user_calls, volatile_calls, publications)
+CACHE_FORMAT = 5  # the catalog reads more (calls through pg_depend, settings, operators)
 
 
 @dataclass(frozen=True)
@@ -117,7 +117,7 @@ class Expected:
         scratch = self._servers.get(engine)
         applied = apply_files(scratch.create_database(REPLAY_DATABASE), self.migrations)
         replayed = PostgresTarget(scratch.conninfo(REPLAY_DATABASE), self._settings,
-                                  kind="ephemeral", name="replay")
+                                  kind="ephemeral", name="replay", watch=False)
         try:
             catalog = capture(replayed)
         finally:

@@ -3,13 +3,14 @@ really enforces them."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 from checks.catalog import Catalog
 from checks.catalog.expressions import check_expression
 from checks.catalog.model import Constraint
-from checks.config import Common, Identifier
+from checks.config import Common, Identifier, Settings
 from checks.gather import Aggregate, Normalized
 from checks.kinds.base import Facts, Kind, Need
 from checks.migrations import creating
@@ -86,6 +87,18 @@ def _unproven(c: CheckConstraint, live: Constraint, catalog: Catalog) -> str | N
     return None
 
 
+def untrusted(calls: Iterable[str], settings: Settings) -> list[str]:
+    """The functions of ``calls`` (not built in) that the operator did not list in
+    ``trusted_functions``: the suite evaluates nothing that would run them."""
+    return sorted(set(calls) - set(settings.trusted_functions))
+
+
+def _not_evaluated(functions: list[str]) -> str:
+    return (f"calls untrusted {', '.join(functions)} (a volatility label is its author's "
+            "claim; list it in [settings] trusted_functions once its body is known to "
+            "write nothing elsewhere)")
+
+
 def definition_needs(c: CheckConstraint, facts: Facts) -> list[Need]:
     live = _found(c, facts.catalog)[1]
     if live is None:
@@ -93,7 +106,8 @@ def definition_needs(c: CheckConstraint, facts: Facts) -> list[Need]:
     columns = _columns(c, facts.catalog)
     needs: list[Need] = [Normalized(columns, c.expression),
                          Normalized(columns, check_expression(live.definition or ""))]
-    if live.enforced and _unproven(c, live, facts.catalog):
+    if (live.enforced and _unproven(c, live, facts.catalog)
+            and not untrusted(live.user_calls, facts.settings)):
         needs.append(_violators(c, live))
     return needs
 
@@ -133,6 +147,10 @@ def definition(c: CheckConstraint, facts: Facts) -> Outcome:
     unproven = _unproven(c, live, facts.catalog)
     if unproven is None:
         return passed(f"{c.name} matches and is validated", compare)
+    if functions := untrusted(live.user_calls, facts.settings):
+        # counting the rows that break it evaluates it on every row
+        raise CouldNotCheck(f"{c.name} matches, but {unproven}; its rows were not "
+                            f"evaluated: it {_not_evaluated(functions)}")
     count = facts[_violators(c, live)]
     rows = int(count.value)
     if rows == 0:
@@ -167,6 +185,13 @@ def _probe_block(c: CheckConstraint, facts: Facts) -> str | None:
             return (f"not probed: {c.schema}.{c.table} has {', '.join(found)}, which would "
                     "run on the probe's INSERT (set probe_with_triggers = true to probe "
                     "anyway)")
+    runs = untrusted({f for schema, table in tables
+                      if (relation := catalog.table(schema, table))
+                      for f in relation.insert_calls}, facts.settings)
+    if runs:
+        return (f"not probed: an INSERT into {c.schema}.{c.table} (a CHECK, a domain, a "
+                "generated column, an index or the partition key; the search for values "
+                f"too) {_not_evaluated(runs)}")
     volatile = sorted({f for schema, table in tables
                        for kind in ("constraints", "columns")
                        for o in catalog.of_table(kind, schema, table) for f in o.volatile_calls})

@@ -174,7 +174,8 @@ def no_extra(spec: NoExtraObjects, facts: Facts) -> Outcome:
     problems = [i for i in extra if i not in allowed]
     prefix = spec.kind + ":"
     evidence = Evidence(f"Unexpected {spec.kind}s", ("object", "status"),
-                        [(i, "allowed" if i in allowed else "unexpected") for i in extra])
+                        [(i, f"allowed by {allowed_by(i, patterns)!r}" if i in allowed
+                          else "unexpected") for i in extra])
     absent, source = _absent_from(facts)
     if problems:
         return failed(f"{len(problems)} {spec.kind}(s) {absent}: "
@@ -182,7 +183,8 @@ def no_extra(spec: NoExtraObjects, facts: Facts) -> Outcome:
                       + (" ..." if len(problems) > 5 else ""), evidence)
     if allowed:
         return skipped(f"{len(allowed)} {spec.kind}(s) {absent}, allowed by [drift] allow: "
-                       + ", ".join(i.removeprefix(prefix) for i in allowed[:5]))
+                       + ", ".join(f"{i.removeprefix(prefix)} ({allowed_by(i, patterns)!r})"
+                                   for i in allowed[:5]))
     return passed(f"no {spec.kind} beyond what {source}")
 
 

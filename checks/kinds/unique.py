@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Literal
 
 from psycopg import sql
 
@@ -19,9 +20,10 @@ from checks.catalog.arbiters import (
 )
 from checks.catalog.model import Index
 from checks.config import Common, ConfigError, Identifier
-from checks.gather import Duplicates, Normalized
+from checks.gather import NORMALIZED, Duplicates, Normalized
 from checks.kinds.base import Facts, Kind, Need
-from checks.outcome import Evidence, Outcome, accepted, failed, passed
+from checks.outcome import CouldNotCheck, Evidence, Outcome, accepted, failed, passed
+from checks.redact import MASK
 
 _NOT_NULL = re.compile(r'^\(*("(?:[^"]|"")+"|[a-z_][a-z0-9_$]*) IS NOT NULL\)*$')
 
@@ -41,6 +43,10 @@ class Unique(Common):
     """Fail unless a unique index guards every row in scope (the database, not only the
     service, stops the next duplicate). A guard is not always an arbiter: for a service's
     ``ON CONFLICT`` declare an ``[[upserts]]`` entry."""
+    normalize: Literal["lower", "trim", "lower_trim"] | None = None
+    """Compare text keys lower-cased, trimmed of surrounding whitespace, or both: Alpaca
+    order ids are UUIDs, so ``ORD-1`` and ``'ord-1 '`` are one order opened twice. The
+    duplicates are shown as stored; no index on the column as stored guards such a key."""
 
     def __post_init__(self) -> None:
         if not self.columns:
@@ -102,6 +108,11 @@ def _missing(u: Unique, catalog: Catalog) -> Outcome | None:
     absent = [c for c in u.columns if catalog.column(u.schema, u.table, c) is None]
     if absent:
         return failed(f"{u.schema}.{u.table} has no column {', '.join(absent)}")
+    if u.normalize and (other := [f"{c.name} ({c.type})" for c in (
+            catalog.column(u.schema, u.table, name) for name in u.columns)
+            if c is not None and c.category != "S"]):
+        raise CouldNotCheck(f"normalize = {u.normalize!r} compares text, but {u.schema}."
+                            f"{u.table} has {', '.join(other)}")
     return None
 
 
@@ -120,17 +131,30 @@ def _normalized(u: Unique, catalog: Catalog) -> list[Normalized]:
 
 
 def _need(u: Unique, facts: Facts) -> Duplicates:
-    primary = next((i for i in facts.catalog.of_table("indexes", u.schema, u.table)
+    catalog = facts.catalog
+    primary = next((i for i in catalog.of_table("indexes", u.schema, u.table)
                     if i.primary and all(i.columns)), None)
+    own = tuple(c.name for c in catalog.of_table("columns", u.schema, u.table)
+                if c.name in u.columns and c.user_type and c.type_kind == "b")
     return Duplicates(u.schema, u.table, tuple(u.columns), u.where,
                       tuple(c for c in primary.columns if c) if primary else (),
-                      facts.settings.sample_rows)
+                      facts.settings.sample_rows, u.normalize, own)
+
+
+def _normalized_index(u: Unique) -> str:
+    """A unique index on the normalized key, built without blocking writers."""
+    assert u.normalize is not None
+    text = sql.SQL("CREATE UNIQUE INDEX CONCURRENTLY ON {} ({})").format(
+        sql.Identifier(u.schema, u.table), sql.SQL(", ").join(
+            sql.SQL("({})").format(sql.SQL(NORMALIZED[u.normalize]).format(sql.Identifier(c)))
+            for c in u.columns)).as_string(None)
+    return f"{text} WHERE {u.where.strip().rstrip(';')}" if u.where else text
 
 
 def needs(u: Unique, facts: Facts) -> list[Need]:
     if _missing(u, facts.catalog):
         return []
-    return [_need(u, facts), *_normalized(u, facts.catalog)]
+    return [_need(u, facts), *([] if u.normalize else _normalized(u, facts.catalog))]
 
 
 def no_duplicates(u: Unique, facts: Facts) -> Outcome:
@@ -142,25 +166,40 @@ def no_duplicates(u: Unique, facts: Facts) -> Outcome:
     shown = found["sql"]
     columns = ", ".join(u.columns)
     types = column_types(facts.catalog, u.schema, u.table)
-    guarded = [i.name for i in guards(
+    # a unique index compares values as stored: it lets 'ORD-1' and 'ord-1' both in
+    guarded = [] if u.normalize else [i.name for i in guards(
         facts.catalog, u.schema, u.table, u.columns, u.where,
         lambda text: facts[Normalized(types, text.strip().rstrip(";"))])]
     guard = (f"database-level unique guard: {', '.join(guarded)}" if guarded else
+             f"no database-level unique guard of the key {u.normalize}-normalized (an index "
+             "on the values as stored lets other spellings in)" if u.normalize else
              "no database-level unique guard (only the service prevents duplicates)")
     scope = f" where {u.where}" if u.where else ""
+    compared = f"{columns} ({u.normalize})" if u.normalize else columns
     figures = {"duplicated_values": int(found["dup_keys"]), "rows": int(found["scanned"])}
     if int(found["dup_keys"]):
-        sample = [(*r["key"], r["n"], ", ".join(r["row_ids"] or [])) for r in found["sample"]]
+        if u.normalize:  # each row's value as it is stored, beside its id
+            hidden = set(u.columns) & set(facts.settings.sensitive_columns)
+            header = (*u.columns, "rows", "row ids and values as stored (first 10)")
+            sample = [(*r["key"], r["n"], ", ".join(
+                f"{i}: {MASK if hidden else v}" if i else MASK if hidden else v
+                for i, v in zip(r["row_ids"] or [""] * len(r["stored"]), r["stored"],
+                                strict=True)))
+                for r in found["sample"]]
+        else:
+            header = (*u.columns, "rows", "row ids (first 10)")
+            sample = [(*r["key"], r["n"], ", ".join(r["row_ids"] or []))
+                      for r in found["sample"]]
         return failed(
-            f"{found['dup_keys']} duplicated {columns} value(s) across {found['dup_rows']} rows "
-            f"(of {found['scanned']} in scope); {guard}",
-            Evidence(f"Duplicated {columns}", (*u.columns, "rows", "row ids (first 10)"),
-                     sample, total=int(found["dup_keys"])),
+            f"{found['dup_keys']} duplicated {compared} value(s) across {found['dup_rows']} "
+            f"rows (of {found['scanned']} in scope); {guard}",
+            Evidence(f"Duplicated {compared}", header, sample, total=int(found["dup_keys"])),
             sql=shown).with_figures(**figures).fixed_by(
-            f"keep one row per {columns} (the evidence names the rows), then "
+            f"keep one row per {compared} (the evidence names the rows), then "
             + (f"rebuild the guard, which let them in (REINDEX INDEX CONCURRENTLY "
                f"{guarded[0]}: a collation whose version changed can corrupt it)" if guarded
-               else "guard it: " + create_statement(u.schema, u.table, u.columns, u.where)))
+               else "guard it: " + (_normalized_index(u) if u.normalize else
+                                    create_statement(u.schema, u.table, u.columns, u.where))))
     if int(found["scanned"]) == 0:
         message = (f"no row with a {columns} in {u.table}{scope}: nothing was checked")
         if not u.allow_empty:

@@ -57,7 +57,7 @@ def start(migrations: list[MigrationFile], fixtures: list[Path], settings: Setti
     cluster = scratch.cluster
     return PostgresTarget(cluster.conninfo(DATABASE), settings, kind="ephemeral",
                           name=f"throwaway PostgreSQL {cluster.version}",
-                          probe_block=probe_block)
+                          probe_block=probe_block, watch=False)  # nobody else uses it
 
 
 def _prepared(migrations: list[MigrationFile]) -> Prepared:

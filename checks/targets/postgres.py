@@ -3,12 +3,13 @@
 Reads run on a small set of sessions (at most ``concurrency``), each read pipelined as
 one round trip: ``BEGIN READ ONLY``, the pins of :func:`session_pins` for this transaction,
 the statement, ``ROLLBACK``. Pinning per transaction holds behind a transaction pooler too,
-and whatever a statement changes in its session cannot reach the next one.
+and whatever a statement changes in its session cannot reach the next one. While a round
+trip runs, a watcher session cancels it when another session waits on its locks
+(:mod:`checks.targets.lockwatch`).
 """
 
 from __future__ import annotations
 
-import contextlib
 import os
 import queue
 import re
@@ -35,6 +36,7 @@ from checks.targets.base import (
     first_line,
     pins_statement,
 )
+from checks.targets.lockwatch import Cancelled, LockWatcher, Statements
 
 
 def display_name(conninfo: str) -> str:
@@ -91,10 +93,12 @@ def with_environment(conninfo: str, environ: dict[str, str]) -> str:
 
 
 class PostgresTarget:
-    """Read-only queries on up to ``concurrency`` sessions; probes on a session of their own."""
+    """Read-only queries on up to ``concurrency`` sessions (probes included), and with
+    ``watch`` one more session that makes them yield to sessions waiting on their locks."""
 
     def __init__(self, conninfo: str, settings: Settings, *, kind: str = "dsn",
-                 name: str | None = None, probe_block: str | None = None) -> None:
+                 name: str | None = None, probe_block: str | None = None,
+                 watch: bool = True) -> None:
         self.kind = kind
         self.name = name or display_name(conninfo)
         self.probe_block = probe_block
@@ -120,15 +124,45 @@ class PostgresTarget:
         """How many sessions the run may hold: fewer when the server has no free slot."""
         self._no_slot: str | None = None
         """Why the server refused one more session, when it did."""
-        try:
-            self._idle.put(self._connect())  # fail now, once, if the target cannot be reached
+        self._statements = Statements()
+        self._watcher: LockWatcher | None = None
+        try:  # fail now, once, if the target (or the watcher's session) cannot be reached
+            self._idle.put(self._connect())
+            # the watcher's session second: with one free slot, the cause names the watcher
+            if watch:  # each of its steps is bounded: its own cause
+                self._watcher = LockWatcher(self._statements, self._watcher_session, shut_down,
+                                            self._statement_s + self._grace_s, self._grace_s)
+                self._watcher.started(4 * (self._statement_s + self._grace_s))
         except NoFreeSlot as exc:
+            self.close()
             raise CouldNotCheck(
                 f"cannot connect to {self.name}: no free connection slot ({exc.said}): the "
                 f"suite needs 1 to {self.concurrency} connections, 0 are free (how many the "
                 "server has and reserves cannot be read without one)") from None
+        except BaseException:
+            self.close()
+            raise
 
     def _connect(self) -> psycopg.Connection:
+        conn = self._session()
+        with self._lock:
+            self._all.append(conn)
+        return conn
+
+    def _watcher_session(self) -> psycopg.Connection:
+        """The watcher's session: configured like the others (no JIT either: the
+        planner's estimate of its poll is high enough to compile it each time, 60 ms
+        instead of 0.5), names qualified (its search_path is pg_catalog alone)."""
+        try:
+            conn = self._session()
+        except NoFreeSlot as exc:
+            raise CouldNotCheck(f"cannot connect to {self.name}: no free connection slot "
+                                f"({exc.said})") from None
+        with self._answered(conn):
+            conn.execute("SELECT pg_catalog.set_config('search_path', 'pg_catalog', false)")
+        return conn
+
+    def _session(self) -> psycopg.Connection:
         s = self._settings
         try:
             conn = psycopg.connect(
@@ -167,8 +201,26 @@ class PostgresTarget:
                     f"answers (a failover): up since {started}, the run began on one up since "
                     f"{self._started}; later queries not sent")
                 raise CouldNotCheck(self._broken)
-            self._all.append(conn)
         return conn
+
+    @contextmanager
+    def _watched(self, conn: psycopg.Connection) -> Iterator[None]:
+        """The block's round trip, cancelled when another session waits on its locks (or
+        when the run is interrupted): then a :class:`Cancelled` saying why."""
+        if self._watcher is not None:
+            self._watcher.check()
+        with self._statements.running(conn) as record:
+            try:
+                yield
+            except psycopg.Error as exc:
+                if (not record.yielded and self._watcher is not None
+                        and isinstance(exc, psycopg.errors.QueryCanceled)):
+                    self._watcher.settle()  # the watcher may be telling why right now
+                if record.yielded:
+                    raise Cancelled(record.yielded) from None
+                raise
+            if record.yielded:  # it ended as the cancel was sent: not taken either
+                raise Cancelled(record.yielded)
 
     @contextmanager
     def _answered(self, conn: psycopg.Connection, statements: int = 1) -> Iterator[None]:
@@ -194,6 +246,8 @@ class PostgresTarget:
             raise CouldNotCheck(self._broken)
         self._slots.acquire()
         try:
+            if self._watcher is not None:
+                self._watcher.check()  # no session is opened for what could not run
             while True:
                 try:
                     conn = self._idle.get(block=self._live() >= self._limit)
@@ -256,7 +310,8 @@ class PostgresTarget:
     def query(self, statement: Statement, params: Params = None) -> Rows:
         conn = self._acquire()
         try:
-            with self._answered(conn), conn.pipeline(), conn.transaction(force_rollback=True):
+            with (self._watched(conn), self._answered(conn), conn.pipeline(),
+                  conn.transaction(force_rollback=True)):
                 conn.execute(pins_statement(self._settings, local=True))
                 cur = conn.execute(statement, params)
             columns = tuple(c.name for c in cur.description or ())
@@ -278,7 +333,8 @@ class PostgresTarget:
             # the probes were defined by them.
             # DISCARD, SET, the pins, two looks at the sequences, each probe, lastval(),
             # a currval() per sequence, and a few that moved meanwhile
-            with self._answered(conn, statements=len(inserts) + len(sequences) + 10):
+            with (self._watched(conn),
+                  self._answered(conn, statements=len(inserts) + len(sequences) + 10)):
                 conn.execute("DISCARD SEQUENCES")
                 with conn.transaction(force_rollback=True):
                     conn.execute("SET TRANSACTION READ WRITE")
@@ -400,14 +456,12 @@ class PostgresTarget:
             self._release(conn)
 
     def cancel(self) -> None:
-        with self._lock:
-            self._broken = self._broken or f"{self.name}: the run was interrupted"
-            sessions = list(self._all)
-        for conn in sessions:
-            with contextlib.suppress(psycopg.Error):
-                conn.cancel_safe(timeout=self._grace_s)
+        """Cancel every statement running now (the run was interrupted)."""
+        self._statements.cancel_all("cancelled: the run was interrupted", self._grace_s)
 
     def close(self) -> None:
+        if self._watcher is not None:
+            self._watcher.close(self._statement_s + self._grace_s)
         with self._lock:
             for conn in self._all:
                 conn.close()
@@ -450,11 +504,7 @@ def cut_after(conn: psycopg.Connection, seconds: float) -> Iterator[Callable[[],
             if state["done"]:
                 return
             state["cut"] = True
-            try:  # shutdown() acts on the socket itself, so a duplicate descriptor will do
-                with socket.socket(fileno=os.dup(conn.pgconn.socket)) as dup:
-                    dup.shutdown(socket.SHUT_RDWR)
-            except (OSError, psycopg.Error):
-                pass
+            shut_down(conn)
 
     timer = threading.Timer(seconds, cut)
     timer.daemon = True
@@ -467,12 +517,23 @@ def cut_after(conn: psycopg.Connection, seconds: float) -> Iterator[Callable[[],
         timer.cancel()
 
 
+def shut_down(conn: psycopg.Connection) -> None:
+    """Shut the connection's socket down: libpq's wait for an answer fails at once."""
+    try:  # shutdown() acts on the socket itself, so a duplicate descriptor will do
+        with socket.socket(fileno=os.dup(conn.pgconn.socket)) as dup:
+            dup.shutdown(socket.SHUT_RDWR)
+    except (OSError, psycopg.Error):
+        pass
+
+
 def _probe_one(conn: psycopg.Connection, statement: Statement, params: Params) -> ProbeResult:
     try:
         with conn.transaction():  # a savepoint, so the outer block still rolls back
             conn.execute(statement, params)
     except psycopg.Error as exc:
-        if exc.sqlstate is None:  # the connection itself failed: not an answer
+        # the connection failed, or the statement was stopped (a timeout, or the suite
+        # yielding its locks): not an answer, and the transaction must end
+        if exc.sqlstate is None or isinstance(exc, psycopg.errors.QueryCanceled):
             raise
         return ProbeResult(True, exc.sqlstate, exc.diag.constraint_name, first_line(exc))
     return ProbeResult(False)
