@@ -914,8 +914,12 @@ def write_results(path: Path, args: argparse.Namespace, info: dict[str, str],
             f"{args.memory_positions} --duplicates {args.memory_duplicates}",
             "python -m pytest verify/ -q -p no:randomly --dsn \"$DSN_MEMORY\" -k no_duplicates "
             "--reports-dir $TMP", "```", ""]
-    kept = kept_section(path)  # measured by bench/lock_queue.py, not here
-    path.write_text("\n".join(out) + kept, encoding="utf-8")
+    # the sections other scripts measured are kept: bench/lock_queue.py's and
+    # bench/self_test.py's
+    self_test = re.findall(r"<!-- self-test -->.*?<!-- /self-test -->\n?", path.read_text(
+        encoding="utf-8"), re.DOTALL) if path.exists() else []
+    kept = kept_section(path)
+    path.write_text("\n".join([*out, *self_test]) + kept, encoding="utf-8")
 
 
 # ---------------------------------------------------------------- main

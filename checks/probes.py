@@ -182,6 +182,17 @@ def _enum_labels(labels: dict[str, tuple[str, ...]], type_name: str) -> tuple[st
     return labels.get(type_name) or labels.get(f"public.{type_name}") or ()
 
 
+def violating_insert(probe: Probe, env: Env
+                     ) -> tuple[sql.Composable, list[str], list[Any], dict[str, Any]]:
+    """The probe's INSERT without running it: statement, columns, values, and the values
+    that break its rule (the self-test commits such a row on a throwaway copy)."""
+    picks, base = _derive([probe], env)
+    found = picks[probe]
+    if isinstance(found, CouldNotCheck):
+        raise found
+    return (*_insert(probe, base, found), found)
+
+
 # ---------------------------------------------------------------- derivation
 def _derive(needs: list[Probe], env: Env) -> tuple[dict[Probe, Any], dict[str, Any]]:
     """A base row and each probe's violating values, in one read-only query; for an empty

@@ -59,6 +59,8 @@ class Resources:
     """Hands a secret read at run time to the run's redactor."""
     settle_s: float = 0.0
     """How long converging checks are retried until they pass (``--settle``)."""
+    fixed_aws: AwsClients | None = None
+    """The AWS clients of every target (the self-test's account of the local stand-in)."""
     _normalizer: Normalizer | None = None
     _aws: dict[tuple[str | None, str | None], AwsClients] = field(default_factory=dict)
 
@@ -80,7 +82,16 @@ class Resources:
             return self.inputs.expected.replay_database()
         return self.servers.get().conninfo()
 
+    def derived(self, *, inputs: Inputs | None = None, aws: AwsClients | None = None
+                ) -> Resources:
+        """These resources with other inputs (copied migration files) or AWS clients, the
+        rest shared (servers, normalizer): for one self-test copy; never closed itself."""
+        return replace(self, inputs=inputs or self.inputs, settle_s=0.0, fixed_aws=aws,
+                       _normalizer=self.normalizer, _aws={})
+
     def aws(self, spec: TargetSpec) -> AwsClients:
+        if self.fixed_aws is not None:
+            return self.fixed_aws
         key = (spec.aws_region, spec.aws_profile)
         if key not in self._aws:
             self._aws[key] = AwsClients(*key)
@@ -106,8 +117,9 @@ def open_target(spec: TargetSpec, resources: Resources) -> Target:
 
             conninfo = secrets.dsn(spec.ssm_prefix, spec.secret, resources.aws(spec),
                                    resources.hide)
+        # a self-test's copy is the suite's own: nobody else's session waits on its locks
         return PostgresTarget(conninfo or "", settings, probe_block=spec.probe_block,
-                              name=display_name(conninfo or ""))
+                              name=display_name(conninfo or ""), watch=not spec.self_test)
     if spec.kind == "lambda":
         from checks.targets.lambda_proxy import LambdaTarget
 

@@ -179,7 +179,7 @@ class Runs:
     def __init__(self, plan: Plan) -> None:
         self.plan = plan
         self.selected: list[Check] = []
-        self._runs: dict[str, TargetRun] = {}
+        self._runs: dict[str, Any] = {}
         self._outcomes: dict[Check, Outcome] = {}
         self.facts: dict[str, str] = {}
         self.roles: dict[str, dict[str, Any]] = {}
@@ -202,7 +202,7 @@ class Runs:
             label = found.target.label
             run = self._runs.get(label)
             if run is None:
-                run = self._runs[label] = TargetRun(found.target, self.plan.resources)
+                run = self._runs[label] = self._runner(found)
             mine = [c for c in self.selected if c.target == found.target] or [found]
             self._outcomes.update(run.run(mine if found in mine else [*mine, found]))
             for key, value in run.facts_shown.items():
@@ -213,10 +213,20 @@ class Runs:
                     self.announce({label: self.roles[label]})
         return self._outcomes[found]
 
+    def _runner(self, found: Check) -> Any:
+        """The target's run; with ``--self-test``, its self-test (on copies, not on it)."""
+        if found.target.self_test:
+            from checks.selftest.run import SelfTest
+
+            return SelfTest(found.target, self.plan.resources, self.plan.lab)
+        return TargetRun(found.target, self.plan.resources)
+
     def close(self) -> None:
         try:
             for run in self._runs.values():
                 run.close()
+            if "lab" in self.plan.__dict__:  # made only by a self-test
+                self.plan.lab.close()
         finally:
             self.plan.resources.close()
 

@@ -38,6 +38,11 @@ def pytest_addoption(parser: pytest.Parser, pluginmanager: pytest.PytestPluginMa
     checks.addoption("--pg-bin", dest="pg_bin", metavar="DIR",
                      help="PostgreSQL bin directory for the throwaway servers (default: "
                           "embedded)")
+    checks.addoption("--self-test", dest="self_test", action="store_true",
+                     help="prove that every selected invariant can fail: each check against "
+                          "the faults it exists to catch, on the suite's own copies of the "
+                          "expected database (and a local AWS stand-in); no target is "
+                          "touched (--env NAME: that environment's version of the entries)")
     release = parser.getgroup("verify-release", "post-deploy verification: the release",
                               after="verify-checks")
     release.addoption("--release", dest="release", metavar="TEXT",

@@ -36,7 +36,7 @@ from checks.reporting import attach, files, metrics
 from checks.reporting.attach import Ticket
 from checks.reporting.files import write_together
 from checks.run import Check, Resources
-from checks.targets import TargetSpec, pg_bin, resolve
+from checks.targets import TargetSpec, pg_bin, resolve, self_test_targets
 from checks.targets.postgres import dsn_password
 from checks.upload import Destination, parse_destination
 
@@ -59,6 +59,8 @@ class Plan:
     upload: Destination | None = None
     pushgateway: str | None = None
     tickets: list[Ticket] = field(default_factory=list)
+    self_test: bool = False
+    """``--self-test``: prove each selected invariant can fail (no target is touched)."""
     _specs: dict[str, list[Any]] = field(default_factory=dict)
 
     @property
@@ -91,6 +93,13 @@ class Plan:
     def total(self) -> int:
         """How many checks the config defines for these targets (selected or not)."""
         return sum(len(self.checks(kind)) for kind in REGISTRY)
+
+    @cached_property
+    def lab(self) -> Any:
+        """What the self-test shares: the base database and its copies, the local AWS."""
+        from checks.selftest.run import Lab
+
+        return Lab(self.resources)
 
     @cached_property
     def upload_clients(self) -> AwsClients:
@@ -135,8 +144,16 @@ def build(pytest_config: pytest.Config) -> Plan:
         migrations_dir = _given(opt("migrations_dir"), "--migrations-dir",
                                 "VERIFY_MIGRATIONS_DIR")
         cfg = config_mod.load(config_path, Path(migrations_dir) if migrations_dir else None)
+        self_test = bool(opt("self_test"))
+        if self_test:
+            _refuse_with_self_test(opt)
         if worker is not None and _WORKER_TARGETS in worker:
             targets = [TargetSpec(**t) for t in json.loads(worker[_WORKER_TARGETS])]
+        elif self_test:
+            targets = self_test_targets(cfg, os.environ, dsn=opt("dsn") or (),
+                                        via_lambda=opt("via_lambda") or (),
+                                        env_name=opt("env_name") or (),
+                                        read_only=opt("read_only"))
         else:
             wants_aws = opt("aws") or (_manifest_needs_aws(opt("release_manifest")) or None)
             targets = resolve(cfg, os.environ, dsn=opt("dsn") or (),
@@ -155,13 +172,13 @@ def build(pytest_config: pytest.Config) -> Plan:
         tickets = [attach.parse(value, os.environ) for value in opt("attach") or ()]
         for target in targets:
             redact.add(dsn_password(target.conninfo or ""))
-            if target.aws:
+            if target.aws and not target.self_test:  # a self-test's AWS is a local stand-in
                 AwsClients(target.aws_region, target.aws_profile).require()
         if upload is not None:
             AwsClients(cfg.aws.region).require()
     except ConfigError as exc:
         if worker is None:
-            write_usage_error(reports_dir, redact(str(exc)))
+            write_usage_error(reports_dir, redact(str(exc)), metrics_too=not opt("self_test"))
         raise pytest.UsageError(redact(str(exc))) from None
     _clear_libpq_environment()
     engine = Engine((bin_dir or _default_bin()).resolve())
@@ -181,6 +198,7 @@ def build(pytest_config: pytest.Config) -> Plan:
         upload=upload,
         pushgateway=pushgateway,
         tickets=tickets,
+        self_test=self_test,
     )
 
 
@@ -200,6 +218,23 @@ def _no_cache_options(pytest_config: pytest.Config) -> None:
             raise ConfigError(f"{flag} needs pytest's cache, which is off for this suite "
                               "(-p no:cacheprovider in pytest.ini: a verdict never rests on an "
                               "earlier run); select checks with -k or node ids")
+
+
+_NOT_WITH_SELF_TEST = (
+    ("release_manifest", "--release-manifest",
+     "it proves the invariants file; a release's entries are a deploy's, not invariants"),
+    ("settle", "--settle", "nothing converges on a copy"),
+    ("upload", "--upload", "nothing leaves this machine in a self-test"),
+    ("attach", "--attach", "nothing leaves this machine in a self-test"),
+    ("pushgateway", "--pushgateway",
+     "nothing leaves this machine in a self-test (its verdict is not the target's health)"),
+)
+
+
+def _refuse_with_self_test(opt: Any) -> None:
+    for dest, option, why in _NOT_WITH_SELF_TEST:
+        if opt(dest):
+            raise ConfigError(f"{option} cannot go with --self-test: {why}")
 
 
 def worker_input(plan: Plan) -> str:
@@ -278,6 +313,7 @@ def replace_stale_reports(config: pytest.Config, parser: pytest.Parser) -> None:
     if failure is None or PLAN_KEY in config.stash or os.environ.get("PYTEST_XDIST_WORKER"):
         return
     reports_dir = stale_reports_dir(config, parser)
+    self_test = bool(getattr(parser.parse_known_args(command_line(config)), "self_test", False))
     lines = str(failure).splitlines() or [type(failure).__name__]
     # argparse's message is "usage: ..." then "pytest: error: <what>"
     message = next((line for line in lines if " error: " in line), lines[0])
@@ -290,27 +326,32 @@ def replace_stale_reports(config: pytest.Config, parser: pytest.Parser) -> None:
         for name in REPORT_FILES:
             (reports_dir / name).unlink(missing_ok=True)
         if reports_dir.is_dir():
-            write_usage_error(reports_dir, Redactor.from_environment(os.environ)(message))
+            write_usage_error(reports_dir, Redactor.from_environment(os.environ)(message),
+                              metrics_too=not self_test)
     except OSError:
         pass  # an unwritable folder was never written by an earlier run either
 
 
-def write_usage_error(reports_dir: Path, message: str) -> None:
+def write_usage_error(reports_dir: Path, message: str, *, metrics_too: bool = True) -> None:
+    """``metrics_too=False``: a self-test's (its verdict is not the target's health, and the
+    pager must not hear of it)."""
     write_error_summary(reports_dir, f"Nothing was checked: usage error: {message}",
-                        usage_error=message)
+                        metrics_too=metrics_too, usage_error=message)
 
 
 def write_error_summary(reports_dir: Path, text: str, last_success: float | None = None,
-                        **fields: Any) -> None:
+                        *, metrics_too: bool = True, **fields: Any) -> None:
     """An error summary (summary.json, summary.md, metrics.prom: outcome error) put in place
     together, if the folder takes them; ``fields`` are added to summary.json."""
     summary = {"outcome": "error", "target": None, "release": None,
                "started_at": datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
                "duration_s": 0.0, "counts": {}, "selection": None, "checks": [], **fields}
+    texts = {reports_dir / "metrics.prom": metrics.text(metrics.error_only(last_success))} \
+        if metrics_too else {}
     # nothing of it is left half-written; the console says what happened either way
     with contextlib.suppress(OSError):
         write_together({
-            reports_dir / "metrics.prom": metrics.text(metrics.error_only(last_success)),
+            **texts,
             reports_dir / "summary.md": f"## Post-deploy verification: ERROR\n\n{text}\n",
             reports_dir / "summary.json": json.dumps(summary, indent=2) + "\n",
         }, last=reports_dir / "summary.json")

@@ -222,6 +222,7 @@ class Reports:
                       **({"replica": self.roles[t.label]} if t.label in self.roles else {})}
                      for t in plan.targets],
             no_verdict=_no_verdict(self.config),
+            self_test=plan.self_test,
         )
 
     @pytest.hookimpl(wrapper=True, trylast=True)
@@ -266,18 +267,24 @@ class Reports:
         reports_dir = self.plan.reports_dir
         outcome = overall(results, run.not_run,
                           collected=run.selection.total is not None)
-        self.history = [*past_runs(reports_dir / "history"),
-                        current(self.plan.run_id, outcome, results)]
+        # A self-test's verdict is about the config, not the target's health: it stays out
+        # of the history strip and the pager's metrics (and keeps no history of its own).
+        self.history = [] if run.self_test else [*past_runs(reports_dir / "history"),
+                                                  current(self.plan.run_id, outcome, results)]
         self.environment = {k: str(v) for k, v in metadata.items()}
         # pytest-html writes these values into the page unescaped (innerHTML); a database,
         # target or release name is text from outside
         metadata.update({k: html.escape(self.redact(v)) for k, v in metadata.items()
                          if isinstance(v, str)})
-        self.full_pass = outcome == "passed" and not run.selection.partial
+        # A self-test's verdict is about the config, not the target's health: no metrics,
+        # no last success (and no history: above).
+        self.full_pass = outcome == "passed" and not run.selection.partial and not run.self_test
         self.last_success = (time.time() if self.full_pass
                              else metrics.last_success(reports_dir, self.plan.target_keys))
-        self.metrics = metrics.registry(run, results, self.last_success)
-        self.texts = {reports_dir / "metrics.prom": metrics.text(self.metrics),
+        self.metrics = None if run.self_test else metrics.registry(run, results,
+                                                                   self.last_success)
+        self.texts = {**({} if self.metrics is None else
+                         {reports_dir / "metrics.prom": metrics.text(self.metrics)}),
                       reports_dir / "summary.md": self.redact(summary_markdown(run, results)),
                       reports_dir / "summary.json": self.redact(summary_json(run, results))}
         if outcome != "passed" and session.exitstatus == pytest.ExitCode.OK:
@@ -329,12 +336,11 @@ class Reports:
         assert self.run is not None
         self.run.delivery_errors.append(self.redact(f"reports folder: {cause}"))
         last = metrics.last_success(reports_dir, self.plan.target_keys)
-        self.metrics = metrics.error_only(last)
-        assert self.run is not None
+        self.metrics = None if self.run.self_test else metrics.error_only(last)
         write_error_summary(
             reports_dir, f"The checks ran, but their reports could not be written: {cause}",
-            last_success=last, target={"kind": self.run.target_kind,
-                                       "name": self.run.target_name},
+            last_success=last, metrics_too=not self.run.self_test,
+            target={"kind": self.run.target_kind, "name": self.run.target_name},
             release=self.run.release, reports_error=self.redact(self.write_error))
         self._fail_run()
 
@@ -344,12 +350,14 @@ class Reports:
         names = ", ".join(f"{t.env_name + ': ' if t.env_name else ''}{t.kind} {t.name}"
                           for t in plan.targets)
         release = f", release {plan.release}" if plan.release else ""
-        report.title = f"Post-deploy verification: {names}{release}"
+        report.title = (f"Self-test of {self.plan.config.path.name} ({names})"
+                        if plan.self_test else f"Post-deploy verification: {names}{release}")
         self.html_report = report  # its title gets each target's role once they answered
 
     def pytest_html_results_summary(self, prefix: list[str], summary: list[str],
                                     postfix: list[str], session: pytest.Session) -> None:
-        if self.run is not None and self.html_report is not None and self.roles:
+        if (self.run is not None and self.html_report is not None and self.roles
+                and not self.plan.self_test):
             release = f", release {self.plan.release}" if self.plan.release else ""
             self.html_report.title = self.redact(
                 f"Post-deploy verification: {described(self.run)}{release}")
@@ -380,7 +388,8 @@ class Reports:
         run, results = self.run, self._finished()
         write = terminalreporter.write_line
         width = _width(terminalreporter)
-        terminalreporter.write_sep("=", "post-deploy verification", fullwidth=width)
+        terminalreporter.write_sep("=", "self-test of the invariants" if self.plan.self_test
+                                   else "post-deploy verification", fullwidth=width)
         if run is None:
             return
         if run.no_verdict:
@@ -438,13 +447,17 @@ class Reports:
                     reports_dir / "summary.md": self.redact(summary_markdown(self.run, results)),
                     reports_dir / "summary.json": self.redact(summary_json(self.run, results)),
                 }, last=reports_dir / "summary.json")
-            _stage_history(history, present, reports_dir / "history", self.plan.run_id, keep)
-            history.publish(last=reports_dir / "history" / f"{self.plan.run_id}-summary.json")
+            if not self.run.self_test:  # a self-test keeps no history
+                _stage_history(history, present, reports_dir / "history", self.plan.run_id,
+                               keep)
+                history.publish(last=reports_dir / "history" /
+                                f"{self.plan.run_id}-summary.json")
         except OSError as exc:  # a passed summary must not stand beside what failed
             history.withdraw()
             self._not_written(exc)
             return
-        _prune_history(reports_dir / "history", keep)
+        if not self.run.self_test:
+            _prune_history(reports_dir / "history", keep)
         if self.full_pass and not self.run.delivery_errors:
             try:  # recorded only once the reports that say so are in place
                 for key in self.plan.target_keys:

@@ -28,7 +28,7 @@ from tests.conftest import ROOT, log_heartbeat
 
 DATA = Path(__file__).parent / "data" / "production"
 MIGRATIONS = DATA / "migrations"  # upstream's file names only: the ledger checks read names
-ROWS = DATA / "rows.sql"
+ROWS = ROOT / "examples" / "ops-pipeline-production.fixtures" / "rows.sql"
 LEDGER = DATA / "ledger.csv"
 EXAMPLE = ROOT / "examples" / "ops-pipeline-production.toml"
 SNAPSHOT = ROOT / "examples" / "ops-pipeline-production.schema.json"
@@ -87,9 +87,11 @@ def example(tmp_path: Path):
         lines = EXAMPLE.read_text().splitlines()
         lines = [line for line in lines if windows or not line.startswith("active = ")]
         text = "\n".join(lines).replace('snapshot = "ops-pipeline-production.schema.json"',
-                                        f'snapshot = "{SNAPSHOT}"')
+                                        f'snapshot = "{SNAPSHOT}"').replace(
+            'fixtures_dir = "ops-pipeline-production.fixtures"',
+            f'fixtures_dir = "{ROWS.parent}"')
         path = tmp_path / f"example-{uuid.uuid4().hex[:6]}.toml"
-        path.write_text(f'fixtures_dir = "{ROOT / "db" / "fixtures"}"\n' + text)
+        path.write_text(text)
         return path
     return write
 

@@ -22,9 +22,15 @@ RETRIED_CALLS = 3
 class AwsClients:
     """Clients of one region and profile, built once each and shared (they are thread-safe)."""
 
-    def __init__(self, region: str | None = None, profile: str | None = None) -> None:
+    def __init__(self, region: str | None = None, profile: str | None = None, *,
+                 endpoint_url: str | None = None,
+                 credentials: dict[str, str] | None = None) -> None:
         self.profile = profile or None
         self._region = region or None
+        self._endpoint_url = endpoint_url
+        self._credentials = credentials
+        """Given (with ``endpoint_url``): these credentials and that endpoint only, nothing of
+        the caller's AWS settings (the self-test's local stand-in)."""
         self._session: Any = None
         self._clients: dict[tuple[Any, ...], Any] = {}
         self._lock = threading.Lock()
@@ -35,6 +41,9 @@ class AwsClients:
             import boto3
 
             try:
+                if self._credentials is not None:
+                    self._session = _isolated()
+                    return self._session
                 self._session = boto3.Session(profile_name=self.profile,
                                               region_name=self._region or _env_region())
             except Exception as exc:  # botocore: ProfileNotFound and friends
@@ -43,7 +52,7 @@ class AwsClients:
 
     @property
     def region(self) -> str | None:
-        return self.session.region_name
+        return self._region if self._credentials is not None else self.session.region_name
 
     def require(self) -> None:
         """A usage error, before anything runs, when no region or no credentials resolve."""
@@ -82,7 +91,15 @@ class AwsClients:
                                 retries={"mode": "standard", "total_max_attempts": attempts},
                                 max_pool_connections=32, signature_version=signature_version)
                 try:
-                    client = self.session.client(service, config=config)
+                    if self._credentials is not None:
+                        session = self.session
+                        with _ISOLATED_LOCK:  # one session for every stand-in account
+                            client = session.client(
+                                service, config=config, endpoint_url=self._endpoint_url,
+                                region_name=self._region, **self._credentials)
+                    else:
+                        client = self.session.client(service, config=config,
+                                                     endpoint_url=self._endpoint_url)
                 except Exception as exc:  # botocore: NoRegionError, bad endpoint URL...
                     raise CouldNotCheck(f"cannot set up the {service} client: "
                                         f"{first_line(exc)}") from None
@@ -105,6 +122,27 @@ def _no_retry_once_sent(response: Any = None, caught_exception: Any = None, **_:
         if status >= 500:
             return False
     return None  # let the standard policy decide (throttling, refused connections)
+
+
+_ISOLATED: Any = None
+_ISOLATED_LOCK = threading.Lock()
+
+
+def _isolated() -> Any:
+    """The one boto3 session (no credentials of its own) that reads no profile, config or
+    credentials file; shared, so that each service's model is loaded once."""
+    global _ISOLATED
+    with _ISOLATED_LOCK:
+        if _ISOLATED is None:
+            import boto3
+            import botocore.session
+
+            # (config key, environment variable, default, conversion): no variable is read
+            _ISOLATED = boto3.Session(botocore_session=botocore.session.Session(session_vars={
+                "profile": (None, None, None, None),
+                "config_file": (None, None, "/dev/null", None),
+                "credentials_file": (None, None, "/dev/null", None)}))
+        return _ISOLATED
 
 
 def _env_region() -> str | None:

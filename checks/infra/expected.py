@@ -49,9 +49,12 @@ class Expected:
     """The expected catalog per engine, replayed at most once per run and cached on disk."""
 
     def __init__(self, migrations: list[MigrationFile], settings: Settings, servers: Servers,
-                 snapshot: Path | None = None, cache_dir: Path | None = None) -> None:
+                 snapshot: Path | None = None, cache_dir: Path | None = None,
+                 database: str = REPLAY_DATABASE) -> None:
         self.migrations = migrations
         self.snapshot = snapshot
+        self.database = database
+        """The replayed database's name on the run's server."""
         self._settings = settings
         self._servers = servers
         self._cache_dir = (cache_dir or default_cache_dir()) / "expected"
@@ -85,10 +88,10 @@ class Expected:
         with self._lock:  # concurrent reprints would each create it
             with psycopg.connect(scratch.conninfo(), autocommit=True) as conn:
                 exists = conn.execute("SELECT 1 FROM pg_catalog.pg_database WHERE datname = "
-                                      "%s", (REPLAY_DATABASE,)).fetchone()
+                                      "%s", (self.database,)).fetchone()
             if not exists:
-                apply_files(scratch.create_database(REPLAY_DATABASE), self.migrations)
-        return scratch.conninfo(REPLAY_DATABASE)
+                apply_files(scratch.create_database(self.database), self.migrations)
+        return scratch.conninfo(self.database)
 
     # ---------------------------------------------------------------- internals
     def schema_key(self, engine: Engine) -> str:
@@ -115,8 +118,8 @@ class Expected:
 
     def _replay(self, engine: Engine) -> Replayed:
         scratch = self._servers.get(engine)
-        applied = apply_files(scratch.create_database(REPLAY_DATABASE), self.migrations)
-        replayed = PostgresTarget(scratch.conninfo(REPLAY_DATABASE), self._settings,
+        applied = apply_files(scratch.create_database(self.database), self.migrations)
+        replayed = PostgresTarget(scratch.conninfo(self.database), self._settings,
                                   kind="ephemeral", name="replay", watch=False)
         try:
             catalog = capture(replayed)

@@ -10,6 +10,9 @@ import psycopg
 from psycopg import sql
 
 from checks.infra.cluster import Cluster, Engine, Prepared, runtime_dir
+from checks.outcome import CouldNotCheck
+
+ENDED = "the run is ending: its throwaway servers were removed"
 
 
 class Scratch:
@@ -20,10 +23,14 @@ class Scratch:
         self._cache_dir = cache_dir
         self._cluster: Cluster | None = None
         self._lock = threading.Lock()
+        self._closed = False
+        """Removed: a thread still at work (an interrupted run's) must not start it again."""
 
     def start(self, prepared: Prepared) -> bool:
         """Start with ``prepared``'s databases; False when it was already started."""
         with self._lock:
+            if self._closed:
+                raise CouldNotCheck(ENDED)
             if self._cluster is not None:
                 return False
             self._cluster = Cluster(self.engine.bin_dir, self._cache_dir,
@@ -33,6 +40,8 @@ class Scratch:
     @property
     def cluster(self) -> Cluster:
         with self._lock:
+            if self._closed:
+                raise CouldNotCheck(ENDED)
             if self._cluster is None:
                 self._cluster = Cluster(self.engine.bin_dir, self._cache_dir,
                                         runtime_dir()).start()
@@ -49,6 +58,7 @@ class Scratch:
 
     def close(self) -> None:
         with self._lock:
+            self._closed = True
             if self._cluster is not None:
                 self._cluster.remove()
                 self._cluster = None
@@ -62,16 +72,20 @@ class Servers:
         self._cache_dir = cache_dir
         self._servers: dict[Engine, Scratch] = {}
         self._lock = threading.Lock()
+        self._closed = False
 
     def get(self, engine: Engine | None = None) -> Scratch:
         engine = engine or self.default_engine
         with self._lock:
+            if self._closed:
+                raise CouldNotCheck(ENDED)
             if engine not in self._servers:
                 self._servers[engine] = Scratch(engine, self._cache_dir)
             return self._servers[engine]
 
     def close(self) -> None:
         with self._lock:
+            self._closed = True
             servers, self._servers = list(self._servers.values()), {}
         for server in servers:
             server.close()

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from checks.config import Common, one_of
@@ -18,6 +19,7 @@ from checks.kinds.aws import pages
 from checks.kinds.base import Facts, Kind
 from checks.need import Env, Need
 from checks.outcome import Evidence, Outcome, failed, passed, skipped
+from checks.selftest import faults as f
 
 STATES = ("OK", "ALARM", "INSUFFICIENT_DATA")
 
@@ -123,6 +125,24 @@ def _worst_first(alarm: dict[str, Any]) -> tuple[int, str]:
     return order.get(alarm["state"], 0), alarm["name"]
 
 
+# ---------------------------------------------------------------- self-test faults
+def _alarm(s: Alarms, state: str, account: f.AwsAccount) -> None:
+    """The alarm (the named one, or one of the prefix) watching a metric, in ``state``."""
+    name = s.alarm or f"{s.prefix}{f.INJECTED}"
+    account.call("cloudwatch", "put_metric_alarm", AlarmName=name, MetricName=f.INJECTED,
+                 Namespace=f.INJECTED, Statistic="Maximum", Period=60, EvaluationPeriods=1,
+                 Threshold=1.0, ComparisonOperator="GreaterThanThreshold")
+    account.call("cloudwatch", "set_alarm_state", AlarmName=name, StateValue=state,
+                 StateReason=f"{f.INJECTED}: {state}")
+
+
+def _faults(s: Alarms, base: f.Base) -> f.Faults:
+    name = s.alarm or f"{s.prefix}{f.INJECTED}"
+    return f.of(f.Fault(f"put {name} in ALARM", partial(_alarm, s, "ALARM"),
+                        names=(name, "ALARM"), on="aws"),
+                healthy=partial(_alarm, s, "OK"))
+
+
 ALARM_NOT_FIRING = Kind("alarm_not_firing", "pipeline", alarm_not_firing, needs,
                         section="alarms", spec=Alarms, reads=frozenset({"aws"}),
-                        converging=True)
+                        converging=True, faults=_faults)

@@ -10,13 +10,17 @@ from __future__ import annotations
 
 import heapq
 import json
+import shlex
+import time
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from checks.config import Common, ConfigError, Duration, duration_ms
 from checks.kinds.base import Facts, Kind
 from checks.need import Env, Need
 from checks.outcome import CouldNotCheck, Evidence, Outcome, failed, human, passed, skipped
+from checks.selftest import faults as f
 
 OFF_REASON = ("AWS checks are off: use --aws (on by default with --via-lambda and for "
               "environments with AWS settings)")
@@ -341,7 +345,81 @@ def log_heartbeat(h: LogHeartbeat, facts: Facts) -> Outcome:
                                  events=found["count"]).moved_to(str(newest["timestamp"]))
 
 
+# ---------------------------------------------------------------- self-test faults
+def matching_line(pattern: str) -> str:
+    """A log line a CloudWatch Logs filter pattern of terms matches: its terms, without
+    the ``?`` of alternatives and the quotes of phrases (a ``-term`` is left out)."""
+    try:
+        terms = shlex.split(pattern)
+    except ValueError:
+        terms = pattern.split()
+    words = [t.lstrip("?") for t in terms if t and not t.startswith("-")]
+    return " ".join([*words, f"({f.INJECTED})"])
+
+
+def put_events(account: f.AwsAccount, group: str, messages: list[str], seconds_ago: float,
+               stream: str = f.INJECTED) -> None:
+    """The log group (made if missing) with these events, ``seconds_ago``."""
+    logs = account.client("logs")
+    if not logs.describe_log_groups(logGroupNamePrefix=group)["logGroups"]:
+        account.call("logs", "create_log_group", logGroupName=group)
+        account.call("logs", "create_log_stream", logGroupName=group, logStreamName=stream)
+    if messages:
+        at = int((time.time() - seconds_ago) * 1000)
+        account.call("logs", "put_log_events", logGroupName=group, logStreamName=stream,
+                     logEvents=[{"timestamp": at + i, "message": m}
+                                for i, m in enumerate(messages)])
+
+
+def _named(text: str, what: str) -> str:
+    if text.startswith("arn:"):
+        raise f.NotProven(f"the {what} is named by an ARN ({text}), which the local stand-in "
+                          "cannot make: name it by its name")
+    return text
+
+
+def _service(s: EcsService, account: f.AwsAccount, desired: int = 1) -> None:
+    """The cluster, the task definition (at the expected revision) and the service,
+    running what it should: a finished rollout."""
+    cluster, name = _named(s.cluster, "cluster"), _named(s.service_name, "service")
+    family, _, revision = (s.task_definition or name).partition(":")
+    account.call("ecs", "create_cluster", clusterName=cluster)
+    for _ in range(int(revision) if revision.isdigit() else 1):
+        account.call("ecs", "register_task_definition", family=family, containerDefinitions=[
+            {"name": family, "image": f"{family}:{f.INJECTED}", "memory": 256}])
+    account.call("ecs", "create_service", cluster=cluster, serviceName=name,
+                 taskDefinition=f"{family}:{revision}" if revision else family,
+                 desiredCount=1)
+    if desired != 1:
+        account.call("ecs", "update_service", cluster=cluster, service=name,
+                     desiredCount=desired)
+
+
+def _ecs_faults(s: EcsService, base: f.Base) -> f.Faults:
+    revision = (s.task_definition or "").partition(":")[2]
+    if revision.isdigit() and int(revision) > 100:
+        return f.unproven(f"task definition revision {revision}: the local stand-in would "
+                          "register it that many times")
+    return f.of(f.Fault(f"scale {s.service_name} to zero", partial(_service, s, desired=0),
+                        names=(s.service_name, "scaled to zero"), on="aws"),
+                healthy=partial(_service, s))
+
+
+def _heartbeat(h: LogHeartbeat, seconds_ago: float, account: f.AwsAccount) -> None:
+    put_events(account, h.log_group, [matching_line(h.pattern)], seconds_ago)
+
+
+def _heartbeat_faults(h: LogHeartbeat, base: f.Base) -> f.Faults:
+    max_age_s = duration_ms(h.max_age) / 1000
+    return f.of(f.Fault(f"silence {h.log_group} (its last line {h.max_age} and an hour ago)",
+                        partial(_heartbeat, h, max_age_s + 3600),
+                        names=(h.log_group, "no event"), on="aws"),
+                healthy=partial(_heartbeat, h, min(5, max_age_s / 2)))
+
+
 ECS = Kind("ecs_service_stable", "heartbeat", ecs_service_stable, ecs_needs,
-           section="ecs_services", spec=EcsService, reads=frozenset({"aws"}), converging=True)
+           section="ecs_services", spec=EcsService, reads=frozenset({"aws"}), converging=True,
+           faults=_ecs_faults)
 LOGS = Kind("log_heartbeat", "heartbeat", log_heartbeat, log_needs, section="log_heartbeats",
-            spec=LogHeartbeat, reads=frozenset({"aws"}), converging=True)
+            spec=LogHeartbeat, reads=frozenset({"aws"}), converging=True,
+            faults=_heartbeat_faults)

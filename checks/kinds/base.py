@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from checks.manifest import Manifest
     from checks.migrations import MigrationFile
     from checks.replica import Replica
+    from checks.selftest.faults import Base, Faults
 
 
 @dataclass
@@ -108,6 +109,10 @@ class Kind:
     converging: bool = False
     """Describes a state that converges after a deploy (retried under ``--settle``)."""
     parse_section: Callable[[Any, str], list[Any]] = field(default=None)  # type: ignore[assignment]
+    faults: Callable[[Any, Base], Faults] | None = None
+    """The ways to break what one of its checks guards (``--self-test``, see
+    :mod:`checks.selftest`): each fault, applied to a copy, must make the check fail and
+    name what was injected."""
 
     def __post_init__(self) -> None:
         if self.parse_section is None:

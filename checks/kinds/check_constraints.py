@@ -5,7 +5,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
+
+from psycopg import sql
 
 from checks.catalog import Catalog
 from checks.catalog.expressions import check_expression
@@ -16,6 +19,7 @@ from checks.kinds.base import Facts, Kind, Need
 from checks.migrations import creating
 from checks.outcome import CouldNotCheck, Evidence, Outcome, accepted, failed, passed, skipped
 from checks.probes import Probe, ProbeReport, plan
+from checks.selftest import faults as f
 
 
 @dataclass(frozen=True)
@@ -242,7 +246,111 @@ def enforced(c: CheckConstraint, facts: Facts) -> Outcome:
                         f"probe_values for {c.name} in the config", sql=tried)
 
 
+# ---------------------------------------------------------------- self-test faults
+NOT_ENFORCED_SINCE = 180000
+"""PostgreSQL 18 keeps a CHECK that is NOT ENFORCED."""
+
+
+def _table_ident(c: CheckConstraint) -> sql.Identifier:
+    return sql.Identifier(c.schema, c.table)
+
+
+def _drop(c: CheckConstraint, copy: f.DatabaseCopy) -> None:
+    copy.execute(sql.SQL("ALTER TABLE {} DROP CONSTRAINT {}").format(
+        _table_ident(c), sql.Identifier(c.name)))
+
+
+def _rule(c: CheckConstraint, copy: f.DatabaseCopy) -> str:
+    live = copy.catalog.constraint(c.schema, c.table, c.name)
+    assert live is not None
+    return check_expression(live.definition or "")
+
+
+def _replace(c: CheckConstraint, expression: sql.Composable, suffix: str,
+             copy: f.DatabaseCopy) -> None:
+    copy.execute(sql.SQL("ALTER TABLE {t} DROP CONSTRAINT {n}, ADD CONSTRAINT {n} CHECK ({e}){s}"
+                         ).format(t=_table_ident(c), n=sql.Identifier(c.name), e=expression,
+                                  s=sql.SQL(suffix)))
+
+
+def _weaker(c: CheckConstraint, copy: f.DatabaseCopy) -> None:
+    """The rule, or the values that break it: what a migration that widened a list does."""
+    _, _, broken = f.violating_row(copy, c.schema, c.table, c.name, c.probe_values,
+                                   c.violation)
+    terms = []
+    for name, value in sorted(broken.items()):
+        column = copy.catalog.column(c.schema, c.table, name)
+        assert column is not None
+        terms.append(sql.SQL("{} IS NULL").format(sql.Identifier(name)) if value is None else
+                     sql.SQL("{} = {}::{}").format(sql.Identifier(name),
+                                                   sql.Literal(str(value)), sql.SQL(column.type)))
+    _replace(c, sql.SQL("({}) OR ({})").format(sql.SQL(_rule(c, copy)),
+                                               sql.SQL(" AND ").join(terms)), "", copy)
+
+
+def _violating_row(c: CheckConstraint, copy: f.DatabaseCopy) -> None:
+    """A row that breaks the rule, written while it was off, and the rule back NOT VALID
+    (which checks no existing row). The table's other CHECKs are dropped on this copy so
+    that the row can be written; this check reads none of them."""
+    rule = _rule(c, copy)
+    statement, params, _ = f.violating_row(copy, c.schema, c.table, c.name, c.probe_values,
+                                           c.violation)
+    for other in copy.catalog.of_table("constraints", c.schema, c.table):
+        if other.type == "c":
+            copy.execute(sql.SQL("ALTER TABLE {} DROP CONSTRAINT {}").format(
+                _table_ident(c), sql.Identifier(other.name)))
+    copy.execute(statement, params, triggers=False)
+    copy.execute(sql.SQL("ALTER TABLE {} ADD CONSTRAINT {} CHECK ({}) NOT VALID").format(
+        _table_ident(c), sql.Identifier(c.name), sql.SQL(rule)))
+
+
+def _not_enforced(c: CheckConstraint, copy: f.DatabaseCopy) -> None:
+    _replace(c, sql.SQL(_rule(c, copy)), " NOT ENFORCED", copy)
+
+
+def _present(c: CheckConstraint, base: f.Base) -> str | None:
+    live = base.catalog.constraint(c.schema, c.table, c.name)
+    if live is None or live.type != "c" or not live.definition:
+        return f"{c.name} is not a CHECK of {c.schema}.{c.table} in the expected database"
+    return None
+
+
+def _drop_fault(c: CheckConstraint, *names: str) -> f.Fault:
+    return f.Fault(f"drop the CHECK {c.name}", partial(_drop, c), names=(c.name, *names),
+                   key=("drop check", c.schema, c.table, c.name))
+
+
+def _not_enforced_fault(c: CheckConstraint, base: f.Base, *names: str) -> list[f.Fault]:
+    if base.server_version_num < NOT_ENFORCED_SINCE:
+        return []
+    return [f.Fault(f"make {c.name} NOT ENFORCED", partial(_not_enforced, c),
+                    names=(c.name, *names), key=("check not enforced", c.schema, c.table,
+                                                 c.name))]
+
+
+def _definition_faults(c: CheckConstraint, base: f.Base) -> f.Faults:
+    if problem := _present(c, base):
+        return f.already_broken(problem, c.name)
+    found = [_drop_fault(c, "does not exist"),
+             f.Fault(f"replace {c.name} with a weaker rule (it also admits a value that breaks "
+                     "it)", partial(_weaker, c), names=(c.name, "says something else")),
+             *_not_enforced_fault(c, base, "NOT ENFORCED")]
+    if not c.allow_violating_rows:  # else rows that break it are accepted on purpose
+        found.append(f.Fault(f"write a row that breaks {c.name}, then add it back NOT VALID",
+                             partial(_violating_row, c), names=(c.name, "NOT VALID", "violate")))
+    return f.of(*found)
+
+
+def _enforced_faults(c: CheckConstraint, base: f.Base) -> f.Faults:
+    if not c.probe:
+        return f.not_applicable("not probed: probe = false in the config")
+    if problem := _present(c, base):
+        return f.already_broken(problem, c.name)
+    return f.of(_drop_fault(c, "nothing enforces"),
+                *_not_enforced_fault(c, base, "not enforced"))
+
+
 DEFINITION = Kind("check_constraint_definition", "constraints", definition, definition_needs,
-                  section="check_constraints", spec=CheckConstraint)
+                  section="check_constraints", spec=CheckConstraint, faults=_definition_faults)
 ENFORCED = Kind("check_constraint_enforced", "constraints", enforced, enforced_needs,
-                section="check_constraints", spec=CheckConstraint)
+                section="check_constraints", spec=CheckConstraint, faults=_enforced_faults)

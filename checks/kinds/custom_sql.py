@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import partial
 
 import sqlparse
 
@@ -14,6 +15,7 @@ from checks.config import Common, ConfigError, Identifier
 from checks.gather import SelectRows
 from checks.kinds.base import Facts, Kind, Need
 from checks.outcome import Evidence, Outcome, failed, passed
+from checks.selftest import faults as f
 
 _SELECT = re.compile(r"\s*(select|with)\b", re.IGNORECASE)
 
@@ -24,12 +26,24 @@ class CustomSql(Common):
 
     name: Identifier
     sql: str
+    violating: str | None = None
+    """``--self-test``: one INSERT, UPDATE or DELETE that makes ``sql`` return rows (run on
+    a copy of the expected database), proving the query can fail."""
+    allow_unproven: bool = False
+    """``--self-test`` without ``violating``: not proven, accepted rather than an error."""
 
     def __post_init__(self) -> None:
         text = sqlparse.format(self.sql, strip_comments=True)
         if not _SELECT.match(text) or len(sqlparse.split(text)) != 1:
             raise ConfigError("sql: must be one SELECT (or WITH ... SELECT) that returns the "
                               "offending rows")
+        if self.violating is not None:
+            written = [s for s in sqlparse.parse(sqlparse.format(self.violating,
+                                                                 strip_comments=True))
+                       if s.value.strip()]
+            if len(written) != 1 or written[0].get_type() not in ("INSERT", "UPDATE", "DELETE"):
+                raise ConfigError("violating: must be one INSERT, UPDATE or DELETE that makes "
+                                  "the query return rows")
 
     @property
     def id(self) -> str:
@@ -61,5 +75,21 @@ def no_rows(c: CustomSql, facts: Facts) -> Outcome:
     return outcome.with_figures(rows=found["total"])
 
 
+# ---------------------------------------------------------------- self-test faults
+def _violate(c: CustomSql, copy: f.DatabaseCopy) -> None:
+    assert c.violating is not None
+    copy.execute(c.violating.strip().rstrip(";"))
+
+
+def _faults(c: CustomSql, base: f.Base) -> f.Faults:
+    if c.violating is None:
+        return f.unproven("give `violating`: an INSERT or UPDATE that makes the query return "
+                          "rows", accepted=c.allow_unproven)
+    # Its rows are the evidence, and nothing in them says what was written: the query must
+    # return none without the write, and some with it.
+    return f.of(f.Fault(f"run its violating statement: {' '.join(c.violating.split())[:120]}",
+                        partial(_violate, c), names=(c.name,), clean_base=True))
+
+
 CUSTOM_SQL = Kind("custom_sql", "data integrity", no_rows, needs, section="custom_sql",
-                  spec=CustomSql, reads=frozenset({"target"}))
+                  spec=CustomSql, reads=frozenset({"target"}), faults=_faults)

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
+
+from psycopg import sql
 
 from checks.config import Common, Duration, Identifier, duration_ms
 from checks.gather import Newest
 from checks.kinds.base import Facts, Kind, Need
 from checks.outcome import Evidence, Outcome, Status, failed, human, passed
 from checks.replica import Replica
+from checks.selftest import faults as f
 
 FUTURE_TOLERANCE_S = 60
 
@@ -104,5 +108,27 @@ def _who_is_behind(age: float, limit: float, replica: Replica | None) -> str | N
             "behind, not the replica")
 
 
+# ---------------------------------------------------------------- self-test faults
+def _age(x: Freshness, copy: f.DatabaseCopy) -> None:
+    """Every timestamp in scope moved back by one amount, so that the newest is ``max_age``
+    and a day old: the writer stopped a day ago, and the rows keep their order (and keys).
+    Triggers are off (one that stamps the row would undo it)."""
+    f.scope_rows(copy, x.schema, x.table, x.where)
+    table, column = sql.Identifier(x.schema, x.table), sql.Identifier(x.column)
+    scope = sql.SQL(" WHERE ({})").format(sql.SQL(x.where.strip().rstrip(";") + "\n")) \
+        if x.where else sql.SQL("")
+    stale = sql.SQL("pg_catalog.now() - {}::interval").format(
+        sql.Literal(f"{duration_ms(x.max_age) // 1000 + 86_400} seconds"))
+    copy.execute(sql.SQL("UPDATE {t} SET {c} = {c} - ((SELECT max(n.{c}) FROM {t} AS n{scope}) "
+                         "- ({stale})){scope}").format(t=table, c=column, stale=stale,
+                                                       scope=scope), triggers=False)
+
+
+def _faults(x: Freshness, base: f.Base) -> f.Faults:
+    scope = f" where {x.where}" if x.where else ""
+    return f.of(f.Fault(f"age the newest {x.table}.{x.column}{scope} to {x.max_age} and a day",
+                        partial(_age, x), names=(f"{x.table}.{x.column}", f"max {x.max_age}")))
+
+
 FRESHNESS = Kind("fresh", "heartbeat", fresh, needs, section="freshness", spec=Freshness,
-                 converging=True)
+                 converging=True, faults=_faults)

@@ -4,6 +4,7 @@ Both judge from the captured catalog alone."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 from checks.catalog import Catalog
@@ -13,6 +14,7 @@ from checks.config.fields import reject_unknown
 from checks.kinds.base import Facts, Kind
 from checks.migrations import creating
 from checks.outcome import Evidence, Outcome, failed, passed
+from checks.selftest import faults as f
 
 _SHOWN = ("name", "columns", "unique", "primary", "partial", "valid", "ready", "definition")
 
@@ -144,7 +146,40 @@ def _parse_health(raw: Any, where: str) -> list[TableIndexes]:
     return [TableIndexes(check_identifier(t, f"{where}.tables")) for t in tables]
 
 
+# ---------------------------------------------------------------- self-test faults
+def _drop(index: Index, copy: f.DatabaseCopy) -> None:
+    copy.execute(f.drop_index(copy.catalog, index))
+
+
+def _invalidate(index: Index, copy: f.DatabaseCopy) -> None:
+    f.invalidate_index(copy, index.schema, index.name)
+
+
+def _invalid(index: Index, *names: str) -> f.Fault:
+    return f.Fault(f"mark {index.name} INVALID (as a failed CREATE INDEX CONCURRENTLY leaves "
+                   "it)", partial(_invalidate, index), names=(index.name, "INVALID", *names),
+                   key=("invalidate index", index.schema, index.name))
+
+
+def _present_faults(ix: IndexSpec, base: f.Base) -> f.Faults:
+    found = [i for i in base.catalog.of_table("indexes", ix.schema, ix.table) if _matches(i, ix)]
+    if not found:
+        return f.already_broken(f"the expected database has no index {ix.id} on {ix.schema}."
+                                f"{ix.table}", ix.id)
+    return f.of(f.Fault(f"drop {found[0].name}", partial(_drop, found[0]),
+                        names=(ix.id, "no index")),
+                _invalid(found[0]))
+
+
+def _health_faults(t: TableIndexes, base: f.Base) -> f.Faults:
+    indexes = base.catalog.of_table("indexes", t.schema, t.table)
+    if not indexes:
+        return f.already_broken(f"{t.schema}.{t.table} has no index in the expected database",
+                                t.table)
+    return f.of(_invalid(indexes[0], "unusable"))
+
+
 PRESENT = Kind("index_present", "data integrity", present, section="indexes", spec=IndexSpec,
-               reads=frozenset({"catalog"}))
+               reads=frozenset({"catalog"}), faults=_present_faults)
 HEALTH = Kind("indexes_valid", "data integrity", healthy, section="index_health",
-              parse_section=_parse_health, reads=frozenset({"catalog"}))
+              parse_section=_parse_health, reads=frozenset({"catalog"}), faults=_health_faults)

@@ -14,10 +14,13 @@ running is a failure. Not retried under ``--settle`` (a count over a past window
 
 from __future__ import annotations
 
+import io
 import json
 import re
+import zipfile
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Annotated, Any
 
 from checks.config import Common, ConfigError, Duration, Range, duration_ms
@@ -25,6 +28,7 @@ from checks.kinds.aws import MAX_PAGES, AwsCall, call_aws
 from checks.kinds.base import Facts, Kind
 from checks.need import Env, Need
 from checks.outcome import CouldNotCheck, Evidence, Outcome, failed, passed, skipped
+from checks.selftest import faults as f
 
 METRICS = ("Errors", "Invocations", "Throttles")
 PERIOD_S = 60
@@ -153,5 +157,36 @@ def lambda_errors(s: LambdaErrors, facts: Facts) -> Outcome:
     return outcome.with_figures(errors=errors, invocations=invocations, throttles=throttles)
 
 
+# ---------------------------------------------------------------- self-test faults
+def _function(s: LambdaErrors, errors: int, invocations: int, account: f.AwsAccount) -> None:
+    """The function, and its metrics a few minutes ago: ``invocations`` and ``errors``."""
+    role = account.call("iam", "create_role", RoleName=f"{f.INJECTED}-{s.function_name}"[:64],
+                        AssumeRolePolicyDocument="{}")["Role"]["Arn"]
+    code = io.BytesIO()
+    with zipfile.ZipFile(code, "w") as archive:
+        archive.writestr("handler.py", "def handler(event, context):\n    return None\n")
+    account.call("lambda", "create_function", FunctionName=s.function_name, Runtime="python3.11",
+                 Role=role, Handler="handler.handler", Code={"ZipFile": code.getvalue()})
+    at = datetime.now(UTC) - timedelta(milliseconds=min(60_000, duration_ms(s.window) // 2))
+    data = [{"MetricName": metric, "Dimensions": [{"Name": "FunctionName",
+                                                   "Value": s.function_name}],
+             "Timestamp": at, "Value": float(value), "Unit": "Count"}
+            for metric, value in (("Invocations", invocations), ("Errors", errors)) if value]
+    if data:
+        account.call("cloudwatch", "put_metric_data", Namespace="AWS/Lambda", MetricData=data)
+
+
+def _faults(s: LambdaErrors, base: f.Base) -> f.Faults:
+    runs = max(s.min_invocations, s.max_errors + 1, 1)
+    found = [f.Fault(f"make {s.function_name} fail {s.max_errors + 1} time(s)",
+                     partial(_function, s, s.max_errors + 1, runs),
+                     names=(s.function_name, f"{s.max_errors + 1} error(s)"), on="aws")]
+    if s.min_invocations:
+        found.append(f.Fault(f"stop invoking {s.function_name}", partial(_function, s, 0, 0),
+                             names=(s.function_name, "fewer than min_invocations"), on="aws"))
+    return f.of(*found, healthy=partial(_function, s, 0, max(s.min_invocations, 1)))
+
+
 LAMBDA_ERRORS = Kind("lambda_errors", "pipeline", lambda_errors, needs,
-                     section="lambda_errors", spec=LambdaErrors, reads=frozenset({"aws"}))
+                     section="lambda_errors", spec=LambdaErrors, reads=frozenset({"aws"}),
+                     faults=_faults)

@@ -8,12 +8,18 @@ shown as accepted, not passed, and never hides anything it does not name.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from fnmatch import fnmatchcase
+from functools import partial
 from typing import Any
 
+from psycopg import sql
+
+from checks.config import Ledger
 from checks.gather import LedgerRows
 from checks.kinds.base import Facts, Inputs, Kind
 from checks.migrations import History, MigrationFile, order_key
 from checks.outcome import Evidence, Outcome, accepted, failed, passed, skipped
+from checks.selftest import faults as f
 
 
 @dataclass(frozen=True)
@@ -154,8 +160,98 @@ def _ledger_items(inputs: Inputs) -> list[LedgerTable]:
     return [LedgerTable(inputs.config.ledger.table)]
 
 
+# ---------------------------------------------------------------- self-test faults
+def _table(ledger: Ledger) -> sql.Identifier:
+    return sql.Identifier(ledger.schema, ledger.table)
+
+
+def _delete_row(ledger: Ledger, version: str, copy: f.DatabaseCopy) -> None:
+    if not copy.execute(sql.SQL("DELETE FROM {} WHERE {}::text = %s RETURNING 1").format(
+            _table(ledger), sql.Identifier(ledger.version_column)), (version,)):
+        raise f.NotProven(f"{version} has no row in the expected database's ledger to delete")
+
+
+def _record(ledger: Ledger, version: str, copy: f.DatabaseCopy) -> None:
+    """A row for ``version``: a copy of the newest row (so that whatever else the ledger
+    requires is there), applied last."""
+    table, column = _table(ledger), sql.Identifier(ledger.version_column)
+    names = [r[0] for r in copy.execute(
+        "SELECT attname FROM pg_catalog.pg_attribute WHERE attrelid = %s::pg_catalog.regclass "
+        "AND attnum > 0 AND NOT attisdropped AND attgenerated = '' AND attidentity = '' "
+        "ORDER BY attnum", (table.as_string(None),))]
+    applied = ledger.applied_at_column if ledger.applied_at_column in names else None
+    values = [sql.Literal(version) if n == ledger.version_column else
+              sql.SQL("(SELECT max(l.{c}) FROM {t} AS l) + interval '1 minute'").format(
+                  c=sql.Identifier(n), t=table) if n == applied else sql.Identifier(n)
+              for n in names]
+    order = sql.SQL(" ORDER BY {} DESC NULLS LAST").format(sql.Identifier(applied)) \
+        if applied else sql.SQL("")
+    if not copy.execute(sql.SQL("INSERT INTO {t} ({names}) SELECT {values} FROM {t}{order} "
+                                "LIMIT 1 RETURNING 1").format(
+            t=table, names=sql.SQL(", ").join(map(sql.Identifier, names)),
+            values=sql.SQL(", ").join(values), order=order), triggers=False):
+        copy.execute(sql.SQL("INSERT INTO {} ({}) VALUES (%s)").format(table, column), (version,))
+
+
+def _recorded_faults(m: MigrationFile, base: f.Base) -> f.Faults:
+    ledger = base.config.ledger
+    if History(ledger).before_baseline(m.version):
+        return f.not_applicable(f"{m.version} comes before the baseline {ledger.baseline}: "
+                                "its row is not required")
+    return f.of(f.Fault(f"delete the ledger row of {m.version}",
+                        partial(_delete_row, ledger, m.version), names=(m.path.name,),
+                        family="ledger rows"))
+
+
+def _unknown_version(base: f.Base) -> str:
+    """A version no file has, that nothing the config accepts matches."""
+    ledger = base.config.ledger
+    history = History(ledger)
+    files = {m.version for m in base.inputs.migrations}
+    for number in (99999, 999999999, 2**31 - 1):
+        version = f"{number}_{f.INJECTED}"
+        if version not in files and not history.before_baseline(version) \
+                and not any(fnmatchcase(version, p) for p in ledger.accept_unknown):
+            return version
+    return f"99999_{f.INJECTED}"  # accepted whatever it is: the self-test says so
+
+
+def _unknown_faults(spec: LedgerTable, base: f.Base) -> f.Faults:
+    version = _unknown_version(base)
+    return f.of(f.Fault(f"record the version {version}, which no file has",
+                        partial(_record, base.config.ledger, version), names=(version,)))
+
+
+def _late(ledger: Ledger, version: str, copy: f.DatabaseCopy) -> None:
+    assert ledger.applied_at_column
+    if not copy.execute(sql.SQL("UPDATE {t} SET {a} = (SELECT max(l.{a}) FROM {t} AS l) + "
+                                "interval '1 minute' WHERE {v}::text = %s RETURNING 1").format(
+            t=_table(ledger), a=sql.Identifier(ledger.applied_at_column),
+            v=sql.Identifier(ledger.version_column)), (version,), triggers=False):
+        raise f.NotProven(f"{version} has no row in the expected database's ledger")
+
+
+def _in_order_faults(spec: LedgerTable, base: f.Base) -> f.Faults:
+    """The earliest version the config does not accept out of order, applied last."""
+    ledger = base.config.ledger
+    if ledger.order == "applied" or not ledger.applied_at_column:
+        return f.not_applicable("the ledger's order is as applied: there is none to break")
+    history = History(ledger)
+    key = order_key(ledger.order)
+    versions = sorted((m.version for m in base.inputs.migrations), key=key)
+    early = next((v for v in versions[:-1] if not history.before_baseline(v)
+                  and not history.accepted(v, ledger.accept_out_of_order)), None)
+    if early is None:
+        return f.unproven("every version but the last is accepted out of order or before the "
+                          "baseline: none can be applied late without being accepted")
+    return f.of(f.Fault(f"apply {early} again after every later version (its applied_at "
+                        "moved past the newest)", partial(_late, ledger, early),
+                        names=(early,)))
+
+
 RECORDED = Kind("migration_recorded", "migrations", recorded, _needs,
-                items=lambda inputs: list(inputs.migrations))
+                items=lambda inputs: list(inputs.migrations), faults=_recorded_faults)
 UNKNOWN = Kind("ledger_has_no_unknown_versions", "migrations", no_unknown_versions, _needs,
-               items=_ledger_items)
-IN_ORDER = Kind("ledger_in_order", "migrations", in_order, _needs, items=_ledger_items)
+               items=_ledger_items, faults=_unknown_faults)
+IN_ORDER = Kind("ledger_in_order", "migrations", in_order, _needs, items=_ledger_items,
+                faults=_in_order_faults)

@@ -9,13 +9,15 @@ window only "settles" by waiting until a burst slides out of it, which would hid
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 from typing import Annotated
 
 from checks.config import Common, ConfigError, Duration, Range, duration_ms
-from checks.kinds.aws import MAX_PAGES, LogWindow, tally_text
+from checks.kinds.aws import MAX_PAGES, LogWindow, matching_line, put_events, tally_text
 from checks.kinds.base import Facts, Kind
 from checks.need import Need
 from checks.outcome import CouldNotCheck, Evidence, Outcome, failed, passed, skipped
+from checks.selftest import faults as f
 
 SAMPLE = 10
 """The newest matching lines shown as evidence."""
@@ -87,5 +89,20 @@ def _at(timestamp_ms: int) -> str:
     return datetime.fromtimestamp(timestamp_ms / 1000, UTC).isoformat(timespec="seconds")
 
 
+# ---------------------------------------------------------------- self-test faults
+def _lines(s: LogErrors, count: int, account: f.AwsAccount) -> None:
+    """The log group with ``count`` error lines within the window (none: a quiet service)."""
+    put_events(account, s.log_group, [matching_line(s.pattern)] * count,
+               min(60, duration_ms(s.window) / 2000))
+
+
+def _faults(s: LogErrors, base: f.Base) -> f.Faults:
+    burst = s.max_count + 1
+    return f.of(f.Fault(f"log {burst} error line(s) in {s.log_group}",
+                        partial(_lines, s, burst), names=(s.log_group, f"{burst} line(s)"),
+                        on="aws"),
+                healthy=partial(_lines, s, 0))
+
+
 LOG_ERRORS = Kind("log_errors", "pipeline", log_errors, needs, section="log_errors",
-                  spec=LogErrors, reads=frozenset({"aws"}))
+                  spec=LogErrors, reads=frozenset({"aws"}), faults=_faults)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -10,6 +11,7 @@ from checks.gather import Replay
 from checks.kinds.base import Facts, Inputs, Kind
 from checks.migrations import MigrationFile, prefix_text, shared_prefixes
 from checks.outcome import Evidence, Outcome, accepted, failed, passed, skipped
+from checks.selftest import faults as f
 
 
 @dataclass(frozen=True)
@@ -70,7 +72,47 @@ def _dirs(inputs: Inputs) -> list[Any]:
     return [MigrationsDir(inputs.config.migrations_dir, tuple(inputs.migrations))]
 
 
+# ---------------------------------------------------------------- self-test faults
+MISSING_TABLE = f"{f.INJECTED}_missing"
+
+
+def _add_file(name: str, files: f.FilesCopy) -> None:
+    (files.migrations_dir / name).write_text(f"-- {f.INJECTED}: a second file of this version\n",
+                                             encoding="utf-8")
+    files.statements.append(f"added {name}")
+
+
+def _distinct_faults(d: MigrationsDir, base: f.Base) -> f.Faults:
+    """A file sharing the first version prefix the config does not accept as shared."""
+    accepted_prefixes = set(base.config.ledger.accept_shared_prefixes)
+    prefix = next((prefix_text(m.key) for m in d.files
+                   if prefix_text(m.key) not in accepted_prefixes), None)
+    if prefix is None:
+        return f.unproven("every version prefix is accepted as shared, or there is no file")
+    name = f"{prefix}_{f.INJECTED}.sql"
+    return f.of(f.Fault(f"add {name}, a second file of version {prefix}",
+                        partial(_add_file, name), names=(name,), on="files"))
+
+
+def _break_file(name: str, files: f.FilesCopy) -> None:
+    path = files.migrations_dir / name
+    with path.open("a", encoding="utf-8") as out:
+        out.write(f"\nALTER TABLE {MISSING_TABLE} ADD COLUMN x integer;\n")
+    files.statements.append(f"appended to {name}: ALTER TABLE {MISSING_TABLE} ADD COLUMN x "
+                            "integer;")
+
+
+def _replay_faults(m: MigrationFile, base: f.Base) -> f.Faults:
+    if base.inputs.expected.snapshot:
+        return f.not_applicable("the expected schema comes from a snapshot; migrations are "
+                                "not replayed")
+    return f.of(f.Fault(f"end {m.path.name} with a statement that fails (a table that does "
+                        "not exist)", partial(_break_file, m.path.name),
+                        names=(m.path.name, MISSING_TABLE), on="files"))
+
+
 DISTINCT = Kind("migration_versions_distinct", "migrations", versions_unique, items=_dirs,
-                reads=frozenset({"files"}))
+                reads=frozenset({"files"}), faults=_distinct_faults)
 REPLAYS = Kind("migration_replays", "migrations", replays, _replay_needs,
-               items=lambda inputs: list(inputs.migrations), reads=frozenset({"scratch"}))
+               items=lambda inputs: list(inputs.migrations), reads=frozenset({"scratch"}),
+               faults=_replay_faults)

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 from fnmatch import fnmatchcase
+from functools import partial
 from typing import Any
 
 from checks.config import Common, ConfigError, one_of
@@ -18,6 +19,7 @@ from checks.kinds.aws import call_aws, pages
 from checks.kinds.base import Facts, Kind
 from checks.need import Env, Need
 from checks.outcome import Evidence, Outcome, failed, passed, skipped
+from checks.selftest import faults as f
 
 KEYS = ("schedule", "schedule_prefix", "rule", "rule_prefix")
 
@@ -215,5 +217,55 @@ def _where(s: Schedules) -> str:
     return f"event bus {s.event_bus}"
 
 
+# ---------------------------------------------------------------- self-test faults
+_TARGET_ROLE = "arn:aws:iam::{account}:role/ops-verify-self-test"
+
+
+def _named(s: Schedules) -> str:
+    """The schedule or rule to make: the named one, or one of the prefix that is not
+    accepted disabled (then disabling it must fail the check)."""
+    if s.schedule or s.rule:
+        return str(s.schedule or s.rule)
+    prefix = str(s.schedule_prefix or s.rule_prefix)
+    names = (f"{prefix}{f.INJECTED}{n}" for n in ("", "_2", "_3"))
+    first = f"{prefix}{f.INJECTED}"
+    return next((n for n in names if not any(fnmatchcase(n, p) for p in s.accept_disabled)),
+                first)
+
+
+def _schedule(s: Schedules, state: str, account: f.AwsAccount) -> None:
+    """The schedule (or rule) enabled and firing into a target, then in ``state``."""
+    name = _named(s)
+    target = f"arn:aws:sqs:{account.region}:{account.account_id}:{f.INJECTED}"
+    role = _TARGET_ROLE.format(account=account.account_id)
+    if s.api == "scheduler":
+        group = s.group or "default"
+        if group != "default":
+            account.call("scheduler", "create_schedule_group", Name=group)
+        request = {"Name": name, "GroupName": group, "ScheduleExpression": "rate(1 minute)",
+                   "FlexibleTimeWindow": {"Mode": "OFF"},
+                   "Target": {"Arn": target, "RoleArn": role}}
+        account.call("scheduler", "create_schedule", **request)
+        if state != "ENABLED":
+            account.call("scheduler", "update_schedule", **request, State=state)
+        return
+    if s.event_bus != "default":
+        account.call("events", "create_event_bus", Name=s.event_bus)
+    account.call("events", "put_rule", Name=name, ScheduleExpression="rate(1 hour)",
+                 State="ENABLED", EventBusName=s.event_bus)
+    account.call("events", "put_targets", Rule=name, EventBusName=s.event_bus,
+                 Targets=[{"Id": "1", "Arn": target}])
+    if state != "ENABLED":
+        account.call("events", "disable_rule", Name=name, EventBusName=s.event_bus)
+
+
+def _faults(s: Schedules, base: f.Base) -> f.Faults:
+    name = _named(s)
+    return f.of(f.Fault(f"disable {name}", partial(_schedule, s, "DISABLED"),
+                        names=(name, "DISABLED"), on="aws"),
+                healthy=partial(_schedule, s, "ENABLED"))
+
+
 SCHEDULE_ENABLED = Kind("schedule_enabled", "pipeline", schedule_enabled, needs,
-                        section="schedules", spec=Schedules, reads=frozenset({"aws"}))
+                        section="schedules", spec=Schedules, reads=frozenset({"aws"}),
+                        faults=_faults)

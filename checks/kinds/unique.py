@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import Literal
 
 from psycopg import sql
@@ -18,12 +19,13 @@ from checks.catalog.arbiters import (
     implied_by,
     to_normalize,
 )
-from checks.catalog.model import Index
+from checks.catalog.model import Column, Index
 from checks.config import Common, ConfigError, Identifier
 from checks.gather import NORMALIZED, Duplicates, Normalized
 from checks.kinds.base import Facts, Kind, Need
 from checks.outcome import CouldNotCheck, Evidence, Outcome, accepted, failed, passed
 from checks.redact import MASK
+from checks.selftest import faults as f
 
 _NOT_NULL = re.compile(r'^\(*("(?:[^"]|"")+"|[a-z_][a-z0-9_$]*) IS NOT NULL\)*$')
 
@@ -212,5 +214,89 @@ def no_duplicates(u: Unique, facts: Facts) -> Outcome:
                   sql=shown).with_figures(**figures)
 
 
+# ---------------------------------------------------------------- self-test faults
+def _fresh(table: sql.Identifier, column: Column) -> sql.Composable:
+    """A value of the column no row has (for a key that is not the one duplicated)."""
+    name = sql.Identifier(column.name)
+    if column.category == "N":
+        return sql.SQL("(SELECT coalesce(max(x.{}), 0) + 1 FROM {} AS x)").format(name, table)
+    if column.base_type == "uuid":
+        return sql.SQL("pg_catalog.gen_random_uuid()")
+    if column.category == "S":
+        width = column.typmod - 4 if column.typmod > 4 else 64
+        return sql.SQL("pg_catalog.left({} || pg_catalog.md5(pg_catalog.random()::text), {})"
+                       ).format(sql.Literal(f.INJECTED), sql.Literal(width))
+    if column.category == "D":
+        return sql.SQL("pg_catalog.clock_timestamp()")
+    raise f.NotProven(f"no fresh value can be made for {column.name} ({column.type}), a key "
+                      "of another unique index")
+
+
+_CASE = "CASE WHEN upper({c}) <> {c} THEN upper({c}) ELSE lower({c}) END"
+_RESPELLED = {"lower": _CASE, "trim": "' ' || {c} || ' '", "lower_trim": f"' ' || {_CASE} || ' '"}
+"""With ``normalize``: the key as another spelling the comparison takes for the same (its
+case changed, surrounded by spaces)."""
+_COMPARED = {None: "{c}::text", "lower": "lower({c})", "trim": "btrim({c})",
+             "lower_trim": "lower(btrim({c}))"}
+
+
+def _duplicate(u: Unique, copy: f.DatabaseCopy) -> list[str]:
+    """A copy of a row in scope with the same key (with ``normalize``, the key spelled
+    otherwise): every unique index (or exclusion constraint) that would refuse it is
+    dropped first, and the columns of the other keys get fresh values. Triggers are off,
+    so that what is written is what lands."""
+    normalize = u.normalize
+    catalog = copy.catalog
+    table = sql.Identifier(u.schema, u.table)
+    keyed = " AND ".join(f"NOT ({sql.Identifier(c).as_string(None)} IS NULL)" for c in u.columns)
+    f.scope_rows(copy, u.schema, u.table, u.where, keyed)
+    fresh: set[str] = set()
+    for index in catalog.of_table("indexes", u.schema, u.table):
+        if not (index.unique or index.exclusion):
+            continue
+        plain = {c for c in index.columns if c}
+        if plain <= set(u.columns):  # it would refuse the duplicate: the guard goes
+            copy.execute(f.drop_index(catalog, index))
+        else:
+            fresh |= plain - set(u.columns)
+    columns = [c for c in catalog.of_table("columns", u.schema, u.table) if not c.generated]
+    values = [_fresh(table, c) if (c.name in fresh or c.identity) and c.name not in u.columns
+              else sql.SQL(_RESPELLED[normalize]).format(c=sql.Identifier(c.name))
+              if normalize and c.name in u.columns else sql.Identifier(c.name)
+              for c in columns]
+    scope = sql.SQL(" AND ").join([sql.SQL(keyed), *([sql.SQL("({})").format(
+        sql.SQL(u.where.strip().rstrip(";") + "\n"))] if u.where else [])])
+    compared = [sql.SQL(_COMPARED[normalize]).format(c=sql.Identifier(c)) for c in u.columns]
+    key = sql.SQL(", ").join(compared)
+    written = copy.execute(sql.SQL(
+        "INSERT INTO {t} ({names}) {overriding}SELECT {values} FROM {t} WHERE {scope} LIMIT 1 "
+        "RETURNING {key}").format(
+        t=table, names=sql.SQL(", ").join(sql.Identifier(c.name) for c in columns),
+        overriding=sql.SQL("OVERRIDING SYSTEM VALUE " if any(c.identity == "a" for c in columns)
+                           else ""),
+        values=sql.SQL(", ").join(values), scope=scope, key=key), triggers=False)
+    same = sql.SQL(" AND ").join(sql.SQL("{} = {}").format(c, sql.Literal(v))
+                                 for c, v in zip(compared, written[0], strict=True))
+    if copy.execute(sql.SQL("SELECT count(*) FROM {} WHERE {} AND {}").format(
+            table, scope, same))[0][0] < 2:
+        raise f.NotProven(f"the copied row falls outside the scope {u.where!r} (a fresh key "
+                          "value changed what it matches)")
+    return list(written[0])
+
+
+def _faults(u: Unique, base: f.Base) -> f.Faults:
+    if _missing(u, base.catalog):
+        return f.already_broken(f"the expected database has no {u.schema}.{u.table} "
+                                f"({', '.join(u.columns)})", u.table)
+    guarded = [i.name for i in guards(base.catalog, u.schema, u.table, u.columns)]
+    dropped = f" (its guard {', '.join(guarded)} dropped)" if guarded else ""
+    scope = f" where {u.where}" if u.where else ""
+    normalize = u.normalize
+    spelled = f", spelled otherwise (normalize = {normalize})" if normalize else ""
+    return f.of(f.Fault(f"insert a row with the {', '.join(u.columns)} of a row in scope"
+                        f"{scope}{spelled}{dropped}", partial(_duplicate, u),
+                        names=("duplicated",)))
+
+
 UNIQUE = Kind("no_duplicates", "data integrity", no_duplicates, needs, section="unique",
-              spec=Unique)
+              spec=Unique, faults=_faults)

@@ -11,6 +11,7 @@ same rules (``checks.catalog.arbiters``), and everywhere the two are compared.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from checks.catalog import Catalog
@@ -30,6 +31,7 @@ from checks.config import Common, ConfigError, Identifier
 from checks.gather import ArbiterPlan, Normalized
 from checks.kinds.base import Facts, Kind, Need
 from checks.outcome import CouldNotCheck, Evidence, Outcome, failed, passed
+from checks.selftest import faults as f
 
 _UNPROVEN = "not among the AND terms of the upsert's WHERE (the catalog judge's rule)"
 NO_ARBITER = ("there is no unique or exclusion constraint matching the ON CONFLICT "
@@ -210,5 +212,28 @@ def _evidence(u: Upsert, found: list[Candidate]) -> Evidence:
                     [(c.index.name, c.index.definition, c.verdict) for c in found])
 
 
+# ---------------------------------------------------------------- self-test faults
+def _arbiters_of(u: Upsert, catalog: Catalog) -> list[Index]:
+    """Every unique index that could be the arbiter: on exactly the conflict target's
+    columns (in any order), no expression among them."""
+    return [i for i in catalog.of_table("indexes", u.schema, u.table)
+            if i.unique and all(i.columns) and set(i.columns) == set(u.columns)]
+
+
+def _remove_arbiters(u: Upsert, copy: f.DatabaseCopy) -> None:
+    for index in _arbiters_of(u, copy.catalog):
+        copy.execute(f.drop_index(copy.catalog, index))
+
+
+def _faults(u: Upsert, base: f.Base) -> f.Faults:
+    arbiters = _arbiters_of(u, base.catalog)
+    if not arbiters:
+        return f.already_broken(f"the expected database has no unique index on {u.schema}."
+                                f"{u.table} ({', '.join(u.columns)})", u.target)
+    names = ", ".join(i.name for i in arbiters)
+    return f.of(f.Fault(f"remove the arbiter {names} (with what depends on it)",
+                        partial(_remove_arbiters, u), names=(u.target, NO_ARBITER)))
+
+
 UPSERTS = Kind("upsert_has_arbiter", "data integrity", has_arbiter, needs, section="upserts",
-               spec=Upsert)
+               spec=Upsert, faults=_faults)

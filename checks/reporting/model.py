@@ -93,6 +93,61 @@ class Run:
     the run is not green then, whatever its checks said."""
     no_verdict: str | None = None
     """Why this run gives no verdict at all (e.g. ``--setup-only``)."""
+    self_test: bool = False
+    """``--self-test``: each item says whether its invariant was proven able to fail."""
+
+    @property
+    def title(self) -> str:
+        return "Self-test of the invariants" if self.self_test else "Post-deploy verification"
+
+
+@dataclass(frozen=True)
+class SelfTestTally:
+    """A self-test's verdict: how many invariants were proven able to fail, which not."""
+
+    proven: int
+    not_proven: list[tuple[str, str]]
+    """(check, why): failed (the check missed a fault) or error (it could not be shown)."""
+    accepted: list[tuple[str, str]]
+    """Not proven, accepted by the entry's ``allow_unproven``."""
+    nothing_to_prove: int
+    """Skipped: the check cannot fail by design of the config (or is off here)."""
+    not_run: int = 0
+    """Selected, and no verdict reached (an interrupted self-test): not proven either."""
+
+    @property
+    def invariants(self) -> int:
+        return self.proven + len(self.not_proven) + len(self.accepted) + self.not_run
+
+    def line(self, limit: int = 3) -> str:
+        """``17 of 18 invariants proven able to fail; not proven: test_x[y]``."""
+        text = f"{self.proven} of {self.invariants} invariants proven able to fail"
+        if self.not_proven:
+            shown = ", ".join(i for i, _ in self.not_proven[:limit])
+            more = len(self.not_proven) - limit
+            text += f"; not proven: {shown}" + (f" and {more} more" if more > 0 else "")
+        if self.accepted:
+            text += f"; {len(self.accepted)} not proven, accepted by allow_unproven"
+        if self.not_run:
+            text += f"; {self.not_run} not run"
+        return text
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"invariants": self.invariants, "proven": self.proven,
+                "not_proven": [{"id": i, "why": m} for i, m in self.not_proven],
+                "accepted_unproven": [{"id": i, "why": m} for i, m in self.accepted],
+                "nothing_to_prove": self.nothing_to_prove, "not_run": self.not_run,
+                "verdict": self.line(limit=10**6)}
+
+
+def self_test_tally(results: Sequence[CheckResult], not_run: Sequence[str] = ()
+                    ) -> SelfTestTally:
+    ordered_ = ordered(results)
+    return SelfTestTally(
+        proven=sum(r.outcome == "passed" for r in results),
+        not_proven=[(r.short_id, r.message) for r in ordered_ if r.outcome in ("failed", "error")],
+        accepted=[(r.short_id, r.message) for r in ordered_ if r.outcome == "accepted"],
+        nothing_to_prove=sum(r.outcome == "skipped" for r in results), not_run=len(not_run))
 
 
 def target_title(run: Run, code: Callable[[str], str] = str) -> str:
@@ -159,10 +214,11 @@ def verdict(run: Run, results: Sequence[CheckResult]) -> str:
     """The verdict in words: ``PASSED``, ``PASSED (3 of 103 checks selected)``,
     ``INTERRUPTED (39 of 103 checks reached a verdict)``..."""
     outcome = run_outcome(run, results).upper()
-    notes = []
+    notes = [self_test_tally(results, run.not_run).line()] \
+        if run.self_test and (results or run.not_run) else []
     if run.selection.partial:
         notes.append(run.selection.describe())
-    if run.not_run:
+    if run.not_run and not run.self_test:  # the self-test's tally says it
         notes.append(f"{len(run.not_run)} selected check(s) not run")
     if not results and not run.not_run and run.selection.total is not None:
         notes.append("no check ran: the run verified nothing")

@@ -19,6 +19,7 @@ from checks.reporting.model import (
     grouped,
     role,
     run_outcome,
+    self_test_tally,
     settled,
     target_title,
     verdict,
@@ -49,6 +50,7 @@ def summary(run: Run, results: Sequence[CheckResult]) -> dict[str, Any]:
         **({"ci_run": run.ci_url} if run.ci_url else {}),
         **({"report_url": run.report_url} if run.report_url else {}),
         **({"delivery_errors": run.delivery_errors} if run.delivery_errors else {}),
+        **({"self_test": self_test_tally(results, run.not_run).to_dict()} if run.self_test else {}),
         "checks": [
             {"id": r.id, "outcome": r.outcome, "message": r.message,
              "duration_s": round(r.duration_s, 4), "area": r.area,
@@ -135,7 +137,7 @@ def summary_text(run: Run, results: Sequence[CheckResult], markup: Markup = MARK
     c = counts(results)
     server = run.environment.get("Server version")
     lines = [
-        f"{markup.heading}Post-deploy verification: {verdict(run, results)}",
+        f"{markup.heading}{run.title}: {verdict(run, results)}",
         "",
         f"{bullet}Target: {target_title(run, code)}"
         + (f" (server {code(server)})" if server else ""),

@@ -46,6 +46,9 @@ class TargetSpec:
     """Prefix of its check ids when a run has several targets, else empty."""
     ignored: tuple[str, ...] = field(default=())
     """Target settings that were present but lost to a stronger one (said in the console)."""
+    self_test: bool = False
+    """``--self-test``: the suite's own copies of the expected database (and a local AWS),
+    never a target; ``env_name`` then names whose version of the entries is proven."""
 
     @property
     def name(self) -> str:
@@ -56,6 +59,8 @@ class TargetSpec:
             return display_name(self.conninfo)
         if self.kind == "lambda":
             return str(self.function)
+        if self.self_test:
+            return "copies of the expected database (self-test: no target is touched)"
         return "throwaway PostgreSQL (embedded default)"
 
     @property
@@ -97,6 +102,37 @@ def resolve(config: Config, environ: Mapping[str, str], *, dsn: Sequence[str] = 
         specs = [TargetSpec("ephemeral", "default",
                             read_only=read_only, aws=bool(aws), aws_region=region)]
     return _labelled(specs)
+
+
+def self_test_targets(config: Config, environ: Mapping[str, str], *, dsn: Sequence[str] = (),
+                      via_lambda: Sequence[str] = (), env_name: Sequence[str] = (),
+                      read_only: bool = False) -> list[TargetSpec]:
+    """``--self-test``: the suite's own copies, never a target. ``--dsn`` and
+    ``--via-lambda`` with it are usage errors; ``--env NAME`` proves that environment's
+    version of the entries (its overrides and skips), and reaches nothing of it; a
+    ``VERIFY_DSN`` or ``VERIFY_LAMBDA`` is ignored, and the console says so."""
+    for option, values in (("--dsn", dsn), ("--via-lambda", via_lambda)):
+        if values:
+            raise ConfigError(f"--self-test touches no target, so {option} cannot go with it "
+                              "(--env NAME proves that environment's version of the entries)")
+    ignored = tuple(f"{v} is set and ignored (--self-test touches no target)"
+                    for v in _VARIABLES if v in environ)
+    specs = []
+    for name in env_name or ():
+        if not name.strip():
+            raise ConfigError("--env was given an empty value")
+        env = config.environments.get(name)
+        if env is None:
+            known = ", ".join(sorted(config.environments)) or "none configured"
+            raise ConfigError(f"--env {name}: no such environment in {config.path.name} "
+                              f"(known: {known})")
+        specs.append(TargetSpec("ephemeral", f"--self-test --env {name}", env_name=name,
+                                read_only=read_only, aws=True,
+                                aws_region=env.aws_region or config.aws.region,
+                                ignored=ignored, self_test=True))
+    return _labelled(specs or [TargetSpec("ephemeral", "--self-test", read_only=read_only,
+                                          aws=True, aws_region=config.aws.region,
+                                          ignored=ignored, self_test=True)])
 
 
 def _from_option(option: str, value: str, config: Config, environ: Mapping[str, str],
