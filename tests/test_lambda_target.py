@@ -137,18 +137,23 @@ public, timezone UTC), no row-level security, read-only."""
 
 
 def test_every_request_pins_its_transaction_and_the_database_runs_with_the_pins(
-        verify, database, aws_env):
+        verify, database, aws_env, config_file):
     """The function sets no timeout and the database's own defaults differ from every pin
     here: each request's text pins them first, and the database really ran each
-    statement with them (read back by the stand-in in the statement's transaction)."""
+    statement with them (read back by the stand-in in the statement's transaction). The
+    settings and the schema are drift, allowed here: the run passes only through the pins."""
+    config = config_file('[drift]\nallow = ["setting:*", "schema:shadow"]\n')
     database.execute("CREATE SCHEMA shadow")
     for setting in ("statement_timeout = '1h'", "lock_timeout = '1h'",
                     "search_path = shadow, public", "timezone = 'Pacific/Kiritimati'",
                     "row_security = on", "default_transaction_read_only = off"):
         database.execute(f"ALTER DATABASE {database.name} SET {setting}")
     with lambda_server(database.dsn) as server:
-        run = verify("--via-lambda", FUNCTION, env=aws_env(server.endpoint))
+        run = verify("--via-lambda", FUNCTION, "--config", str(config),
+                     env=aws_env(server.endpoint))
     assert run.returncode == 0, run.output
+    allowed = {c["id"] for c in run.summary["checks"] if "allow" in (c["message"] or "")}
+    assert any("[setting]" in name for name in allowed), allowed  # drift saw them
     assert server.calls and len(server.observed) == len(server.calls)
     for text in server.calls:
         pins = text.split(";\n", 1)[0]
