@@ -120,9 +120,10 @@ def duplicate_count(n: int, faults: bool, duplicates: int | None) -> int:
 
 
 # ---------------------------------------------------------------- the statements
-def positions_sql(n: int, seed: int, dups: int) -> str:
-    """INSERT of the N positions; row g with g % stride = 0 (the first ``dups`` of them)
-    repeats the order id (and ticker) of row g - 1, which then always has one."""
+def positions_sql(n: int, seed: int, dups: int, first: int = 1) -> str:
+    """INSERT of the N positions (rows ``first`` .. N: a table grown from first - 1); row g
+    with g % stride = 0 (the first ``dups`` of them) repeats the order id (and ticker) of
+    row g - 1, which then always has one."""
     stride = n // dups if dups else 0
     dup = f"(mod(g, {stride}) = 0 AND g / {stride} <= {dups})" if dups else "false"
     twin = f"(mod(g + 1, {stride}) = 0 AND (g + 1) / {stride} <= {dups})" if dups else "false"
@@ -157,12 +158,12 @@ FROM (SELECT g, {zipf_rank(f"CASE WHEN {dup} THEN g - 1 ELSE g END", seed, 200)}
              {uniform('g', seed, 9)} AS u_order,
              pg_catalog.now() - ({span}.0 * (1 - (g - 1 + {uniform('g', seed, 10)}) / {n}.0))
                  * interval '1 second' AS entry_time
-      FROM pg_catalog.generate_series(1, {n}) AS g OFFSET 0) AS r,
+      FROM pg_catalog.generate_series({first}, {n}) AS g OFFSET 0) AS r,
      (SELECT %(tickers)s::text[] AS tickers, %(prices)s::float8[] AS prices) AS t
 """
 
 
-def history_sql(rows: int, seed: int) -> str:
+def history_sql(rows: int, seed: int, first: int = 1) -> str:
     """INSERT of the closed positions' history (5N rows)."""
     span = DAYS * 86400
     return f"""
@@ -199,12 +200,12 @@ FROM (SELECT g, rank, side, u_uuid, u_strategy, u_qty, u_exit, exit_time,
                    pg_catalog.now() - ({span}.0 * (1 - (g - 1 + {uniform('g', seed + 1, 10)})
                                                     / {rows}.0)) * interval '1 second'
                        AS exit_time
-            FROM pg_catalog.generate_series(1, {rows}) AS g OFFSET 0) AS r,
+            FROM pg_catalog.generate_series({first}, {rows}) AS g OFFSET 0) AS r,
            (SELECT %(tickers)s::text[] AS tickers, %(prices)s::float8[] AS prices) AS t) AS x
 """
 
 
-def events_sql(rows: int, n: int, seed: int) -> str:
+def events_sql(rows: int, n: int, seed: int, first: int = 1) -> str:
     """INSERT of the processed WebSocket events (10N): about ten per order, placed near the
     order's own time; the symbol is the order's ticker (same hash as the position's)."""
     span = DAYS * 86400
@@ -226,7 +227,7 @@ FROM (SELECT g,
                  AS k,
              {uniform('g', seed + 2, 2)} AS u_type, {uniform('g', seed + 2, 3)} AS u_qty,
              {uniform('g', seed + 2, 4)} AS u_time
-      FROM pg_catalog.generate_series(1, {rows}) AS g OFFSET 0) AS r,
+      FROM pg_catalog.generate_series({first}, {rows}) AS g OFFSET 0) AS r,
      (SELECT %(tickers)s::text[] AS tickers) AS t
 """
 
@@ -394,6 +395,41 @@ def generate(conninfo: str, n: int, *, faults: bool = False, seed: int = 7,
     result.seconds = time.perf_counter() - started
     if not quiet:
         print(f"generated N = {n:,} in {result.seconds:.1f} s", file=sys.stderr)
+        print(size_table(result.sizes), file=sys.stderr)
+    return result
+
+
+def grow(conninfo: str, old_n: int, n: int, *, seed: int = 7, workers: int = 2,
+         quiet: bool = False) -> Generated:
+    """Grow healthy size-``old_n`` data (as :func:`generate` left it) to size ``n``: the rows
+    ``old_n + 1`` .. ``n`` of every table are appended (new ids from the sequences, as a
+    living table grows; the earlier rows are untouched), secondary indexes re-created."""
+    if n <= old_n:
+        raise ValueError("n must be larger than old_n")
+    result = Generated(n, n * HISTORY_PER_POSITION, n * EVENTS_PER_POSITION, 0, False)
+    names, prices = tickers(seed)
+    params = {"tickers": names, "prices": prices}
+    started = time.perf_counter()
+    steps = Steps(conninfo, result, quiet, workers)
+    with steps.connect() as conn:
+        indexes = secondary_indexes(conn)
+        for name, _ in indexes:
+            conn.execute(f"DROP INDEX {name}")
+        steps.run((f"alpaca_event_dedupe (+{(n - old_n) * EVENTS_PER_POSITION:,} rows)",
+                   events_sql(result.events, n, seed, old_n * EVENTS_PER_POSITION + 1),
+                   {"tickers": names}),
+                  (f"position_history (+{(n - old_n) * HISTORY_PER_POSITION:,} rows)",
+                   history_sql(result.history, seed, old_n * HISTORY_PER_POSITION + 1), params),
+                  (f"active_positions (+{n - old_n:,} rows)",
+                   positions_sql(n, seed, 0, old_n + 1), params))
+        steps.run(*((f"index {name}", definition, None) for name, definition in indexes))
+        steps.run(*((f"VACUUM (ANALYZE) {table}", sql.SQL("VACUUM (ANALYZE) {}").format(
+            sql.Identifier("public", table)), None) for table in DATA_TABLES))
+        conn.execute("CHECKPOINT")
+        result.sizes = table_sizes(conn, result)
+    result.seconds = time.perf_counter() - started
+    if not quiet:
+        print(f"grown to N = {n:,} in {result.seconds:.1f} s", file=sys.stderr)
         print(size_table(result.sizes), file=sys.stderr)
     return result
 

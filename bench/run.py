@@ -278,11 +278,12 @@ class Sample:
 
 def measure(command: list[str], env: dict[str, str], server: Server,
             databases: tuple[str, ...], stdin: str | None = None,
-            timeout: float = 1800) -> tuple[Sample, str]:
-    """Run ``command`` in the repository, timing it (wall) and sampling its memory."""
+            timeout: float = 1800, cwd: Path = ROOT) -> tuple[Sample, str]:
+    """Run ``command`` in the repository (or ``cwd``), timing it (wall) and sampling its
+    memory."""
     with Sampler(server, databases) as sampler:
         start = time.perf_counter()
-        process = subprocess.Popen(command, cwd=ROOT, env=env, text=True,
+        process = subprocess.Popen(command, cwd=cwd, env=env, text=True,
                                    stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                    stderr=subprocess.PIPE)
         sampler.pid = process.pid
@@ -914,11 +915,14 @@ def write_results(path: Path, args: argparse.Namespace, info: dict[str, str],
             f"{args.memory_positions} --duplicates {args.memory_duplicates}",
             "python -m pytest verify/ -q -p no:randomly --dsn \"$DSN_MEMORY\" -k no_duplicates "
             "--reports-dir $TMP", "```", ""]
-    # the sections other scripts measured are kept: bench/lock_queue.py's and
-    # bench/self_test.py's
-    self_test = re.findall(r"<!-- self-test -->.*?<!-- /self-test -->\n?", path.read_text(
-        encoding="utf-8"), re.DOTALL) if path.exists() else []
+    # the sections other scripts measured are kept: bench/lock_queue.py's,
+    # bench/self_test.py's and bench/growth.py's
+    text = path.read_text(encoding="utf-8") if path.exists() else ""
+    self_test = re.findall(r"<!-- self-test -->.*?<!-- /self-test -->\n?", text, re.DOTALL)
     kept = kept_section(path)
+    begin, end = "<!-- bench/growth.py: begin -->", "<!-- bench/growth.py: end -->"
+    if begin in text and end in text:
+        kept += "\n" + begin + text.split(begin, 1)[1].split(end, 1)[0] + end + "\n"
     path.write_text("\n".join([*out, *self_test]) + kept, encoding="utf-8")
 
 

@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from checks.infra.expected import Expected
     from checks.infra.normalize import Normalizer
     from checks.targets.base import Target
+    from checks.watermarks import Store
 
 
 class Need:
@@ -57,3 +58,6 @@ class Env:
     expected: Expected | None = None
     aws: AwsClients | None = None
     now: datetime | None = None
+    proofs: Store | None = None
+    """What earlier runs proved on this target (``checks.watermarks``); None: prove nothing
+    from the past."""

@@ -79,6 +79,10 @@ class Outcome:
     fix: str | None = None
     """What an operator can do about a failure (the migration that creates what is
     missing, the statement that guards a key), shown under its cause."""
+    method: str | None = None
+    """How a data check reached its verdict: ``proven`` (a premise PostgreSQL guarantees,
+    no row read), ``cached`` (an earlier run's count that still holds), ``incremental``
+    (rows past a watermark) or ``scanned`` (every row)."""
 
     def to_dict(self) -> dict[str, Any]:
         found = {
@@ -92,6 +96,8 @@ class Outcome:
             found["blocked_by"] = self.blocked_by
         if self.fix:
             found["fix"] = self.fix
+        if self.method:
+            found["method"] = self.method
         if self.attempts > 1 or self.first_passed_s is not None:
             found["attempts"] = self.attempts
             found["first_passed_s"] = self.first_passed_s
@@ -99,6 +105,9 @@ class Outcome:
 
     def fixed_by(self, fix: str | None) -> Outcome:
         return replace(self, fix=fix)
+
+    def by(self, method: str | None) -> Outcome:
+        return replace(self, method=method)
 
     def moved_to(self, progress: str | None) -> Outcome:
         return replace(self, progress=progress)

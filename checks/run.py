@@ -31,6 +31,7 @@ from checks.replica import STANDBY_REASON, Replica, read_role
 from checks.settle import Settling
 from checks.targets import TargetSpec
 from checks.targets.base import Target
+from checks.watermarks import Store, store_file
 
 
 @dataclass(frozen=True, eq=False)
@@ -59,6 +60,10 @@ class Resources:
     """Hands a secret read at run time to the run's redactor."""
     settle_s: float = 0.0
     """How long converging checks are retried until they pass (``--settle``)."""
+    reports_dir: Path | None = None
+    """Where what earlier runs proved is kept, per target (``checks.watermarks``)."""
+    deep: bool = False
+    """``--deep``: read every row; no proof, cached count or watermark spares it."""
     fixed_aws: AwsClients | None = None
     """The AWS clients of every target (the self-test's account of the local stand-in)."""
     _normalizer: Normalizer | None = None
@@ -82,12 +87,24 @@ class Resources:
             return self.inputs.expected.replay_database()
         return self.servers.get().conninfo()
 
+    def proofs(self, spec: TargetSpec) -> Store:
+        """The target's store of earlier runs' proofs. The embedded default is built anew
+        each run (same oids, perhaps other rows): nothing is remembered for it."""
+        path = (store_file(self.reports_dir, spec.key) if self.reports_dir is not None
+                and spec.kind != "ephemeral" else None)
+        store = Store.load(path, spec.key, deep=self.deep,
+                           deep_every_s=duration_ms(self.settings.deep_every) / 1000)
+        if spec.kind == "ephemeral":
+            store.problem = "the embedded default is built anew each run"
+        return store
+
     def derived(self, *, inputs: Inputs | None = None, aws: AwsClients | None = None
                 ) -> Resources:
         """These resources with other inputs (copied migration files) or AWS clients, the
-        rest shared (servers, normalizer): for one self-test copy; never closed itself."""
+        rest shared (servers, normalizer): for one self-test copy; never closed itself (and
+        remembering no proof: each copy is built anew)."""
         return replace(self, inputs=inputs or self.inputs, settle_s=0.0, fixed_aws=aws,
-                       _normalizer=self.normalizer, _aws={})
+                       _normalizer=self.normalizer, _aws={}, reports_dir=None)
 
     def aws(self, spec: TargetSpec) -> AwsClients:
         if self.fixed_aws is not None:
@@ -174,7 +191,8 @@ class TargetRun:
                       target_name=self.spec.name, probe_block=self.spec.probe_block,
                       aws_off=None if self.spec.aws else OFF_REASON)
         env = Env(self.resources.settings, now=now, expected=self.resources.inputs.expected,
-                  aws=self.resources.aws(self.spec) if self.spec.aws else None)
+                  aws=self.resources.aws(self.spec) if self.spec.aws else None,
+                  proofs=self.resources.proofs(self.spec))
         workers = (self.target.concurrency if self.target else self.resources.settings.concurrency)
         with ThreadPoolExecutor(max_workers=workers + 2, thread_name_prefix="verify") as pool:
             early = [c for c in live if not c.kind.reads_target]
@@ -186,6 +204,8 @@ class TargetRun:
             if any(n.reads == "scratch" for n in wanted):
                 env.normalizer = self.resources.normalizer
             facts.results = gather(wanted, env, pool)
+            if env.proofs is not None:
+                env.proofs.save()
             if self.target is not None and hasattr(self.target, "facts"):
                 self.facts_shown.update(self.target.facts())
             for check in live:

@@ -38,6 +38,9 @@ def pytest_addoption(parser: pytest.Parser, pluginmanager: pytest.PytestPluginMa
     checks.addoption("--pg-bin", dest="pg_bin", metavar="DIR",
                      help="PostgreSQL bin directory for the throwaway servers (default: "
                           "embedded)")
+    checks.addoption("--deep", dest="deep", action="store_true",
+                     help="read every row: no proof, earlier count or watermark spares a scan "
+                          "(the nightly job; also every [settings] deep_every)")
     checks.addoption("--self-test", dest="self_test", action="store_true",
                      help="prove that every selected invariant can fail: each check against "
                           "the faults it exists to catch, on the suite's own copies of the "

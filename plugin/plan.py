@@ -109,8 +109,7 @@ class Plan:
     @property
     def target_keys(self) -> list[str]:
         """Each target as its last full pass is kept: kind, environment and name."""
-        return [" ".join(filter(None, (t.kind, t.env_name and f"env:{t.env_name}", t.name)))
-                for t in self.targets]
+        return [t.key for t in self.targets]
 
     def target_line(self) -> str:
         return "; ".join(f"{t.kind} {t.name} (chosen by {t.chosen_by})" for t in self.targets)
@@ -189,7 +188,8 @@ def build(pytest_config: pytest.Config) -> Plan:
         config=cfg,
         targets=targets,
         resources=Resources(inputs, servers, pg_bin=Engine(bin_dir.resolve()) if bin_dir else None,
-                            hide=redact.add, settle_s=settle_s),
+                            hide=redact.add, settle_s=settle_s, reports_dir=reports_dir,
+                            deep=bool(opt("deep"))),
         release=(opt("release") or os.environ.get("VERIFY_RELEASE")
                  or (release_manifest.release if release_manifest else None) or None),
         reports_dir=reports_dir,

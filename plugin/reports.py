@@ -166,6 +166,7 @@ class Reports:
             result.first_passed_s = found.get("first_passed_s")
             result.figures = found.get("figures", {})
             result.fix = self.redact(found["fix"]) if found.get("fix") else None
+            result.method = found.get("method")
             if report.when == "call" or found["status"] in ("error", "skipped", "accepted"):
                 result.outcome = found["status"]
         elif report.failed:  # broke outside any check (a fixture, a crash): never a pass

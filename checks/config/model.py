@@ -53,6 +53,10 @@ class Settings:
     max_replica_lag: Duration = "30s"
     """How far behind its primary a standby target may be; beyond it, with replay paused,
     or when its lag cannot be known, every database check of that target is an error."""
+    deep_every: Duration = "24h"
+    """How long what an earlier run proved (a NOT VALID CHECK's count of 0, a duplicates
+    watermark) may spare reading the rows: past it, the next run reads them all again (as
+    ``--deep`` does), and that full read is the one that sees keys changed by UPDATE."""
     trusted_functions: list[str] = field(default_factory=list)
     """Functions not built in (``"public.valid_quantity(numeric)"``) that the suite may
     evaluate on the target: in the rows of a CHECK it counts, in probes and their searches.

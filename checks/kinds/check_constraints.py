@@ -19,7 +19,9 @@ from checks.kinds.base import Facts, Kind, Need
 from checks.migrations import creating
 from checks.outcome import CouldNotCheck, Evidence, Outcome, accepted, failed, passed, skipped
 from checks.probes import Probe, ProbeReport, plan
+from checks.proofs import CACHED, SCANNED, Violators
 from checks.selftest import faults as f
+from checks.watermarks import entry_key
 
 
 @dataclass(frozen=True)
@@ -73,9 +75,15 @@ def _columns(c: CheckConstraint, catalog: Catalog) -> tuple[tuple[str, str, bool
                  for col in catalog.of_table("columns", c.schema, c.table))
 
 
-def _violators(c: CheckConstraint, live: Constraint) -> Aggregate:
-    return Aggregate(c.schema, c.table,
-                     f"count(*) FILTER (WHERE NOT ({check_expression(live.definition or '')}))")
+def _violators(c: CheckConstraint, live: Constraint, catalog: Catalog) -> Aggregate | Violators:
+    """The count of rows that break it: an earlier run's 0 may still prove it when the only
+    reason to count is NOT VALID (``checks.proofs``); a rule that calls a user function, or
+    a table with children, can gain violators, so is counted every time."""
+    expression = f"count(*) FILTER (WHERE NOT ({check_expression(live.definition or '')}))"
+    if live.user_calls or catalog.descendants(c.schema, c.table):
+        return Aggregate(c.schema, c.table, expression)
+    return Violators(c.schema, c.table, c.name, expression,
+                     entry_key("not_valid_violators", c.schema, c.table, c.name))
 
 
 def _unproven(c: CheckConstraint, live: Constraint, catalog: Catalog) -> str | None:
@@ -112,7 +120,7 @@ def definition_needs(c: CheckConstraint, facts: Facts) -> list[Need]:
                          Normalized(columns, check_expression(live.definition or ""))]
     if (live.enforced and _unproven(c, live, facts.catalog)
             and not untrusted(live.user_calls, facts.settings)):
-        needs.append(_violators(c, live))
+        needs.append(_violators(c, live, facts.catalog))
     return needs
 
 
@@ -155,16 +163,24 @@ def definition(c: CheckConstraint, facts: Facts) -> Outcome:
         # counting the rows that break it evaluates it on every row
         raise CouldNotCheck(f"{c.name} matches, but {unproven}; its rows were not "
                             f"evaluated: it {_not_evaluated(functions)}")
-    count = facts[_violators(c, live)]
+    count = facts[_violators(c, live, facts.catalog)]
     rows = int(count.value)
+    method = getattr(count, "method", SCANNED)
+    if rows == 0 and method == CACHED:
+        return passed(f"{c.name} matches; {unproven}: its violators were counted "
+                      f"{count.counted_at} for this definition: 0; new rows are checked by "
+                      "PostgreSQL (nothing about it changed since: not recounted)",
+                      compare, sql=[count.sql]).by(method)
+    why = getattr(count, "reason", None)
+    counted = f" (counted: {why})" if why else ""
     if rows == 0:
-        return passed(f"{c.name} matches; {unproven}, and 0 existing rows violate it",
-                      compare, sql=[count.sql])
+        return passed(f"{c.name} matches; {unproven}, and 0 existing rows violate it{counted}",
+                      compare, sql=[count.sql]).by(method)
     message = f"{c.name} matches, but {unproven}, and {rows} existing rows violate it"
     if c.allow_violating_rows:
         return accepted(message + "; accepted by allow_violating_rows", compare,
-                        sql=[count.sql])
-    return failed(message, compare, sql=[count.sql])
+                        sql=[count.sql]).by(method)
+    return failed(message, compare, sql=[count.sql]).by(method)
 
 
 def _probe_block(c: CheckConstraint, facts: Facts) -> str | None:

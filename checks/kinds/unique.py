@@ -24,6 +24,7 @@ from checks.config import Common, ConfigError, Identifier
 from checks.gather import NORMALIZED, Duplicates, Normalized
 from checks.kinds.base import Facts, Kind, Need
 from checks.outcome import CouldNotCheck, Evidence, Outcome, accepted, failed, passed
+from checks.proofs import INCREMENTAL, PROVEN, ProvenDuplicates, plan_duplicates
 from checks.redact import MASK
 from checks.selftest import faults as f
 
@@ -49,6 +50,10 @@ class Unique(Common):
     """Compare text keys lower-cased, trimmed of surrounding whitespace, or both: Alpaca
     order ids are UUIDs, so ``ORD-1`` and ``'ord-1 '`` are one order opened twice. The
     duplicates are shown as stored; no index on the column as stored guards such a key."""
+    watermark: Identifier | None = None
+    """A column whose values only grow (a btree index leads with it, NOT NULL): later runs
+    check only rows past the last run's largest value. Default: the primary key, when it is
+    one integer column."""
 
     def __post_init__(self) -> None:
         if not self.columns:
@@ -132,15 +137,16 @@ def _normalized(u: Unique, catalog: Catalog) -> list[Normalized]:
     return [Normalized(types, text) for text in texts]
 
 
-def _need(u: Unique, facts: Facts) -> Duplicates:
+def _need(u: Unique, facts: Facts) -> ProvenDuplicates:
     catalog = facts.catalog
     primary = next((i for i in catalog.of_table("indexes", u.schema, u.table)
                     if i.primary and all(i.columns)), None)
     own = tuple(c.name for c in catalog.of_table("columns", u.schema, u.table)
                 if c.name in u.columns and c.user_type and c.type_kind == "b")
-    return Duplicates(u.schema, u.table, tuple(u.columns), u.where,
+    scan = Duplicates(u.schema, u.table, tuple(u.columns), u.where,
                       tuple(c for c in primary.columns if c) if primary else (),
                       facts.settings.sample_rows, u.normalize, own)
+    return plan_duplicates(scan, catalog, u.watermark)
 
 
 def _normalized_index(u: Unique) -> str:
@@ -167,6 +173,15 @@ def no_duplicates(u: Unique, facts: Facts) -> Outcome:
     found = facts[_need(u, facts)]
     shown = found["sql"]
     columns = ", ".join(u.columns)
+    method = found.get("method")
+    if method == PROVEN:
+        if not found["any_row"] and not u.allow_empty:
+            return failed(f"no row with a {columns} in {u.table}"
+                          f"{f' where {u.where}' if u.where else ''}: nothing was checked "
+                          "(set allow_empty = true if that is expected)", sql=shown).by(method)
+        return passed(f"no duplicate {columns} in scope, proven without reading a row: "
+                      f"{found['proof']}", sql=shown).with_figures(
+            duplicated_values=0).by(method)
     types = column_types(facts.catalog, u.schema, u.table)
     # a unique index compares values as stored: it lets 'ORD-1' and 'ord-1' both in
     guarded = [] if u.normalize else [i.name for i in guards(
@@ -179,6 +194,7 @@ def no_duplicates(u: Unique, facts: Facts) -> Outcome:
     scope = f" where {u.where}" if u.where else ""
     compared = f"{columns} ({u.normalize})" if u.normalize else columns
     figures = {"duplicated_values": int(found["dup_keys"]), "rows": int(found["scanned"])}
+    how = _how(found)
     if int(found["dup_keys"]):
         if u.normalize:  # each row's value as it is stored, beside its id
             hidden = set(u.columns) & set(facts.settings.sensitive_columns)
@@ -194,14 +210,19 @@ def no_duplicates(u: Unique, facts: Facts) -> Outcome:
                       for r in found["sample"]]
         return failed(
             f"{found['dup_keys']} duplicated {compared} value(s) across {found['dup_rows']} "
-            f"rows (of {found['scanned']} in scope); {guard}",
+            f"rows (of {found['scanned']} {how}); {guard}{_read(found)}",
             Evidence(f"Duplicated {compared}", header, sample, total=int(found["dup_keys"])),
             sql=shown).with_figures(**figures).fixed_by(
             f"keep one row per {compared} (the evidence names the rows), then "
             + (f"rebuild the guard, which let them in (REINDEX INDEX CONCURRENTLY "
                f"{guarded[0]}: a collation whose version changed can corrupt it)" if guarded
                else "guard it: " + (_normalized_index(u) if u.normalize else
-                                    create_statement(u.schema, u.table, u.columns, u.where))))
+                                    create_statement(u.schema, u.table, u.columns, u.where)))
+            ).by(method)
+    if method == INCREMENTAL:
+        return passed(f"no duplicate {columns} among {found['scanned']} {how}; {guard}",
+                      sql=shown).with_figures(**figures).by(method)
+    how = f"rows {how}"
     if int(found["scanned"]) == 0:
         message = (f"no row with a {columns} in {u.table}{scope}: nothing was checked")
         if not u.allow_empty:
@@ -209,9 +230,26 @@ def no_duplicates(u: Unique, facts: Facts) -> Outcome:
         return accepted(message + "; accepted by allow_empty", sql=shown)
     if u.require_guard and not guarded:
         return failed(f"no duplicate {columns} among {found['scanned']} rows, but {guard}: "
-                      f"the database does not stop the next one (require_guard)", sql=shown)
-    return passed(f"no duplicate {columns} among {found['scanned']} rows in scope; {guard}",
-                  sql=shown).with_figures(**figures)
+                      f"the database does not stop the next one (require_guard)", sql=shown
+                      ).by(method)
+    return passed(f"no duplicate {columns} among {found['scanned']} {how}; {guard}"
+                  f"{_read(found)}", sql=shown).with_figures(**figures).by(method)
+
+
+def _read(found: dict) -> str:
+    """Why every row was read (nothing proved it, no watermark served), if they were."""
+    return f" (read in full: {found['reason']})" if found.get("reason") else ""
+
+
+def _how(found: dict) -> str:
+    """Which rows were read, and why not fewer."""
+    if found.get("method") == INCREMENTAL:
+        return (f"rows added since {found['watermark']} {found['since']} (each checked "
+                f"against the whole table through index {found['index']}); keys changed by "
+                "UPDATE, and rows that commit late or are given a lower "
+                f"{found['watermark']}, are checked by the full scan, last "
+                f"{found['deep_age']} ago ({found['deep_at']}; --deep, [settings] deep_every)")
+    return "in scope"
 
 
 # ---------------------------------------------------------------- self-test faults

@@ -36,6 +36,8 @@ class CheckResult:
     first_passed_s: float | None = None
     figures: dict[str, float] = field(default_factory=dict)
     fix: str | None = None
+    method: str | None = None
+    """proven / cached / incremental / scanned (data checks only)."""
     """What an operator can do about it (failures only)."""
 
     @property

@@ -57,6 +57,7 @@ def summary(run: Run, results: Sequence[CheckResult]) -> dict[str, Any]:
              **({"figures": r.figures} if r.figures else {}),
              **({"blocked_by": r.blocked_by} if r.blocked_by else {}),
              **({"fix": r.fix} if r.fix else {}),
+             **({"method": r.method} if r.method else {}),
              **({"attempts": r.attempts, "first_passed_s": r.first_passed_s}
                 if r.attempts > 1 or r.first_passed_s is not None else {})}
             for r in results

@@ -64,6 +64,12 @@ class TargetSpec:
         return "throwaway PostgreSQL (embedded default)"
 
     @property
+    def key(self) -> str:
+        """The target as its files in the reports folder are kept: kind, environment, name."""
+        return " ".join(filter(None, (self.kind, self.env_name and f"env:{self.env_name}",
+                                      self.name)))
+
+    @property
     def probe_block(self) -> str | None:
         if self.kind == "lambda":
             return LAMBDA_REASON
