@@ -52,7 +52,7 @@ def gather(needs: Iterable[Need], ctx: Context, pool: Executor) -> dict[Need, An
         for future in futures:
             future.cancel()
         if ctx.target is not None and hasattr(ctx.target, "cancel"):
-            ctx.target.cancel()
+            ctx.target.cancel()  # the pool's threads end now, not after their queries
         raise
     return results
 

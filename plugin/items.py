@@ -103,13 +103,22 @@ def pytest_configure_node(node: Any) -> None:
     node.workerinput["verify_targets"] = worker_input(node.config.stash[PLAN_KEY])
 
 
+@pytest.hookimpl(tryfirst=True)
+def pytest_pycollect_makeitem(collector: pytest.Collector, name: str, obj: object) -> Any:
+    """A kind with no entries in the config has no checks: its function makes no item (so
+    pytest's "collected N items" counts the checks, not the kinds without any)."""
+    kinds = [m.args[0] for m in getattr(obj, "pytestmark", ()) if m.name == "verify_kind"]
+    if kinds and callable(obj) and not collector.config.stash[PLAN_KEY].checks(kinds[0]):
+        return []
+    return None
+
+
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     mark = metafunc.definition.get_closest_marker("verify_kind")
     if mark is None:
         return
     checks = metafunc.config.stash[PLAN_KEY].checks(mark.args[0])
-    if checks:
-        metafunc.parametrize("verify_check", checks, ids=[c.id for c in checks], indirect=True)
+    metafunc.parametrize("verify_check", checks, ids=[c.id for c in checks], indirect=True)
 
 
 @pytest.hookimpl(tryfirst=True)

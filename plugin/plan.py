@@ -137,6 +137,7 @@ def make_plan(pytest_config: pytest.Config) -> Plan:
     if worker is None:
         _prepare_reports_dir(reports_dir)
     try:
+        _no_cache_options(pytest_config)
         config_path = Path(opt("verify_config") or root / "verify" / "invariants.toml")
         migrations_dir = _given(opt("migrations_dir"), "--migrations-dir",
                                 "VERIFY_MIGRATIONS_DIR")
@@ -198,6 +199,24 @@ def make_plan(pytest_config: pytest.Config) -> Plan:
         tickets=tickets,
         self_test=self_test,
     )
+
+
+_CACHE_OPTIONS = {"lf": "--lf", "failedfirst": "--ff", "newfirst": "--nf",
+                  "stepwise": "--sw", "stepwise_skip": "--sw-skip",
+                  "stepwise_reset": "--sw-reset", "cacheshow": "--cache-show",
+                  "cacheclear": "--cache-clear"}
+
+
+def _no_cache_options(pytest_config: pytest.Config) -> None:
+    """pytest accepts its cache's options while the cache is off (``-p no:cacheprovider``
+    in pytest.ini: a verdict never rests on an earlier run's), and then runs every check."""
+    if not pytest_config.pluginmanager.is_blocked("cacheprovider"):
+        return
+    for dest, flag in _CACHE_OPTIONS.items():
+        if pytest_config.getoption(dest, None):
+            raise ConfigError(f"{flag} needs pytest's cache, which is off for this suite "
+                              "(-p no:cacheprovider in pytest.ini: a verdict never rests on an "
+                              "earlier run); select checks with -k or node ids")
 
 
 _NOT_WITH_SELF_TEST = (

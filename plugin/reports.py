@@ -12,6 +12,7 @@ import html
 import os
 import shutil
 import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -31,6 +32,7 @@ from checks.reporting import (
     junit,
     metrics,
     overall,
+    run_outcome,
     verdict,
 )
 from checks.reporting import console as console_report
@@ -96,7 +98,8 @@ class Reports:
         """Why the reports could not be written (then none of them is in place)."""
         self.redact = plan.redact
         self.results: dict[str, CheckResult] = {}
-        self.selected: list[str] = []
+        self.selected: list[str] | None = None
+        """The selected checks' ids; None until collection finished."""
         self.facts: dict[str, str] = {}
         self.roles: dict[str, dict[str, Any]] = {}
         """Each target's role and replica state once it answered, by label."""
@@ -118,11 +121,13 @@ class Reports:
     # ---------------------------------------------------------------- what ran
     @pytest.hookimpl(trylast=True)
     def pytest_collection_finish(self, session: pytest.Session) -> None:
+        if sys.exc_info()[1] is not None:
+            return  # pytest calls this also when collection is interrupted: nothing selected
         self._selected([_node(i.nodeid) for i in session.items if CHECK_KEY in i.stash])
 
     @pytest.hookimpl(optionalhook=True)  # pytest-xdist is optional
     def pytest_xdist_node_collection_finished(self, node: Any, ids: list[str]) -> None:
-        if not self.selected:
+        if self.selected is None:
             self._selected([_node(i) for i in ids if "::test_" in i])
 
     def _selected(self, ids: list[str]) -> None:
@@ -131,7 +136,10 @@ class Reports:
 
     def pytest_sessionstart(self, session: pytest.Session) -> None:
         _no_second_list(self.config)
-        for line in console_report.header(self._run(selected=None))[:-1]:
+        # The target and the release only: counting the checks may replay the migrations,
+        # which belongs to collection (an interrupt there still writes the reports).
+        run = self._run(selected=None)
+        for line in console_report.target_lines(run):
             self._say(line, bold=line.startswith("target"))
         if spread := self.config.stash.get(SPREAD_KEY, None):
             self._say(f"parallel: {spread}")
@@ -204,10 +212,11 @@ class Reports:
         return [r for r in self.results.values() if r.outcome]
 
     def _run(self, selected: list[str] | None) -> Run:
+        """The run so far; ``selected`` None: its checks are not collected (yet)."""
         plan = self.plan
         finished = {r.id for r in self._finished()}
-        selection = Selection(_expression(self.config), len(selected) if selected is not None
-                              else plan.total, plan.total)
+        selection = Selection(_expression(self.config), len(selected or ()),
+                              plan.total if selected is not None else None)
         first = plan.targets[0]
         return Run(
             target_kind=first.kind if len(plan.targets) == 1 else "multiple",
@@ -273,7 +282,8 @@ class Reports:
         run.environment = {k: str(v) for k, v in metadata.items()
                            if k in _ENV_KEYS or k in self.facts}
         reports_dir = self.plan.reports_dir
-        outcome = overall(results, run.not_run)
+        outcome = overall(results, run.not_run,
+                          collected=run.selection.total is not None)
         # A self-test's verdict is about the config, not the target's health: it stays out
         # of the history strip and the pager's metrics (and keeps no history of its own).
         self.history = [] if run.self_test else [*past_runs(reports_dir / "history"),
@@ -419,8 +429,9 @@ class Reports:
         self._deliver()
         for line in console_report.header(run):
             write(self.redact(line))
-        if self.config.get_verbosity() > 0 and results:
-            write(self.redact(console_report.table(results, width)))
+        if self.config.get_verbosity() > 0:
+            for line in console_report.every_check(results, width):
+                write(self.redact(line))
         for line in console_report.problems(results, width):
             write(self.redact(line), red=line.startswith(("FAIL", "ERROR")))
         for line in console_report.not_run_lines(run, width):
@@ -432,7 +443,7 @@ class Reports:
         for line in self.delivered:
             write(self.redact(line), red=line.startswith("reports NOT")
                   or line.startswith("metrics NOT"), bold=True)
-        outcome = overall(results, run.not_run, run.delivery_errors)
+        outcome = run_outcome(run, results)
         where = ("no reports written" if self.write_error
                  else f"reports in {self.plan.reports_dir}")
         write(f"verdict: {verdict(run, results)}  ({where})",

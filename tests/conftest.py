@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import json
 import os
+import shutil
 import subprocess
-import sys
 import urllib.request
 import uuid
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
+from functools import cache, cached_property, partial
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +21,9 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from checks.infra.cluster import Cluster, Prepared, runtime_dir
+from checks.infra.cluster import Cluster, Prepared, find_engine, runtime_dir
+from checks.targets.postgres import display_name
+from tests import forked
 
 ROOT = Path(__file__).resolve().parent.parent
 MIGRATIONS = ROOT / "db" / "migrations"
@@ -27,16 +31,117 @@ FIXTURES = sorted((ROOT / "db" / "fixtures").glob("*.sql"))
 REFERENCE = "reference"
 EXTENDED = "extended"
 TEST_MIGRATION = Path(__file__).parent / "data" / "2026_03_01_0001_audit.sql"
-PG15 = Path("/usr/lib/postgresql/15/bin")
-"""PostgreSQL 15 (production's major): .ci/run installs it; its tests fail without it."""
+
+
+def engine_bin(engine: str | Path | None) -> Path | None:
+    """The ``bin`` directory of an engine: None or ``"18"`` is the wheel's (the suite's
+    default), ``"15"`` production's major, a path any installation's."""
+    if engine in (None, "18"):
+        return None
+    if engine == "15":
+        return pg15()
+    return Path(str(engine))
+
+
+@cache
+def pg15() -> Path:
+    """PostgreSQL 15's ``bin`` (production's major), where the suite itself would find it
+    (``/usr/lib/postgresql/15/bin``, Homebrew's, ``pg_config``'s): scripts/test-setup
+    installs it; its tests (marker ``pg15``) fail without it, never skip."""
+    found = find_engine(15)
+    if found is None:
+        pytest.fail("PostgreSQL 15 is not installed: run scripts/test-setup, or deselect its "
+                    "tests with -m 'not pg15'", pytrace=False)
+    return found.bin_dir
+
+
+@contextmanager
+def started(engine: str | Path | None = None, *, prepared: Prepared | None = None,
+            standby_of: Cluster | None = None, cache_dir: Path | None = None,
+            folder_in: Path | None = None, **settings: str) -> Iterator[Cluster]:
+    """A started throwaway server, removed when the block ends: ``engine`` as in
+    :func:`engine_bin` (a standby: its primary's), with ``prepared``'s databases, or a
+    streaming standby of ``standby_of`` (``pg_basebackup -R``); ``settings`` are server
+    settings such as ``wal_level="replica"``. It lives in the suite's runtime folder (RAM
+    where there is one) unless ``folder_in`` says otherwise."""
+    bin_dir = (standby_of.bin_dir if standby_of is not None and engine is None
+               else engine_bin(engine))
+    server = Cluster(bin_dir, cache_dir=cache_dir, folder_in=folder_in or runtime_dir(),
+                     settings=settings)
+    try:
+        yield server.start(prepared, standby_of=standby_of)
+    finally:
+        server.remove()  # a server that did not start: a no-op
+
+
+@pytest.fixture
+def extra_server(request: pytest.FixtureRequest) -> Iterator[Callable[..., Cluster]]:
+    """The one factory for servers of a test's own, beside the session's ``cluster`` /
+    ``cluster15`` (which serve copies of template databases): ``extra_server(engine="15",
+    prepared=..., standby_of=..., **settings)`` returns a started :class:`Cluster` (see
+    :func:`started`), for a server the test may damage (authentication, a stop, a
+    standby). Every one is removed when the test ends, the last started first (a standby
+    before its primary)."""
+
+    def start(engine: str | Path | None = None, **kwargs: Any) -> Cluster:
+        standby_of = kwargs.get("standby_of")
+        major = standby_of.engine.major if standby_of is not None and engine is None else None
+        if ("15" in (engine, str(major))
+                and request.node.get_closest_marker("pg15") is None):
+            pytest.fail("a test that starts PostgreSQL 15 is marked pg15", pytrace=False)
+        return servers.enter_context(started(engine, **kwargs))
+
+    with ExitStack() as servers:
+        yield start
+
+
+MARKED_BY_FIXTURE = {
+    "pg15": {"cluster15", "database15", "extended_database15", "production"},
+    "aws": {"moto_server"},
+    "browser": {"chromium"},
+}
+"""Markers that follow from what a test uses (the rest are on the tests themselves)."""
+
+
+@pytest.hookimpl(tryfirst=True)  # before -m deselects
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        used = set(getattr(item, "fixturenames", ()))
+        for marker, fixtures in MARKED_BY_FIXTURE.items():
+            if used & fixtures:
+                item.add_marker(marker)
+    # Tests that need something from outside (marker upstream: a checkout of the real
+    # pipeline) run only when -m names them: deselected (and counted so), never skipped.
+    if "upstream" not in (config.option.markexpr or ""):
+        outside = [item for item in items if item.get_closest_marker("upstream")]
+        if outside:
+            config.hook.pytest_deselected(items=outside)
+            items[:] = [item for item in items if not item.get_closest_marker("upstream")]
+
+
+@pytest.fixture
+def chromium(tmp_path: Path) -> Callable[..., subprocess.CompletedProcess[str]]:
+    """Headless Chromium with ``args`` (marker ``browser``); not installed is a failure."""
+    exe = next(filter(None, map(shutil.which, ("chromium", "chromium-browser",
+                                                 "google-chrome"))), None)
+    if exe is None:
+        pytest.fail("Chromium is not installed: run scripts/test-setup, or deselect its tests "
+                    "with -m 'not browser'", pytrace=False)
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [exe, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+             "--no-first-run", "--disable-background-networking", "--disable-component-update",
+             "--disable-sync", f"--user-data-dir={tmp_path / 'chromium'}", *args],
+            capture_output=True, text=True, timeout=120)
+
+    return run
 
 
 @pytest.fixture(scope="session")
 def extended_migrations(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The reference migrations plus a test migration with a trigger, view, function and a
     validated CHECK."""
-    import shutil
-
     folder = tmp_path_factory.mktemp("extended_migrations")
     for f in [*MIGRATIONS.glob("*.sql"), TEST_MIGRATION]:
         shutil.copy(f, folder / f.name)
@@ -46,7 +151,16 @@ def extended_migrations(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def cluster(extended_migrations: Path) -> Iterator[Cluster]:
     """One throwaway server for the whole test session, with the template databases."""
-    with Cluster() as c:
+    with started() as c:
+        build_reference(c, REFERENCE, [*sorted(MIGRATIONS.glob("*.sql")), *FIXTURES])
+        build_reference(c, EXTENDED, [*sorted(extended_migrations.glob("*.sql")), *FIXTURES])
+        yield c
+
+
+@pytest.fixture(scope="session")
+def cluster15(extended_migrations: Path) -> Iterator[Cluster]:
+    """Like ``cluster``, on PostgreSQL 15 (production's major)."""
+    with started("15") as c:
         build_reference(c, REFERENCE, [*sorted(MIGRATIONS.glob("*.sql")), *FIXTURES])
         build_reference(c, EXTENDED, [*sorted(extended_migrations.glob("*.sql")), *FIXTURES])
         yield c
@@ -85,30 +199,9 @@ def reference_prepared() -> Prepared:
     return Prepared(digest.hexdigest()[:16], lambda c: build_reference(c, REFERENCE, scripts))
 
 
-@pytest.fixture
-def extra_server() -> Iterator[Callable[..., Cluster]]:
-    """The one factory for servers of a test's own, beside the session's ``cluster``:
-    ``extra_server(prepared=..., standby_of=..., bin_dir=...)`` starts one (``standby_of``: a
-    streaming standby of that server, from ``pg_basebackup -R``, on its binaries) and
-    returns it running, in the suite's runtime folder (RAM where there is one); every one is
-    removed when the test ends, the last started first (a standby before its primary)."""
-    started: list[Cluster] = []
-
-    def start(*, prepared: Prepared | None = None, standby_of: Cluster | None = None,
-              bin_dir: Path | None = None) -> Cluster:
-        server = Cluster(bin_dir or (standby_of.bin_dir if standby_of else None),
-                         folder_in=runtime_dir())
-        started.append(server)  # removing a server that did not start is a no-op
-        return server.start(prepared, standby_of=standby_of)
-
-    yield start
-    for server in reversed(started):
-        server.remove()
-
-
 @dataclass
 class Database:
-    """A copy of the reference database that a test may damage."""
+    """A copy of a template database that a test may damage."""
 
     cluster: Cluster
     name: str
@@ -155,6 +248,20 @@ def copy_of(cluster: Cluster, template: str) -> Iterator[Database]:
 
 
 @pytest.fixture
+def database15(cluster15: Cluster) -> Iterator[Database]:
+    """A copy of the reference database on PostgreSQL 15."""
+    with copy_of(cluster15, REFERENCE) as db:
+        yield db
+
+
+@pytest.fixture
+def extended_database15(cluster15: Cluster) -> Iterator[Database]:
+    """A copy of the database built from ``extended_migrations``, on PostgreSQL 15."""
+    with copy_of(cluster15, EXTENDED) as db:
+        yield db
+
+
+@pytest.fixture
 def database(cluster: Cluster) -> Iterator[Database]:
     """A copy of the reference database (migrations + healthy sample data)."""
     with copy_of(cluster, REFERENCE) as db:
@@ -184,24 +291,38 @@ def config_file(tmp_path: Path) -> Callable[[str], Path]:
 
 @dataclass
 class VerifyRun:
-    """One ``pytest verify/`` run in a subprocess, with its reports parsed."""
+    """One ``pytest verify/`` run in a subprocess, with its reports parsed; with ``label``,
+    the checks of that one target of a multi-target run (its ids without the label)."""
 
     returncode: int
     output: str
     reports_dir: Path
+    label: str = ""
 
-    @property
+    @cached_property
     def summary(self) -> dict[str, Any]:
         return json.loads((self.reports_dir / "summary.json").read_text())
 
+    def of(self, label: str) -> VerifyRun:
+        """The checks of the target ``label`` (a multi-target run)."""
+        return dataclasses.replace(self, label=label)
+
+    def _checks(self, key: str = "checks") -> list[dict[str, Any]]:
+        """The summary's entries (``checks`` or ``details``), of this target only."""
+        if not self.label:
+            return self.summary[key]
+        mine = f"[{self.label}:"
+        return [{**c, "id": c["id"].replace(mine, "[", 1)} for c in self.summary[key]
+                if mine in c["id"]]
+
     def outcomes(self) -> dict[str, str]:
         """Check id (the part after ``::``) -> outcome."""
-        return {c["id"].split("::", 1)[1]: c["outcome"] for c in self.summary["checks"]}
+        return {c["id"].split("::", 1)[1]: c["outcome"] for c in self._checks()}
 
     def not_passed(self, *, drift: bool = True) -> dict[str, str]:
         """Checks that did not pass, less the AWS checks skipped because AWS is off;
         ``drift=False`` also leaves out the schema-drift items."""
-        aws_off = {c["id"].split("::", 1)[1] for c in self.summary["checks"]
+        aws_off = {c["id"].split("::", 1)[1] for c in self._checks()
                    if c["outcome"] == "skipped" and c["message"].startswith("AWS checks are off")}
         return {k: v for k, v in self.outcomes().items() if v != "passed" and k not in aws_off
                 and (drift or not k.startswith(("test_schema_object", "test_no_unexpected")))}
@@ -215,10 +336,10 @@ class VerifyRun:
 
     def detail(self, check_id: str) -> dict[str, Any]:
         """Evidence and SQL of the check whose id contains ``check_id``."""
-        return next(d for d in self.summary["details"] if check_id in d["id"])
+        return next(d for d in self._checks("details") if check_id in d["id"])
 
     def message(self, check_id: str) -> str:
-        return next(c["message"] for c in self.summary["checks"] if c["id"].endswith(check_id))
+        return next(c["message"] for c in self._checks() if c["id"].endswith(check_id))
 
     def all_output(self) -> str:
         """The console output and every report file, for secret searches."""
@@ -246,22 +367,47 @@ def secret_forms(secret: str) -> set[str]:
             for form in (part, quote(part), quote(part, safe=""), quote_plus(part)) if form}
 
 
+def run_verify(folder: Path, *args: str, env: dict[str, str] | None = None,
+               timeout: float = 300, reports: Path | None = None,
+               paths: tuple[str, ...] = ("verify",)) -> VerifyRun:
+    """One ``pytest verify/`` run in a process of its own (see :mod:`tests.forked`), its
+    reports in ``folder`` (or ``reports``), with the caller's environment less what
+    chooses a target or account."""
+    reports = reports or folder / f"reports-{uuid.uuid4().hex[:6]}"
+    code, output = forked.run(
+        [*(str(ROOT / p) for p in paths), "--reports-dir", str(reports), "-p", "no:randomly",
+         *args], cwd=ROOT, env={**_clean_env(), **(env or {})}, timeout=timeout,
+        output=folder / f"console-{uuid.uuid4().hex[:6]}")
+    return VerifyRun(code, output, reports)
+
+
+def seeded_runs(cluster: Cluster, template: str, faults: dict[str, str], folder: Path,
+                *args: str) -> dict[str, VerifyRun]:
+    """Each fault in a copy of ``template`` of its own, all verified by one run (a target
+    each: one start of Python and pytest, not one per fault); fault id -> its target's
+    checks. The copies are dropped after the run."""
+    with ExitStack() as copies:
+        databases = {}
+        for fault_id, fault in faults.items():
+            databases[fault_id] = copies.enter_context(copy_of(cluster, template))
+            databases[fault_id].execute(fault)
+        run = run_verify(folder, *(a for db in databases.values() for a in ("--dsn", db.dsn)),
+                         *args)
+    return {fault_id: run.of(display_name(db.dsn)) for fault_id, db in databases.items()}
+
+
 @pytest.fixture
 def verify(tmp_path: Path) -> Callable[..., VerifyRun]:
     """Run the verification suite like an operator would; returns a VerifyRun."""
+    return partial(run_verify, tmp_path)
 
-    def run(*args: str, env: dict[str, str] | None = None, timeout: float = 300,
-            reports: Path | None = None, paths: tuple[str, ...] = ("verify",)) -> VerifyRun:
-        reports = reports or tmp_path / f"reports-{uuid.uuid4().hex[:6]}"
-        done = subprocess.run(
-            [sys.executable, "-m", "pytest", *(str(ROOT / p) for p in paths), "--reports-dir",
-             str(reports), "-p", "no:randomly", *args],
-            cwd=ROOT, capture_output=True, text=True, timeout=timeout,
-            env={**_clean_env(), **(env or {})},
-        )
-        return VerifyRun(done.returncode, done.stdout + done.stderr, reports)
 
-    return run
+@pytest.fixture(scope="session")
+def healthy_run(cluster: Cluster, tmp_path_factory: pytest.TempPathFactory) -> VerifyRun:
+    """One ``--dsn -v`` run against a copy of the healthy reference database, which tests
+    that only read its outcome and reports share (never damage its database)."""
+    with copy_of(cluster, REFERENCE) as db:
+        return run_verify(tmp_path_factory.mktemp("healthy"), "--dsn", db.dsn, "-v")
 
 
 @pytest.fixture
@@ -293,21 +439,29 @@ class MotoServer:
                             aws_secret_access_key=self.env["AWS_SECRET_ACCESS_KEY"])
 
 
-@pytest.fixture
-def moto_server(monkeypatch: pytest.MonkeyPatch) -> Iterator[MotoServer]:
+@pytest.fixture(scope="session")
+def _moto_endpoint() -> Iterator[str]:
+    """moto's server, one per test process (each test resets its state)."""
+    import os
+
     from moto.server import ThreadedMotoServer
 
-    monkeypatch.setenv("MOTO_ECS_SERVICE_RUNNING", "1")  # read by the in-process server
+    os.environ["MOTO_ECS_SERVICE_RUNNING"] = "1"  # read by the in-process server
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
     host, port = server.get_host_and_port()
-    endpoint = f"http://{host}:{port}"
-    # moto keeps its state per process, not per server: start each test from nothing.
-    urllib.request.urlopen(urllib.request.Request(f"{endpoint}/moto-api/reset", method="POST"))
-    yield MotoServer(endpoint, {
-        "AWS_ENDPOINT_URL": endpoint, "AWS_ACCESS_KEY_ID": "AKIATESTING",
-        "AWS_SECRET_ACCESS_KEY": "moto-test-secret-key-value", "AWS_REGION": "us-west-2"})
+    yield f"http://{host}:{port}"
     server.stop()
+
+
+@pytest.fixture
+def moto_server(_moto_endpoint: str) -> MotoServer:
+    """moto's server with nothing in it (marker ``aws``)."""
+    urllib.request.urlopen(urllib.request.Request(f"{_moto_endpoint}/moto-api/reset",
+                                                  method="POST"))
+    return MotoServer(_moto_endpoint, {
+        "AWS_ENDPOINT_URL": _moto_endpoint, "AWS_ACCESS_KEY_ID": "AKIATESTING",
+        "AWS_SECRET_ACCESS_KEY": "moto-test-secret-key-value", "AWS_REGION": "us-west-2"})
 
 
 @pytest.fixture

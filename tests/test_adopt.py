@@ -25,7 +25,7 @@ from checks.catalog.model import Trigger
 from checks.config import Settings
 from checks.infra.cluster import Cluster
 from checks.targets.postgres import PostgresTarget
-from tests.conftest import ROOT
+from tests.conftest import ROOT, started
 
 LEDGER = ("CREATE TABLE IF NOT EXISTS schema_migrations "
           "(version TEXT PRIMARY KEY, applied_at TIMESTAMPTZ NOT NULL DEFAULT NOW())")
@@ -94,7 +94,7 @@ def checkout(root: Path, migrations: dict[str, str], files: dict[str, str],
 
 @pytest.fixture(scope="module")
 def server() -> Iterator[Cluster]:
-    with Cluster() as c:
+    with started() as c:
         yield c
 
 

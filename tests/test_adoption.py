@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import re
 import shutil
-import uuid
 from datetime import UTC, datetime, timedelta
 
 import psycopg
@@ -15,9 +14,7 @@ from checks.catalog.expressions import check_expression
 from checks.catalog.reprint import reprint
 from checks.infra.cluster import Cluster
 from checks.infra.normalize import Normalizer
-from checks.migrations import discover
-from checks.targets.ephemeral import build_database
-from tests.conftest import FIXTURES, MIGRATIONS, PG15
+from tests.conftest import MIGRATIONS, started
 
 # ---------------------------------------------------------------- CHECK rules by meaning
 COLUMNS = ("side varchar(10), ticker text, code char(4), quantity numeric(12,4), "
@@ -51,11 +48,10 @@ DIFFERENT = [
 ]
 
 
-@pytest.fixture(scope="module", params=["18", "15"])
+@pytest.fixture(scope="module", params=["18", pytest.param("15", marks=pytest.mark.pg15)])
 def engines(request, tmp_path_factory):
     """A server of each major (PostgreSQL 15 is production's), with the rule table."""
-    bin_dir = None if request.param == "18" else PG15
-    with Cluster(bin_dir) as server:
+    with started(request.param) as server:
         with psycopg.connect(server.conninfo(), autocommit=True) as conn:
             conn.execute("CREATE TYPE mood AS ENUM ('up', 'down', 'flat')")
             conn.execute(f"CREATE TABLE rules ({COLUMNS})")
@@ -98,46 +94,41 @@ def test_another_rule_compares_different(engines, declared, live):
                                                                    _printed(server, live))
 
 
-def test_declared_rules_pass_on_varchar_columns_of_a_postgresql_15_target(verify):
+def test_declared_rules_pass_on_varchar_columns_of_a_postgresql_15_target(verify, database15):
     """The reference rules, declared as written, on VARCHAR columns printed by 15."""
-    with Cluster(PG15) as server:
-        build_database(server, "prod", discover(MIGRATIONS), FIXTURES)
-        with psycopg.connect(server.conninfo("prod"), autocommit=True) as conn:
-            conn.execute(
-                "ALTER TABLE active_positions DROP CONSTRAINT chk_active_positions_side, "
-                "DROP CONSTRAINT chk_active_positions_strategy_type; "
-                "ALTER TABLE active_positions ALTER COLUMN side TYPE varchar(10), "
-                "ALTER COLUMN strategy_type TYPE varchar(20); "
-                "ALTER TABLE active_positions ADD CONSTRAINT chk_active_positions_side "
-                "CHECK (side IN ('long', 'short', 'call', 'put')) NOT VALID; "
-                "ALTER TABLE active_positions ADD CONSTRAINT chk_active_positions_strategy_type "
-                "CHECK (strategy_type IN ('day_trade', 'swing_trade', 'conservative') "
-                "OR strategy_type IS NULL) NOT VALID")
-        run = verify("--dsn", server.conninfo("prod"), "-k", "check_constraint")
+    database15.execute(
+        "ALTER TABLE active_positions DROP CONSTRAINT chk_active_positions_side, "
+        "DROP CONSTRAINT chk_active_positions_strategy_type; "
+        "ALTER TABLE active_positions ALTER COLUMN side TYPE varchar(10), "
+        "ALTER COLUMN strategy_type TYPE varchar(20); "
+        "ALTER TABLE active_positions ADD CONSTRAINT chk_active_positions_side "
+        "CHECK (side IN ('long', 'short', 'call', 'put')) NOT VALID; "
+        "ALTER TABLE active_positions ADD CONSTRAINT chk_active_positions_strategy_type "
+        "CHECK (strategy_type IN ('day_trade', 'swing_trade', 'conservative') "
+        "OR strategy_type IS NULL) NOT VALID")
+    run = verify("--dsn", database15.dsn, "-k", "check_constraint")
     assert run.returncode == 0, run.output
     assert set(run.outcomes().values()) == {"passed"}
 
 
 # ---------------------------------------------------------------- version-aware drift
+@pytest.mark.slow
 @pytest.mark.parametrize("match", [True, False], ids=["replayed-on-15", "reprinted-on-18"])
 def test_a_postgresql_15_target_has_no_version_drift(verify, extended_migrations, config_file,
-                                                      match):
+                                                      extended_database15, match):
     """Views print differently on 15 and 18: the replay runs on 15 when its binaries are
     here; otherwise the live view is reprinted by 18. Either way no false drift, and a
     real change of the view is still caught."""
     config = config_file(f"[drift]\nmatch_target_version = {str(match).lower()}\n")
-    with Cluster(PG15) as server:
-        build_database(server, "prod", discover(extended_migrations), FIXTURES)
-        args = ("--dsn", server.conninfo("prod"), "--migrations-dir", str(extended_migrations),
-                "--config", str(config), "-k", "test_schema_object or test_no_unexpected")
-        run = verify(*args)
-        assert run.returncode == 0, run.output
-        view = "test_schema_object[view:public.open_positions]"
-        assert run.outcomes()[view] == "passed"
-        with psycopg.connect(server.conninfo("prod"), autocommit=True) as conn:
-            conn.execute("CREATE OR REPLACE VIEW open_positions AS SELECT id, ticker, side, "
-                         "quantity FROM active_positions WHERE status = 'closed'")
-        changed = verify(*args)
+    args = ("--dsn", extended_database15.dsn, "--migrations-dir", str(extended_migrations),
+            "--config", str(config), "-k", "test_schema_object or test_no_unexpected")
+    run = verify(*args)
+    assert run.returncode == 0, run.output
+    view = "test_schema_object[view:public.open_positions]"
+    assert run.outcomes()[view] == "passed"
+    extended_database15.execute("CREATE OR REPLACE VIEW open_positions AS SELECT id, ticker, "
+                                "side, quantity FROM active_positions WHERE status = 'closed'")
+    changed = verify(*args)
     assert {k: v for k, v in changed.outcomes().items() if v != "passed"} == {view: "failed"}
 
 
@@ -163,27 +154,23 @@ _REPRINTED_FAULTS = {
 }
 
 
+@pytest.mark.slow
 def test_printed_definitions_reprinted_by_another_major_still_show_real_drift(
-        verify, extended_migrations, config_file):
+        verify, extended_migrations, config_file, extended_database15):
     """Without the live major's binaries the expected schema is built on 18: every printed
     definition that differs is reprinted there, so each real change still fails its item
-    (they used to be skipped as "printed differently", and the run passed)."""
+    (they used to be skipped as "printed differently", and the run passed). One run over
+    all the changes (each on another object): each fails its own item, nothing else."""
     config = config_file("[drift]\nmatch_target_version = false\n")
-    with Cluster(PG15) as server:
-        build_database(server, "prod", discover(extended_migrations), FIXTURES)
-        for object_id, fault in _REPRINTED_FAULTS.items():
-            name = f"f_{uuid.uuid4().hex[:8]}"
-            with psycopg.connect(server.conninfo(), autocommit=True) as conn:
-                conn.execute(f"CREATE DATABASE {name} TEMPLATE prod")
-            with psycopg.connect(server.conninfo(name), autocommit=True) as conn:
-                conn.execute(fault)
-            run = verify("--dsn", server.conninfo(name), "--migrations-dir",
-                         str(extended_migrations), "--config", str(config), "-k",
-                         "test_schema_object or test_no_unexpected")
-            item = f"test_schema_object[{object_id}]"
-            assert {k: v for k, v in run.outcomes().items() if v != "passed"} == \
-                {item: "failed"}, (object_id, run.output)
-            assert run.returncode == 1
+    for fault in _REPRINTED_FAULTS.values():
+        extended_database15.execute(fault)
+    run = verify("--dsn", extended_database15.dsn, "--migrations-dir",
+                 str(extended_migrations), "--config", str(config), "-k",
+                 "test_schema_object or test_no_unexpected")
+    assert {k: v for k, v in run.outcomes().items() if v != "passed"} == {
+        f"test_schema_object[{object_id}]": "failed" for object_id in _REPRINTED_FAULTS
+    }, run.output
+    assert run.returncode == 1
 
 
 # ---------------------------------------------------------------- known history

@@ -24,8 +24,9 @@ def test_healthy_service_passes(verify, database, aws_world):
     assert aws_world.env["AWS_SECRET_ACCESS_KEY"] not in run.all_output()
 
 
-def test_without_aws_they_are_skipped_with_the_reason(verify, database):
-    run = verify("--dsn", database.dsn)
+@pytest.mark.xdist_group("healthy-run")
+def test_without_aws_they_are_skipped_with_the_reason(healthy_run):
+    run = healthy_run
     assert _aws_outcomes(run) == {ECS: "skipped", LOGS: "skipped"}
     assert "use --aws" in run.message("[trade-stream]")
 

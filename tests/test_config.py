@@ -39,6 +39,22 @@ def test_bad_config_is_one_line_error(tmp_path, text, message):
     assert "\n" not in str(info.value)
 
 
+def test_an_entry_is_named_the_way_an_operator_finds_it_in_the_file(tmp_path):
+    """tomllib gives no line numbers: the entry's section, its position counted from 1,
+    and its name."""
+    text = ('[[unique]]\nname = "a"\ntable = "t"\ncolumns = ["c"]\n'
+            '[[unique]]\nname = "second"\ntable = "t"\n'
+            '[[freshness]]\ntable = "beats"\ncolumn = "at"\nmax_age = "soon"\n')
+    with pytest.raises(ConfigError) as info:
+        load_config(_write(tmp_path, text))
+    assert str(info.value) == ('invariants.toml: [[unique]] #2 (name = "second"): missing '
+                               "required key 'columns'")
+    with pytest.raises(ConfigError) as info:
+        load_config(_write(tmp_path, text.replace('table = "t"\n[[freshness]]',
+                                                  'table = "t"\ncolumns = ["c"]\n[[freshness]]')))
+    assert str(info.value).startswith('invariants.toml: [[freshness]] #1 (table = "beats")')
+
+
 def test_versions_order_numerically_not_as_text(tmp_path):
     for name in ("1001_y.sql", "009_x.sql", "2026_02_02_0001_z.sql", "10_a.sql"):
         (tmp_path / name).write_text("SELECT 1;")

@@ -10,10 +10,7 @@ import uuid
 import psycopg
 import pytest
 
-from checks.infra.cluster import Cluster
-from checks.migrations import discover
-from checks.targets.ephemeral import build_database
-from tests.conftest import FIXTURES, MIGRATIONS, PG15, ROOT
+from tests.conftest import EXTENDED, MIGRATIONS, REFERENCE, ROOT, seeded_runs
 
 SCHEMA_OBJECT = "test_schema_object[{}]"
 
@@ -23,7 +20,7 @@ def _drift_only(run) -> dict[str, str]:
             if k.startswith(("test_schema_object", "test_no_unexpected_objects"))}
 
 
-@pytest.mark.parametrize(("fault", "expected"), [
+SEEDED = [
     pytest.param(
         "DROP INDEX idx_alpaca_dedupe_processed_at",
         {SCHEMA_OBJECT.format("index:public.idx_alpaca_dedupe_processed_at"): "failed"},
@@ -71,15 +68,29 @@ def _drift_only(run) -> dict[str, str]:
         "ALTER SEQUENCE active_positions_id_seq INCREMENT BY 10",
         {SCHEMA_OBJECT.format("sequence:public.active_positions_id_seq"): "failed"},
         id="sequence-changed"),
-])
-def test_seeded_drift_fails_exactly_that_object(verify, database, fault, expected):
-    database.execute(fault)
-    run = verify("--dsn", database.dsn)
+]
+
+
+@pytest.fixture(scope="module")
+def seeded(cluster, tmp_path_factory):
+    """Every fault of SEEDED in a database of its own, verified in one run."""
+    return _runs(cluster, REFERENCE, SEEDED, tmp_path_factory)
+
+
+def _runs(cluster, template, params, tmp_path_factory, *args):
+    return seeded_runs(cluster, template, {p.id: p.values[0] for p in params},
+                       tmp_path_factory.mktemp("seeded"), *args)
+
+
+@pytest.mark.xdist_group("seeded-drift")
+@pytest.mark.parametrize(("fault", "expected"), SEEDED)
+def test_seeded_drift_fails_exactly_that_object(seeded, request, fault, expected):
+    run = seeded[request.node.callspec.id]
     assert run.returncode == 1
     assert _drift_only(run) == expected
 
 
-@pytest.mark.parametrize(("fault", "object_id"), [
+EXTENDED_FAULTS = [
     pytest.param("ALTER TABLE position_history DISABLE TRIGGER trg_position_history_exit_time",
                  "trigger:public.position_history.trg_position_history_exit_time",
                  id="trigger-disabled"),
@@ -94,16 +105,24 @@ def test_seeded_drift_fails_exactly_that_object(verify, database, fault, expecte
                  "CHECK (quantity IS NULL OR quantity > 0) NOT VALID",
                  "constraint:public.position_history.chk_position_history_quantity",
                  id="not-valid-live-validated-in-migrations"),
-])
-def test_drift_in_triggers_views_functions_validation(verify, extended_database,
-                                                      extended_migrations, fault, object_id):
-    database = extended_database
-    database.execute(fault)
-    run = verify("--dsn", database.dsn, "--migrations-dir", str(extended_migrations))
+]
+
+
+@pytest.fixture(scope="module")
+def extended_faults(cluster, extended_migrations, tmp_path_factory):
+    return _runs(cluster, EXTENDED, EXTENDED_FAULTS, tmp_path_factory, "--migrations-dir",
+                 str(extended_migrations))
+
+
+@pytest.mark.xdist_group("extended-drift")
+@pytest.mark.parametrize(("fault", "object_id"), EXTENDED_FAULTS)
+def test_drift_in_triggers_views_functions_validation(extended_faults, request, fault,
+                                                      object_id):
+    run = extended_faults[request.node.callspec.id]
     assert _drift_only(run) == {SCHEMA_OBJECT.format(object_id): "failed"}
 
 
-@pytest.mark.parametrize(("fault", "expected"), [
+ACCEPTED_OR_SHOWN = [
     pytest.param("ALTER TABLE active_positions ENABLE ROW LEVEL SECURITY",
                  {SCHEMA_OBJECT.format("table:public.active_positions"): "failed"},
                  id="rls-enabled"),
@@ -161,14 +180,23 @@ def test_drift_in_triggers_views_functions_validation(verify, extended_database,
     pytest.param("ALTER TABLE position_history ADD CONSTRAINT fk_position FOREIGN KEY (id) "
                  "REFERENCES active_positions (id) ON DELETE CASCADE NOT VALID",
                  {"test_no_unexpected_objects[constraint]": "failed"}, id="foreign-key-added"),
-])
-def test_drift_in_what_the_database_accepts_keeps_or_shows(verify, database, fault, expected):
-    database.execute(fault)
-    run = verify("--dsn", database.dsn, "-k", "test_schema_object or test_no_unexpected")
-    assert _drift_only(run) == expected
+]
 
 
-@pytest.mark.parametrize(("fault", "object_id"), [
+@pytest.fixture(scope="module")
+def accepted_or_shown(cluster, tmp_path_factory):
+    return _runs(cluster, REFERENCE, ACCEPTED_OR_SHOWN, tmp_path_factory, "-k",
+                 "test_schema_object or test_no_unexpected")
+
+
+@pytest.mark.xdist_group("accepted-or-shown")
+@pytest.mark.parametrize(("fault", "expected"), ACCEPTED_OR_SHOWN)
+def test_drift_in_what_the_database_accepts_keeps_or_shows(accepted_or_shown, request, fault,
+                                                           expected):
+    assert _drift_only(accepted_or_shown[request.node.callspec.id]) == expected
+
+
+SETTINGS_FAULTS = [
     pytest.param("ALTER VIEW open_positions SET (check_option = local)",
                  "view:public.open_positions", id="view-check-option"),
     pytest.param("ALTER FUNCTION touch_exit_time() SECURITY DEFINER",
@@ -179,12 +207,20 @@ def test_drift_in_what_the_database_accepts_keeps_or_shows(verify, database, fau
                  "trg_position_history_exit_time",
                  "trigger:public.position_history.trg_position_history_exit_time",
                  id="trigger-always"),
-])
-def test_drift_in_views_functions_and_triggers_settings(verify, extended_database,
-                                                        extended_migrations, fault, object_id):
-    extended_database.execute(fault)
-    run = verify("--dsn", extended_database.dsn, "--migrations-dir", str(extended_migrations),
-                 "-k", "test_schema_object or test_no_unexpected")
+]
+
+
+@pytest.fixture(scope="module")
+def settings_faults(cluster, extended_migrations, tmp_path_factory):
+    return _runs(cluster, EXTENDED, SETTINGS_FAULTS, tmp_path_factory, "--migrations-dir",
+                 str(extended_migrations), "-k", "test_schema_object or test_no_unexpected")
+
+
+@pytest.mark.xdist_group("settings-drift")
+@pytest.mark.parametrize(("fault", "object_id"), SETTINGS_FAULTS)
+def test_drift_in_views_functions_and_triggers_settings(settings_faults, request, fault,
+                                                        object_id):
+    run = settings_faults[request.node.callspec.id]
     assert _drift_only(run) == {SCHEMA_OBJECT.format(object_id): "failed"}
 
 
@@ -355,6 +391,7 @@ def test_ledger_with_the_old_column_name_fails_clearly(verify, database, config_
     assert "has no column 'migration_name'" in run.message("recorded[001_init]")
 
 
+@pytest.mark.slow
 def test_snapshot_replaces_replay(verify, database, tmp_path, config_file):
     snapshot = tmp_path / "expected_schema.json"
     done = subprocess.run([sys.executable, "-m", "checks.snapshot", "--dsn", database.dsn,
@@ -393,15 +430,12 @@ def test_an_object_beyond_the_expected_schema_is_named_by_where_it_was_expected(
     assert passed.message(item) == "no table beyond what the snapshot holds"
 
 
-def test_postgresql_15_target_has_no_version_drift_and_drift_is_caught(verify):
-    with Cluster(PG15) as cluster:
-        build_database(cluster, "prod15", discover(MIGRATIONS), FIXTURES)
-        dsn = cluster.conninfo("prod15")
-        run = verify("--dsn", dsn)
-        assert run.returncode == 0, run.output
-        assert run.summary["environment"]["Server version"].startswith("15.")
-        with psycopg.connect(dsn, autocommit=True) as conn:
-            conn.execute("DROP INDEX idx_alpaca_dedupe_order_id")
-        run = verify("--dsn", dsn)
+@pytest.mark.slow
+def test_postgresql_15_target_has_no_version_drift_and_drift_is_caught(verify, database15):
+    run = verify("--dsn", database15.dsn)
+    assert run.returncode == 0, run.output
+    assert run.summary["environment"]["Server version"].startswith("15.")
+    database15.execute("DROP INDEX idx_alpaca_dedupe_order_id")
+    run = verify("--dsn", database15.dsn)
     assert _drift_only(run) == {
         SCHEMA_OBJECT.format("index:public.idx_alpaca_dedupe_order_id"): "failed"}

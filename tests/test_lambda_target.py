@@ -163,6 +163,7 @@ def test_every_request_pins_its_transaction_and_the_database_runs_with_the_pins(
         assert seen == PINS
 
 
+@pytest.mark.slow
 def test_a_hung_function_ends_the_run_fast_with_every_database_check_an_error(
         verify, database, aws_env, config_file):
     config = config_file('[settings]\nproxy_timeout = "2s"\nconcurrency = 4\n')

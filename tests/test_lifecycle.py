@@ -2,75 +2,128 @@
 
 from __future__ import annotations
 
+import os
+import re
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import psycopg
+import pytest
 
-from checks.infra.cluster import _PREFIX, Cluster
-from tests.conftest import PG15, ROOT, _clean_env
+from checks.infra import cache
+from checks.infra.cluster import _PREFIX
+from tests.conftest import ROOT, _clean_env, pg15, started
+from tests.polling import PATIENCE_S, poll, query_running
+
+SLOW = "pg_sleep(3600)"
 
 
 def _folders(tmp: Path) -> set[Path]:
     return set(tmp.glob(_PREFIX + "*"))
 
 
-def _slow_query_running(tmp: Path) -> bool:
-    for folder in _folders(tmp):
-        try:
-            with psycopg.connect(host=str(folder), user="postgres", dbname="postgres",
-                                 connect_timeout=2) as conn:
-                found = conn.execute("SELECT count(*) FROM pg_stat_activity "
-                                     "WHERE query LIKE '%%pg_sleep(30)%%' "
-                                     "AND pid <> pg_backend_pid()").fetchone()
-                if found and found[0]:
-                    return True
-        except psycopg.Error:
-            continue
-    return False
-
-
+@pytest.mark.slow
+@pytest.mark.pg15
 def test_pg_bin_builds_the_embedded_default_on_another_major(verify):
-    run = verify("--pg-bin", str(PG15))
+    run = verify("--pg-bin", str(pg15()))
     assert run.returncode == 0, run.output
     assert run.summary["environment"]["Server version"].startswith("15.")
 
 
+@pytest.mark.slow
 def test_sigterm_mid_run_removes_the_server(tmp_path, private_tmp, config_file):
-    config = config_file('[settings]\nstatement_timeout = "60s"\n[[custom_sql]]\n'
-                         'name = "slow"\nsql = "SELECT 1 FROM pg_sleep(30) WHERE random() < 0"\n')
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "pytest", str(ROOT / "verify"), "--config", str(config),
-         "--reports-dir", str(tmp_path / "reports"), "-k", "slow"],
-        cwd=ROOT, env={**_clean_env(), "TMPDIR": str(private_tmp),
+    """SIGTERM (a CI cancel) while a check's query runs: the query is cancelled (the run
+    does not wait for it: it would take an hour), the server and its folder are removed."""
+    config = config_file('[settings]\nstatement_timeout = "2h"\n[[custom_sql]]\n'
+                         f'name = "slow"\nsql = "SELECT 1 FROM {SLOW} WHERE random() < 0"\n')
+    with subprocess.Popen(
+            [sys.executable, "-m", "pytest", str(ROOT / "verify"), "--config", str(config),
+             "--reports-dir", str(tmp_path / "reports"), "-k", "slow"],
+            cwd=ROOT, env={**_clean_env(), "TMPDIR": str(private_tmp),
                            "VERIFY_RUNTIME_DIR": str(private_tmp)},
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    deadline = time.monotonic() + 60
-    while not _slow_query_running(private_tmp) and time.monotonic() < deadline:
-        time.sleep(0.2)
-    started = _folders(private_tmp)
-    assert started, "the slow check never started"
-    proc.send_signal(signal.SIGTERM)
-    output, _ = proc.communicate(timeout=60)
-    assert proc.returncode != 0
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) as proc:
+        try:
+            assert poll(lambda: query_running(private_tmp, SLOW), until=proc), \
+                "the slow check never started"
+            started = _folders(private_tmp)
+            proc.send_signal(signal.SIGTERM)
+            output, _ = proc.communicate(timeout=PATIENCE_S)
+        finally:
+            proc.kill()
+    assert proc.returncode == 2, output  # interrupted
     assert not list(private_tmp.iterdir()), output
     ps = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True).stdout
     assert not [line for line in ps.splitlines() if any(str(f) in line for f in started)]
 
 
-def test_initdb_cache_is_reused_and_old_templates_pruned(tmp_path):
-    import os
-
-    old = tmp_path / "initdb" / "pg0.0-0123456789abcdef"
-    (old / "base").mkdir(parents=True)
-    os.utime(old, (0, 0))
-    with Cluster(cache_dir=tmp_path):
-        templates = set((tmp_path / "initdb").glob("pg*-*"))
-    assert not old.exists()
-    assert len(templates) == 1
-    with Cluster(cache_dir=tmp_path):
+@pytest.mark.slow
+def test_the_cache_is_reused_and_keeps_only_the_entries_used_last(tmp_path):
+    """Each checkout's binaries and each engine make an initdb archive of their own: the
+    cache keeps the few used last (the one just made among them), and reuses its own."""
+    initdb = tmp_path / "initdb"
+    initdb.mkdir()
+    others = [initdb / f"pg0.{n}-{n:016x}-w1.tar" for n in range(5)]
+    for n, other in enumerate(others):
+        other.write_bytes(b"")
+        os.utime(other, (1_000_000 + n, 1_000_000 + n))  # used long ago, the last one last
+    with started(cache_dir=tmp_path):
         pass
-    assert set((tmp_path / "initdb").glob("pg*-*")) == templates  # reused, not initialised
+    (made,) = set(initdb.glob("pg*.tar")) - set(others)
+    assert set(initdb.glob("pg*.tar")) == {made, *others[-(cache.KEEP["initdb"] - 1):]}
+    inode = made.stat().st_ino
+    with started(cache_dir=tmp_path):
+        pass
+    assert made.stat().st_ino == inode  # reused, not made again
+    assert made.stat().st_mtime > others[-1].stat().st_mtime  # and marked used
+
+
+def test_a_prune_keeps_what_was_used_last_and_what_is_being_made(tmp_path):
+    folder = tmp_path / "expected"
+    folder.mkdir()
+    entries = [folder / f"{n:02d}.json" for n in range(cache.KEEP["expected"] + 5)]
+    for n, entry in enumerate(entries):
+        entry.write_text("{}")
+        os.utime(entry, (1_000_000 + n, 1_000_000 + n))
+    cache.touch(entries[0])  # the oldest, just read
+    making = folder / "00.123.partial"
+    making.write_text("")
+    cache.prune(folder)
+    kept = set(folder.glob("*.json"))
+    assert len(kept) == cache.KEEP["expected"]
+    assert entries[0] in kept and entries[-1] in kept and entries[1] not in kept
+    assert making.exists()
+
+
+@pytest.mark.slow
+def test_a_database_for_dsn_trials_stays_up_until_ctrl_c(verify, private_tmp):
+    """The README's trial database: the migrations and sample data on a throwaway server,
+    its DSN printed, green with --dsn, removed on Ctrl-C."""
+    with subprocess.Popen(
+            [sys.executable, "-m", "checks.targets.ephemeral"], cwd=ROOT,
+            env={**_clean_env(), "TMPDIR": str(private_tmp),
+                 "VERIFY_RUNTIME_DIR": str(private_tmp)},
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) as proc:
+        try:
+            first = proc.stdout.readline()
+            found = re.fullmatch(r'pytest verify/ --dsn "([^"]+)"\n', first)
+            assert found, first + proc.stdout.read()
+            run = verify("--dsn", found.group(1))
+            proc.send_signal(signal.SIGINT)
+            proc.wait(timeout=PATIENCE_S)
+        finally:
+            proc.kill()
+    assert run.returncode == 0, run.output
+    assert run.summary["outcome"] == "passed"
+    assert proc.returncode == 0
+    assert not list(private_tmp.iterdir()), "the trial server was left behind"
+
+
+def test_a_server_of_a_tests_own_takes_server_settings(extra_server):
+    """The fixture factory: settings go to the server at start (a standby's wal_level, say),
+    and the server is removed when the test ends."""
+    server = extra_server(work_mem="7MB", cluster_name="ops verify's test")
+    with psycopg.connect(server.conninfo(), autocommit=True) as conn:
+        assert conn.execute("SHOW work_mem").fetchone() == ("7MB",)
+        assert conn.execute("SHOW cluster_name").fetchone() == ("ops verify's test",)

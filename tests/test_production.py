@@ -4,7 +4,7 @@ The database is made from what was captured from production rebuilt the way its 
 it (``python -m checks.adopt rebuild``, from a checkout of frotofraggins/inbound_aigen): the
 schema of the shipped snapshot (``checks.adopt.ddl``), the 38-row ledger and healthy rows
 (tests/data/production). No checkout is needed; ``OPS_PIPELINE_CHECKOUT`` names one for the
-test that rebuilds from it.
+test that rebuilds from it (marker upstream: deselected unless `-m upstream`).
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from checks.catalog.compare import KINDS, compare, objects
 from checks.config import Settings
 from checks.infra.cluster import Cluster
 from checks.targets.postgres import PostgresTarget
-from tests.conftest import PG15, ROOT, log_heartbeat
+from tests.conftest import ROOT, log_heartbeat
 
 DATA = Path(__file__).parent / "data" / "production"
 MIGRATIONS = DATA / "migrations"  # upstream's file names only: the ledger checks read names
@@ -57,10 +57,13 @@ def _create(server: Cluster, name: str, template: str = "template0") -> str:
 
 
 @pytest.fixture(scope="module")
-def production() -> Iterator[Cluster]:
-    with Cluster(PG15) as server:
-        build(_create(server, "ops_pipeline_template"))
-        yield server
+def production(cluster15: Cluster) -> Iterator[Cluster]:
+    """PostgreSQL 15 (the session's server) with the production-like database as a
+    template."""
+    build(_create(cluster15, "ops_pipeline_template"))
+    yield cluster15
+    with psycopg.connect(cluster15.conninfo(), autocommit=True) as conn:
+        conn.execute("DROP DATABASE ops_pipeline_template WITH (FORCE)")
 
 
 @pytest.fixture
@@ -257,35 +260,50 @@ def test_an_object_outside_the_snapshot_fails_as_not_in_the_snapshot(verify, pro
         "1 column(s) not in the snapshot: public.hotfix_positions.id"
 
 
-def test_the_declared_rules_pass_on_varchar_columns_of_postgresql_18_too(verify, example):
-    with Cluster() as server:
-        conninfo = _create(server, "ops_pipeline")
-        build(conninfo)
-        run = _run(verify, conninfo, example(), "-k", "check_constraint")
+def test_the_declared_rules_pass_on_varchar_columns_of_postgresql_18_too(verify, example,
+                                                                        extra_server):
+    conninfo = _create(extra_server(), "ops_pipeline")
+    build(conninfo)
+    run = _run(verify, conninfo, example(), "-k", "check_constraint")
     assert run.returncode == 0, run.output
     assert {v for k, v in run.outcomes().items() if "definition" in k} == {"passed"}
 
 
-def test_market_hours_checks_run_in_the_window_or_say_why_not(verify, prod, example):
-    """With its windows, each market-hours check either ran (and passed: the rows are
-    fresh) or was skipped naming its window; never a pass without a reading."""
-    run = _run(verify, prod, example(windows=True), "-k", "fresh")
-    for check in run.summary["checks"]:
-        if check["outcome"] == "skipped":
-            assert "mon,tue,wed,thu,fri 09:45-16:00 America/New_York" in check["message"]
-        else:
-            assert check["outcome"] == "passed", check
+@pytest.mark.parametrize("window", ["closed", "open"])
+def test_the_pipeline_checks_follow_their_market_hours_window(verify, prod, example, window):
+    """The example's windows (weekdays 09:45-16:00 New York), with the hours moved relative
+    to now: twelve hours away, the pipeline checks are skipped naming their window; a
+    window that is always open runs them."""
+    from datetime import UTC, datetime, timedelta
+    from zoneinfo import ZoneInfo
+
+    market = 'days = ["mon", "tue", "wed", "thu", "fri"], hours = "09:45-16:00"'
+    later = (datetime.now(UTC) + timedelta(hours=12)).astimezone(ZoneInfo("America/New_York"))
+    hours = f"{later.hour:02d}:00-{later.hour:02d}:59"
+    moved = (f'days = ["mon", "tue", "wed", "thu", "fri"], hours = "{hours}"'
+             if window == "closed" else 'hours = "00:00-24:00"')
+    config = example(windows=True)
+    text = config.read_text()
+    assert text.count(market) == 5  # the example's five freshness checks
+    config.write_text(text.replace(market, moved))
+    run = _run(verify, prod, config, "-k", "fresh")
+    assert set(run.outcomes().values()) == {"skipped" if window == "closed" else "passed"}
+    if window == "closed":
+        assert f"mon,tue,wed,thu,fri {hours} America/New_York" in run.message(
+            "[telemetry_bars]")
 
 
 CHECKOUT = os.environ.get("OPS_PIPELINE_CHECKOUT")
 
 
-@pytest.mark.skipif(not CHECKOUT, reason="OPS_PIPELINE_CHECKOUT names no checkout of "
-                    "frotofraggins/inbound_aigen (tests reach no GitHub)")
+@pytest.mark.upstream
 def test_the_rebuild_from_a_checkout_is_what_the_snapshot_and_ledger_hold(production):
     """The shipped snapshot and ledger are what the rebuild from upstream gives: rebuild,
-    then compare (the ledger by version and order; its times are the rebuild's own)."""
-    assert CHECKOUT is not None
+    then compare (the ledger by version and order; its times are the rebuild's own).
+    Deselected unless ``-m upstream`` (tests reach no GitHub); then it needs a checkout."""
+    if not CHECKOUT:
+        pytest.fail("-m upstream needs OPS_PIPELINE_CHECKOUT: a checkout of "
+                    "frotofraggins/inbound_aigen", pytrace=False)
     conninfo = _create(production, f"rebuild_{uuid.uuid4().hex[:8]}")
     runs = adopt.rebuild(conninfo, adopt.read_tools(Path(CHECKOUT)), say=lambda _: None)
     assert [r.failed for r in runs] == [None] * len(runs)

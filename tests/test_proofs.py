@@ -352,13 +352,12 @@ def test_the_lambda_path_proves_and_reads_new_rows_the_same_way(verify, database
     assert "among 1 rows added since id" in again.message(ORDERS)
 
 
+@pytest.mark.pg15
 def test_postgresql_15_reads_the_same_premises(verify, extra_server, config_file, tmp_path):
     """Production's major: datcollversion and pg_database_collation_actual_version exist
     since 15; an index under a libc collation proves nothing once its version is off (one
     that records no version proves nothing either: nothing says it did not change)."""
-    from tests.conftest import PG15
-
-    server = extra_server(bin_dir=PG15)
+    server = extra_server("15")
     with psycopg.connect(server.conninfo(), autocommit=True) as conn:
         # an ICU collation: versioned by ICU (this machine's glibc has no versioned locale)
         conn.execute("CREATE COLLATION c_utf8 (provider = icu, locale = 'und')")

@@ -8,7 +8,6 @@ and a standby made with ``pg_basebackup -R`` from it, on the same binaries.
 from __future__ import annotations
 
 import re
-import time
 import uuid
 import xml.etree.ElementTree as ET
 from collections.abc import Callable
@@ -21,8 +20,9 @@ import pytest
 from checks.kinds.freshness import _who_is_behind
 from checks.replica import STANDBY_REASON, ReplayState, Replica, assess
 from checks.targets import READ_ONLY_REASON
-from tests.conftest import PG15, REFERENCE, Database, reference_prepared
+from tests.conftest import REFERENCE, Database, reference_prepared
 from tests.lambda_server import lambda_server
+from tests.polling import poll
 from tests.test_faults import _create_role
 
 FUNCTION = "ops-pipeline-db-query"
@@ -31,13 +31,9 @@ AWS_CHECKS = ("test_ecs_service_stable", "test_log_heartbeat")
 FILE_CHECKS = ("test_migration_replays", "test_migration_versions_distinct")
 
 
-def wait_until(condition: Callable[[], bool], what: str, timeout_s: float = 120) -> None:
-    """Poll ``condition`` (never a fixed sleep); the timeout only ends a test that hangs."""
-    deadline = time.monotonic() + timeout_s
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting until {what}")
-        time.sleep(0.05)
+def wait_until(condition: Callable[[], bool], what: str) -> None:
+    """Poll ``condition`` (never a fixed sleep); the patience only ends a test that hangs."""
+    assert poll(condition), f"timed out waiting until {what}"
 
 
 @dataclass
@@ -89,9 +85,9 @@ class Replication:
 
 @pytest.fixture
 def replication(extra_server, request) -> Replication:
-    """On the embedded engine, or (indirect parameter) another ``bin`` directory's."""
-    bin_dir = getattr(request, "param", None)
-    primary = Database(extra_server(prepared=reference_prepared(), bin_dir=bin_dir), REFERENCE)
+    """On the embedded engine, or (indirect parameter) another (``"15"``)."""
+    engine = getattr(request, "param", None)
+    primary = Database(extra_server(engine, prepared=reference_prepared()), REFERENCE)
     # idle unless a test writes: no autovacuum transaction moves the last replayed one
     primary.execute("ALTER SYSTEM SET autovacuum = off")
     primary.execute("SELECT pg_reload_conf()")
@@ -129,7 +125,8 @@ def _says_standby(run, in_step: bool = True) -> None:
 
 
 # ---------------------------------------------------------------- on a real streaming replica
-@pytest.mark.parametrize("replication", [None, PG15], ids=["embedded", "pg15"], indirect=True)
+@pytest.mark.parametrize("replication", [None, pytest.param("15", marks=pytest.mark.pg15)],
+                         ids=["embedded", "pg15"], indirect=True)
 def test_a_paused_standby_never_gives_a_green_and_one_in_step_is_named_and_judged(
         verify, replication):
     healthy = verify("--dsn", replication.standby.dsn)  # probes on: they must not try
@@ -217,7 +214,9 @@ def test_a_role_without_pg_read_all_stats_cannot_see_the_receiver_and_says_so(
     _create_role(replication.primary, role, probes=False)
     replication.in_step()
     dsn = f"{replication.standby.dsn} user={role}"
-    checks = '[[unique]]\nname = "ids"\ntable = "active_positions"\ncolumns = ["alpaca_order_id"]\n'
+    checks = ('[[unique]]\nname = "ids"\ntable = "active_positions"\n'
+              'columns = ["alpaca_order_id"]\n[drift]\n'
+              'allow = ["setting:role ops_verify*:default_transaction_read_only"]\n')
     # within the bound (a generous one: the run's start is not timed)
     fresh = verify("--read-only", "--dsn", dsn, "--config", str(config_file(
         f'[settings]\nmax_replica_lag = "1h"\n{checks}')))

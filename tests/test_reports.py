@@ -6,10 +6,8 @@ import html
 import json
 import re
 import shutil
-import subprocess
 import urllib.parse
 import urllib.request
-from pathlib import Path
 from typing import Any
 
 import psycopg
@@ -17,10 +15,9 @@ import pytest
 from psycopg import sql
 from psycopg.conninfo import make_conninfo
 
-from tests.conftest import MIGRATIONS, REFERENCE
+from tests.conftest import MIGRATIONS, REFERENCE, copy_of, run_verify
 
 PASSWORD = "Tr4de-Str3am-pw!"
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 BROKEN = (
     "ALTER TABLE active_positions DROP CONSTRAINT chk_active_positions_side",
     "INSERT INTO active_positions (ticker, instrument_type, side, quantity, entry_price, "
@@ -30,27 +27,22 @@ DEFINITION = "test_check_constraint_definition[chk_active_positions_side]"
 DUPLICATES = "test_no_duplicates[active_positions.alpaca_order_id]"
 
 
-@pytest.fixture
-def broken_run(verify, database):
+@pytest.fixture(scope="module")
+def broken_run(cluster, tmp_path_factory):
     """A run against a database with a dropped constraint and duplicate order ids, with a
-    password in its DSN (trust auth ignores it, every output must hide it)."""
-    for statement in BROKEN:
-        database.execute(statement)
-    return verify("--dsn", f"{database.dsn} password={PASSWORD}", "--release", "v2026.11.25")
+    password in its DSN (trust auth ignores it, every output must hide it); the tests that
+    read its reports share it."""
+    with copy_of(cluster, REFERENCE) as database:
+        for statement in BROKEN:
+            database.execute(statement)
+        return run_verify(tmp_path_factory.mktemp("broken"), "--dsn",
+                          f"{database.dsn} password={PASSWORD}", "--release", "v2026.11.25")
 
 
-def _chromium(*args: str, tmp: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [str(CHROMIUM), "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
-         "--no-first-run", "--disable-background-networking", "--disable-component-update",
-         "--disable-sync", f"--user-data-dir={tmp / 'chromium'}", *args],
-        capture_output=True, text=True, timeout=120)
-
-
-def test_browser_shows_failures_evidence_and_environment(broken_run, tmp_path):
-    assert CHROMIUM, "Chromium is not installed (.ci/run installs it)"
+@pytest.mark.xdist_group("broken-run")
+def test_browser_shows_failures_evidence_and_environment(broken_run, chromium, tmp_path):
     report = broken_run.reports_dir / "report.html"
-    dom = _chromium("--dump-dom", report.as_uri(), tmp=tmp_path).stdout
+    dom = chromium("--dump-dom", report.as_uri()).stdout
     text = html.unescape(re.sub(r"<[^>]+>", " ", dom))  # rendered text, not the JSON blob
     for seen in (DEFINITION, DUPLICATES,
                  "constraint chk_active_positions_side does not exist on public.active_positions",
@@ -58,15 +50,15 @@ def test_browser_shows_failures_evidence_and_environment(broken_run, tmp_path):
                  "v2026.11.25", "Overall", "FAIL", "Write probes"):
         assert seen in text, seen
     shot = tmp_path / "report.png"
-    _chromium("--window-size=1400,2200", f"--screenshot={shot}", report.as_uri(), tmp=tmp_path)
+    chromium("--window-size=1400,2200", f"--screenshot={shot}", report.as_uri())
     assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
-def test_names_from_outside_never_run_as_script_in_the_report(verify, cluster, tmp_path):
+def test_names_from_outside_never_run_as_script_in_the_report(verify, cluster, chromium,
+                                                              tmp_path):
     """A database name, a migration file name and the release are text from outside:
     pytest-html writes the environment and the node ids into the page with innerHTML, so
     each is escaped before it gets there."""
-    assert CHROMIUM, "Chromium is not installed (.ci/run installs it)"
     name = "<img src=x onerror=document.title='PWNED'>"
     with psycopg.connect(cluster.conninfo(), autocommit=True) as conn:
         conn.execute(sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(
@@ -79,8 +71,7 @@ def test_names_from_outside_never_run_as_script_in_the_report(verify, cluster, t
         dsn = make_conninfo(cluster.conninfo("x"), dbname=name)
         run = verify("--dsn", dsn, "--migrations-dir", str(migrations), "--release", name)
         assert run.returncode == 1  # the new file is not in the ledger
-        dom = _chromium("--dump-dom", (run.reports_dir / "report.html").as_uri(),
-                        tmp=tmp_path).stdout
+        dom = chromium("--dump-dom", (run.reports_dir / "report.html").as_uri()).stdout
         title = re.search(r"<title[^>]*>(.*?)</title>", dom, re.S).group(1)
         assert title.startswith("Post-deploy verification"), title  # no script ran
         assert 'onerror="' not in dom and 'onmouseover="' not in dom  # no live element
@@ -110,6 +101,7 @@ def test_data_in_the_ticket_comment_is_code_never_markdown(verify, database):
         assert "@octocat" not in outside and "](" not in outside and "<b>" not in outside, line
 
 
+@pytest.mark.xdist_group("broken-run")
 def test_ticket_summary_names_both_failures(broken_run):
     assert broken_run.returncode == 1
     summary_md = (broken_run.reports_dir / "summary.md").read_text()
@@ -119,10 +111,12 @@ def test_ticket_summary_names_both_failures(broken_run):
     assert len(summary_md) < 4000
 
 
+@pytest.mark.xdist_group("broken-run")
 def test_no_output_contains_the_password(broken_run):
     assert broken_run.leaks(PASSWORD) == []  # every file, history/ too; encoded forms too
 
 
+@pytest.mark.xdist_group("broken-run")
 def test_summary_json_has_the_interface_shape(broken_run):
     summary = broken_run.summary
     assert summary["outcome"] == "failed"
@@ -137,11 +131,13 @@ def test_summary_json_has_the_interface_shape(broken_run):
     assert "::" in check["id"]
 
 
+@pytest.mark.xdist_group("broken-run")
 def test_junit_has_the_failures(broken_run):
     junit = (broken_run.reports_dir / "junit.xml").read_text()
     assert junit.count("<failure") == broken_run.summary["counts"]["failed"]
 
 
+@pytest.mark.xdist_group("broken-run")
 def test_console_lists_failures_with_evidence_then_areas_and_verdict(broken_run):
     out = broken_run.output
     assert re.search(r"FAIL +test_check_constraint_definition\[chk_active_positions_side\]\n"
@@ -180,6 +176,7 @@ def test_sensitive_columns_are_masked_in_the_probes_sql(verify, database, config
     assert "SECRETTKR" not in run.all_output() and "ord-secret-" not in run.all_output()
 
 
+@pytest.mark.slow
 def test_history_keeps_earlier_runs_beside_the_stable_report(verify, database, tmp_path,
                                                              config_file):
     config = config_file('[settings]\nreport_history = 2\n')
@@ -376,3 +373,59 @@ def test_markdown_text_from_outside_is_a_code_span():
     assert "``see `rm -rf` and <img src=x> @team [a](https://x)``" in row
     assert body.splitlines()[0] == "## Post-deploy verification: FAILED"
     assert "| --- | --- | --- | --- |" in body
+
+
+# ---------------------------------------------------------------- the console
+def _console(output: str) -> list[str]:
+    """The suite's own section of the console: after its separator, up to the verdict."""
+    lines = output.split("= post-deploy verification =", 1)[1].splitlines()[1:]
+    return lines[:next(i for i, line in enumerate(lines) if line.startswith("verdict:"))]
+
+
+@pytest.mark.xdist_group("healthy-run")
+def test_the_console_counts_the_checks_and_says_why_any_was_skipped(verify, database,
+                                                                    healthy_run):
+    """pytest's count is the checks' (a kind with no entries makes no item); a green run
+    names the skipped checks with their reason; -v shows every reason whole, wrapped."""
+    run = healthy_run  # with -v
+    assert run.returncode == 0, run.output
+    total = len(run.summary["checks"])
+    assert f"collected {total} items" in run.output
+    assert f"checks: all {total} checks" in run.output
+    console = _console(run.output)
+    assert all(len(line) <= 100 for line in console)
+    skipped = [c for c in run.summary["checks"] if c["outcome"] == "skipped"]
+    assert skipped and "AWS checks are off" in skipped[0]["message"]
+    text = " ".join(" ".join(console).split())
+    assert f"SKIP {skipped[0]['id'].split('::')[1]} and {len(skipped) - 1} more with this " \
+           f"cause {skipped[0]['message']}" in text
+    listing = text.split("checks: all", 1)[1]
+    for check in run.summary["checks"]:  # -v: each id with its whole reason
+        assert f"{check['id'].split('::')[1]} {check['message']}" in listing, check["id"]
+    narrowed = verify("--dsn", database.dsn, "-k", "duplicates")
+    assert f"collected {total} items / {total - 1} deselected / 1 selected" in narrowed.output
+    assert f"checks: 1 of {total} checks selected by -k 'duplicates'" in narrowed.output
+
+
+@pytest.mark.parametrize("flag", ["--lf", "--ff", "--sw"])
+def test_the_cache_options_are_a_usage_error_not_a_full_run(verify, flag):
+    """pytest's cache is off (pytest.ini): --lf and its kin would run every check."""
+    run = verify(flag)
+    assert run.returncode == 4
+    assert f"{flag} needs pytest's cache, which is off for this suite" in run.output
+    assert run.summary["outcome"] == "error" and run.summary["checks"] == []
+
+
+def test_help_shows_the_suites_options_first_in_the_order_an_operator_decides(verify):
+    run = verify("--help")
+    assert run.returncode == 0
+    groups = re.findall(r"^(\S[^\n]*):$", run.output, re.MULTILINE)
+    assert groups[:6] == ["positional arguments",
+                          "post-deploy verification: the target (one kind, repeatable; "
+                          "default: a throwaway database)",
+                          "post-deploy verification: the checks",
+                          "post-deploy verification: the release",
+                          "post-deploy verification: the reports", "general"]
+    aws = " ".join(run.output.split("--aws", 1)[1].split("\n\n")[0].split())
+    assert "on by default with --via-lambda, with an --env that has AWS settings, and with " \
+           "a --release-manifest naming Lambda functions or ECS services" in aws

@@ -489,10 +489,10 @@ def test_an_interrupted_self_test_is_never_a_pass(tmp_path, private_tmp, config_
     import signal
     import subprocess
     import sys
-    import time
 
     from tests.conftest import _clean_env
-    from tests.test_lifecycle import _folders, _slow_query_running
+    from tests.polling import poll, query_running
+    from tests.test_lifecycle import _folders
 
     config = config_file('''
 [settings]
@@ -515,9 +515,7 @@ columns = ["alpaca_order_id"]
         cwd=ROOT, env={**_clean_env(), "TMPDIR": str(private_tmp),
                        "VERIFY_RUNTIME_DIR": str(private_tmp)},
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    deadline = time.monotonic() + 120
-    while not _slow_query_running(private_tmp) and time.monotonic() < deadline:
-        time.sleep(0.2)
+    poll(lambda: query_running(private_tmp, "pg_sleep(30)"), until=proc)
     started = _folders(private_tmp)
     assert started, "the slow check never started"
     proc.send_signal(signal.SIGINT)

@@ -12,7 +12,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import time
 import uuid
 from pathlib import Path
 
@@ -20,6 +19,7 @@ import pytest
 from psycopg import sql
 
 from tests.conftest import MIGRATIONS, ROOT, _clean_env
+from tests.polling import PATIENCE_S, poll, query_running
 
 DUPLICATE = ("INSERT INTO active_positions (ticker, instrument_type, side, quantity, entry_price, "
              "alpaca_order_id) VALUES ('AAPL', 'stock', 'long', 10, 189.5, 'ord-1001')")
@@ -210,31 +210,61 @@ def _ops_verify(*args: str, env: dict[str, str] | None = None, cwd: Path = ROOT
 
 
 # ---------------------------------------------------------------- stopped early
+def _interrupted_run(tmp_path, private_tmp, *args: str, running: str):
+    """A run of ``args`` sent SIGTERM once its server runs a statement containing
+    ``running``; returns (returncode, output, reports folder)."""
+    reports = tmp_path / "reports"
+    with subprocess.Popen(
+            [sys.executable, "-m", "pytest", str(ROOT / "verify"), *args,
+             "--reports-dir", str(reports)],
+            cwd=ROOT, env={**_clean_env(), "TMPDIR": str(private_tmp),
+                           "VERIFY_RUNTIME_DIR": str(private_tmp)},
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) as proc:
+        try:
+            assert poll(lambda: query_running(private_tmp, running), until=proc), \
+                f"{running} never ran"
+            proc.send_signal(signal.SIGTERM)
+            output, _ = proc.communicate(timeout=PATIENCE_S)
+        finally:
+            proc.kill()
+    return proc.returncode, output, reports
+
+
+@pytest.mark.slow
 def test_sigterm_mid_run_reports_interrupted_with_the_checks_not_run(tmp_path, private_tmp,
                                                                     config_file):
-    config = config_file('[settings]\nstatement_timeout = "60s"\n[[custom_sql]]\n'
-                         'name = "slow"\nsql = "SELECT 1 FROM pg_sleep(30) WHERE random() < 0"\n')
-    reports = tmp_path / "reports"
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "pytest", str(ROOT / "verify"), "--config", str(config),
-         "--reports-dir", str(reports)],
-        cwd=ROOT, env={**_clean_env(), "TMPDIR": str(private_tmp),
-                           "VERIFY_RUNTIME_DIR": str(private_tmp)},
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    deadline = time.monotonic() + 120
-    while not any(private_tmp.glob("ops-verify-pg-*/data/postmaster.pid")) \
-            and time.monotonic() < deadline:
-        time.sleep(0.2)
-    time.sleep(1.0)  # the checks are running (the slow one holds them)
-    proc.send_signal(signal.SIGTERM)
-    output, _ = proc.communicate(timeout=120)
-    assert proc.returncode != 0
+    config = config_file('[settings]\nstatement_timeout = "2h"\n[[custom_sql]]\n'
+                         'name = "slow"\nsql = "SELECT 1 FROM pg_sleep(3600) WHERE random() < 0"\n')
+    code, output, reports = _interrupted_run(tmp_path, private_tmp, "--config", str(config),
+                                             running="pg_sleep(3600)")
+    assert code == 2, output
     summary = json.loads((reports / "summary.json").read_text())
     assert summary["outcome"] == "interrupted", output
     assert summary["not_run"] and summary["counts"]["passed"] == 0
     html = (reports / "report.html").read_text()
     assert "INTERRUPTED" in html and "Not run (" in html
     assert "not_run" in (reports / "junit.xml").read_text()
+
+
+@pytest.mark.slow
+def test_sigterm_while_the_checks_are_collected_still_reports_interrupted(
+        tmp_path, private_tmp, config_file):
+    """Collection replays the migrations (a cold cache, a new migration): a signal there
+    still writes every report, marked interrupted, never a pass and never nothing."""
+    migrations = tmp_path / "migrations"
+    shutil.copytree(ROOT / "db" / "migrations", migrations)
+    (migrations / "2099_01_01_0001_slow.sql").write_text(
+        f"-- {uuid.uuid4()}: never replayed before\nSELECT pg_sleep(3600);\n")
+    code, output, reports = _interrupted_run(
+        tmp_path, private_tmp, "--migrations-dir", str(migrations), running="pg_sleep(3600)")
+    assert code == 2, output
+    summary = json.loads((reports / "summary.json").read_text())
+    assert summary["outcome"] == "interrupted", output
+    assert summary["verdict"].startswith("INTERRUPTED (no check collected")
+    assert summary["selection"]["total"] is None and summary["checks"] == []
+    assert 'ops_verify_run_outcome{outcome="interrupted"} 1.0' in (
+        reports / "metrics.prom").read_text()
+    assert not list(private_tmp.iterdir()), "the replay server was left behind"
 
 
 @pytest.mark.parametrize("stop", [("-x",), ("--maxfail", "1")])

@@ -26,7 +26,7 @@ from checks.kinds.upserts import Upsert, has_arbiter, needs
 from checks.need import Found
 from checks.outcome import CouldNotCheck, Status
 from checks.targets.postgres import PostgresTarget
-from tests.conftest import PG15, locked
+from tests.conftest import locked, started
 from tests.lambda_server import lambda_server
 from tests.test_lambda_target import FUNCTION
 
@@ -119,11 +119,11 @@ def _insert(case: Case) -> str:
             f"{scope} DO NOTHING")
 
 
-@pytest.fixture(scope="module", params=["18", "15"])
+@pytest.fixture(scope="module", params=["18", pytest.param("15", marks=pytest.mark.pg15)])
 def schemas(request, tmp_path_factory):
     """Every case in a schema of its own, on a server of each major; the real INSERT of
     each case is run once (rolled back) as the ground truth."""
-    with Cluster(None if request.param == "18" else PG15) as server:
+    with started(request.param) as server:
         truth: dict[str, str | None] = {}
         with psycopg.connect(server.conninfo(), autocommit=True) as conn:
             for case in CASES:

@@ -14,6 +14,7 @@ import psycopg
 import pytest
 from psycopg import sql
 
+from tests.polling import poll
 from tests.test_replica import replication  # noqa: F401  (the fixture)
 
 ALTER = "ALTER TABLE active_positions ADD COLUMN yield_test integer"
@@ -25,18 +26,15 @@ SLOW_SCAN = ("[settings]\nstatement_timeout = \"60s\"\n{settings}"
              "sql = \"SELECT id FROM position_history WHERE id < 0\"\n")
 
 
-def _when_sleeping(dsn: str, then: Callable[[], None], deadline_s: float = 60) -> None:
+def _when_sleeping(dsn: str, then: Callable[[], None]) -> None:
     """Call ``then`` once a session of the suite sleeps in pg_sleep (its slow statement runs,
     its locks held); polls, no fixed sleep."""
-    deadline = time.monotonic() + deadline_s
     with psycopg.connect(dsn, autocommit=True) as conn:
-        while time.monotonic() < deadline:
-            if conn.execute("SELECT count(*) FROM pg_stat_activity WHERE wait_event = "
-                            "'PgSleep' AND application_name = 'ops-verify'").fetchone()[0]:
-                then()
-                return
-            time.sleep(0.02)
-    raise AssertionError("the suite's slow statement never ran")
+        assert poll(lambda: conn.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE wait_event = 'PgSleep' AND "
+            "application_name = 'ops-verify'").fetchone()[0]), \
+            "the suite's slow statement never ran"
+    then()
 
 
 class Migration:
@@ -239,11 +237,8 @@ def _count(dsn: str, query: str) -> int:
         return conn.execute(query).fetchone()[0]
 
 
-def _wait_until(dsn: str, query: str, deadline_s: float = 30) -> None:
-    deadline = time.monotonic() + deadline_s
-    while not _count(dsn, query):
-        assert time.monotonic() < deadline, query
-        time.sleep(0.02)
+def _wait_until(dsn: str, query: str) -> None:
+    assert poll(lambda: _count(dsn, query)), query
 
 
 def test_the_reason_names_the_waiter_and_what_it_waits_for():

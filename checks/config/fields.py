@@ -7,6 +7,7 @@ values out of range.
 
 from __future__ import annotations
 
+import json
 import re
 import types
 from dataclasses import MISSING, dataclass, fields, is_dataclass
@@ -128,6 +129,16 @@ def from_table(cls: type, raw: Any, where: str, **extra: Any) -> Any:
         return cls(**values)
     except ConfigError as exc:  # a __post_init__ cross-field rule
         raise ConfigError(f"{where}: {exc}") from None
+
+
+def nth_entry(where: str, index: int, raw: Any) -> str:
+    """An entry of an array of tables as an operator finds it in the file:
+    ``invariants.toml: [[unique]] #2 (name = "x")``, counted from 1, with its name (or
+    table) when it has one (tomllib gives no line numbers)."""
+    file, _, section = where.rpartition(": ")
+    named = next((f" ({key} = {json.dumps(raw[key])})" for key in ("name", "table")
+                  if isinstance(raw, dict) and isinstance(raw.get(key), str)), "")
+    return f"{file + ': ' if file else ''}[[{section}]] #{index + 1}{named}"
 
 
 def _value(value: Any, hint: Any, where: str) -> Any:

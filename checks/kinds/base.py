@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from checks.config import Section, from_table, typed
+from checks.config.fields import nth_entry
 from checks.context import Context, Inputs
 from checks.need import Found, Need
 from checks.outcome import Outcome
@@ -86,7 +87,8 @@ class Kind:
         """The default section shape: ``[[section]]`` entries, each a ``spec``."""
         assert self.spec is not None
         entries = typed(raw if raw is not None else [], list, where)
-        return [from_table(self.spec, entry, f"{where}[{i}]") for i, entry in enumerate(entries)]
+        return [from_table(self.spec, entry, nth_entry(where, i, entry))
+                for i, entry in enumerate(entries)]
 
     @property
     def config_section(self) -> Section | None:

@@ -12,8 +12,9 @@ from checks.reporting.model import (
     grouped,
     ordered,
     overall,
+    run_outcome,
     verdict,
 )
 
 __all__ = ["AREAS", "MARKS", "CheckResult", "Run", "Selection", "areas", "counts", "described",
-           "grouped", "ordered", "overall", "verdict"]
+           "grouped", "ordered", "overall", "run_outcome", "verdict"]

@@ -1,5 +1,6 @@
 """The console: the target and selection first, then only what did not pass (failures
-first, one line of evidence each), one line per area, and the verdict. ``-v``: every check.
+first, one line of evidence each; skips with their reason), one line per area, and the
+verdict. ``-v``: every check with its reason.
 Lines fit the terminal (at most 100 columns)."""
 
 from __future__ import annotations
@@ -8,17 +9,16 @@ import textwrap
 from collections.abc import Sequence
 from typing import Any
 
-from tabulate import tabulate
-
 from checks.reporting.model import (
     MARKS,
+    ORDER,
     CheckResult,
     Run,
+    area_rank,
     areas,
     clip,
     evidence_line,
     grouped,
-    ordered,
     role,
     settled,
 )
@@ -26,6 +26,11 @@ from checks.reporting.model import (
 
 def header(run: Run) -> list[str]:
     """The first lines of a run: what is verified, which release, which checks."""
+    return [*target_lines(run), f"checks: {run.selection.describe()}"]
+
+
+def target_lines(run: Run) -> list[str]:
+    """What is verified (each target, how it was chosen, what it ignored), which release."""
     targets = run.targets or [{"kind": run.target_kind, "name": run.target_name,
                                "chosen_by": ""}]
     lines = []
@@ -34,7 +39,6 @@ def header(run: Run) -> list[str]:
         lines += role_lines(t)
     lines += [f"  note: {note}" for t in targets for note in t.get("ignored", [])]
     lines.append(f"release: {run.release or 'not given'}")
-    lines.append(f"checks: {run.selection.describe()}")
     return lines
 
 
@@ -58,10 +62,10 @@ MESSAGE_LINES = 4
 
 
 def problems(results: Sequence[CheckResult], width: int) -> list[str]:
-    """What did not pass, folded where many share one cause."""
+    """What did not pass (skips too: each says why), folded where many share one cause."""
     lines = []
     for r, n in grouped(results):
-        if r.outcome in ("skipped", "info"):
+        if r.outcome == "info":
             continue
         who = r.short_id if n == 1 else f"{r.short_id} and {n - 1} more with this cause"
         lines.append(f"{MARKS[r.outcome]:5} " + clip(who, width - 6))
@@ -88,12 +92,19 @@ def area_lines(results: Sequence[CheckResult]) -> list[str]:
             for area, worst, c in areas(results)]
 
 
-def table(results: Sequence[CheckResult], width: int) -> str:
-    """Every check, grouped by area, for ``-v``."""
-    reason = max(20, width - 70)
-    rows = [(r.area, clip(r.short_id, 50), MARKS[r.outcome], clip(r.message, reason))
-            for r in ordered(results)]
-    return tabulate(rows, headers=("area", "check", "result", "reason"), tablefmt="simple")
+def every_check(results: Sequence[CheckResult], width: int) -> list[str]:
+    """Every check for ``-v``, by area: its result and id, then its reason whole, wrapped."""
+    lines: list[str] = []
+    area = None
+    for r in sorted(results, key=lambda r: (area_rank(r.area), ORDER.index(r.outcome), r.id)):
+        if r.area != area:
+            area = r.area
+            lines.append(f"{area}:")
+        lines += textwrap.wrap(r.short_id, width, initial_indent=f"  {MARKS[r.outcome]:8} ",
+                               subsequent_indent=" " * 11, break_on_hyphens=False)
+        lines += textwrap.wrap(r.message, width, initial_indent=" " * 11,
+                               subsequent_indent=" " * 11)
+    return lines
 
 
 def not_run_lines(run: Run, width: int) -> list[str]:

@@ -17,7 +17,7 @@ from checks.reporting.model import (
     counts,
     described,
     grouped,
-    overall,
+    run_outcome,
     settled,
     verdict,
 )
@@ -53,7 +53,7 @@ def verdict_html(run: Run, results: Sequence[CheckResult], scrub: Callable[[str]
     """The top of the report: the verdict in plain words, what did not pass with its
     evidence, the checks that did not run, the areas and their last runs, and the
     environment folded below."""
-    outcome = overall(results, run.not_run)
+    outcome = run_outcome(run, results)
     parts = [f"<style>{CSS}</style>",
              f'<h2>Overall: <span class="verify-{outcome}">{_h(verdict(run, results), scrub)}'
              f"</span></h2>",

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from prometheus_client import CollectorRegistry, Gauge, generate_latest, push_to_gateway
 
-from checks.reporting.model import MARKS, CheckResult, Run, areas, overall
+from checks.reporting.model import MARKS, CheckResult, Run, areas, run_outcome
 
 RUN_OUTCOMES = ("passed", "failed", "error", "interrupted")
 
@@ -21,7 +21,7 @@ def registry(run: Run, results: Sequence[CheckResult], last_success: float | Non
              ) -> CollectorRegistry:
     """Every metric of one run."""
     found = CollectorRegistry()
-    outcome = overall(results, run.not_run)
+    outcome = run_outcome(run, results)
     check = Gauge("ops_verify_check_outcome", "1 for the outcome each check ended in",
                   ["check", "area", "outcome"], registry=found)
     for r in results:
@@ -34,8 +34,9 @@ def registry(run: Run, results: Sequence[CheckResult], last_success: float | Non
     _run(found, outcome, run.duration_s, last_success)
     Gauge("ops_verify_checks_selected", "Checks this run selected",
           registry=found).set(run.selection.selected)
-    Gauge("ops_verify_checks_total", "Checks the config defines (a run that selected fewer "
-          "is partial)", registry=found).set(run.selection.total)
+    if run.selection.total is not None:  # None: stopped before the checks were collected
+        Gauge("ops_verify_checks_total", "Checks the config defines (a run that selected "
+              "fewer is partial)", registry=found).set(run.selection.total)
     Gauge("ops_verify_checks_not_run", "Selected checks that reached no verdict",
           registry=found).set(len(run.not_run))
     age = Gauge("ops_verify_heartbeat_age_seconds", "Age of the newest heartbeat a check saw",

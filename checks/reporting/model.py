@@ -49,13 +49,16 @@ class Selection:
 
     expression: str | None
     selected: int
-    total: int
+    total: int | None
+    """None: the run stopped while the checks were being collected (none is known)."""
 
     @property
     def partial(self) -> bool:
-        return self.selected < self.total
+        return self.total is None or self.selected < self.total
 
     def describe(self) -> str:
+        if self.total is None:
+            return "no check collected: the run stopped while collecting them"
         if not self.partial:
             return f"all {self.total} checks"
         how = f" by {self.expression}" if self.expression else ""
@@ -182,35 +185,42 @@ def counts(results: Sequence[CheckResult]) -> dict[str, int]:
 
 
 def overall(results: Sequence[CheckResult], not_run: Sequence[str] = (),
-            delivery_errors: Sequence[str] = ()) -> str:
+            delivery_errors: Sequence[str] = (), collected: bool = True) -> str:
     """``error`` if anything errored, else ``failed`` if anything failed, else
-    ``interrupted`` if a selected check reached no verdict, else ``passed`` when at least
-    one check reached a verdict (passed, accepted, warned, info); a run whose checks were
-    all skipped (or that had none) checked nothing: ``error``; so is a passing run whose
-    reports did not reach where they were sent (the ticket would lack its evidence)."""
+    ``interrupted`` if a selected check reached no verdict (or the run stopped before its
+    checks were ``collected``), else ``passed`` when at least one check reached a verdict
+    (passed, accepted, warned, info); a run whose checks were all skipped (or that had
+    none) checked nothing: ``error``; so is a passing run whose reports did not reach where
+    they were sent (the ticket would lack its evidence)."""
     c = counts(results)
     if c["error"]:
         return "error"
     if c["failed"]:
         return "failed"
-    if not_run:
+    if not_run or not collected:
         return "interrupted"
     if delivery_errors:
         return "error"
     return "passed" if c["passed"] + c["accepted"] + c["warned"] + c["info"] else "error"
 
 
+def run_outcome(run: Run, results: Sequence[CheckResult]) -> str:
+    """The run's outcome (see :func:`overall`)."""
+    return overall(results, run.not_run, run.delivery_errors,
+                   collected=run.selection.total is not None)
+
+
 def verdict(run: Run, results: Sequence[CheckResult]) -> str:
     """The verdict in words: ``PASSED``, ``PASSED (3 of 103 checks selected)``,
     ``INTERRUPTED (39 of 103 checks reached a verdict)``..."""
-    outcome = overall(results, run.not_run, run.delivery_errors).upper()
+    outcome = run_outcome(run, results).upper()
     notes = [self_test_tally(results, run.not_run).line()] \
         if run.self_test and (results or run.not_run) else []
     if run.selection.partial:
         notes.append(run.selection.describe())
     if run.not_run and not run.self_test:  # the self-test's tally says it
         notes.append(f"{len(run.not_run)} selected check(s) not run")
-    if not results and not run.not_run:
+    if not results and not run.not_run and run.selection.total is not None:
         notes.append("no check ran: the run verified nothing")
     if off := sum(r.outcome == "skipped" and r.message.startswith(OFF_IN_ENVIRONMENT)
                   for r in results):

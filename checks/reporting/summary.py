@@ -17,8 +17,8 @@ from checks.reporting.model import (
     counts,
     evidence_line,
     grouped,
-    overall,
     role,
+    run_outcome,
     self_test_tally,
     settled,
     target_title,
@@ -34,7 +34,7 @@ def summary(run: Run, results: Sequence[CheckResult]) -> dict[str, Any]:
     several targets has its own in ``targets``)."""
     only = run.targets[0] if len(run.targets) == 1 else {}
     return {
-        "outcome": overall(results, run.not_run, run.delivery_errors),
+        "outcome": run_outcome(run, results),
         "verdict": verdict(run, results),
         "target": {"kind": run.target_kind, "name": run.target_name,
                    **({"role": only["replica"]["role"]} if only.get("replica") else {})},

@@ -96,6 +96,11 @@ class Target(Protocol):
         """The statement as SQL text, for the report (values inlined, no secrets)."""
         ...
 
+    def cancel(self) -> None:
+        """The run was interrupted: cancel the statements running now and send no more
+        (thread-safe; an interrupted run must not wait for its longest query)."""
+        ...
+
     def close(self) -> None:
         ...
 

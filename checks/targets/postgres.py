@@ -15,6 +15,7 @@ import queue
 import re
 import socket
 import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 
@@ -382,7 +383,7 @@ class PostgresTarget:
 
     def _why_lost(self, said: str, sqlstate: str | None, pid: int | None) -> str:
         try:
-            started, still_ran = self._look_again(pid)
+            started, still_ran = self._look_again(pid, patient=True)
         except CouldNotCheck as down:
             if sqlstate == CRASH_SHUTDOWN:
                 return f"the server crashed ({said}; SQLSTATE 57P02) and takes no sessions yet"
@@ -412,10 +413,22 @@ class PostgresTarget:
                 f"time {started}): the network or a proxy dropped it, or the server ended the "
                 "session (pg_terminate_backend, a timeout)")
 
-    def _look_again(self, pid: int | None) -> tuple[str, bool]:
+    def _look_again(self, pid: int | None, patient: bool = False) -> tuple[str, bool]:
         """On a session of its own (closed at once): the server's start time, and whether it
         still ran the lost session's statement (then cancelled: nothing of the suite's is
-        left running)."""
+        left running). ``patient``: a new session closed before any answer is a server
+        between two states (a postmaster shutting down closes it unanswered): ask again,
+        a few times, until it answers or refuses."""
+        for wait_s in (0.1, 0.2, 0.4, 0.8, 1.6) if patient else ():
+            try:
+                return self._look_once(pid)
+            except CouldNotCheck as exc:
+                if not _UNANSWERED.search(str(exc)):
+                    raise
+            time.sleep(wait_s)
+        return self._look_once(pid)
+
+    def _look_once(self, pid: int | None) -> tuple[str, bool]:
         try:
             with psycopg.connect(self._conninfo, autocommit=True, connect_timeout=max(
                     2, duration_ms(self._settings.connect_timeout) // 1000),
@@ -472,6 +485,8 @@ _NO_SLOT = re.compile(r"sorry, too many clients already|remaining connection slo
                       r"reserved[^\n]*")
 _REFUSED = re.compile(r"Connection refused|No such file or directory")
 """Nothing listens: the server is down (a network failure times out instead)."""
+_UNANSWERED = re.compile(r"server closed the connection unexpectedly")
+"""A new session closed before the server said anything: going down, or a proxy."""
 _STARTING = re.compile(r"the database system is (?:starting up|shutting down|in recovery mode"
                        r"|not yet accepting connections|not accepting connections)")
 
