@@ -104,6 +104,7 @@ def _graph() -> dict[str, set[str]]:
     return {name: _imports(name, path, set(modules)) for name, path in modules.items()}
 
 
+@pytest.mark.xdist_group("import-graph")  # the finder test writes a probe into checks/
 def test_no_import_cycle_in_checks_deferred_imports_counted():
     graph = _graph()
     assert len(graph) > 50 and graph["checks.kinds"] >= {"checks.kinds.unique"}  # it looked
@@ -113,6 +114,7 @@ def test_no_import_cycle_in_checks_deferred_imports_counted():
         for group in cycles)
 
 
+@pytest.mark.xdist_group("import-graph")  # the finder test writes a probe into checks/
 def test_the_cycle_finder_finds_a_deferred_cycle():
     """The finder itself: a deferred import back (config -> kinds, inside a function) is
     a cycle like any other."""
