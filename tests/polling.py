@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import subprocess
 import time
 from collections.abc import Callable
@@ -54,3 +55,10 @@ def statement_running(conninfo: str, text: str) -> bool:
     """Whether the server of ``conninfo`` runs a statement containing ``text`` in another
     session."""
     return _running(conninfo, text)
+
+
+def sigint_default() -> None:
+    """In a child about to be sent Ctrl-C: SIGINT as a terminal delivers it, even when the
+    tests were started in the background (a shell's ``&`` makes SIGINT ignored, and
+    children inherit that)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)

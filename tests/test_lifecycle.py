@@ -15,7 +15,7 @@ import pytest
 from checks.infra import cache
 from checks.infra.cluster import _PREFIX
 from tests.conftest import ROOT, _clean_env, pg15, started
-from tests.polling import PATIENCE_S, poll, query_running
+from tests.polling import PATIENCE_S, poll, query_running, sigint_default
 
 SLOW = "pg_sleep(3600)"
 
@@ -43,7 +43,8 @@ def test_sigterm_mid_run_removes_the_server(tmp_path, private_tmp, config_file):
              "--reports-dir", str(tmp_path / "reports"), "-k", "slow"],
             cwd=ROOT, env={**_clean_env(), "TMPDIR": str(private_tmp),
                            "VERIFY_RUNTIME_DIR": str(private_tmp)},
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) as proc:
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        preexec_fn=sigint_default) as proc:
         try:
             assert poll(lambda: query_running(private_tmp, SLOW), until=proc), \
                 "the slow check never started"
@@ -105,7 +106,8 @@ def test_a_database_for_dsn_trials_stays_up_until_ctrl_c(verify, private_tmp):
             [sys.executable, "-m", "checks.targets.ephemeral"], cwd=ROOT,
             env={**_clean_env(), "TMPDIR": str(private_tmp),
                  "VERIFY_RUNTIME_DIR": str(private_tmp)},
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) as proc:
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        preexec_fn=sigint_default) as proc:
         try:
             first = proc.stdout.readline()
             found = re.fullmatch(r'pytest verify/ --dsn "([^"]+)"\n', first)

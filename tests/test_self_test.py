@@ -492,7 +492,7 @@ def test_an_interrupted_self_test_is_never_a_pass(tmp_path, private_tmp, config_
     import sys
 
     from tests.conftest import _clean_env
-    from tests.polling import poll, query_running
+    from tests.polling import poll, query_running, sigint_default
     from tests.test_lifecycle import _folders
 
     config = config_file('''
@@ -515,7 +515,8 @@ columns = ["alpaca_order_id"]
          str(config), "--reports-dir", str(reports), "-p", "no:randomly"],
         cwd=ROOT, env={**_clean_env(), "TMPDIR": str(private_tmp),
                        "VERIFY_RUNTIME_DIR": str(private_tmp)},
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        preexec_fn=sigint_default)
     poll(lambda: query_running(private_tmp, "pg_sleep(30)"), until=proc)
     started = _folders(private_tmp)
     assert started, "the slow check never started"

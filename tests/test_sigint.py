@@ -17,6 +17,7 @@ import pytest
 
 from tests.conftest import ROOT, _clean_env
 from tests.loopback import on_query
+from tests.polling import sigint_default
 
 pytestmark = pytest.mark.signals
 
@@ -28,7 +29,7 @@ def _pytest(*args: str, env: dict[str, str] | None = None) -> subprocess.Popen[s
     return subprocess.Popen(
         [sys.executable, "-m", "pytest", str(ROOT / "verify"), "-p", "no:randomly", *args],
         cwd=ROOT, env={**_clean_env(), **(env or {})}, stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT, text=True)
+        stderr=subprocess.STDOUT, text=True, preexec_fn=sigint_default)
 
 
 def _interrupt_when(proc: subprocess.Popen[str], seen: threading.Event) -> str:
