@@ -98,7 +98,6 @@ def test_a_prune_keeps_what_was_used_last_and_what_is_being_made(tmp_path):
 
 
 @pytest.mark.slow
-@pytest.mark.signals
 def test_a_database_for_dsn_trials_stays_up_until_ctrl_c(verify, private_tmp):
     """The README's trial database: the migrations and sample data on a throwaway server,
     its DSN printed, green with --dsn, removed on Ctrl-C."""

@@ -483,7 +483,6 @@ cluster = "ops-pipeline-cluster"
     assert listener.connections == 0
 
 
-@pytest.mark.signals
 def test_an_interrupted_self_test_is_never_a_pass(tmp_path, private_tmp, config_file):
     """Ctrl-C while a check runs on a copy: exit 2, the verdict says interrupted and lists
     what was not proven, and the suite's server and its copies are gone."""

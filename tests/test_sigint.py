@@ -13,13 +13,10 @@ import threading
 from pathlib import Path
 
 import psycopg
-import pytest
 
 from tests.conftest import ROOT, _clean_env
 from tests.loopback import on_query
 from tests.polling import sigint_default
-
-pytestmark = pytest.mark.signals
 
 SLOW = "pg_sleep(3600)"
 PROBE = "sigint-probe"
