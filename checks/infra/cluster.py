@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from checks.infra import cache
+from checks.infra.processes import alive as _alive
 from checks.outcome import CouldNotCheck
 
 _PREFIX = "ops-verify-pg-"
@@ -448,12 +449,3 @@ def _traversable(path: Path, user: str) -> bool:
             return False
     return True
 
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True

@@ -15,6 +15,8 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
+from checks.infra.processes import alive as _alive
+
 PARTIAL = ".partial"
 """The suffix of a file not yet in place (left only by a killed run)."""
 
@@ -90,15 +92,6 @@ def sweep(folder: Path) -> None:
             with contextlib.suppress(OSError):
                 temp.unlink()
 
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def describe(exc: OSError, folder: Path | None = None) -> str:
