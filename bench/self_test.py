@@ -29,7 +29,8 @@ from tabulate import tabulate
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "RESULTS.md"
 SECTION = re.compile(r"<!-- self-test -->.*?<!-- /self-test -->\n?", re.DOTALL)
-TARGET_S = 20.0
+TARGET_S = 20.0  # issue 18's bound, for the shipped config; the example has none
+BOUNDED = "shipped config (verify/invariants.toml)"
 CONFIGS = {
     "shipped config (verify/invariants.toml)": [],
     "production example (snapshot, sample rows)": [
@@ -81,7 +82,8 @@ def main() -> None:
         rows.append((name, f"{median:.1f}", f"{min(times):.1f}-{max(times):.1f}",
                      f"{last.get('proven')} of {last.get('invariants')}",
                      "".join(str(code) for _, code, _ in found),
-                     "met" if median <= TARGET_S else "NOT met"))
+                     ("met" if median <= TARGET_S else "NOT met") if name == BOUNDED
+                     else "no bound"))
     commit = subprocess.run(["git", "-C", str(ROOT), "log", "-1", "--format=%h %s"],
                             capture_output=True, text=True, check=False).stdout.strip()
     section = "\n".join([
@@ -95,7 +97,7 @@ def main() -> None:
         f"{before} before, {after} after.",
         "",
         tabulate(rows, headers=("config", "median s", "min-max s", "proven",
-                                "exit codes", f"target ≤ {TARGET_S:.0f} s"),
+                                "exit codes", f"bound ≤ {TARGET_S:.0f} s"),
                  tablefmt="github"),
         "",
         "Reproduce: `.venv/bin/python bench/self_test.py --rounds "

@@ -176,7 +176,7 @@ def make_plan(pytest_config: pytest.Config) -> Plan:
             AwsClients(cfg.aws.region).require()
     except ConfigError as exc:
         if worker is None:
-            write_usage_error(reports_dir, redact(str(exc)), metrics_too=not opt("self_test"))
+            write_usage_error(reports_dir, redact(str(exc)), self_test=bool(opt("self_test")))
         raise pytest.UsageError(redact(str(exc))) from None
     _clear_libpq_environment()
     engine = Engine((bin_dir or _default_bin()).resolve())
@@ -326,32 +326,33 @@ def replace_stale_reports(config: pytest.Config, parser: pytest.Parser) -> None:
             (reports_dir / name).unlink(missing_ok=True)
         if reports_dir.is_dir():
             write_usage_error(reports_dir, Redactor.from_environment(os.environ)(message),
-                              metrics_too=not self_test)
+                              self_test=self_test)
     except OSError:
         pass  # an unwritable folder was never written by an earlier run either
 
 
-def write_usage_error(reports_dir: Path, message: str, *, metrics_too: bool = True) -> None:
-    """``metrics_too=False``: a self-test's (its verdict is not the target's health, and the
-    pager must not hear of it)."""
+def write_usage_error(reports_dir: Path, message: str, *, self_test: bool = False) -> None:
     write_error_summary(reports_dir, f"Nothing was checked: usage error: {message}",
-                        metrics_too=metrics_too, usage_error=message)
+                        self_test=self_test, usage_error=message)
 
 
 def write_error_summary(reports_dir: Path, text: str, last_success: float | None = None,
-                        *, metrics_too: bool = True, **fields: Any) -> None:
+                        *, self_test: bool = False, **fields: Any) -> None:
     """An error summary (summary.json, summary.md, metrics.prom: outcome error) put in place
-    together, if the folder takes them; ``fields`` are added to summary.json."""
+    together, if the folder takes them; ``fields`` are added to summary.json. A self-test's
+    has no metrics.prom: its verdict is not the target's health, and the pager must not hear
+    of it."""
     summary = {"outcome": "error", "target": None, "release": None,
                "started_at": datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
                "duration_s": 0.0, "counts": {}, "selection": None, "checks": [], **fields}
-    texts = {reports_dir / "metrics.prom": metrics.text(metrics.error_only(last_success))} \
-        if metrics_too else {}
+    texts = {} if self_test else {
+        reports_dir / "metrics.prom": metrics.text(metrics.error_only(last_success))}
+    title = "Self-test of the invariants" if self_test else "Post-deploy verification"
     # nothing of it is left half-written; the console says what happened either way
     with contextlib.suppress(OSError):
         write_together({
             **texts,
-            reports_dir / "summary.md": f"## Post-deploy verification: ERROR\n\n{text}\n",
+            reports_dir / "summary.md": f"## {title}: ERROR\n\n{text}\n",
             reports_dir / "summary.json": json.dumps(summary, indent=2) + "\n",
         }, last=reports_dir / "summary.json")
 

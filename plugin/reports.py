@@ -258,7 +258,8 @@ class Reports:
     def _conclude(self, session: pytest.Session) -> None:
         self.session = session
         if refused := self.config.stash.get(REFUSED_KEY, None):
-            write_usage_error(self.plan.reports_dir, self.redact(refused))
+            write_usage_error(self.plan.reports_dir, self.redact(refused),
+                              self_test=self.plan.self_test)
             return
         run = self.run = self._run(self.selected)
         results = self._finished()
@@ -370,7 +371,7 @@ class Reports:
         self.metrics = None if self.run.self_test else metrics.error_only(last)
         write_error_summary(
             reports_dir, f"The checks ran, but their reports could not be written: {cause}",
-            last_success=last, metrics_too=not self.run.self_test,
+            last_success=last, self_test=self.run.self_test,
             target={"kind": self.run.target_kind, "name": self.run.target_name},
             release=self.run.release, reports_error=self.redact(self.write_error))
         self._fail_run()

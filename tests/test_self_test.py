@@ -337,6 +337,8 @@ def test_a_target_or_a_delivery_with_the_self_test_is_a_usage_error(verify, args
     assert len([line for line in run.output.splitlines() if line.strip()]) == 1, run.output
     assert run.summary["usage_error"]
     assert not (run.reports_dir / "metrics.prom").exists()
+    title = (run.reports_dir / "summary.md").read_text().splitlines()[0]
+    assert title == "## Self-test of the invariants: ERROR", title
 
 
 def test_an_environment_is_its_version_of_the_entries_and_no_target(verify):
