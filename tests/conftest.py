@@ -32,6 +32,10 @@ REFERENCE = "reference"
 EXTENDED = "extended"
 TEST_MIGRATION = Path(__file__).parent / "data" / "2026_03_01_0001_audit.sql"
 
+# Every Python a test starts (xdist's workers, the fork servers, fresh runs) keeps the
+# bytecode it compiles: without it each run compiled the suite's modules again.
+os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
+
 
 def engine_bin(engine: str | Path | None) -> Path | None:
     """The ``bin`` directory of an engine: None or ``"18"`` is the wheel's (the suite's

@@ -9,7 +9,8 @@ starts with them imported, then sets its own working folder, environment, argv a
 files, and calls ``pytest.main`` as ``python -m pytest`` would. It is still a process of
 its own (its exit status, files, signals and servers are its own; nothing it does reaches
 the test process). The suite's pytest plugins (``plugin.*``, pytest-html, pytest-metadata,
-xdist) are not imported ahead: pytest rewrites their asserts when it loads them.
+xdist) are imported ahead by one ``pytest --version`` (:mod:`tests.warm`), so that pytest's
+own import hook rewrites their asserts as it would in a fresh process.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ PRELOAD = ["_pytest.config", "_pytest.main", "_pytest.python", "_pytest.terminal
            "pygments.lexers", "execnet", "psycopg", "prometheus_client", "sqlparse", "boto3",
            "botocore.session", "tests.forked"]
 """Imported once by the fork server (a name that fails to import is left out), with every
-module of the suite's library (:func:`_library`)."""
+module of the suite's library (:func:`_library`), then :mod:`tests.warm`."""
 
 
 def _library() -> list[str]:
@@ -41,7 +42,7 @@ def _library() -> list[str]:
 @cache
 def _context() -> multiprocessing.context.ForkServerContext:
     context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload([*PRELOAD, *_library()])
+    context.set_forkserver_preload([*PRELOAD, *_library(), "tests.warm"])
     return context
 
 
