@@ -9,7 +9,8 @@ and the seed (``hashint8extended``), so the same N and seed give the same data:
 
 - ~200 tickers with a Zipf-like (1/rank) frequency; an event's symbol is its order's ticker;
 - side long 45% / short 15% / call 25% / put 15% (options are ``instrument_type`` option);
-  strategy_type day_trade / swing_trade / conservative, NULL for ~10%; ~5% ``open``;
+  strategy_type day_trade / swing_trade / conservative, NULL for ~10%; three ``open`` (rows
+  1-3; the shipped config's ``[[row_counts]]`` allows 5), the rest ``closed``;
   quantities and prices > 0 (a stock's price around its ticker's own level);
 - ~85% of positions carry a distinct ``alpaca_order_id`` ``ord-<n>``, the rest NULL;
   ~7% have no ``execution_uuid``, the others a distinct one;
@@ -142,7 +143,7 @@ SELECT tickers[rank],
        CASE WHEN side IN ('call', 'put') THEN round((0.05 + u_price * u_price * 30)::numeric, 4)
             ELSE round((prices[rank] * (0.85 + 0.3 * u_price))::numeric, 4) END,
        entry_time,
-       CASE WHEN u_status < 0.05 THEN 'open' ELSE 'closed' END,
+       CASE WHEN g <= 3 THEN 'open' ELSE 'closed' END,
        entry_time + u_delay * interval '2 seconds',
        CASE WHEN u_uuid < 0.07 THEN NULL
             ELSE pg_catalog.md5('{seed}:position:' || g)::uuid END,
