@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import xml.etree.ElementTree as ET
+from collections.abc import Callable
 
 import pytest
 
@@ -18,7 +19,7 @@ from checks.outcome import Evidence, Outcome, Status, failed, passed, skipped
 from checks.reporting.model import CheckResult, self_test_tally
 from checks.selftest.faults import Fault, Faults, of, unproven
 from checks.selftest.proof import Attempt, judged
-from tests.conftest import ROOT
+from tests.conftest import MIGRATIONS, ROOT, VerifyRun, run_verify
 
 PRODUCTION = ("--config", str(ROOT / "examples" / "ops-pipeline-production.toml"),
               "--migrations-dir", str(ROOT / "tests" / "data" / "production" / "migrations"))
@@ -202,30 +203,57 @@ def test_every_kind_declares_its_faults_and_is_attacked_here():
     assert set(DATABASE_KINDS + AWS_KINDS) == set(REGISTRY) - release
 
 
+@pytest.fixture(scope="module")
+def made_insensitive(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str, str], VerifyRun]:
+    """(config, mode) -> one self-test of the suite with every kind's judge replaced
+    (``tests/insensitive.py``), of the shipped config (``database``) or ``AWS`` (``aws``).
+    One run stands for one per kind: each item's proof runs that item's check alone on its
+    own copy, so no judge sees another's fault."""
+    folder = tmp_path_factory.mktemp("insensitive")
+    aws = folder / "aws.toml"
+    aws.write_text(f'migrations_dir = "{MIGRATIONS}"\n'
+                   f'fixtures_dir = "{MIGRATIONS.parent / "fixtures"}"\n{AWS}')
+    runs: dict[tuple[str, str], VerifyRun] = {}
+
+    def run(group: str, mode: str) -> VerifyRun:
+        if (group, mode) not in runs:
+            args = ("--config", str(aws)) if group == "aws" else ()
+            runs[group, mode] = run_verify(
+                folder, "--self-test", *args, "-p", "tests.insensitive",
+                env={"VERIFY_TEST_INSENSITIVE": ",".join(
+                    f"{kind}{mode}" for kind in DATABASE_KINDS + AWS_KINDS)})
+        return runs[group, mode]
+
+    return run
+
+
+def _items_of(run: VerifyRun, kind: str) -> dict[str, str]:
+    return {i: o for i, o in run.outcomes().items() if i.partition("[")[0] == f"test_{kind}"}
+
+
+@pytest.mark.xdist_group("insensitive")
 @pytest.mark.parametrize("kind", DATABASE_KINDS + AWS_KINDS)
-def test_each_kinds_faults_catch_a_judge_that_cannot_fail(verify, config_file, kind):
+def test_each_kinds_faults_catch_a_judge_that_cannot_fail(made_insensitive, kind):
     """The suite with this kind's judge replaced by one that always passes: the self-test
-    of its items fails, every one of them (the others are proven)."""
-    args = ("--config", str(config_file(AWS))) if kind in AWS_KINDS else ()
-    run = _self_test(verify, *args, "-p", "tests.insensitive", "-k", f"test_{kind}",
-                     env={"VERIFY_TEST_INSENSITIVE": kind})
+    of its items fails, every one of them."""
+    run = made_insensitive("aws" if kind in AWS_KINDS else "database", "")
     assert run.returncode == 1, run.output
-    outcomes = run.outcomes()
+    outcomes = _items_of(run, kind)
     assert outcomes and set(outcomes.values()) == {"failed"}, outcomes
     assert all(run.message(i).startswith("not proven: ") and "still passed" in run.message(i)
                for i in outcomes)
     assert run.summary["self_test"]["proven"] == 0
 
 
+@pytest.mark.xdist_group("insensitive")
 @pytest.mark.parametrize("kind", ["no_duplicates", "fresh", "index_present", "alarm_not_firing"])
-def test_a_judge_that_fails_without_naming_the_fault_is_not_proven(verify, config_file, kind):
+def test_a_judge_that_fails_without_naming_the_fault_is_not_proven(made_insensitive, kind):
     """Failing is not enough: the failure must name what was injected."""
-    args = ("--config", str(config_file(AWS))) if kind in AWS_KINDS else ()
-    run = _self_test(verify, *args, "-p", "tests.insensitive", "-k", f"test_{kind}",
-                     env={"VERIFY_TEST_INSENSITIVE": f"{kind}:blind"})
+    run = made_insensitive("aws" if kind in AWS_KINDS else "database", ":blind")
     assert run.returncode == 1, run.output
-    assert set(run.outcomes().values()) == {"failed"}
-    assert all("does not name" in run.message(i) for i in run.outcomes())
+    outcomes = _items_of(run, kind)
+    assert outcomes and set(outcomes.values()) == {"failed"}, outcomes
+    assert all("does not name" in run.message(i) for i in outcomes)
 
 
 def test_the_aws_invariants_are_proven_against_a_local_stand_in(verify, config_file):
