@@ -38,6 +38,7 @@ from checks.migrations import MigrationFile
 from checks.outcome import CouldNotCheck, Status
 from checks.probes import ProbeReport
 from checks.replica import Replica
+from checks.reporting.model import CheckResult, methods, methods_line
 from checks.targets.base import ProbeResult
 from tests.judging import NOW, context, judged
 
@@ -441,3 +442,13 @@ def test_every_kinds_judge_is_tested_on_plain_objects():
     judged_kinds = set().union(*(_kinds_judged_in(Path(__file__).with_name(name))
                                  for name in JUDGE_TESTS))
     assert sorted(set(REGISTRY) - judged_kinds) == []
+
+
+def test_the_reports_count_how_the_data_checks_read_their_rows():
+    results = [CheckResult(f"v::t[{i}]", "data integrity", "passed", "", method=m)
+               for i, m in enumerate(["incremental", "cached", None, "cached", "proven"])]
+    assert methods(results) == {"proven": 1, "cached": 2, "incremental": 1}
+    assert methods_line(results) == (
+        "rows read: 1 proven by a unique guard, 2 NOT VALID counts kept (the rule unchanged), "
+        "1 incremental (only rows added since the last run)")
+    assert methods_line(results[2:3]) is None

@@ -74,6 +74,11 @@ def test_growth_scenario_proves_then_reads_only_new_rows(smoke, database):
                                EXECUTIONS: ("passed", "proven"), SIDE: ("passed", "cached")}
     assert "violators were counted" in again.message(SIDE)
     assert "new rows are checked by PostgreSQL" in again.message(SIDE)
+    said = ("rows read: 1 proven by a unique guard, 1 NOT VALID counts kept (the rule "
+            "unchanged), 1 incremental (only rows added since the last run)")
+    assert said in again.output
+    assert "- R" + said[1:] in (again.reports_dir / "summary.md").read_text()
+    assert again.summary["methods"] == {"proven": 1, "cached": 1, "incremental": 1}
 
     # the table grows 4x (the fixture holds 4 positions): only the new rows are read
     for i in range(12):
@@ -98,6 +103,7 @@ def test_growth_scenario_proves_then_reads_only_new_rows(smoke, database):
     assert _methods(deep) == {ORDERS: ("failed", "scanned"), EXECUTIONS: ("passed", "scanned"),
                               SIDE: ("passed", "scanned")}
     assert "--deep" in deep.message(SIDE)
+    assert "rows read: 3 scanned in full" in deep.output
 
 
 # ---------------------------------------------------------------- unique guards

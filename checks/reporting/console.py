@@ -19,6 +19,7 @@ from checks.reporting.model import (
     clip,
     evidence_line,
     grouped,
+    methods_line,
     role,
     settled,
 )
@@ -85,11 +86,13 @@ def settled_lines(results: Sequence[CheckResult], width: int) -> list[str]:
 
 
 def area_lines(results: Sequence[CheckResult]) -> list[str]:
+    """One line per area with its counts, then how the data checks read their rows."""
     names = {"passed": "passed", "failed": "failed", "error": "error", "skipped": "skipped",
              "accepted": "accepted", "warned": "warned", "info": "info"}
     return [f"{area:15} {MARKS[worst]:8} " + ", ".join(f"{n} {names[k]}" for k, n in c.items()
                                                       if n)
-            for area, worst, c in areas(results)]
+            for area, worst, c in areas(results)] + [
+        line for line in (methods_line(results),) if line]
 
 
 def every_check(results: Sequence[CheckResult], width: int) -> list[str]:

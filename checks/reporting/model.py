@@ -34,9 +34,9 @@ class CheckResult:
     first_passed_s: float | None = None
     figures: dict[str, float] = field(default_factory=dict)
     fix: str | None = None
-    method: str | None = None
-    """proven / cached / incremental / scanned (data checks only)."""
     """What an operator can do about it (failures only)."""
+    method: str | None = None
+    """How the rows were read: one of :data:`METHODS` (data checks with a shortcut only)."""
 
     @property
     def short_id(self) -> str:
@@ -263,6 +263,28 @@ def areas(results: Sequence[CheckResult]) -> list[tuple[str, str, dict[str, int]
 
 def area_rank(area: str) -> tuple[int, str]:
     return (AREAS.index(area) if area in AREAS else len(AREAS), area)
+
+
+METHODS = {"proven": "proven by a unique guard",
+           "cached": "NOT VALID counts kept (the rule unchanged)",
+           "incremental": "incremental (only rows added since the last run)",
+           "scanned": "scanned in full"}
+"""How a data check read its rows (``checks/proofs.py``), in the words of the reports."""
+
+
+def methods(results: Sequence[CheckResult]) -> dict[str, int]:
+    """How many checks read their rows each way, in :data:`METHODS` order."""
+    found = [r.method for r in results]
+    return {m: found.count(m) for m in METHODS if m in found}
+
+
+def methods_line(results: Sequence[CheckResult]) -> str | None:
+    """``rows read: 4 NOT VALID counts kept (...), 1 incremental (...)``, or None when no
+    check read rows with a shortcut or a full scan."""
+    found = methods(results)
+    if not found:
+        return None
+    return "rows read: " + ", ".join(f"{n} {METHODS[m]}" for m, n in found.items())
 
 
 def settled(results: Sequence[CheckResult]) -> list[str]:

@@ -17,6 +17,8 @@ from checks.reporting.model import (
     counts,
     evidence_line,
     grouped,
+    methods,
+    methods_line,
     role,
     run_outcome,
     self_test_tally,
@@ -44,6 +46,7 @@ def summary(run: Run, results: Sequence[CheckResult]) -> dict[str, Any]:
         "started_at": run.started_at,
         "duration_s": round(run.duration_s, 3),
         "counts": counts(results),
+        **({"methods": found} if (found := methods(results)) else {}),
         "selection": {"expression": run.selection.expression,
                       "selected": run.selection.selected, "total": run.selection.total},
         "not_run": run.not_run,
@@ -150,6 +153,8 @@ def summary_text(run: Run, results: Sequence[CheckResult], markup: Markup = MARK
             f"{n} {outcome}" for outcome, n in c.items() if n or outcome in
             ("passed", "failed", "error", "skipped")),
     ]
+    if read := methods_line(results):
+        lines.append(f"{bullet}{read[0].upper()}{read[1:]}")
     if run.ci_url:
         lines.append(f"{bullet}CI run: {_link(markup, 'this run', run.ci_url)}")
     problems = grouped(results)
