@@ -269,8 +269,9 @@ class ProvenDuplicates(TableRead):
                 "EXISTS (SELECT FROM {} AS r WHERE {}) AS __ops_verify_any_row").format(
                 t, self.scan._scope())]
         if self.watermark:
-            parts.append(sql.SQL("(SELECT max(r.{})::text FROM {} AS r) AS __ops_verify_high"
-                                 ).format(sql.Identifier(self.watermark), t))
+            parts += [sql.SQL("(SELECT max(r.{})::text FROM {} AS r) AS __ops_verify_high"
+                              ).format(sql.Identifier(self.watermark), t),
+                      settled_sql()]
         return sql.SQL("SELECT {}").format(sql.SQL(", ").join(parts))
 
     def run(self, ctx: Context) -> dict[str, Any]:
@@ -314,11 +315,12 @@ class ProvenDuplicates(TableRead):
         if self.watermark and store is not None and int(result["dup_keys"]) == 0 \
                 and (high := row.get("__ops_verify_high")) is not None:
             # the next run reads from the last run's watermark, where there is one of this
-            # database's (one run of overlap, as after an incremental run)
+            # database's (one run of overlap, as after an incremental run), or from this
+            # one's when every transaction in progress as it was read ended before the scan
             before = store.entries.get(self.key) or {}
             previous = before.get("high") if before.get("identity") == entry["identity"] \
                 and before.get("table") == entry["table"] and before.get("high") is not None \
-                else high
+                and row.get("__ops_verify_settled") is not True else high
             store.record(self.key, {**entry, "high": high, "previous": previous,
                                     "deep_at": _now(), "checked_at": _now()})
         return result
@@ -411,6 +413,19 @@ class ProvenDuplicates(TableRead):
 
 
 _INTEGERS = ("smallint", "integer", "bigint")
+
+
+def settled_sql() -> sql.Composable:
+    """``__ops_verify_settled``: no transaction holds a transaction id (none that has
+    written anything is in progress, in any database), read in the statement that reads
+    the watermark; a standby's locks do not show the primary's, so never there. Then every
+    transaction in progress when the watermark was read ended before the next statement
+    began, and a full scan in a later statement sees every row below that watermark. (A
+    transaction that took a sequence value but has written nothing holds no id: what the
+    nightly full scan is for.)"""
+    return sql.SQL("(NOT pg_catalog.pg_is_in_recovery() AND NOT EXISTS (SELECT FROM "
+                   "pg_catalog.pg_locks AS l WHERE l.locktype OPERATOR(pg_catalog.=) "
+                   "'transactionid')) AS __ops_verify_settled")
 
 
 def plan_duplicates(scan: Duplicates, catalog: Catalog, watermark: str | None

@@ -300,6 +300,38 @@ def test_a_watermark_that_went_down_is_read_again(smoke, database):
     assert "below the watermark" in run.message(ORDERS)
 
 
+def _windows(reports: Path) -> list[tuple[str, str]]:
+    """(previous, high) of every watermark in the store: the next run reads past previous."""
+    entries = json.loads(_store(reports).read_text())["entries"].values()
+    return [(e["previous"], e["high"]) for e in entries if "high" in e]
+
+
+def test_a_deep_run_with_no_writer_in_progress_leaves_only_later_rows(smoke, database):
+    """After a day of growth, the nightly --deep run: when no transaction held an id as it
+    read the watermark, the next smoke run starts from the deep run's own watermark (not
+    the run before it, which would re-read the whole day); with a writer in progress, from
+    the run before (one run of overlap), as after any run."""
+    smoke()
+    for i in range(5):
+        database.execute(POSITION, (f"ord-day-{i}",))
+    smoke("--deep")
+    assert all(previous == high for previous, high in _windows(smoke.reports))
+    assert "among 0 rows added since id" in smoke().message(ORDERS)
+
+    for i in range(5):
+        database.execute(POSITION, (f"ord-night-{i}",))
+    high_before = {high for _, high in _windows(smoke.reports)}
+    with psycopg.connect(database.dsn) as writer:  # a transaction in progress that wrote
+        writer.execute("CREATE TEMP TABLE in_progress (x int)")
+        writer.execute("INSERT INTO in_progress VALUES (1)")
+        smoke("--deep")
+        writer.rollback()
+    windows = _windows(smoke.reports)
+    assert all(previous != high for previous, high in windows), windows
+    assert {previous for previous, _ in windows} <= high_before
+    assert "among 5 rows added since id" in smoke().message(ORDERS)
+
+
 def test_what_a_watermark_cannot_see_is_said_and_found_by_deep(smoke, database):
     """A key changed by UPDATE on an old row (or a row given an explicit id below the
     watermark) is not past the watermark: the incremental run says so in its evidence, and
