@@ -121,6 +121,9 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         if outside:
             config.hook.pytest_deselected(items=outside)
             items[:] = [item for item in items if not item.get_closest_marker("upstream")]
+    # The slow ones first: xdist hands out tests in this order, and a long test last keeps
+    # one worker busy while the other has nothing left.
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
 
 
 @pytest.fixture

@@ -147,6 +147,7 @@ def _last_success(reports: Path) -> float:
                            re.M).group(1))
 
 
+@pytest.mark.slow
 def test_last_success_is_kept_per_target(verify, database, cluster, tmp_path):
     """Two targets written in turn to one reports folder: the one that never fully passes
     never shows the other's success (its 0 makes the no-full-pass alert fire)."""

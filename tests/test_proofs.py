@@ -60,6 +60,7 @@ def _store(reports: Path) -> Path:
 
 
 # ---------------------------------------------------------------- the growth scenario
+@pytest.mark.slow
 def test_growth_scenario_proves_then_reads_only_new_rows(smoke, database):
     first = smoke()
     assert _methods(first) == {ORDERS: ("passed", "scanned"),
@@ -306,6 +307,7 @@ def _windows(reports: Path) -> list[tuple[str, str]]:
     return [(e["previous"], e["high"]) for e in entries if "high" in e]
 
 
+@pytest.mark.slow
 def test_a_deep_run_with_no_writer_in_progress_leaves_only_later_rows(smoke, database):
     """After a day of growth, the nightly --deep run: when no transaction held an id as it
     read the watermark, the next smoke run starts from the deep run's own watermark (not
@@ -332,6 +334,7 @@ def test_a_deep_run_with_no_writer_in_progress_leaves_only_later_rows(smoke, dat
     assert "among 5 rows added since id" in smoke().message(ORDERS)
 
 
+@pytest.mark.slow
 def test_what_a_watermark_cannot_see_is_said_and_found_by_deep(smoke, database):
     """A key changed by UPDATE on an old row (or a row given an explicit id below the
     watermark) is not past the watermark: the incremental run says so in its evidence, and

@@ -205,6 +205,7 @@ def test_an_idle_primary_leaves_an_old_replay_timestamp_yet_a_streaming_standby_
     assert "replayed all it received" in replica["description"]
 
 
+@pytest.mark.slow
 def test_a_role_without_pg_read_all_stats_cannot_see_the_receiver_and_says_so(
         verify, replication, config_file):
     """The recovery functions are open to every role; the WAL receiver's state is not: within

@@ -95,6 +95,7 @@ def _self_test(verify, *args: str, env: dict[str, str] | None = None):
 
 
 # ---------------------------------------------------------------- the configs we ship
+@pytest.mark.slow
 def test_the_shipped_config_is_fully_proven(verify):
     run = _self_test(verify)
     assert run.returncode == 0, run.output
@@ -126,6 +127,7 @@ def test_the_shipped_config_is_fully_proven(verify):
     assert "proven able to fail" in run.message("[active_positions.alpaca_order_id]")
 
 
+@pytest.mark.slow
 def test_the_production_example_is_fully_proven(verify):
     """Its snapshot's schema (on PostgreSQL 15 when it is here), its sample rows, its
     ledger history: every invariant proven; what cannot fail by design says so. The
@@ -256,6 +258,7 @@ def test_a_judge_that_fails_without_naming_the_fault_is_not_proven(made_insensit
     assert all("does not name" in run.message(i) for i in outcomes)
 
 
+@pytest.mark.slow
 def test_the_aws_invariants_are_proven_against_a_local_stand_in(verify, config_file):
     run = _self_test(verify, "--config", str(config_file(AWS)), "-k",
                      " or ".join(f"test_{k}" for k in AWS_KINDS),

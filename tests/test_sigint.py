@@ -13,6 +13,7 @@ import threading
 from pathlib import Path
 
 import psycopg
+import pytest
 
 from tests.conftest import ROOT, _clean_env
 from tests.loopback import on_query
@@ -91,6 +92,7 @@ def test_sigint_mid_run_reports_interrupted_and_removes_the_server(tmp_path, pri
     assert str(private_tmp) not in ps
 
 
+@pytest.mark.slow
 def test_sigint_during_the_settle_window_still_writes_the_reports(tmp_path, database,
                                                                   config_file):
     """The heartbeat never moves on, so the window (an hour) keeps sampling it: SIGINT

@@ -142,6 +142,7 @@ def test_config_knows_nothing_of_kinds():
     assert config and not {m for c in config for m in graph[c] if m.startswith("checks.kinds")}
 
 
+@pytest.mark.slow
 def test_every_module_of_checks_imports_alone():
     """Each module in a fresh set of ``checks`` modules: no order of first imports breaks
     one (a partly initialised module met halfway through a circle)."""

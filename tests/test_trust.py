@@ -634,6 +634,7 @@ apply one to, an operator in public that raises, wherever pg_catalog has none th
 exactly those types: one that PostgreSQL would choose over pg_catalog's after a coercion."""
 
 
+@pytest.mark.slow
 def test_a_users_operators_cannot_redirect_the_suites_own_queries(verify, database,
                                                                    config_file):
     """The suite pins pg_catalog first on the search_path, but an operator resolves to the
