@@ -388,16 +388,8 @@ def generate(conninfo: str, n: int, *, faults: bool = False, seed: int = 7,
         if faults:
             seed_check_violations(conn, n)
             result.steps.append((f"{ROWS_PER_VIOLATION} rows breaking each NOT VALID CHECK", 0.0))
-        steps.run(*((f"index {name}", definition, None) for name, definition in indexes))
-        steps.run(*((f"VACUUM (ANALYZE) {table}", sql.SQL("VACUUM (ANALYZE) {}").format(
-            sql.Identifier("public", table)), None) for table in DATA_TABLES))
-        conn.execute("CHECKPOINT")
-        result.sizes = table_sizes(conn, result)
-    result.seconds = time.perf_counter() - started
-    if not quiet:
-        print(f"generated N = {n:,} in {result.seconds:.1f} s", file=sys.stderr)
-        print(size_table(result.sizes), file=sys.stderr)
-    return result
+        _finish(steps, conn, indexes, result)
+    return _done(result, started, f"generated N = {n:,}", quiet)
 
 
 def grow(conninfo: str, old_n: int, n: int, *, seed: int = 7, workers: int = 2,
@@ -423,14 +415,25 @@ def grow(conninfo: str, old_n: int, n: int, *, seed: int = 7, workers: int = 2,
                    history_sql(result.history, seed, old_n * HISTORY_PER_POSITION + 1), params),
                   (f"active_positions (+{n - old_n:,} rows)",
                    positions_sql(n, seed, 0, old_n + 1), params))
-        steps.run(*((f"index {name}", definition, None) for name, definition in indexes))
-        steps.run(*((f"VACUUM (ANALYZE) {table}", sql.SQL("VACUUM (ANALYZE) {}").format(
-            sql.Identifier("public", table)), None) for table in DATA_TABLES))
-        conn.execute("CHECKPOINT")
-        result.sizes = table_sizes(conn, result)
+        _finish(steps, conn, indexes, result)
+    return _done(result, started, f"grown to N = {n:,}", quiet)
+
+
+def _finish(steps: Steps, conn: psycopg.Connection, indexes: list[tuple[str, str]],
+            result: Generated) -> None:
+    """After a load: the secondary indexes re-created, the visibility map set, the tables
+    measured."""
+    steps.run(*((f"index {name}", definition, None) for name, definition in indexes))
+    steps.run(*((f"VACUUM (ANALYZE) {table}", sql.SQL("VACUUM (ANALYZE) {}").format(
+        sql.Identifier("public", table)), None) for table in DATA_TABLES))
+    conn.execute("CHECKPOINT")
+    result.sizes = table_sizes(conn, result)
+
+
+def _done(result: Generated, started: float, what: str, quiet: bool) -> Generated:
     result.seconds = time.perf_counter() - started
     if not quiet:
-        print(f"grown to N = {n:,} in {result.seconds:.1f} s", file=sys.stderr)
+        print(f"{what} in {result.seconds:.1f} s", file=sys.stderr)
         print(size_table(result.sizes), file=sys.stderr)
     return result
 
