@@ -34,6 +34,7 @@ from checks.redact import Redactor
 from checks.reporting import attach, files, metrics
 from checks.reporting.attach import Ticket
 from checks.reporting.files import write_together
+from checks.reporting.model import report_title
 from checks.run import Check, Resources
 from checks.targets import TargetSpec, pg_bin, resolve, self_test_targets
 from checks.targets.postgres import dsn_password
@@ -347,12 +348,11 @@ def write_error_summary(reports_dir: Path, text: str, last_success: float | None
                "duration_s": 0.0, "counts": {}, "selection": None, "checks": [], **fields}
     texts = {} if self_test else {
         reports_dir / "metrics.prom": metrics.text(metrics.error_only(last_success))}
-    title = "Self-test of the invariants" if self_test else "Post-deploy verification"
     # nothing of it is left half-written; the console says what happened either way
     with contextlib.suppress(OSError):
         write_together({
             **texts,
-            reports_dir / "summary.md": f"## {title}: ERROR\n\n{text}\n",
+            reports_dir / "summary.md": f"## {report_title(self_test)}: ERROR\n\n{text}\n",
             reports_dir / "summary.json": json.dumps(summary, indent=2) + "\n",
         }, last=reports_dir / "summary.json")
 

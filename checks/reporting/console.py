@@ -89,10 +89,12 @@ def area_lines(results: Sequence[CheckResult]) -> list[str]:
     """One line per area with its counts, then how the data checks read their rows."""
     names = {"passed": "passed", "failed": "failed", "error": "error", "skipped": "skipped",
              "accepted": "accepted", "warned": "warned", "info": "info"}
-    return [f"{area:15} {MARKS[worst]:8} " + ", ".join(f"{n} {names[k]}" for k, n in c.items()
-                                                      if n)
-            for area, worst, c in areas(results)] + [
-        line for line in (methods_line(results),) if line]
+    lines = [f"{area:15} {MARKS[worst]:8} " + ", ".join(f"{n} {names[k]}" for k, n in c.items()
+                                                       if n)
+             for area, worst, c in areas(results)]
+    if read := methods_line(results):
+        lines.append(read)
+    return lines
 
 
 def every_check(results: Sequence[CheckResult], width: int) -> list[str]:

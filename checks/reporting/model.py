@@ -98,7 +98,12 @@ class Run:
 
     @property
     def title(self) -> str:
-        return "Self-test of the invariants" if self.self_test else "Post-deploy verification"
+        return report_title(self.self_test)
+
+
+def report_title(self_test: bool) -> str:
+    """What a run's reports are titled (also an error summary written before any run)."""
+    return "Self-test of the invariants" if self_test else "Post-deploy verification"
 
 
 @dataclass(frozen=True)
