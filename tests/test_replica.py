@@ -7,6 +7,7 @@ and a standby made with ``pg_basebackup -R`` from it, on the same binaries.
 
 from __future__ import annotations
 
+import json
 import re
 import uuid
 import xml.etree.ElementTree as ET
@@ -367,3 +368,20 @@ def test_a_primary_has_no_lag_and_no_problem() -> None:
     assert (found.role, found.lag_s, found.paused, found.problem) == ("primary", None, False,
                                                                      None)
     assert found.to_dict()["in_step"] is True and found.describe() == "primary"
+
+
+def test_a_full_read_on_a_standby_keeps_one_run_of_overlap(verify, replication, tmp_path):
+    """A standby's locks do not show the primary's transactions: a full read there never
+    hands on its own watermark (the next run reads from the run before it)."""
+    kept = tmp_path / "kept"
+    args = ("--read-only", "--dsn", replication.standby.dsn, "-k", "test_no_duplicates")
+    assert verify(*args, reports=kept).returncode == 0
+    replication.primary.execute(
+        "INSERT INTO active_positions (ticker, instrument_type, side, quantity, entry_price, "
+        "alpaca_order_id) VALUES ('AAPL', 'stock', 'long', 1, 1, 'ord-standby-1')")
+    replication.in_step()
+    run = verify(*args, "--deep", reports=kept)
+    assert run.returncode == 0, run.output
+    entries = json.loads(next(kept.glob(".proofs-*")).read_text())["entries"].values()
+    windows = [(e["previous"], e["high"]) for e in entries if "high" in e]
+    assert windows and all(previous != high for previous, high in windows), windows
