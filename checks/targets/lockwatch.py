@@ -180,9 +180,13 @@ class LockWatcher:
 
     def __init__(self, statements: Statements, connect: Callable[[], psycopg.Connection],
                  cut: Callable[[psycopg.Connection], None], limit: float,
-                 cancel_timeout: float) -> None:
+                 cancel_timeout: float,
+                 target_lost: Callable[[Exception], str | None]) -> None:
         self._statements = statements
         self._connect = connect
+        self._target_lost = target_lost
+        """Why the target itself is lost (a restart, a crash), given what stopped the
+        watcher: then that, not the watcher, is every statement's cause."""
         self._cut = cut
         self._limit = limit
         """A poll unanswered this long has its socket cut (a silent network)."""
@@ -243,8 +247,9 @@ class LockWatcher:
             if self._stop.is_set():
                 return
             cause = str(exc) if isinstance(exc, CouldNotCheck) else first_line(exc)
-            self.failed = (f"the lock watcher stopped ({cause}): the suite runs no "
-                           "statement it could not yield")
+            self.failed = self._target_lost(exc) or (
+                f"the lock watcher stopped ({cause}): the suite runs no statement it could "
+                "not yield")
             self._statements.cancel_all(self.failed, self._cancel_timeout)
 
     def settle(self) -> None:

@@ -130,7 +130,8 @@ class PostgresTarget:
             # the watcher's session second: with one free slot, the cause names the watcher
             if watch:  # each of its steps is bounded: its own cause
                 self._watcher = LockWatcher(self._statements, self._watcher_session, shut_down,
-                                            self._statement_s + self._grace_s, self._grace_s)
+                                            self._statement_s + self._grace_s, self._grace_s,
+                                            self._watcher_lost)
                 self._watcher.started(4 * (self._statement_s + self._grace_s))
         except NoFreeSlot as exc:
             self.close()
@@ -175,8 +176,8 @@ class PostgresTarget:
             if self._started and (starting := _STARTING.search(str(exc))):
                 with self._lock:  # the run began on a server that is now restarting
                     self._broken = self._broken or (
-                        f"{self.name}: the server shut down or is restarting during the run "
-                        f"({starting.group(0)}); later queries not sent")
+                        f"{self.name}: the server shut down or is restarting (a new "
+                        f"session: {starting.group(0)}); later queries not sent")
                 raise CouldNotCheck(self._broken) from None
             raise CouldNotCheck(f"cannot connect to {self.name}: {first_line(exc)}") from None
         try:
@@ -369,6 +370,23 @@ class PostgresTarget:
         finally:
             self._release(conn)
         return ProbeBatch(results, advanced)
+
+    def _watcher_lost(self, exc: Exception) -> str | None:
+        """The target's cause when the lock watcher stopped because the server went (down,
+        restarting, another start time), told as a lost statement's would be; else None:
+        the watcher alone failed (its socket cut, say), and says so itself."""
+        if self._broken is None:
+            try:
+                gone = self._look_again(None, patient=True)[0] != self._started
+            except CouldNotCheck as exc_again:  # going or gone, not merely refused a session
+                gone = bool(_STARTING.search(str(exc_again)) or _REFUSED.search(str(exc_again)))
+            if gone:
+                said = first_line(exc) if isinstance(exc, psycopg.Error) else str(exc)
+                cause = self._why_lost(said, getattr(exc, "sqlstate", None), None)
+                with self._diagnosis:
+                    self._broken = self._broken or (
+                        f"{self.name}: {cause}; later queries not sent")
+        return self._broken
 
     def _lost(self, exc: psycopg.Error, conn: psycopg.Connection) -> QueryError:
         """The session ended under a statement: whether the server restarted, crashed or
