@@ -38,7 +38,7 @@ def gather(needs: Iterable[Need], ctx: Context, pool: Executor) -> dict[Need, An
     """Every need's result, or the CouldNotCheck that stopped it."""
     batches: dict[Hashable, list[Need]] = defaultdict(list)
     for need in dict.fromkeys(needs):  # distinct, in order
-        batches[(type(need), need.batch())].append(need)
+        batches[(need.runner(), need.batch())].append(need)
     # The largest tables first: on a few cores, the longest scan must not start last.
     ordered = sorted(batches.values(), key=lambda batch: -_pages(batch, ctx))
     futures: dict[Future[dict[Need, Any]], list[Need]] = {
@@ -66,7 +66,7 @@ def _pages(batch: list[Need], ctx: Context) -> int:
 
 def _run_batch(batch: list[Need], ctx: Context) -> dict[Need, Any]:
     try:
-        return type(batch[0]).run_batch(batch, ctx)
+        return batch[0].runner().run_batch(batch, ctx)
     except CouldNotCheck as exc:
         return dict.fromkeys(batch, exc)
     except Exception as exc:  # a bug must not pass for a result: each need errors
@@ -126,7 +126,10 @@ class Scalar:
 @dataclass(frozen=True)
 class Aggregate(TableRead):
     """One aggregate over a whole table (e.g. a CHECK's violating rows); every aggregate
-    of a table shares one scan."""
+    of a table shares one scan, also those of needs that run with it (their
+    :meth:`runner` is Aggregate) and may answer without counting: such a need's class
+    has ``before_counting(needs, ctx)``, which gives back the answered needs, the
+    aggregates still to count, and what turns the counts into the rest of its answers."""
 
     expression: str
     """SQL text of the aggregate, over the table's own column names."""
@@ -138,7 +141,28 @@ class Aggregate(TableRead):
         return f"SELECT {self.expression} FROM {_qualified(self.schema, self.table)}"
 
     @classmethod
-    def run_batch(cls, needs: list[Aggregate], ctx: Context) -> dict[Any, Any]:
+    def run_batch(cls, needs: list[Any], ctx: Context) -> dict[Any, Any]:
+        results: dict[Any, Any] = {}
+        counting = [n for n in needs if type(n) is Aggregate]
+        finishes = []
+        for kind in dict.fromkeys(type(n) for n in needs if type(n) is not Aggregate):
+            group = [n for n in needs if type(n) is kind]
+            try:
+                answered, more, finish = kind.before_counting(group, ctx)
+            except CouldNotCheck as exc:  # the others are still counted
+                results.update(dict.fromkeys(group, exc))
+                continue
+            results.update(answered)
+            counting += more
+            finishes.append(finish)
+        counted = cls.count(list(dict.fromkeys(counting)), ctx) if counting else {}
+        for finish in finishes:
+            results.update(finish(counted))
+        return {**{n: counted[n] for n in needs if type(n) is Aggregate}, **results}
+
+    @classmethod
+    def count(cls, needs: list[Aggregate], ctx: Context) -> dict[Aggregate, Any]:
+        """Every one of ``needs`` (aggregates of one table) in one statement."""
         assert ctx.target is not None
         first = needs[0]
         columns = sql.SQL(", ").join(sql.SQL("{} AS {}").format(sql.SQL(n.expression),
@@ -150,7 +174,7 @@ class Aggregate(TableRead):
             row = ctx.target.query(statement).single()
         except CouldNotCheck as exc:
             if len(needs) > 1 and _isolatable(exc):
-                results: dict[Any, Any] = {}
+                results: dict[Aggregate, Any] = {}
                 for need in needs:
                     results.update(_run_batch([need], ctx))
                 return results

@@ -18,14 +18,20 @@ if TYPE_CHECKING:
 
 
 class Need:
-    """Something a check needs gathered. Needs with the same :meth:`batch` key run
-    together in one :meth:`run_batch` call (e.g. every aggregate of one table in one scan)."""
+    """Something a check needs gathered. Needs with the same :meth:`runner` and
+    :meth:`batch` key run together in one ``runner().run_batch`` call (e.g. every
+    aggregate of one table in one scan, whichever kind of need asked for it)."""
 
     reads = "target"
     """``target`` (the database), ``scratch`` (a throwaway server), ``aws``, ``files``."""
 
     def batch(self) -> Hashable:
         return self
+
+    @classmethod
+    def runner(cls) -> type[Need]:
+        """The class whose :meth:`run_batch` runs this need's batch."""
+        return cls
 
     @classmethod
     def run_batch(cls, needs: list[Any], ctx: Context) -> dict[Any, Any]:

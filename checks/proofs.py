@@ -23,7 +23,7 @@ them always. Judges here are pure functions over plain rows; the needs run the S
 from __future__ import annotations
 
 import json
-from collections.abc import Hashable, Sequence
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -526,7 +526,15 @@ class Violators(TableRead):
         return Aggregate(self.schema, self.table, self.expression)
 
     @classmethod
-    def run_batch(cls, needs: list[Violators], ctx: Context) -> dict[Any, Any]:
+    def runner(cls) -> type[Aggregate]:
+        return Aggregate  # counted in the table's one scan with its other aggregates
+
+    @classmethod
+    def before_counting(cls, needs: list[Violators], ctx: Context) -> tuple[
+            dict[Violators, Counted], list[Aggregate],
+            Callable[[dict[Aggregate, Any]], dict[Violators, Any]]]:
+        """The counts an earlier run's 0 still proves; the aggregates to count for the
+        rest; and what records each new count (see :class:`Aggregate`)."""
         assert ctx.target is not None
         first = needs[0]
         store: Store | None = ctx.proofs
@@ -538,7 +546,7 @@ class Violators(TableRead):
         identity = _json(row["__ops_verify_identity"]) or {}
         next_xid = row["__ops_verify_next_xid"]
         live = {c["name"]: c for c in _json(row["__ops_verify_constraints"]) or []}
-        results: dict[Any, Any] = {}
+        answered: dict[Violators, Counted] = {}
         to_count: dict[Violators, str] = {}
         for need in needs:
             now = live.get(need.name) or {}
@@ -548,12 +556,13 @@ class Violators(TableRead):
             if why is None:
                 assert store is not None
                 entry = store.get(need.key) or {}
-                results[need] = Counted(0, need.aggregate().alone(),
-                                        counted_at=entry.get("counted_at"), method=CACHED)
+                answered[need] = Counted(0, need.aggregate().alone(),
+                                         counted_at=entry.get("counted_at"), method=CACHED)
             else:
                 to_count[need] = why
-        if to_count:
-            counted = Aggregate.run_batch([n.aggregate() for n in to_count], ctx)
+
+        def finish(counted: dict[Aggregate, Any]) -> dict[Violators, Any]:
+            results: dict[Violators, Any] = {}
             for need, why in to_count.items():
                 found = counted[need.aggregate()]
                 if isinstance(found, CouldNotCheck):
@@ -568,7 +577,9 @@ class Violators(TableRead):
                                             "counted_at": _now()})
                 elif store is not None:
                     store.forget(need.key)
-        return results
+            return results
+
+        return answered, [n.aggregate() for n in to_count], finish
 
 
 __all__ = ["CACHED", "INCREMENTAL", "PROVEN", "SCANNED", "Counted", "ProvenDuplicates",

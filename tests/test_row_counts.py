@@ -15,7 +15,8 @@ from checks.config import ConfigError
 from checks.gather import Aggregate, Scalar, gather
 from checks.kinds import load_config
 from checks.kinds.row_counts import ROW_COUNTS, RowCount
-from checks.outcome import Outcome, Status
+from checks.outcome import CouldNotCheck, Outcome, Status
+from checks.proofs import Violators
 from checks.targets.base import Rows
 from tests.judging import context, judged
 
@@ -93,7 +94,8 @@ def test_bad_bounds_are_one_line_config_errors(tmp_path: Path, entry, problem):
 
 # ---------------------------------------------------------------- one scan per table
 class _Recording:
-    """A target that answers every aggregate with its position, and keeps what it was sent."""
+    """A target that answers every aggregate with its position, a NOT VALID rule's premises
+    with nothing recorded, and keeps what it was sent."""
 
     kind = "dsn"
     concurrency = 1
@@ -104,24 +106,55 @@ class _Recording:
     def query(self, statement: Any, params: Any = None) -> Rows:
         text = statement.as_string(None)
         self.sent.append(text)
+        if "__ops_verify_constraints" in text:
+            return Rows(("__ops_verify_identity", "__ops_verify_next_xid",
+                         "__ops_verify_constraints"), [("{}", "1", "[]")])
         return Rows(("n",), [tuple(range(text.count(" AS ")))])
 
 
-def test_the_count_shares_the_scan_of_the_tables_other_aggregates():
+@pytest.mark.parametrize("rule", ["counted every run", "NOT VALID"])
+def test_the_count_shares_the_scan_of_the_tables_other_aggregates(rule):
+    """Also with a NOT VALID rule's count, whose premises are read first (no store of
+    earlier runs here, so it is counted): still one scan of the table."""
     spec = RowCount(name="open", table="active_positions", where=OPEN, max=5)
     ctx = context(_catalog("active_positions", "position_history"))
     count = ROW_COUNTS.needs(spec, ctx)["count"]
-    violators = Aggregate("public", "active_positions", "count(*) FILTER (WHERE NOT (side "
-                                                        "IN ('long', 'short')))")
+    expression = "count(*) FILTER (WHERE NOT (side IN ('long', 'short')))"
+    violators = (Aggregate("public", "active_positions", expression) if rule != "NOT VALID"
+                 else Violators("public", "active_positions", "chk_side", expression, "k"))
     elsewhere = Aggregate("public", "position_history", "count(*)")
     target = _Recording()
     ctx.target = target  # type: ignore[assignment]
     with ThreadPoolExecutor(1) as pool:
         found = gather([count, violators, elsewhere], ctx, pool)
-    assert len(target.sent) == 2  # one statement per table
-    [both] = [s for s in target.sent if "active_positions" in s]
+    scans = [s for s in target.sent if "__ops_verify_constraints" not in s]
+    assert len(scans) == 2  # one statement per table
+    [both] = [s for s in scans if "active_positions" in s]
     assert both.count("count(*)") == 2
     assert (found[count].value, found[violators].value) == (0, 1)
+
+
+class _NoPremises(_Recording):
+    """A target where a NOT VALID rule's premises cannot be read."""
+
+    def query(self, statement: Any, params: Any = None) -> Rows:
+        if "__ops_verify_constraints" in statement.as_string(None):
+            raise CouldNotCheck("permission denied for function pg_control_system")
+        return super().query(statement, params)
+
+
+def test_a_rule_whose_premises_cannot_be_read_errors_alone_and_the_count_still_runs():
+    spec = RowCount(name="open", table="active_positions", where=OPEN, max=5)
+    ctx = context(_catalog("active_positions"))
+    count = ROW_COUNTS.needs(spec, ctx)["count"]
+    violators = Violators("public", "active_positions", "chk_side",
+                          "count(*) FILTER (WHERE NOT (side IN ('long', 'short')))", "k")
+    ctx.target = _NoPremises()  # type: ignore[assignment]
+    with ThreadPoolExecutor(1) as pool:
+        found = gather([count, violators], ctx, pool)
+    assert isinstance(found[violators], CouldNotCheck)
+    assert "pg_control_system" in str(found[violators])
+    assert found[count].value == 0
 
 
 # ---------------------------------------------------------------- on a real server
