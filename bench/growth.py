@@ -88,6 +88,18 @@ SODA = ROOT / "bench" / ".soda-venv" / "bin" / "soda"
 PRODUCTION_INDEX = "CREATE INDEX idx_active_positions_status ON active_positions (status)"
 """Upstream's migration 009 creates it; the reference schema has no index on status, so the
 shipped config's [[custom_sql]] and [[row_counts]] read all of active_positions there."""
+PRODUCTION_MIGRATION = "2026_02_02_0005_active_positions_status_index"
+
+
+def production_migrations(folder: Path) -> Path:
+    """db/migrations and one more that creates :data:`PRODUCTION_INDEX` (the suite is given
+    this folder: to it the index is then expected, not drift)."""
+    target = folder / "migrations"
+    shutil.copytree(ROOT / "db" / "migrations", target)
+    (target / f"{PRODUCTION_MIGRATION}.sql").write_text(
+        f"{PRODUCTION_INDEX};\n\nINSERT INTO schema_migrations (version) VALUES "
+        f"('{PRODUCTION_MIGRATION}') ON CONFLICT (version) DO NOTHING;\n", encoding="utf-8")
+    return target
 SUBSET = "no_duplicates or check_constraint_definition or fresh"
 SODA_CHECKS = """
 checks for active_positions:
@@ -169,6 +181,7 @@ def contenders(dsn: str, server: Server, work: Path, lam: object, lambda_env: di
     deep = deep_config(work, args.deep_workers)
     soda_conf, soda_checks = soda_config(work, dsn)
     kept = {name: work / f"reports-{name}" for name in ("b", "c", "e", "f", "g", "h")}
+    suite_args = args.suite_args
 
     def handwritten() -> tuple[Sample, Path | None]:
         sample, out = measure([sys.executable, "-c", HANDWRITTEN_CHILD, dsn], base_env(),
@@ -180,7 +193,7 @@ def contenders(dsn: str, server: Server, work: Path, lam: object, lambda_env: di
 
     def suite(key: str, *args: str, env: dict[str, str] | None = None, cwd: Path = ROOT):
         def run() -> tuple[Sample, Path | None]:
-            sample = measure([*SUITE, "-p", "no:randomly", *args, "--reports-dir",
+            sample = measure([*SUITE, "-p", "no:randomly", *suite_args, *args, "--reports-dir",
                               str(kept[key])], env or base_env(), server, on_target,
                              cwd=cwd)[0]
             return sample, kept[key]
@@ -388,12 +401,15 @@ def main() -> None:
     with bench_server() as cluster, tempfile.TemporaryDirectory(prefix="ops-growth-") as tmp:
         work = Path(tmp)
         server = Server(cluster)
-        build_database(cluster, DATABASE, discover(ROOT / "db" / "migrations"), [])
-        dsn = cluster.conninfo(DATABASE)
+        migrations = production_migrations(work) if args.production_indexes else \
+            ROOT / "db" / "migrations"
+        args.suite_args = ["--migrations-dir", str(migrations)] \
+            if args.production_indexes else []
         if args.production_indexes:
-            with psycopg.connect(dsn, autocommit=True) as conn:
-                conn.execute(PRODUCTION_INDEX)
-            notes["schema"] = f"the reference schema and production's `{PRODUCTION_INDEX}`"
+            notes["schema"] = (f"the reference schema and production's `{PRODUCTION_INDEX}` "
+                               f"(as migration {PRODUCTION_MIGRATION}, given to the suite)")
+        build_database(cluster, DATABASE, discover(migrations), [])
+        dsn = cluster.conninfo(DATABASE)
         notes["server"] = f"PostgreSQL {cluster.version}"
         notes["disk free at start"] = f"{shutil.disk_usage(cluster.folder).free / 2**30:.0f} GiB"
         made = generate(dsn, args.positions * sizes[0])
@@ -421,7 +437,8 @@ def main() -> None:
                 lambda_env = lambda_environment(lam.endpoint)
                 for key in [i.key for i in items if i.key in "bef"]:  # the nightly job ran
                     target_args = ("--via-lambda", FUNCTION) if key == "f" else ("--dsn", dsn)
-                    nightly = measure([*SUITE, "-p", "no:randomly", "--deep", "--config",
+                    nightly = measure([*SUITE, "-p", "no:randomly", *args.suite_args, "--deep",
+                                       "--config",
                                        str(deep_config(work)), *target_args, "--reports-dir",
                                        str(work / f"reports-{key}")],
                                       lambda_env if key == "f" else base_env(), server,
