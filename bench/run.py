@@ -302,9 +302,12 @@ def measure(command: list[str], env: dict[str, str], server: Server,
 
 
 def base_env() -> dict[str, str]:
-    """This environment without target, cache or AWS variables (the commands say them)."""
+    """This environment without target, cache or AWS variables (the commands say them),
+    and without PYTHONDONTWRITEBYTECODE: an installed tool keeps its bytecode (the warm-up
+    round writes it), where that variable would have every run compile every module of
+    the suite, and every contender's in Python, from source."""
     return {k: v for k, v in os.environ.items()
-            if not k.startswith(("VERIFY_", "AWS_", "PG"))}
+            if not k.startswith(("VERIFY_", "AWS_", "PG")) and k != "PYTHONDONTWRITEBYTECODE"}
 
 
 # ---------------------------------------------------------------- contenders

@@ -8,9 +8,8 @@ per test process (multiprocessing's ``forkserver``) that imported those once: th
 starts with them imported, then sets its own working folder, environment, argv and output
 files, and calls ``pytest.main`` as ``python -m pytest`` would. It is still a process of
 its own (its exit status, files, signals and servers are its own; nothing it does reaches
-the test process). The suite's pytest plugins (``plugin.*``, pytest-html, pytest-metadata,
-xdist) are imported ahead by one ``pytest --version`` (:mod:`tests.warm`), so that pytest's
-own import hook rewrites their asserts as it would in a fresh process.
+the test process). The pytest plugins are imported by each run, as in a fresh process
+(see :mod:`tests.warm`).
 """
 
 from __future__ import annotations
