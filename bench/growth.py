@@ -82,13 +82,17 @@ from run import (  # noqa: E402
 from checks.migrations import discover  # noqa: E402
 from checks.targets.ephemeral import build_database  # noqa: E402
 
-BEGIN = "<!-- bench/growth.py: begin -->"
-END = "<!-- bench/growth.py: end -->"
 SODA = ROOT / "bench" / ".soda-venv" / "bin" / "soda"
 PRODUCTION_INDEX = "CREATE INDEX idx_active_positions_status ON active_positions (status)"
 """Upstream's migration 009 creates it; the reference schema has no index on status, so the
 shipped config's [[custom_sql]] and [[row_counts]] read all of active_positions there."""
 PRODUCTION_MIGRATION = "2026_02_02_0005_active_positions_status_index"
+
+
+def markers(production_indexes: bool) -> tuple[str, str]:
+    """Where one variant's section of bench/RESULTS.md begins and ends."""
+    name = "bench/growth.py" + (" --production-indexes" if production_indexes else "")
+    return f"<!-- {name}: begin -->", f"<!-- {name}: end -->"
 
 
 def production_migrations(folder: Path) -> Path:
@@ -339,7 +343,11 @@ def results(args: argparse.Namespace, sizes_done: list[int], items: list[Contend
     now, before = med("b", base), med("g", base)
     goals.append((f"x{base}: default / the suite before this change (--dsn)",
                   f"{now / before:.2f}x" if now and before else "-", "-", "-"))
-    text = [BEGIN, "", "## Growth: proofs instead of scans (bench/growth.py, issue 20)", "",
+    begin, end = markers(args.production_indexes)
+    title = ("## Growth on production's indexes (bench/growth.py --production-indexes, issue "
+             "20)" if args.production_indexes else
+             "## Growth: proofs instead of scans (bench/growth.py, issue 20)")
+    text = [begin, "", title, "",
             f"Measured {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} by "
             "`bench/growth.py` in one run: N = "
             f"{args.positions:,} positions ({HISTORY_PER_POSITION}N history rows, "
@@ -355,24 +363,18 @@ def results(args: argparse.Namespace, sizes_done: list[int], items: list[Contend
             "### Machine and data", "",
             *(f"- {k}: {v}" for k, v in notes.items()), "",
             *(f"Data at x{s}:\n\n```\n{generated[s]}\n```\n" for s in sizes_done if s in generated),
-            END, ""]
+            end, ""]
     return "\n".join(text)
 
 
-def write(out: Path, text: str) -> None:
+def write(out: Path, text: str, production_indexes: bool) -> None:
+    """``text`` as this variant's section of ``out`` (at its end; the rest is kept)."""
+    begin, end = markers(production_indexes)
     old = out.read_text(encoding="utf-8") if out.exists() else ""
-    if BEGIN in old and END in old:
-        head, rest = old.split(BEGIN, 1)
-        old = head.rstrip("\n") + "\n" + rest.split(END, 1)[1].lstrip("\n")
+    if begin in old and end in old:
+        head, rest = old.split(begin, 1)
+        old = head.rstrip("\n") + "\n" + rest.split(end, 1)[1].lstrip("\n")
     out.write_text(old.rstrip("\n") + "\n\n" + text, encoding="utf-8")
-
-
-def kept_section(path: Path) -> str:
-    """This script's section of ``path`` (bench/run.py keeps it when it rewrites the file)."""
-    text = path.read_text(encoding="utf-8") if path.exists() else ""
-    if BEGIN not in text or END not in text:
-        return ""
-    return "\n" + BEGIN + text.split(BEGIN, 1)[1].split(END, 1)[0] + END + "\n"
 
 
 def main() -> None:
@@ -448,9 +450,11 @@ def main() -> None:
                 rounds(items, size, args.repeats, dsn, server, appender)
                 done.append(size)
                 notes[f"load average after x{size}"] = load_average()
-                write(args.out, results(args, done, items, notes, generated))
+                write(args.out, results(args, done, items, notes, generated),
+                      args.production_indexes)
                 print(f"x{size} done; wrote {args.out}", file=sys.stderr, flush=True)
-    print(args.out.read_text(encoding="utf-8").split(BEGIN, 1)[1].split(END, 1)[0],
+    begin, end = markers(args.production_indexes)
+    print(args.out.read_text(encoding="utf-8").split(begin, 1)[1].split(end, 1)[0],
           file=sys.stderr)
 
 

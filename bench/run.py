@@ -922,10 +922,9 @@ def write_results(path: Path, args: argparse.Namespace, info: dict[str, str],
     # bench/self_test.py's and bench/growth.py's
     text = path.read_text(encoding="utf-8") if path.exists() else ""
     self_test = re.findall(r"<!-- self-test -->.*?<!-- /self-test -->\n?", text, re.DOTALL)
-    kept = kept_section(path)
-    begin, end = "<!-- bench/growth.py: begin -->", "<!-- bench/growth.py: end -->"
-    if begin in text and end in text:
-        kept += "\n" + begin + text.split(begin, 1)[1].split(end, 1)[0] + end + "\n"
+    kept = kept_section(path) + "".join(
+        f"\n{m}\n" for m in re.findall(r"<!-- bench/growth\.py[^>]*: begin -->.*?"
+                                      r"<!-- bench/growth\.py[^>]*: end -->", text, re.DOTALL))
     path.write_text("\n".join([*out, *self_test]) + kept, encoding="utf-8")
 
 
