@@ -133,6 +133,10 @@ class Aggregate(TableRead):
 
     expression: str
     """SQL text of the aggregate, over the table's own column names."""
+    scope: str | None = None
+    """SQL of the only rows the aggregate counts (its FILTER), if it says: when every
+    aggregate of a scan does, the statement reads only rows in one of their scopes, which
+    an index on them can find (a FILTER alone reads every row)."""
 
     def batch(self) -> Hashable:
         return (self.schema, self.table)
@@ -168,8 +172,12 @@ class Aggregate(TableRead):
         columns = sql.SQL(", ").join(sql.SQL("{} AS {}").format(sql.SQL(n.expression),
                                                                 sql.Identifier(f"a{i}"))
                                      for i, n in enumerate(needs))
-        statement = sql.SQL("SELECT {} FROM {}").format(columns,
-                                                        table_name(first.schema, first.table))
+        scopes = [n.scope for n in needs]
+        where = sql.SQL(" WHERE {}").format(sql.SQL(" OR ").join(
+            sql.SQL("({})").format(sql.SQL(s)) for s in scopes if s)) \
+            if all(scopes) else sql.SQL("")
+        statement = sql.SQL("SELECT {} FROM {}{}").format(
+            columns, table_name(first.schema, first.table), where)
         try:
             row = ctx.target.query(statement).single()
         except CouldNotCheck as exc:

@@ -134,6 +134,34 @@ def test_the_count_shares_the_scan_of_the_tables_other_aggregates(rule):
     assert (found[count].value, found[violators].value) == (0, 1)
 
 
+def test_a_scan_of_counts_that_all_say_their_rows_reads_only_those():
+    """A FILTER alone reads every row; when every count of the scan says which rows it
+    counts, the statement says so too (an index on them serves it, as on production's
+    idx_active_positions_status); one count of every row, or a CHECK's, reads them all."""
+    ctx = context(_catalog("active_positions"))
+    open_ = ROW_COUNTS.needs(RowCount(name="open", table="active_positions", where=OPEN,
+                                      max=5), ctx)["count"]
+    closed = ROW_COUNTS.needs(RowCount(name="closed", table="active_positions",
+                                       where="status = 'closed'", min=0), ctx)["count"]
+    every = ROW_COUNTS.needs(RowCount(name="all", table="active_positions", min=1),
+                             ctx)["count"]
+    violators = Aggregate("public", "active_positions", "count(*) FILTER (WHERE NOT (side "
+                                                        "IN ('long', 'short')))")
+    for needs, where in [([open_], " WHERE ((status = 'open'))"),
+                         ([open_, closed], " WHERE ((status = 'open')) OR ((status = 'closed'))"),
+                         ([open_, every], None), ([open_, violators], None)]:
+        target = _Recording()
+        ctx.target = target  # type: ignore[assignment]
+        with ThreadPoolExecutor(1) as pool:
+            found = gather(needs, ctx, pool)
+        [statement] = target.sent
+        tail = statement.split(' FROM "public"."active_positions"', 1)[1].replace("\n", "")
+        assert (tail or None) == where
+        assert [found[n].value for n in needs] == list(range(len(needs)))
+        assert found[open_].sql.replace("\n", "") == (
+            "SELECT count(*) FILTER (WHERE (status = 'open')) FROM \"public\".\"active_positions\"")
+
+
 class _NoPremises(_Recording):
     """A target where a NOT VALID rule's premises cannot be read."""
 

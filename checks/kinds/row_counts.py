@@ -53,8 +53,10 @@ class RowCount(Common):
 def needs(r: RowCount, ctx: Context) -> Needs:
     if ctx.catalog.table(r.schema, r.table) is None:
         return {}
-    scope = f" FILTER (WHERE ({user_sql(r.where).as_string(None)}))" if r.where else ""
-    return {"count": Aggregate(r.schema, r.table, f"count(*){scope}")}
+    if not r.where:
+        return {"count": Aggregate(r.schema, r.table, "count(*)")}
+    scope = f"({user_sql(r.where).as_string(None)})"
+    return {"count": Aggregate(r.schema, r.table, f"count(*) FILTER (WHERE {scope})", scope)}
 
 
 def within_bounds(r: RowCount, ctx: Context, gathered: Found) -> Outcome:
