@@ -159,7 +159,10 @@ class Aggregate(TableRead):
             results.update(answered)
             counting += more
             finishes.append(finish)
-        counted = cls.count(list(dict.fromkeys(counting)), ctx) if counting else {}
+        try:
+            counted = cls.count(list(dict.fromkeys(counting)), ctx) if counting else {}
+        except CouldNotCheck as exc:  # what was answered without counting stands
+            counted = dict.fromkeys(counting, exc)
         for finish in finishes:
             results.update(finish(counted))
         return {**{n: counted[n] for n in needs if type(n) is Aggregate}, **results}

@@ -4,6 +4,7 @@ table's one scan, shared with its other aggregates."""
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
 
@@ -15,6 +16,7 @@ from checks.config import ConfigError
 from checks.gather import Aggregate, Scalar, gather
 from checks.kinds import load_config
 from checks.kinds.row_counts import ROW_COUNTS, RowCount
+from checks.need import TableRead
 from checks.outcome import CouldNotCheck, Outcome, Status
 from checks.proofs import Violators
 from checks.targets.base import Rows
@@ -183,6 +185,40 @@ def test_a_rule_whose_premises_cannot_be_read_errors_alone_and_the_count_still_r
     assert isinstance(found[violators], CouldNotCheck)
     assert "pg_control_system" in str(found[violators])
     assert found[count].value == 0
+
+
+@dataclass(frozen=True)
+class _Kept(TableRead):
+    """A count an earlier run proved: answered without reading a row (as a NOT VALID
+    rule's kept count is), in the table's one scan."""
+
+    def batch(self) -> tuple[str, str]:
+        return (self.schema, self.table)
+
+    @classmethod
+    def runner(cls) -> type[Aggregate]:
+        return Aggregate
+
+    @classmethod
+    def before_counting(cls, needs: list[_Kept], ctx: Any) -> tuple[Any, list[Any], Any]:
+        return dict.fromkeys(needs, "kept"), [], lambda counted: {}
+
+
+class _TimingOut(_Recording):
+    def query(self, statement: Any, params: Any = None) -> Rows:
+        raise CouldNotCheck("canceling statement due to statement timeout")
+
+
+def test_a_scan_that_fails_leaves_what_was_answered_without_it():
+    spec = RowCount(name="open", table="active_positions", where=OPEN, max=5)
+    ctx = context(_catalog("active_positions"))
+    count = ROW_COUNTS.needs(spec, ctx)["count"]
+    kept = _Kept("public", "active_positions")
+    ctx.target = _TimingOut()  # type: ignore[assignment]
+    with ThreadPoolExecutor(1) as pool:
+        found = gather([count, kept], ctx, pool)
+    assert found[kept] == "kept"
+    assert "statement timeout" in str(found[count])
 
 
 # ---------------------------------------------------------------- on a real server
