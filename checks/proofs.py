@@ -91,6 +91,28 @@ def not_before(recorded_xid: Any, now_xid: Any) -> str | None:
             f"recorded at ({recorded_xid}): restored to an earlier point")
 
 
+WINDOW_ROWS = 10_000
+"""Up to this many rows past the watermark are always read alone (through the index)."""
+
+
+def window_too_large(since: Any, high: Any, reltuples: Any) -> str | None:
+    """Why the rows past an integer watermark are better read with the whole table (None:
+    they are not): more than :data:`WINDOW_ROWS` and a quarter of the table (its planner
+    estimate), as after a burst of inserts or a stretch without runs. One index lookup
+    per new row then costs more than one pass over the table, and may not finish within
+    ``statement_timeout`` where the pass does. The values bound the rows added (an id
+    skipped is counted too); a watermark that is not an integer says nothing of them."""
+    try:
+        added = int(high) - int(since)
+    except (TypeError, ValueError):
+        return None
+    table = max(float(reltuples or 0), 0.0)
+    if added <= max(WINDOW_ROWS, table / 4):
+        return None
+    return (f"up to {added:,} rows added since the last run (past {since}), more than a "
+            "quarter of the table: one pass over it costs less than looking each one up")
+
+
 def expired(entry: dict[str, Any], store: Store, field: str) -> str | None:
     age = _age_s(entry.get(field))
     if age is None:
@@ -269,8 +291,12 @@ class ProvenDuplicates(TableRead):
                 "EXISTS (SELECT FROM {} AS r WHERE {}) AS __ops_verify_any_row").format(
                 t, self.scan._scope())]
         if self.watermark:
-            parts += [sql.SQL("(SELECT max(r.{})::text FROM {} AS r) AS __ops_verify_high"
-                              ).format(sql.Identifier(self.watermark), t),
+            parts += [sql.SQL("(SELECT max(r.{})::text FROM {} AS r) AS __ops_verify_high, "
+                              "(SELECT c.reltuples FROM pg_catalog.pg_class c WHERE c.oid = "
+                              "pg_catalog.to_regclass({name})::pg_catalog.oid)::float8 "
+                              "AS __ops_verify_reltuples"
+                              ).format(sql.Identifier(self.watermark), t,
+                                       name=sql.Literal(t.as_string(None))),
                       settled_sql()]
         return sql.SQL("SELECT {}").format(sql.SQL(", ").join(parts))
 
@@ -344,6 +370,9 @@ class ProvenDuplicates(TableRead):
         high_then = recorded.get("high")
         if since is None or high_then is None:
             return "the recorded watermark is incomplete"
+        if why := window_too_large(since, row.get("__ops_verify_high"),
+                                   row.get("__ops_verify_reltuples")):
+            return why
         statement = self._past(since, high_then)
         try:
             found = ctx.target.query(statement).dicts()[0]

@@ -10,7 +10,14 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from checks.proofs import count_still_holds, judge_guards, not_before, predicate_implied
+from checks.proofs import (
+    WINDOW_ROWS,
+    count_still_holds,
+    judge_guards,
+    not_before,
+    predicate_implied,
+    window_too_large,
+)
 from checks.watermarks import Store, store_file
 
 ORDERS = "test_no_duplicates[orders]"
@@ -254,6 +261,34 @@ def test_a_kept_count_is_judged_from_plain_rows(tmp_path):
     assert "deep_every" in count_still_holds({**entry, "counted_at": "2020-01-01T00:00:00+00:00"},
                                              now, identity, "120", store)
     assert not_before("100", "100") is None
+
+
+def test_a_window_of_new_rows_larger_than_a_quarter_of_the_table_is_read_with_it():
+    assert window_too_large("100", str(100 + WINDOW_ROWS), 0) is None
+    assert "up to 10,001 rows added" in window_too_large("100", str(101 + WINDOW_ROWS), -1)
+    assert window_too_large("0", "200000", 1_000_000.0) is None  # a fifth of the table
+    assert "more than a quarter" in window_too_large("0", "300000", 1_000_000.0)
+    assert "more than a quarter" in window_too_large("0", "300000", "1e+06")  # as JSON says
+    # a watermark that is not an integer counts no rows; nothing known: read the rows alone
+    assert window_too_large("2026-12-03 10:00:00+00", "2026-12-03 11:00:00+00", 0) is None
+    assert window_too_large("1", None, 0) is None
+
+
+@pytest.mark.slow
+def test_a_burst_of_inserts_is_read_in_full_once_then_incrementally_again(smoke, database):
+    """A run after a burst (or a stretch without runs) reads the table once instead of
+    looking each new row up, which may not finish within statement_timeout where one
+    pass does; the run after it is incremental again."""
+    smoke()
+    assert _methods(smoke())[ORDERS] == ("passed", "incremental")
+    database.execute("INSERT INTO active_positions (ticker, instrument_type, side, quantity, "
+                     "entry_price, alpaca_order_id) SELECT 'AAPL', 'stock', 'long', 1, 1, "
+                     "'ord-burst-' || g FROM pg_catalog.generate_series(1, %s) AS g",
+                     (WINDOW_ROWS + 1,))
+    burst = smoke()
+    assert _methods(burst)[ORDERS] == ("passed", "scanned"), burst.message(ORDERS)
+    assert f"up to {WINDOW_ROWS + 1:,} rows added since the last run" in burst.message(ORDERS)
+    assert _methods(smoke())[ORDERS] == ("passed", "incremental")
 
 
 # ---------------------------------------------------------------- the store of earlier runs
