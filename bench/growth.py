@@ -433,9 +433,10 @@ def main() -> None:
                     made = grow(dsn, appender.n, target)
                     generated[size] = f"grown in {made.seconds:.0f} s\n" + size_table(made.sizes)
                     appender.n = target
-                    first = items[1].run()[0]
+                    first, first_reports = items[1].run()
                     notes[f"x{size}: first smoke run after the growth, no nightly run between"] = \
-                        f"{first.seconds:.2f} s, exit {first.exit_code} ({first.summary[:80]})"
+                        f"{first.seconds:.2f} s, exit {first.exit_code} ({first.summary[:80]})" \
+                        + "".join(f"; {line}" for line in not_passed(first_reports))
                 lambda_env = lambda_environment(lam.endpoint)
                 for key in [i.key for i in items if i.key in "bef"]:  # the nightly job ran
                     target_args = ("--via-lambda", FUNCTION) if key == "f" else ("--dsn", dsn)
