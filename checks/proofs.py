@@ -96,12 +96,12 @@ WINDOW_ROWS = 10_000
 
 
 def window_too_large(since: Any, high: Any, reltuples: Any) -> str | None:
-    """Why the rows past an integer watermark are better read with the whole table (None:
-    they are not): more than :data:`WINDOW_ROWS` and a quarter of the table (its planner
-    estimate), as after a burst of inserts or a stretch without runs. One index lookup
-    per new row then costs more than one pass over the table, and may not finish within
-    ``statement_timeout`` where the pass does. The values bound the rows added (an id
-    skipped is counted too); a watermark that is not an integer says nothing of them."""
+    """Why the rows past an integer primary key's watermark are better read with the
+    whole table (None: they are not): more than :data:`WINDOW_ROWS` and a quarter of the
+    table (its planner estimate), as after a burst of inserts or a stretch without runs.
+    One index lookup per new row then costs more than one pass over the table, and may not
+    finish within ``statement_timeout`` where the pass does. The ids bound the rows added
+    (an id skipped is counted too); values that are not integers say nothing of them."""
     try:
         added = int(high) - int(since)
     except (TypeError, ValueError):
@@ -275,6 +275,9 @@ class ProvenDuplicates(TableRead):
     major: int = 15
     no_watermark: str | None = None
     """Why no column serves as the watermark (said with the full scan)."""
+    ids: bool = False
+    """Whether the watermark is the integer primary key, whose values count the rows added
+    (at most): a configured column's (a timestamp, epoch milliseconds) do not."""
 
     def batch(self) -> Hashable:
         return self
@@ -370,8 +373,8 @@ class ProvenDuplicates(TableRead):
         high_then = recorded.get("high")
         if since is None or high_then is None:
             return "the recorded watermark is incomplete"
-        if why := window_too_large(since, row.get("__ops_verify_high"),
-                                   row.get("__ops_verify_reltuples")):
+        if self.ids and (why := window_too_large(since, row.get("__ops_verify_high"),
+                                                 row.get("__ops_verify_reltuples"))):
             return why
         statement = self._past(since, high_then)
         try:
@@ -491,7 +494,8 @@ def plan_duplicates(scan: Duplicates, catalog: Catalog, watermark: str | None
         prove=plain and not scan.normalize, watermark=column if plain else None,
         serves=None if scan.normalize else serves,
         major=session.major if session else 15,
-        no_watermark=why if plain else "a table with partitions or children is read in full")
+        no_watermark=why if plain else "a table with partitions or children is read in full",
+        ids=watermark is None and column is not None)
 
 
 # ----------------------------------------------------------------- NOT VALID counts

@@ -291,6 +291,17 @@ def test_a_burst_of_inserts_is_read_in_full_once_then_incrementally_again(smoke,
     assert _methods(smoke())[ORDERS] == ("passed", "incremental")
 
 
+def test_a_configured_watermarks_values_are_not_taken_for_a_row_count(smoke, database):
+    """epoch milliseconds, a timestamp, an id set by hand: a jump in a configured column's
+    values says nothing of how many rows were added (the rows are looked up as before)."""
+    config = _config(smoke, CONFIG.replace('name = "orders"', 'name = "orders"\nwatermark = "id"'))
+    smoke("--config", config)
+    database.execute(POSITION.replace("(ticker,", "(id, ticker,").replace(
+        "VALUES (", f"VALUES ({10 * WINDOW_ROWS}, "), ("ord-jump",))
+    run = smoke("--config", config)
+    assert _methods(run)[ORDERS] == ("passed", "incremental"), run.message(ORDERS)
+
+
 # ---------------------------------------------------------------- the store of earlier runs
 @pytest.mark.parametrize("damage", ["corrupt", "foreign", "other-database", "missing",
                                     "expired"])
