@@ -179,13 +179,12 @@ def methods(reports: Path) -> dict[str, int]:
 
 
 def contenders(dsn: str, server: Server, work: Path, lam: object, lambda_env: dict[str, str],
-               args: argparse.Namespace) -> list[Contender]:
+               args: argparse.Namespace, suite_args: list[str]) -> list[Contender]:
     statements = json.dumps(handwritten_statements())
     on_target = (DATABASE,)
     deep = deep_config(work, args.deep_workers)
     soda_conf, soda_checks = soda_config(work, dsn)
     kept = {name: work / f"reports-{name}" for name in ("b", "c", "e", "f", "g", "h")}
-    suite_args = args.suite_args
 
     def handwritten() -> tuple[Sample, Path | None]:
         sample, out = measure([sys.executable, "-c", HANDWRITTEN_CHILD, dsn], base_env(),
@@ -403,11 +402,10 @@ def main() -> None:
     with bench_server() as cluster, tempfile.TemporaryDirectory(prefix="ops-growth-") as tmp:
         work = Path(tmp)
         server = Server(cluster)
-        migrations = production_migrations(work) if args.production_indexes else \
-            ROOT / "db" / "migrations"
-        args.suite_args = ["--migrations-dir", str(migrations)] \
-            if args.production_indexes else []
+        migrations, suite_args = ROOT / "db" / "migrations", []
         if args.production_indexes:
+            migrations = production_migrations(work)
+            suite_args = ["--migrations-dir", str(migrations)]
             notes["schema"] = (f"the reference schema and production's `{PRODUCTION_INDEX}` "
                                f"(as migration {PRODUCTION_MIGRATION}, given to the suite)")
         build_database(cluster, DATABASE, discover(migrations), [])
@@ -419,7 +417,8 @@ def main() -> None:
         current = args.positions * sizes[0]
         appender = Appender(dsn, current, args.per_round)
         with lambda_server(dsn, latency=LAMBDA_LATENCY) as lam:
-            items = contenders(dsn, server, work, lam, lambda_environment(lam.endpoint), args)
+            items = contenders(dsn, server, work, lam, lambda_environment(lam.endpoint), args,
+                               suite_args)
             for size in sizes:
                 target = args.positions * size
                 if target > appender.n:
@@ -440,7 +439,7 @@ def main() -> None:
                 lambda_env = lambda_environment(lam.endpoint)
                 for key in [i.key for i in items if i.key in "bef"]:  # the nightly job ran
                     target_args = ("--via-lambda", FUNCTION) if key == "f" else ("--dsn", dsn)
-                    nightly = measure([*SUITE, "-p", "no:randomly", *args.suite_args, "--deep",
+                    nightly = measure([*SUITE, "-p", "no:randomly", *suite_args, "--deep",
                                        "--config",
                                        str(deep_config(work)), *target_args, "--reports-dir",
                                        str(work / f"reports-{key}")],
