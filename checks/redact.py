@@ -20,6 +20,7 @@ class Redactor:
 
     def __init__(self, secrets: Iterable[str | None] = ()) -> None:
         self._secrets: set[str] = set()
+        self._longest_first: list[str] = []
         for s in secrets:
             self.add(s)
 
@@ -31,11 +32,16 @@ class Redactor:
         if secret and len(secret) >= 3:  # shorter strings would mask ordinary text
             # also as a URL carries it (an AWS session token always holds '/', '+' or '=')
             self._secrets.update({secret, quote(secret, safe=""), quote_plus(secret)})
+            self._longest_first = sorted(self._secrets, key=len, reverse=True)
 
     def __call__(self, text: str) -> str:
-        text = _URL_PASSWORD.sub(rf"\1{MASK}\3", text)
-        text = _ANY_URL_PASSWORD.sub(rf"\1{MASK}\3", text)
-        text = _KV_PASSWORD.sub(rf"\1{MASK}", text)
-        for secret in sorted(self._secrets, key=len, reverse=True):
+        # called for every field of every item's report: the patterns only where they can
+        # match (each needs "://" or the word password)
+        if "://" in text:
+            text = _URL_PASSWORD.sub(rf"\1{MASK}\3", text)
+            text = _ANY_URL_PASSWORD.sub(rf"\1{MASK}\3", text)
+        if "password" in text.casefold():  # as re.IGNORECASE matches (\u017f is an s)
+            text = _KV_PASSWORD.sub(rf"\1{MASK}", text)
+        for secret in self._longest_first:
             text = text.replace(secret, MASK)
         return text

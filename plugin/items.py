@@ -27,6 +27,8 @@ from plugin.plan import PLAN_KEY, Plan, make_plan, worker_input
 
 OUTCOME_KEY = pytest.StashKey[Outcome]()
 CHECK_KEY = pytest.StashKey[Check]()
+SHOWN_KEY = pytest.StashKey[tuple[Outcome, dict[str, Any]]]()
+"""The item's outcome and what reports show of it (redacted), made once for its reports."""
 RUNS_KEY = pytest.StashKey["Runs"]()
 SPREAD_KEY = pytest.StashKey[str]()
 REFUSED_KEY = pytest.StashKey[str]()
@@ -201,7 +203,11 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     found = item.stash.get(OUTCOME_KEY, None)
     if found is None or report.when == "teardown":
         return report
-    report.verify_outcome = _redacted(found.to_dict(), item.config.stash[PLAN_KEY].redact)
+    made_of, shown = item.stash.get(SHOWN_KEY, (None, {}))
+    if made_of is not found:  # made at setup, reused by call
+        shown = _redacted(found.to_dict(), item.config.stash[PLAN_KEY].redact)
+        item.stash[SHOWN_KEY] = (found, shown)
+    report.verify_outcome = shown
     report.verify_area = item.stash[CHECK_KEY].kind.area
     report.verify_facts = item.config.stash[RUNS_KEY].facts
     report.verify_roles = item.config.stash[RUNS_KEY].roles

@@ -127,3 +127,19 @@ def test_the_right_password_logs_in_and_is_shown_nowhere(verify, database, aws_w
     assert run.returncode == 0, run.output
     assert run.summary["outcome"] == "passed"
     assert run.leaks(RIGHT) == []
+
+
+@pytest.mark.parametrize("text, shown", [
+    ("host=db PASSWORD=abc user=x", "host=db PASSWORD=*** user=x"),
+    ("host=db pa\u017f\u017fword=abc", "host=db pa\u017f\u017fword=***"),  # what IGNORECASE takes
+    ("postgresql://u:pw@h/db", "postgresql://u:***@h/db"),
+    ("https://push:token@gateway:9091", "https://push:***@gateway:9091"),
+    ("a Hunter2 Secret%/@: b Hunter2%20Secret%25%2F%40%3A", "a *** b ***"),
+    ("nothing to hide", "nothing to hide"),
+])
+def test_the_redactor_masks_each_form_and_leaves_other_text(text, shown):
+    """Its shortcuts (a pattern only where "://" or the word password can be) take nothing
+    the patterns would have masked."""
+    from checks.redact import Redactor
+
+    assert Redactor([RIGHT])(text) == shown
