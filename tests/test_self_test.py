@@ -205,7 +205,7 @@ def test_every_kind_declares_its_faults_and_is_attacked_here():
     assert set(DATABASE_KINDS + AWS_KINDS) == set(REGISTRY) - release
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def made_insensitive(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str, str], VerifyRun]:
     """(config, mode) -> one self-test of the suite with every kind's judge replaced
     (``tests/insensitive.py``), of the shipped config (``database``) or ``AWS`` (``aws``).
