@@ -94,9 +94,33 @@ def _spread_targets(config: pytest.Config, plan: Plan) -> None:
         config.option.dist, config.option.tx = "no", []
         config.stash[SPREAD_KEY] = "one target: checks run in this process (-n ignored)"
     else:
-        config.option.dist = "loadgroup"
         config.option.tx = config.option.tx[: len(plan.targets)]
         config.stash[SPREAD_KEY] = f"{len(config.option.tx)} processes, a target each"
+
+
+@pytest.hookimpl(optionalhook=True)  # pytest-xdist is optional
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """Each target's items to one worker, whole: xdist's own grouping (``loadgroup``) needs
+    the mark in every worker's command line and a node id pytest 9.2 no longer lets it
+    change (pytest-xdist #1386), so the target is read from the item's id instead."""
+    if SPREAD_KEY not in config.stash:
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    labels = {t.label for t in config.stash[PLAN_KEY].targets}
+
+    class ByTarget(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return target_of(nodeid, labels) or nodeid
+
+    return ByTarget(config, log)
+
+
+def target_of(nodeid: str, labels: set[str]) -> str | None:
+    """The target an item's id names (``test_kind[label:name]``), if one of ``labels``."""
+    _, _, param = nodeid.partition("[")
+    named = [label for label in labels if param.startswith(f"{label}:")]
+    return max(named, key=len) if named else None  # a label may hold ':' (host:port)
 
 
 @pytest.hookimpl(optionalhook=True)  # pytest-xdist is optional
@@ -133,8 +157,6 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             found = item.callspec.params.get("verify_check")
             if isinstance(found, Check):
                 item.stash[CHECK_KEY] = found
-                if found.target.label:
-                    item.add_marker(pytest.mark.xdist_group(found.target.label))
 
 
 def _uncollected_kind(plan: Plan, items: list[pytest.Item]) -> str | None:

@@ -89,9 +89,15 @@ def test_two_targets_in_one_run_over_two_processes_make_one_report(verify, clust
                              f'[environments.green]\ndsn = "{green.dsn}"\n'
                              '[[unique]]\nname = "active_positions.alpaca_order_id"\n'
                              'table = "active_positions"\ncolumns = ["alpaca_order_id"]\n')
-        run = verify("--env", "blue", "--env", "green", "--config", str(config), "-n", "2")
+        run = verify("--env", "blue", "--env", "green", "--config", str(config), "-n", "2",
+                     "-v")
     assert run.returncode == 1
     assert "parallel: 2 processes, a target each" in run.output
+    # each target's checks in one process (one catalog capture, one scan per table): the
+    # grouping xdist's loadgroup makes, which pytest 9.2 silently undoes (xdist #1386)
+    ran = {(label, worker) for worker, label in re.findall(
+        r"^\[(gw\d+)\] .*?\[(blue|green):", run.output, re.MULTILINE)}
+    assert sorted(label for label, _ in ran) == ["blue", "green"], ran
     outcomes = run.outcomes()
     assert outcomes["test_no_duplicates[blue:active_positions.alpaca_order_id]"] == "passed"
     assert outcomes["test_no_duplicates[green:active_positions.alpaca_order_id]"] == "failed"
@@ -99,6 +105,19 @@ def test_two_targets_in_one_run_over_two_processes_make_one_report(verify, clust
         "test_no_duplicates[green:active_positions.alpaca_order_id]"}
     assert len(outcomes) == 2 * len([k for k in outcomes if "[blue:" in k])
     assert [t["label"] for t in run.summary["targets"]] == ["blue", "green"]
+
+
+def test_an_items_target_is_read_from_its_id_even_when_a_label_holds_a_colon():
+    from plugin.items import target_of
+
+    labels = {"blue", "local socket:5432/ops", "local socket:5432/ops_2"}
+    assert target_of("verify/test_x.py::test_fresh[local socket:5432/ops_2:beat]", labels) \
+        == "local socket:5432/ops_2"
+    assert target_of("verify/test_x.py::test_fresh[local socket:5432/ops:beat]", labels) \
+        == "local socket:5432/ops"
+    assert target_of("verify/test_x.py::test_fresh[blue:a:b]", labels) == "blue"
+    assert target_of("verify/test_x.py::test_fresh[green:beat]", labels) is None
+    assert target_of("verify/test_x.py::test_fresh", labels) is None
 
 
 def test_one_target_with_n_runs_in_one_process(verify, database):

