@@ -107,6 +107,7 @@ def test_what_the_binaries_say_of_themselves_is_asked_once_per_build(tmp_path, m
     from checks.infra import cluster
 
     monkeypatch.setenv("VERIFY_PG_CACHE", str(tmp_path))
+    cluster.default_bin_dir.cache_clear()  # asked once per process as well
     bin_dir = cluster.default_bin_dir()
     answers = json.loads((tmp_path / "engines.json").read_text())
     assert list(answers.values()) == [str(bin_dir)]
@@ -120,10 +121,12 @@ def test_what_the_binaries_say_of_themselves_is_asked_once_per_build(tmp_path, m
     with monkeypatch.context() as m:
         m.setattr(cluster, "_ask_wheel", asked)
         m.setattr(cluster, "_run_as", asked)
+        cluster.default_bin_dir.cache_clear()
         assert cluster.default_bin_dir() == bin_dir
         assert cluster.Engine(bin_dir).version == version
     (tmp_path / "engines.json").write_text(json.dumps({
         key: str(tmp_path / "gone"), f"version|{cluster.Engine(bin_dir).key}": "99.1"}))
+    cluster.default_bin_dir.cache_clear()
     assert cluster.default_bin_dir() == bin_dir  # the remembered folder has no postgres
     assert cluster.Engine(bin_dir).version == "99.1"  # remembered for exactly this build
     assert version.split(".")[0].isdigit()
