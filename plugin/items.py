@@ -100,9 +100,10 @@ def _spread_targets(config: pytest.Config, plan: Plan) -> None:
 
 @pytest.hookimpl(optionalhook=True)  # pytest-xdist is optional
 def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
-    """Each target's items to one worker, whole: xdist's own grouping (``loadgroup``) needs
-    the mark in every worker's command line and a node id pytest 9.2 no longer lets it
-    change (pytest-xdist #1386), so the target is read from the item's id instead."""
+    """Each target's items to one worker, whole. xdist's own grouping cannot do it from a
+    plugin: ``--dist loadgroup`` set at configure reaches the controller, not the workers
+    (they read their command line again), and pytest 9.2 keeps them from marking the node
+    ids it relies on (pytest-xdist #1386); so the target is read from the item's id."""
     if SPREAD_KEY not in config.stash:
         return None
     from xdist.scheduler import LoadScopeScheduling
