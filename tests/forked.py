@@ -22,6 +22,8 @@ import sys
 from functools import cache
 from pathlib import Path
 
+OPS_VERIFY = Path(sys.executable).with_name("ops-verify")
+"""The console entry point CI runs (pyproject's [project.scripts]: ``plugin.guard:main``)."""
 PRELOAD = ["_pytest.config", "_pytest.main", "_pytest.python", "_pytest.terminal",
            "_pytest.junitxml", "_pytest.doctest", "_pytest.legacypath", "pytest", "jinja2",
            "pygments.lexers", "execnet", "psycopg", "prometheus_client", "sqlparse", "boto3",
@@ -46,18 +48,22 @@ def _context() -> multiprocessing.context.ForkServerContext:
 
 
 def run(args: list[str], *, cwd: Path, env: dict[str, str], timeout: float,
-        output: Path) -> tuple[int, str]:
-    """``python -m pytest *args`` in ``cwd`` with exactly ``env``: its exit status (minus
+        output: Path, command: str = "pytest") -> tuple[int, str]:
+    """``python -m pytest *args`` (or, with ``command="ops-verify"``, the console script
+    ``ops-verify *args``) in ``cwd`` with exactly ``env``: its exit status (minus
     the signal that ended it, as subprocess says), and its
     stdout then its stderr (as ``subprocess.run(capture_output=True)`` would give them;
     written to ``output``.out / .err, removed once read). A run past ``timeout`` is killed:
     :class:`subprocess.TimeoutExpired`."""
     if os.environ.get("VERIFY_TESTS_SUBPROCESS"):  # a fresh interpreter per run, to compare
-        done = subprocess.run([sys.executable, "-m", "pytest", *args], cwd=cwd, env=env,
-                              capture_output=True, text=True, timeout=timeout)
+        program = [str(OPS_VERIFY)] if command == "ops-verify" else [sys.executable, "-m",
+                                                                     "pytest"]
+        done = subprocess.run([*program, *args], cwd=cwd, env=env, capture_output=True,
+                              text=True, timeout=timeout)
         return done.returncode, done.stdout + done.stderr
     out, err = output.with_suffix(".out"), output.with_suffix(".err")
-    child = _context().Process(target=_main, args=(args, str(cwd), env, str(out), str(err)))
+    child = _context().Process(target=_main,
+                               args=(args, str(cwd), env, str(out), str(err), command))
     child.start()
     child.join(timeout)
     if child.exitcode is None:
@@ -72,8 +78,10 @@ def run(args: list[str], *, cwd: Path, env: dict[str, str], timeout: float,
     return child.exitcode, text
 
 
-def _main(args: list[str], cwd: str, env: dict[str, str], out: str, err: str) -> None:
-    """In the child: become ``python -m pytest *args`` run in ``cwd`` with ``env``."""
+def _main(args: list[str], cwd: str, env: dict[str, str], out: str, err: str,
+          command: str) -> None:
+    """In the child: become ``python -m pytest *args`` (or ``ops-verify *args``) run in
+    ``cwd`` with ``env``."""
     for fd, path in ((1, out), (2, err)):
         opened = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
         os.dup2(opened, fd)
@@ -84,10 +92,17 @@ def _main(args: list[str], cwd: str, env: dict[str, str], out: str, err: str) ->
     import pytest
     import pytest.__main__
 
-    sys.path.insert(0, cwd)  # as python -m puts the working folder first
-    sys.argv = [pytest.__main__.__file__, *args]
+    if command == "ops-verify":  # a console script: its own folder first, not the working one
+        from plugin.guard import main
+
+        sys.path.insert(0, str(OPS_VERIFY.parent))
+        sys.argv = [str(OPS_VERIFY), *args]
+    else:
+        sys.path.insert(0, cwd)  # as python -m puts the working folder first
+        sys.argv = [pytest.__main__.__file__, *args]
+        main = pytest.main
     try:
-        code = pytest.main(args)
+        code = main(args)
     finally:
         sys.stdout.flush()
         sys.stderr.flush()

@@ -12,13 +12,16 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import uuid
 from pathlib import Path
 
 import pytest
 from psycopg import sql
 
+from tests import forked
 from tests.conftest import MIGRATIONS, ROOT, _clean_env
+from tests.forked import OPS_VERIFY
 from tests.polling import PATIENCE_S, poll, query_running
 
 DUPLICATE = ("INSERT INTO active_positions (ticker, instrument_type, side, quantity, entry_price, "
@@ -87,8 +90,6 @@ def test_custom_sql():
     assert run.returncode == 1
 
 
-OPS_VERIFY = Path(sys.executable).with_name("ops-verify")
-"""The console entry point CI runs (pyproject's [project.scripts])."""
 STALE = '{"outcome": "passed", "checks": []}\n'
 
 
@@ -176,10 +177,10 @@ def test_a_run_that_never_loads_the_plugin_is_never_green(suite_copy, database, 
     reports.mkdir(exist_ok=True)
     options = ("--dsn", database.dsn, "--reports-dir", str(reports)) if with_options else ()
     common = ("verify", "-k", "recorded", "-p", "no:randomly", *options, *args)
-    plain = subprocess.run([sys.executable, "-m", "pytest", *common], cwd=suite_copy,
-                           capture_output=True, text=True, env=_clean_env(), timeout=300)
-    assert plain.returncode == (4 if with_options else 1), plain.stdout  # pytest's own
-    assert not re.search(r"\d passed", plain.stdout), plain.stdout
+    code, plain = forked.run(list(common), cwd=suite_copy, env=_clean_env(), timeout=300,
+                             output=suite_copy / "plain")
+    assert code == (4 if with_options else 1), plain  # pytest's own
+    assert not re.search(r"\d passed", plain), plain
     (reports / "summary.json").write_text(STALE)
     returncode, output = _ops_verify(*common, cwd=suite_copy)
     assert returncode == 4, output
@@ -195,18 +196,26 @@ def test_a_run_that_never_loads_the_plugin_is_never_green(suite_copy, database, 
 
 
 def test_ops_verify_runs_the_suite(database, tmp_path):
+    """The installed console script itself (the other tests fork its entry point)."""
     returncode, output = _ops_verify("verify", "--dsn", database.dsn, "-k", "recorded",
-                                     "--reports-dir", str(tmp_path / "r"))
+                                     "--reports-dir", str(tmp_path / "r"), fresh=True)
     assert returncode == 0, output
     summary = json.loads((tmp_path / "r" / "summary.json").read_text())
     assert summary["verdict"].startswith("PASSED (6 of ")
 
 
-def _ops_verify(*args: str, env: dict[str, str] | None = None, cwd: Path = ROOT
-                ) -> tuple[int, str]:
-    done = subprocess.run([str(OPS_VERIFY), *args], cwd=cwd, capture_output=True, text=True,
-                          env={**_clean_env(), **(env or {})}, timeout=300)
-    return done.returncode, done.stdout + done.stderr
+def _ops_verify(*args: str, env: dict[str, str] | None = None, cwd: Path = ROOT,
+                fresh: bool = False) -> tuple[int, str]:
+    """``ops-verify *args``: forked from the tests' fork server, or with ``fresh`` the
+    installed script in a process of its own."""
+    env = {**_clean_env(), **(env or {})}
+    if fresh:
+        done = subprocess.run([str(OPS_VERIFY), *args], cwd=cwd, capture_output=True,
+                              text=True, env=env, timeout=300)
+        return done.returncode, done.stdout + done.stderr
+    output = Path(tempfile.gettempdir()) / f"ops-verify-{uuid.uuid4().hex}"
+    return forked.run(list(args), cwd=cwd, env=env, timeout=300, output=output,
+                      command="ops-verify")
 
 
 # ---------------------------------------------------------------- stopped early

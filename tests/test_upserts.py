@@ -17,6 +17,7 @@ from psycopg import sql
 
 from checks.catalog import capture
 from checks.catalog.arbiters import conjuncts, create_statement, implied_by
+from checks.catalog.model import Catalog
 from checks.config import ConfigError, Settings, from_table
 from checks.context import Context
 from checks.gather import gather
@@ -24,7 +25,7 @@ from checks.infra.cluster import Cluster
 from checks.infra.normalize import Normalizer
 from checks.kinds.upserts import Upsert, has_arbiter, needs
 from checks.need import Found
-from checks.outcome import CouldNotCheck, Status
+from checks.outcome import CouldNotCheck, Outcome, Status
 from checks.targets.postgres import PostgresTarget
 from tests.conftest import locked, started
 from tests.lambda_server import lambda_server
@@ -106,6 +107,8 @@ class Schemas:
     normalizer: Normalizer
     truth: dict[str, str | None]
     """Per case: the SQLSTATE of the real INSERT ... ON CONFLICT (None: it worked)."""
+    live: Catalog | None = None
+    """The server's catalog as the cases left it, once captured."""
 
 
 def _schema(case: Case) -> str:
@@ -145,26 +148,32 @@ def schemas(request, tmp_path_factory):
         normalizer.close()
 
 
-def _judged(conninfo: str, normalizer: Normalizer, upsert: Upsert, *, catalog_only: bool):
-    """The check's outcome on a live database: with PostgreSQL's plan, or as the Lambda
-    path judges it (the catalog alone)."""
+def _judged(conninfo: str, normalizer: Normalizer, upsert: Upsert, live: Catalog | None = None
+            ) -> tuple[Outcome | CouldNotCheck, Outcome | CouldNotCheck]:
+    """The check's outcome on a live database with PostgreSQL's plan, and as the Lambda
+    path judges it (the catalog alone), from one gathering; ``live``: the catalog captured
+    earlier (else captured now)."""
     settings = Settings()
     target = PostgresTarget(conninfo, settings)
     try:
         ctx = Context(settings, None, datetime.now(UTC), target=target,  # type: ignore[arg-type]
-                      normalizer=normalizer, live=capture(target))
+                      normalizer=normalizer, live=live or capture(target))
         named = needs(upsert, ctx)
         with ThreadPoolExecutor(2) as pool:
             results = gather(named.values(), ctx, pool)
-        if catalog_only:
-            results[named["plan"]] = {"arbiters": None, "refusal": None,
-                                      "not_asked": "as through the Lambda", "sql": ""}
-        try:
-            return has_arbiter(upsert, ctx, Found(named, results))
-        except CouldNotCheck as exc:
-            return exc
+        unasked = {"arbiters": None, "refusal": None, "not_asked": "as through the Lambda",
+                   "sql": ""}
+        return tuple(_verdict(upsert, ctx, Found(named, found)) for found in  # type: ignore
+                     (results, {**results, named["plan"]: unasked}))
     finally:
         target.close()
+
+
+def _verdict(upsert: Upsert, ctx: Context, found: Found) -> Outcome | CouldNotCheck:
+    try:
+        return has_arbiter(upsert, ctx, found)
+    except CouldNotCheck as exc:
+        return exc
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
@@ -173,8 +182,11 @@ def test_the_catalog_and_postgresql_agree_with_the_real_insert(schemas, case):
                     where=case.where)
     works = schemas.truth[case.id] is None
     assert schemas.truth[case.id] in (None, "42P10", "55000", "0A000"), schemas.truth
-    direct = _judged(schemas.server.conninfo(), schemas.normalizer, upsert, catalog_only=False)
-    catalog = _judged(schemas.server.conninfo(), schemas.normalizer, upsert, catalog_only=True)
+    if schemas.live is None:  # the cases' schemas, captured once for all of them
+        with contextlib.closing(PostgresTarget(schemas.server.conninfo(), Settings())) as target:
+            schemas.live = capture(target)
+    direct, catalog = _judged(schemas.server.conninfo(), schemas.normalizer, upsert,
+                              schemas.live)
     assert direct.status is (Status.PASSED if works else Status.FAILED), direct.message
     if case.catalog_weaker:
         assert works and catalog.status is Status.FAILED
@@ -207,8 +219,7 @@ def test_the_statement_planned_gives_every_column_a_typed_null_and_runs_nothing(
                      "EXECUTE FUNCTION trace.boom()")
         before = conn.execute("SELECT last_value, is_called FROM trace.t_s_seq").fetchall()
     upsert = Upsert(table="t", schema="trace", columns=["a"])
-    outcome = _judged(schemas.server.conninfo(), schemas.normalizer, upsert,
-                      catalog_only=False)
+    outcome = _judged(schemas.server.conninfo(), schemas.normalizer, upsert)[0]
     assert outcome.status is Status.PASSED, outcome.message
     assert "PostgreSQL's plan infers t_a_key" in outcome.message
     statement = outcome.sql[0]
