@@ -122,3 +122,24 @@ def test_a_dsn_libpq_cannot_parse_never_shows_its_password(verify, dsn, password
     assert "bad DSN" in run.output and "quoted text hidden" in run.output
     assert [p for p in run.reports_dir.iterdir() if p.is_file()]  # the usage error's reports
     assert run.leaks(password) == [] and run.leaks(part) == []
+
+
+@pytest.mark.parametrize("text", [
+    "SELECT 1", " select id FROM t WHERE a = 'x;y' ", "SELECT 1;",
+    "WITH x AS (SELECT 1) SELECT *", "SELECT 1; SELECT 2", "SELECT 1;;", "-- a note\nSELECT 1",
+    "SELECT 1 /* ; */", "/* c */ SELECT 1",
+    "SELECT ';'", "DELETE FROM t", "selectx FROM t", "SELECT 1 -- ; DROP TABLE t", "",
+    "UPDATE t SET a = 1", " insert INTO t VALUES (1);", "WITH d AS (DELETE FROM t RETURNING *) "
+    "SELECT * FROM d", "DELETE FROM t; DELETE FROM u", "-- x\nUPDATE t SET a = 1", "SELECT 1",
+    "updated", "COPY t FROM stdin", "UPDATE t SET a = ';'"])
+def test_custom_sql_texts_read_without_parsing_are_judged_as_sqlparse_judges_them(text):
+    """The shortcut for plain texts says what sqlparse says, for a query and a violation."""
+    import sqlparse
+
+    from checks.kinds import custom_sql
+
+    stripped = sqlparse.format(text, strip_comments=True)
+    select = bool(custom_sql._SELECT.match(stripped)) and len(sqlparse.split(stripped)) == 1
+    written = [s for s in sqlparse.parse(stripped) if s.value.strip()]
+    write = len(written) == 1 and written[0].get_type() in ("INSERT", "UPDATE", "DELETE")
+    assert (custom_sql._one_select(text), custom_sql._one_write(text)) == (select, write)

@@ -7,7 +7,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import psycopg
-import sqlparse
 
 from checks.migrations import MigrationFile
 
@@ -50,6 +49,8 @@ def apply_script(conninfo: str, path: Path) -> None:
 def _locate(conn: psycopg.Connection, text: str) -> tuple[int | None, str | None]:
     """Line and text of the statement that fails, found by running the file's statements
     one by one in a transaction that is rolled back (only ever on a throwaway database)."""
+    import sqlparse  # only when a migration failed: a run that replays none never loads it
+
     offset = 0
     try:
         with conn.transaction(force_rollback=True):
