@@ -7,7 +7,7 @@ as JSON for the expected-schema cache and snapshots, and read by pure functions.
 from __future__ import annotations
 
 from dataclasses import MISSING, asdict, dataclass, fields
-from functools import cached_property
+from functools import cache, cached_property
 from typing import Any
 
 
@@ -281,12 +281,19 @@ NOT_SAVED = frozenset({"pages"})
 
 def from_row(cls: type, row: dict[str, Any]) -> Any:
     """An object from one row; lists become tuples so that objects are hashable."""
-    names = {f.name for f in fields(cls)}
-    required = {f.name for f in fields(cls) if f.default is MISSING}
-    if not required <= set(row) <= names:
+    names, required = _fields_of(cls)
+    if not required <= row.keys() <= names:
         missing, extra = sorted(required - set(row)), sorted(set(row) - names)
         raise ValueError(f"{cls.__name__} row does not fit: missing {missing}, extra {extra}")
     return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in row.items()})
+
+
+@cache
+def _fields_of(cls: type) -> tuple[frozenset[str], frozenset[str]]:
+    """A row class's field names, and those without a default (asked once per class: a
+    catalog has thousands of rows)."""
+    return (frozenset(f.name for f in fields(cls)),
+            frozenset(f.name for f in fields(cls) if f.default is MISSING))
 
 
 def _identity(obj: Any) -> tuple[Any, ...]:
