@@ -11,6 +11,7 @@ import json
 import re
 import types
 from dataclasses import MISSING, dataclass, fields, is_dataclass
+from functools import cache
 from typing import Annotated, Any, Literal, Union, get_args, get_origin, get_type_hints
 
 
@@ -114,7 +115,7 @@ def from_table(cls: type, raw: Any, where: str, **extra: Any) -> Any:
     ``extra`` values (e.g. an environment's name) are set without validation.
     """
     raw = typed(raw, dict, where)
-    hints = get_type_hints(cls, include_extras=True)
+    hints = _hints(cls)
     names = {f.name for f in fields(cls) if f.init} - set(extra)
     reject_unknown(raw, names, where)
     values: dict[str, Any] = dict(extra)
@@ -129,6 +130,13 @@ def from_table(cls: type, raw: Any, where: str, **extra: Any) -> Any:
         return cls(**values)
     except ConfigError as exc:  # a __post_init__ cross-field rule
         raise ConfigError(f"{where}: {exc}") from None
+
+
+@cache
+def _hints(cls: type) -> dict[str, Any]:
+    """A spec class's annotations, evaluated once per class (each config entry asked again:
+    ~0.4 ms each, a config has dozens)."""
+    return get_type_hints(cls, include_extras=True)
 
 
 def nth_entry(where: str, index: int, raw: Any) -> str:
