@@ -107,8 +107,8 @@ class Schemas:
     normalizer: Normalizer
     truth: dict[str, str | None]
     """Per case: the SQLSTATE of the real INSERT ... ON CONFLICT (None: it worked)."""
-    live: Catalog | None = None
-    """The server's catalog as the cases left it, once captured."""
+    live: Catalog
+    """The server's catalog as the cases left it (captured once for all of them)."""
 
 
 def _schema(case: Case) -> str:
@@ -144,7 +144,9 @@ def schemas(request, tmp_path_factory):
                     truth[case.id] = exc.sqlstate
         cache = tmp_path_factory.mktemp("normalized") / "cache.json"
         normalizer = Normalizer(lambda user_types: server.conninfo(), cache, "upserts")
-        yield Schemas(server, normalizer, truth)
+        with contextlib.closing(PostgresTarget(server.conninfo(), Settings())) as target:
+            live = capture(target)
+        yield Schemas(server, normalizer, truth, live)
         normalizer.close()
 
 
@@ -182,9 +184,6 @@ def test_the_catalog_and_postgresql_agree_with_the_real_insert(schemas, case):
                     where=case.where)
     works = schemas.truth[case.id] is None
     assert schemas.truth[case.id] in (None, "42P10", "55000", "0A000"), schemas.truth
-    if schemas.live is None:  # the cases' schemas, captured once for all of them
-        with contextlib.closing(PostgresTarget(schemas.server.conninfo(), Settings())) as target:
-            schemas.live = capture(target)
     direct, catalog = _judged(schemas.server.conninfo(), schemas.normalizer, upsert,
                               schemas.live)
     assert direct.status is (Status.PASSED if works else Status.FAILED), direct.message
