@@ -32,6 +32,8 @@ SHOWN_KEY = pytest.StashKey[tuple[Outcome, dict[str, Any]]]()
 RUNS_KEY = pytest.StashKey["Runs"]()
 SPREAD_KEY = pytest.StashKey[str]()
 REFUSED_KEY = pytest.StashKey[str]()
+MODULES_KEY = pytest.StashKey[dict[Path, pytest.Module]]()
+"""Every test module collection started, by path (one that makes no item is among them)."""
 """A usage error found while collecting (the reports say it instead of a verdict)."""
 NO_CHECK_MODES = ("setuponly", "setupplan")
 
@@ -148,9 +150,15 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     metafunc.parametrize("verify_check", checks, ids=[c.id for c in checks], indirect=True)
 
 
+def pytest_collectstart(collector: pytest.Collector) -> None:
+    if isinstance(collector, pytest.Module):
+        collector.config.stash.setdefault(MODULES_KEY, {})[collector.path] = collector
+
+
 @pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    if refused := _uncollected_kind(config.stash[PLAN_KEY], items):
+    if refused := _uncollected_kind(config.stash[PLAN_KEY], items,
+                                    config.stash.get(MODULES_KEY, {})):
         config.stash[REFUSED_KEY] = refused
         raise pytest.UsageError(refused)
     for item in items:
@@ -160,27 +168,40 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
                 item.stash[CHECK_KEY] = found
 
 
-def _uncollected_kind(plan: Plan, items: list[pytest.Item]) -> str | None:
-    """Why the run cannot go on, if a kind the config has entries of has no item although
-    its area's ``verify/`` module was collected (before ``-k`` or ``--deselect``) or is
-    missing from the folder collected: its entries would go unchecked, the run merely
+def _uncollected_kind(plan: Plan, items: list[pytest.Item],
+                      modules: dict[Path, pytest.Module]) -> str | None:
+    """Why the run cannot go on, if a kind the config has entries of has no item function
+    in its area's ``verify/`` module although that module was collected (in whole, by node
+    id, or making no item at all: the function is looked up in the module), or has no
+    module in the folder collected: its entries would go unchecked, the run merely
     partial, with no cause given."""
-    collected: dict[Path, set[str]] = {}
-    for item in items:
-        if mark := item.get_closest_marker("verify_kind"):
-            collected.setdefault(item.path, set()).add(mark.args[0])
-    for folder in {path.parent for path in collected}:
+    area_files = {f"{area_module(area)}.py" for area in AREAS}
+    folders = {i.path.parent for i in items if i.get_closest_marker("verify_kind")}
+    folders |= {path.parent for path in modules if path.name in area_files}
+    for folder in folders:
         for kind in REGISTRY.values():
             module = folder / f"{area_module(kind.area)}.py"
-            if kind.name in collected.get(module, ()) or (
-                    module not in collected and module.is_file()):
-                continue  # collected, or its module left out by the command line
+            if module in modules:
+                try:
+                    if _makes(modules[module].obj, kind.name, kind.item_name):
+                        continue
+                except Exception:  # its import failed: the collection error says so
+                    continue
+            elif module.is_file():
+                continue  # its module left out by the command line
             if checks := plan.checks(kind.name):
                 what = "has no " + kind.item_name if module.is_file() else "does not exist"
                 return (f"{folder.name}/{module.name} {what}, so {len(checks)} "
                         f"{kind.item_name} check(s) would not run: make its items with "
                         f"checklist({kind.area!r}, globals())")
     return None
+
+
+def _makes(module: Any, kind: str, item_name: str) -> bool:
+    """Whether a ``verify/`` module defines the kind's item function (marked with it)."""
+    function = getattr(module, item_name, None)
+    return any(m.name == "verify_kind" and m.args == (kind,)
+               for m in getattr(function, "pytestmark", []))
 
 
 @pytest.hookimpl(trylast=True)

@@ -21,7 +21,7 @@ from checks.config import ConfigError, Section, load
 from checks.kinds import REGISTRY, load_config, sections
 from checks.kinds.base import AREAS, Kind, area_module
 from checks.outcome import passed
-from tests.conftest import ROOT
+from tests.conftest import ROOT, run_verify
 
 CHECKS = ROOT / "checks"
 
@@ -227,26 +227,44 @@ def test_config_sections_are_the_registrys_and_can_be_given(tmp_path: Path):
     assert load_config(path).section("unique")[0].columns == ["c"]
 
 
-def test_a_config_entry_whose_verify_module_is_gone_is_a_usage_error(tmp_path: Path):
-    """Entries of a kind that nothing would check: the run refuses to start (exit 4) and
-    the reports say why, never a partial run without a cause."""
+@pytest.mark.parametrize("gone, said", [
+    ("module", "verify/test_data_integrity.py does not exist, so 1 test_custom_sql check(s)"),
+    ("items", "verify/test_data_integrity.py has no test_"),
+])
+def test_a_config_entry_whose_verify_module_is_gone_is_a_usage_error(tmp_path: Path, gone,
+                                                                     said):
+    """Entries of a kind that nothing would check (its module deleted, or one that no longer
+    makes its items): the run refuses to start (exit 4) and the reports say why, never a
+    partial run without a cause."""
     import shutil
 
     copy = tmp_path / "suite"
     shutil.copytree(ROOT / "verify", copy / "verify")
     for name in ("conftest.py", "pytest.ini"):
         shutil.copy(ROOT / name, copy / name)
-    (copy / "verify" / "test_data_integrity.py").unlink()
+    module = copy / "verify" / "test_data_integrity.py"
+    if gone == "module":
+        module.unlink()
+    else:
+        module.write_text('"""Its checklist(...) line forgotten."""\n')
     reports = tmp_path / "reports"
     done = subprocess.run(
         [sys.executable, "-m", "pytest", str(copy / "verify"), "--config",
          str(ROOT / "verify" / "invariants.toml"), "--reports-dir", str(reports), "-p",
          "no:randomly", "-p", "no:xdist"],
         cwd=copy, capture_output=True, text=True, timeout=300)
-    said = "verify/test_data_integrity.py does not exist, so 1 test_custom_sql check(s)"
     assert done.returncode == 4, done.stdout + done.stderr
     assert said in done.stderr
     assert said in (reports / "summary.md").read_text()
+
+
+def test_one_item_chosen_by_node_id_is_not_taken_for_a_missing_kind(tmp_path: Path):
+    """Only ``test_fresh[...]`` of verify/test_heartbeat.py is collected: the module's other
+    kinds (ECS, logs) are defined there, just not chosen, so the run goes on."""
+    node = "verify/test_heartbeat.py::test_fresh[trade_stream_heartbeat]"
+    run = run_verify(tmp_path, "--collect-only", "-q", paths=(node,))
+    assert run.returncode == 0, run.output
+    assert [line for line in run.output.splitlines() if line.startswith("verify/")] == [node]
 
 
 def test_the_plugin_uses_public_apis_of_pytest_and_its_plugins():
