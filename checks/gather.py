@@ -41,10 +41,11 @@ def gather(needs: Iterable[Need], ctx: Context, pool: Executor) -> dict[Need, An
         batches[(need.runner(), need.batch())].append(need)
     # The largest tables first: on a few cores, the longest scan must not start last.
     ordered = sorted(batches.values(), key=lambda batch: -_pages(batch, ctx))
-    futures: dict[Future[dict[Need, Any]], list[Need]] = {
-        pool.submit(_run_batch, batch, ctx): batch for batch in ordered}
+    futures: dict[Future[dict[Need, Any]], list[Need]] = {}
     results: dict[Need, Any] = {}
-    try:
+    try:  # an interrupt while batches are still being submitted cancels the running ones too
+        for batch in ordered:
+            futures[pool.submit(_run_batch, batch, ctx)] = batch
         wait(futures, return_when=FIRST_EXCEPTION)
         for future in futures:
             results.update(future.result())

@@ -452,3 +452,50 @@ def test_the_reports_count_how_the_data_checks_read_their_rows():
         "rows read: 1 proven by a unique guard, 2 NOT VALID counts kept (the rule unchanged), "
         "1 incremental (only rows added since the last run)")
     assert methods_line(results[2:3]) is None
+
+
+# ---------------------------------------------------------------- an interrupt while gathering
+class _Batch:
+    """A need of a batch of its own, for :func:`checks.gather.gather` (plain objects)."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def runner(self) -> Any:
+        return self
+
+    def batch(self) -> str:
+        return self.name
+
+    def run_batch(self, batch: list[Any], ctx: Any) -> dict[Any, Any]:
+        return dict.fromkeys(batch, self.name)
+
+
+class _InterruptedPool:
+    """Takes the first batch (it "runs"), then Ctrl-C arrives while the next is submitted."""
+
+    def __init__(self) -> None:
+        from concurrent.futures import Future
+
+        self.running = Future()
+        self.running.set_running_or_notify_cancel()
+        self.submitted = 0
+
+    def submit(self, fn: Any, *args: Any) -> Any:
+        self.submitted += 1
+        if self.submitted > 1:
+            raise KeyboardInterrupt
+        return self.running
+
+
+def test_an_interrupt_while_batches_are_submitted_still_cancels_the_running_statements():
+    """The window between the first submission and the wait: a batch already running (a
+    long scan) is cancelled on the target, or the run would wait for it to finish."""
+    from checks.gather import gather
+
+    cancelled: list[bool] = []
+    ctx = SimpleNamespace(live=None, target=SimpleNamespace(cancel=lambda: cancelled.append(True)))
+    pool = _InterruptedPool()
+    with pytest.raises(KeyboardInterrupt):
+        gather([_Batch("long scan"), _Batch("next")], ctx, pool)
+    assert pool.submitted == 2 and cancelled == [True]
