@@ -32,9 +32,9 @@ SHOWN_KEY = pytest.StashKey[tuple[Outcome, dict[str, Any]]]()
 RUNS_KEY = pytest.StashKey["Runs"]()
 SPREAD_KEY = pytest.StashKey[str]()
 REFUSED_KEY = pytest.StashKey[str]()
+"""A usage error found while collecting (the reports say it instead of a verdict)."""
 MODULES_KEY = pytest.StashKey[dict[Path, pytest.Module]]()
 """Every test module collection started, by path (one that makes no item is among them)."""
-"""A usage error found while collecting (the reports say it instead of a verdict)."""
 NO_CHECK_MODES = ("setuponly", "setupplan")
 
 
@@ -175,10 +175,7 @@ def _uncollected_kind(plan: Plan, items: list[pytest.Item],
     id, or making no item at all: the function is looked up in the module), or has no
     module in the folder collected: its entries would go unchecked, the run merely
     partial, with no cause given."""
-    area_files = {f"{area_module(area)}.py" for area in AREAS}
-    folders = {i.path.parent for i in items if i.get_closest_marker("verify_kind")}
-    folders |= {path.parent for path in modules if path.name in area_files}
-    for folder in folders:
+    for folder in {i.path.parent for i in items if i.get_closest_marker("verify_kind")}:
         for kind in REGISTRY.values():
             module = folder / f"{area_module(kind.area)}.py"
             if module in modules:
