@@ -492,3 +492,34 @@ def test_binaries_in_a_closed_folder_are_used_without_opening_it(tmp_path, monke
     assert {p: stat.S_IMODE(p.stat().st_mode) for p in (tmp_path, closed)} == before
     copies = [p.name for p in temp.glob("ops-verify-pginstall-*")]
     assert len(copies) == 1 and orphan.name not in copies
+
+
+def test_an_interrupted_target_cancels_what_runs_and_sends_nothing_more(database):
+    """``cancel()`` (Ctrl-C, SIGTERM): the statement running now ends at once with the
+    cause, and one asked for afterwards is never sent (it would run unwatched)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from checks.config import Settings
+    from checks.outcome import CouldNotCheck
+    from checks.targets.postgres import PostgresTarget
+
+    def sleeping() -> int:
+        return len(database.execute(
+            "SELECT 1 FROM pg_stat_activity WHERE query LIKE '%pg_sleep(300)%' "
+            "AND pid <> pg_backend_pid()"))
+
+    target = PostgresTarget(database.dsn, Settings())
+    try:
+        with ThreadPoolExecutor(1) as pool:
+            running = pool.submit(target.query, "SELECT pg_catalog.pg_sleep(300)")
+            assert poll(sleeping), "the statement never ran"
+            target.cancel()
+            with pytest.raises(CouldNotCheck, match="interrupted"):
+                running.result(timeout=60)
+        with pytest.raises(CouldNotCheck, match="the run was interrupted; later queries not"):
+            target.query("SELECT pg_catalog.pg_sleep(301)")
+        assert not database.execute(
+            "SELECT 1 FROM pg_stat_activity WHERE query LIKE '%pg_sleep(301)%' "
+            "AND pid <> pg_backend_pid()")
+    finally:
+        target.close()

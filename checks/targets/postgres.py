@@ -210,6 +210,8 @@ class PostgresTarget:
         if self._watcher is not None:
             self._watcher.check()
         with self._statements.running(conn) as record:
+            if self._broken:  # interrupted between its session being taken and now
+                raise CouldNotCheck(self._broken)
             try:
                 yield
             except psycopg.Error as exc:
@@ -473,7 +475,12 @@ class PostgresTarget:
             self._release(conn)
 
     def cancel(self) -> None:
-        """Cancel every statement running now (the run was interrupted)."""
+        """Cancel every statement running now and send no more (the run was interrupted):
+        marked first, so a statement that registers after the cancels were sent is never
+        sent (:meth:`_watched` looks again once it is registered)."""
+        with self._lock:
+            self._broken = self._broken or (f"{self.name}: the run was interrupted; later "
+                                            "queries not sent")
         self._statements.cancel_all("cancelled: the run was interrupted", self._grace_s)
 
     def close(self) -> None:
