@@ -219,12 +219,13 @@ def made_insensitive(tmp_path_factory: pytest.TempPathFactory
     aws = folder / "aws.toml"
     aws.write_text(f'migrations_dir = "{MIGRATIONS}"\n'
                    f'fixtures_dir = "{MIGRATIONS.parent / "fixtures"}"\n{AWS}')
-    runs: dict[tuple[str, str], VerifyRun] = {}
+    runs: dict[tuple[str, str, tuple[str, ...]], VerifyRun] = {}
     listed: dict[str, VerifyRun] = {}
 
     def run(group: str, mode: str, kinds: list[str]) -> VerifyRun:
         kinds = [k for k in kinds if (k in AWS_KINDS) == (group == "aws")]
-        if (group, mode) not in runs:
+        key = (group, mode, tuple(kinds))
+        if key not in runs:
             args = ("--config", str(aws)) if group == "aws" else ()
             if group not in listed:
                 listed[group] = run_verify(folder, "--collect-only", "-q", *args)
@@ -234,11 +235,11 @@ def made_insensitive(tmp_path_factory: pytest.TempPathFactory
                 if line.startswith("verify/") and "::" in line:
                     firsts.setdefault(line.split("::")[1].partition("[")[0], line)
             assert {f"test_{kind}" for kind in kinds} <= set(firsts)
-            runs[group, mode] = run_verify(
+            runs[key] = run_verify(
                 folder, "--self-test", *args, "-p", "tests.insensitive",
                 paths=tuple(firsts[f"test_{kind}"] for kind in kinds),
                 env={"VERIFY_TEST_INSENSITIVE": ",".join(f"{kind}{mode}" for kind in kinds)})
-        return runs[group, mode]
+        return runs[key]
 
     return run
 
