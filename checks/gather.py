@@ -14,7 +14,7 @@ import sys
 import traceback
 from collections import defaultdict
 from collections.abc import Hashable, Iterable
-from concurrent.futures import FIRST_EXCEPTION, Executor, Future, wait
+from concurrent.futures import ALL_COMPLETED, FIRST_EXCEPTION, Executor, Future, wait
 from dataclasses import dataclass
 from typing import Any
 
@@ -46,7 +46,7 @@ def gather(needs: Iterable[Need], ctx: Context, pool: Executor) -> dict[Need, An
     try:  # an interrupt while batches are still being submitted cancels the running ones too
         for batch in ordered:
             futures[pool.submit(_run_batch, batch, ctx)] = batch
-        wait(futures, return_when=FIRST_EXCEPTION)
+        wait_interruptibly(futures, return_when=FIRST_EXCEPTION)
         for future in futures:
             results.update(future.result())
     except BaseException:
@@ -56,6 +56,24 @@ def gather(needs: Iterable[Need], ctx: Context, pool: Executor) -> dict[Need, An
             ctx.target.cancel()  # the pool's threads end now, not after their queries
         raise
     return results
+
+
+def wait_interruptibly(futures: Iterable[Future[Any]], return_when: str = ALL_COMPLETED
+                       ) -> None:
+    """:func:`concurrent.futures.wait`, in steps of :data:`SIGNAL_STEP_S`. A signal
+    (SIGTERM, Ctrl-C) that the kernel delivers to another thread of the process does not
+    wake the main thread from a lock wait with no timeout: its handler would run only when
+    the longest query ends (seen: a SIGTERM ignored for as long as a pg_sleep(3600) ran)."""
+    pending = set(futures)
+    while pending:
+        done, pending = wait(pending, timeout=SIGNAL_STEP_S, return_when=return_when)
+        if return_when == FIRST_EXCEPTION and any(
+                not f.cancelled() and f.exception() is not None for f in done):
+            return
+
+
+SIGNAL_STEP_S = 0.2
+"""How long the main thread waits at a time (so a pending signal's handler runs soon)."""
 
 
 def _pages(batch: list[Need], ctx: Context) -> int:

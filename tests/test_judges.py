@@ -499,3 +499,35 @@ def test_an_interrupt_while_batches_are_submitted_still_cancels_the_running_stat
     with pytest.raises(KeyboardInterrupt):
         gather([_Batch("long scan"), _Batch("next")], ctx, pool)
     assert pool.submitted == 2 and cancelled == [True]
+
+
+def test_a_signal_delivered_to_another_thread_still_ends_the_wait():
+    """The kernel may hand SIGTERM to any thread of the process; the main thread, waiting
+    on the queries' futures, must still run the handler soon (it did only when the longest
+    query ended: a SIGTERM ignored for as long as a pg_sleep(3600) ran)."""
+    import signal
+    import threading
+    from concurrent.futures import Future
+
+    from checks.gather import wait_interruptibly
+
+    class Stopped(Exception):
+        pass
+
+    def stop(signum: int, frame: object) -> None:
+        raise Stopped
+
+    never: Future[None] = Future()
+    other = threading.Thread(target=threading.Event().wait, args=(3.0,))
+    other.start()
+    threading.Timer(0.3, signal.pthread_kill, (other.ident, signal.SIGUSR1)).start()
+    rescue = threading.Timer(5.0, never.set_result, (None,))  # the old wait ends, no hang
+    rescue.start()
+    previous = signal.signal(signal.SIGUSR1, stop)
+    try:
+        with pytest.raises(Stopped):
+            wait_interruptibly([never])
+    finally:
+        signal.signal(signal.SIGUSR1, previous)
+        rescue.cancel()
+        other.join()

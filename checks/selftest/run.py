@@ -17,14 +17,14 @@ import tempfile
 import threading
 from collections import defaultdict
 from collections.abc import Callable, Hashable, Iterable
-from concurrent.futures import Future, ThreadPoolExecutor, wait
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from checks.config.model import Off
 from checks.context import Inputs
-from checks.gather import unexpected
+from checks.gather import unexpected, wait_interruptibly
 from checks.infra.expected import Expected
 from checks.kinds.base import Unavailable
 from checks.migrations import discover
@@ -109,7 +109,7 @@ class SelfTest:
             plans = {c: self._plan(own[c], base) for c in checks if not _off(c.spec)}
             bases = self._base_runs(pool, checks, own, plans)
             jobs = [pool.submit(self._job, job) for job in self._jobs(checks, plans)]
-            wait([*jobs, *bases])
+            wait_interruptibly([*jobs, *bases])
         except BaseException:
             # Ctrl-C: nothing more starts, and the run ends now rather than when the checks
             # running on copies finish (the server's removal ends their sessions)
