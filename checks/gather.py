@@ -58,6 +58,10 @@ def gather(needs: Iterable[Need], ctx: Context, pool: Executor) -> dict[Need, An
     return results
 
 
+SIGNAL_STEP_S = 0.2
+"""How long the main thread waits at a time (so a pending signal's handler runs soon)."""
+
+
 def wait_interruptibly(futures: Iterable[Future[Any]], return_when: str = ALL_COMPLETED
                        ) -> None:
     """:func:`concurrent.futures.wait`, in steps of :data:`SIGNAL_STEP_S`. A signal
@@ -70,10 +74,6 @@ def wait_interruptibly(futures: Iterable[Future[Any]], return_when: str = ALL_CO
         if return_when == FIRST_EXCEPTION and any(
                 not f.cancelled() and f.exception() is not None for f in done):
             return
-
-
-SIGNAL_STEP_S = 0.2
-"""How long the main thread waits at a time (so a pending signal's handler runs soon)."""
 
 
 def _pages(batch: list[Need], ctx: Context) -> int:
